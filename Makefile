@@ -1,0 +1,151 @@
+# sockit — a toolkit for network sockets on Linux. Plain GNU make; see README.md.
+#
+#   make                 build build/sockit and build/libsockit.a
+#   make run             install deps, build, run the article's echo exchange
+#   make test            deps, format check, fuzz corpus replay, all tests, again under ASan+UBSan
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined   sanitized build (into build/san)
+#   make CC=clang        any C17 compiler; gcc and clang are both kept warning-free
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?=
+BUILD    ?= build$(if $(SANITIZE),/san)
+
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wvla -pthread -MMD -MP
+LDFLAGS  += -pthread
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/*/*.c tests/integration/*.c tests/support/*.c))
+EX_SRC   := $(sort $(wildcard examples/*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+
+LIB      := $(BUILD)/libsockit.a
+BIN      := $(BUILD)/sockit
+TESTS    := $(BUILD)/tests/sockit-tests
+EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+MAN      := $(BUILD)/sockit.1
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+.PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install \
+        uninstall deps clean
+.DEFAULT_GOAL := all
+
+all: $(BIN) $(LIB)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRC))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BIN): $(call obj,$(CLI_SRC)) $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(TESTS): $(call obj,$(TEST_SRC)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lcriterion -o $@
+
+# The examples use the plain socket API only: no libsockit.
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+examples: $(EXAMPLES)
+
+# libFuzzer needs clang; fuzzers are built apart from the main build, always sanitized.
+FUZZ_CFLAGS := -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/sockit/*.h src/lib/*/*.h)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRC) -o $@
+
+# Replay every seed and saved input once (no fuzzing): fast, deterministic, part of make test.
+fuzz-replay: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	    name=$${f#build/fuzz/fuzz_}; \
+	    $$f -runs=0 fuzz/corpus/$$name >/dev/null 2>build/fuzz/$$name.log \
+	        || { cat build/fuzz/$$name.log; exit 1; }; \
+	    echo "fuzz-replay: $$name: $$(ls fuzz/corpus/$$name | wc -l) inputs ok"; \
+	done
+
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	    name=$${f#build/fuzz/fuzz_}; mkdir -p build/fuzz/work-$$name; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/work-$$name fuzz/corpus/$$name || exit 1; \
+	done
+
+# The man page is generated from the program's own --help texts, so it cannot drift:
+# help2man reads `sockit --help`, and each subcommand's --help becomes a section.
+SUBCOMMANDS := echo send connect listen
+$(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
+	{ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
+	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \
+	    $(BIN) $$c --help | sed -e 's/\\/\\e/g' -e "s/^[.']/\\\\\&&/"; \
+	    printf '.fi\n'; done; } > $@
+
+$(MAN): $(BIN) $(BUILD)/sockit.h2m
+	help2man --no-info --section=1 --include=$(BUILD)/sockit.h2m --version-string=0.1.0 \
+	    --name="a toolkit for network sockets: echo, send, connect, listen" $(BIN) -o $@
+
+man: $(MAN)
+
+deps:
+	@./scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/demo.sh $(BIN)
+
+# The unsanitized run checks the real binaries; the second run repeats every test with
+# AddressSanitizer, LeakSanitizer and UBSan; its Criterion summary is the last thing printed.
+test: deps
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory all examples man $(TESTS)
+	@$(MAKE) --no-print-directory fuzz-replay
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all $(BUILD)/san/tests/sockit-tests
+	SOCKIT_BIN=$(BIN) $(TESTS) --jobs 2 --short-filename
+	SOCKIT_BIN=$(BUILD)/san/sockit ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(BUILD)/san/tests/sockit-tests --jobs 2 --short-filename
+
+check: test
+
+FORMAT_FILES = $(wildcard include/sockit/*.h src/*/*.[ch] src/lib/*/*.[ch] tests/*/*.[ch] \
+                 tests/unit/*/*.[ch] examples/*.c fuzz/*.c)
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+install: $(BIN) $(LIB) $(MAN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sockit \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sockit
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libsockit.a
+	install -m 644 include/sockit/*.h $(DESTDIR)$(PREFIX)/include/sockit/
+	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/sockit.1
+	sed 's|@PREFIX@|$(PREFIX)|' sockit.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sockit $(DESTDIR)$(PREFIX)/lib/libsockit.a \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/sockit.1 $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
+	rm -rf $(DESTDIR)$(PREFIX)/include/sockit
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install every build and test dependency of sockit on Debian 12 with apt-get.
+# Idempotent: prints nothing and exits 0 when everything is already present.
+set -eu
+
+PACKAGES="
+make gcc pkg-config
+clang llvm lld libclang-rt-14-dev clang-format
+libcriterion-dev
+socat ncat iproute2
+help2man man-db
+"
+
+missing=""
+for pkg in $PACKAGES; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    case "$status" in
+    *"ok installed") ;;
+    *) missing="$missing $pkg" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps: need root (or sudo) to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done" >&2

@@ -1,0 +1,62 @@
+/* Shared pieces of the sockit program: exit codes, the command table, error and trace output.
+ * The CLI owns all printing and every exit code; the library only returns codes. */
+#ifndef SOCKIT_CLI_H
+#define SOCKIT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "sockit/endpoint.h"
+#include "sockit/socket.h"
+
+enum cli_exit {
+    CLI_OK = 0,    /* done, or stopped by SIGINT/SIGTERM */
+    CLI_FAIL = 1,  /* failed at run time: connect refused, address in use, timeout... */
+    CLI_USAGE = 2, /* bad command line: unknown option, invalid endpoint or number */
+};
+
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+int cmd_echo(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+
+/* "sockit: OP TARGET: strerror(ERR)" on stderr; returns CLI_FAIL. */
+int cli_fail(const char *op, const char *target, int err);
+
+/* "sockit CMD: MESSAGE" and a hint to --help on stderr; returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse an endpoint argument; on error prints "sockit CMD: invalid endpoint 'TEXT': why"
+ * and returns CLI_USAGE, else 0. */
+int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep);
+
+/* Parse a whole decimal number in [MIN, MAX] for option OPT; CLI_USAGE with a message if not. */
+int cli_number(const char *cmd, const char *opt, const char *text, unsigned long min,
+               unsigned long max, unsigned long *out);
+
+/* A trace hook that prints each socket call on stderr, prefixed with the process id when
+ * PER_PROCESS is set (fork model). */
+struct cli_tracer {
+    struct sockit_trace hook;
+    bool per_process;
+};
+void cli_tracer_init(struct cli_tracer *t, bool per_process);
+
+/* Format the local or peer address as an endpoint: "tcp://[::]:8080", "unix:/tmp/s". */
+void cli_format_addr(enum sockit_transport transport, const struct sockit_addr *a, char *buf,
+                     size_t size);
+
+/* Write DATA as a JSON string literal (quotes, escapes; bytes >= 0x80 as \u00XX). */
+void cli_json_string(FILE *f, const void *data, size_t len);
+
+/* Microseconds on the monotonic clock. */
+long long cli_now_us(void);
+
+#endif

@@ -1,0 +1,169 @@
+/* sockit echo: parse the command line, open the socket, run the chosen server model. */
+#include <getopt.h>
+#include <string.h>
+
+#include "echo.h"
+
+static const char echo_help[] =
+    "Usage: sockit echo [OPTIONS] ENDPOINT\n"
+    "Run an echo server on ENDPOINT: every byte (or datagram) a client sends comes back.\n"
+    "Works on tcp://, udp://, unix: and unix-dgram: endpoints, IPv4 and IPv6.\n\n"
+    "Models (how clients are served):\n"
+    "  iterative  one client at a time, backlog 3: the classic textbook server (default)\n"
+    "  fork       a process per client (datagrams: --workers processes share the socket)\n"
+    "  thread     a thread per client (datagrams: --workers threads share the socket)\n"
+    "  loop       one thread, an epoll event loop, non-blocking sockets\n\n"
+    "Options:\n"
+    "  -m, --model MODEL       iterative, fork, thread or loop\n"
+    "  -b, --backlog N         listen() backlog (default: 3 for iterative, else SOMAXCONN)\n"
+    "  -n, --clients N         exit after serving N clients (datagram endpoints: N datagrams)\n"
+    "      --max-clients N     serve at most N clients at once (fork, thread, loop;\n"
+    "                          default 1024); more wait in the backlog\n"
+    "  -w, --workers N         datagram endpoints: workers sharing the socket (default 2)\n"
+    "  -i, --idle-timeout SEC  close a client that sends nothing, or reads nothing, for SEC\n"
+    "                          seconds (default 0: never; not in the loop model yet)\n"
+    "  -r, --reply TEXT        answer each message with TEXT instead of echoing it\n"
+    "  -s, --show              print what clients send on stdout\n"
+    "  -q, --quiet             no per-client log lines on stderr\n"
+    "      --reuseport         set SO_REUSEPORT (several servers share the port)\n"
+    "      --v6only            an IPv6 wildcard takes IPv6 only (default: IPv4 too)\n"
+    "      --nodelay           set TCP_NODELAY on client sockets\n"
+    "      --trace             print each socket call on stderr as it happens\n"
+    "  -h, --help              show this help\n\n"
+    "Stops cleanly on SIGINT or SIGTERM (exit 0). Exit 1 if the socket cannot be opened\n"
+    "(e.g. address in use), 2 for a usage error.\n\n"
+    "Examples:\n"
+    "  sockit echo tcp://:8080                       the article's iterative server\n"
+    "  sockit echo tcp://:8080 --reply 'Hello from server' --show\n"
+    "  sockit echo tcp://[::1]:7000 --model loop\n"
+    "  sockit echo udp://127.0.0.1:9000 --model thread --workers 4\n"
+    "  sockit echo unix:/tmp/echo.sock --model fork --trace\n";
+
+enum { OPT_MAX_CLIENTS = 256, OPT_REUSEPORT, OPT_V6ONLY, OPT_NODELAY, OPT_TRACE };
+
+static const struct option echo_options[] = {
+    { "model", required_argument, NULL, 'm' },
+    { "backlog", required_argument, NULL, 'b' },
+    { "clients", required_argument, NULL, 'n' },
+    { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+    { "workers", required_argument, NULL, 'w' },
+    { "idle-timeout", required_argument, NULL, 'i' },
+    { "reply", required_argument, NULL, 'r' },
+    { "show", no_argument, NULL, 's' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "reuseport", no_argument, NULL, OPT_REUSEPORT },
+    { "v6only", no_argument, NULL, OPT_V6ONLY },
+    { "nodelay", no_argument, NULL, OPT_NODELAY },
+    { "trace", no_argument, NULL, OPT_TRACE },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static int parse_model(const char *text, enum echo_model *model)
+{
+    static const char *const names[] = { "iterative", "fork", "thread", "loop" };
+
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *model = (enum echo_model)i;
+            return 0;
+        }
+    }
+    return cli_usage("echo", "unknown model '%s' (iterative, fork, thread or loop)", text);
+}
+
+static int parse_option(int c, struct echo_config *cfg, struct cli_tracer *tracer)
+{
+    unsigned long v;
+    int err = 0;
+
+    switch (c) {
+    case 'm': return parse_model(optarg, &cfg->model);
+    case 'b':
+        err = cli_number("echo", "--backlog", optarg, 1, 65535, &v);
+        cfg->opts.backlog = (int)v;
+        return err;
+    case 'n': return cli_number("echo", "--clients", optarg, 1, 1ul << 40, &cfg->clients);
+    case OPT_MAX_CLIENTS:
+        return cli_number("echo", "--max-clients", optarg, 1, 1000000, &cfg->max_clients);
+    case 'w': return cli_number("echo", "--workers", optarg, 1, 256, &cfg->workers);
+    case 'i':
+        err = cli_number("echo", "--idle-timeout", optarg, 0, 86400, &v);
+        cfg->idle_ms = v * 1000;
+        return err;
+    case 'r':
+        cfg->reply = optarg;
+        cfg->reply_len = strlen(optarg);
+        return 0;
+    case 's': cfg->show = true; return 0;
+    case 'q': cfg->quiet = true; return 0;
+    case OPT_REUSEPORT: cfg->opts.flags |= SOCKIT_REUSEPORT; return 0;
+    case OPT_V6ONLY: cfg->opts.flags |= SOCKIT_V6ONLY; return 0;
+    case OPT_NODELAY: cfg->opts.flags |= SOCKIT_NODELAY; return 0;
+    case OPT_TRACE: cfg->opts.trace = &tracer->hook; return 0;
+    }
+    return cli_usage("echo", "unknown option");
+}
+
+static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli_tracer *tracer)
+{
+    int c, err;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:b:n:w:i:r:sqh", echo_options, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(echo_help, stdout);
+            return -1;
+        }
+        if (c == '?')
+            return cli_usage("echo", "unknown option '%s'", argv[optind - 1]);
+        if (c == ':')
+            return cli_usage("echo", "option '%s' needs a value", argv[optind - 1]);
+        if ((err = parse_option(c, cfg, tracer)) != 0)
+            return err;
+    }
+    if (optind != argc - 1)
+        return cli_usage("echo", optind >= argc ? "missing ENDPOINT" : "too many arguments");
+    cfg->ep_text = argv[optind];
+    return cli_endpoint("echo", cfg->ep_text, &cfg->ep);
+}
+
+static int run_model(struct echo_server *srv)
+{
+    switch (srv->cfg->model) {
+    case ECHO_ITERATIVE: return echo_run_iterative(srv);
+    case ECHO_FORK: return echo_run_fork(srv);
+    case ECHO_THREAD: return echo_run_thread(srv);
+    case ECHO_LOOP: return echo_run_loop(srv);
+    }
+    return CLI_FAIL;
+}
+
+int cmd_echo(int argc, char **argv)
+{
+    struct cli_tracer tracer;
+    struct echo_config cfg = {
+        .model = ECHO_ITERATIVE,
+        .opts = { .flags = SOCKIT_REUSEADDR },
+        .max_clients = 1024,
+        .workers = 2,
+    };
+    struct echo_server srv;
+    int rc = parse_args(argc, argv, &cfg, &tracer);
+
+    if (rc != 0)
+        return rc < 0 ? CLI_OK : rc;
+    cli_tracer_init(&tracer, cfg.model == ECHO_FORK);
+    if (cfg.opts.backlog == 0 && cfg.model == ECHO_ITERATIVE)
+        cfg.opts.backlog = 3; /* the article's listen(fd, 3) */
+    /* Every model waits in poll() (on the socket and the stop signals), so the socket is
+     * non-blocking: a client that vanishes between poll and accept cannot hang us. */
+    cfg.opts.flags |= SOCKIT_NONBLOCK;
+    rc = echo_open(&srv, &cfg, cfg.model == ECHO_FORK);
+    if (rc != 0)
+        return rc;
+    rc = run_model(&srv);
+    echo_close(&srv);
+    return rc;
+}

@@ -1,0 +1,98 @@
+/* sockit echo: configuration and the pieces the four server models share. */
+#ifndef SOCKIT_CLI_ECHO_H
+#define SOCKIT_CLI_ECHO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "sockit/endpoint.h"
+#include "sockit/socket.h"
+
+#define ECHO_CHUNK (64 * 1024) /* bytes read per recv; also the loop's per-client buffer */
+
+enum echo_model { ECHO_ITERATIVE, ECHO_FORK, ECHO_THREAD, ECHO_LOOP };
+
+struct echo_config {
+    struct sockit_endpoint ep;
+    const char *ep_text;
+    enum echo_model model;
+    struct sockit_sockopts opts;
+    unsigned long clients;     /* exit after this many clients (datagrams); 0 = never */
+    unsigned long max_clients; /* concurrent clients at most (fork, thread, loop) */
+    unsigned long workers;     /* datagram endpoints: processes/threads sharing the socket */
+    unsigned long idle_ms;     /* close a client idle this long; 0 = never */
+    const char *reply;         /* answer with this instead of echoing; NULL = echo */
+    size_t reply_len;
+    bool show;  /* copy what clients send to stdout */
+    bool quiet; /* no per-client log lines */
+};
+
+/* What a running server holds; set up by echo_open, released by echo_close. */
+struct echo_server {
+    const struct echo_config *cfg;
+    int lfd;   /* listening (stream) or bound (datagram) socket */
+    int sigfd; /* signalfd: SIGINT, SIGTERM (and SIGCHLD for fork) */
+    int spare; /* reserve fd, released to shed connections on EMFILE */
+    struct sockit_addr local;
+};
+
+/* Outcome of serving one stream client or waiting on the stop fd. */
+enum echo_end { ECHO_DONE, ECHO_STOP };
+
+/* Open the socket, block the stop signals into a signalfd, log "listening on ...".
+ * Returns 0 or CLI_FAIL (message printed). */
+int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld);
+
+/* Close everything echo_open opened and remove a unix socket file. */
+void echo_close(struct echo_server *srv);
+
+/* Read the pending signal; true if it asks the server to stop (SIGINT/SIGTERM). */
+bool echo_stop_signal(int sigfd, int *signo);
+
+enum echo_wait_result { WAIT_TIMEOUT = 0, WAIT_READY = 1, WAIT_STOP = 2 };
+
+/* Wait until FD has EVENTS (WAIT_READY), STOP_FD is readable (WAIT_STOP) or TIMEOUT_MS passes
+ * (WAIT_TIMEOUT; -1 waits forever). STOP_FD may be -1. Returns -errno if poll fails. */
+int echo_wait(int fd, short events, int stop_fd, int timeout_ms);
+
+/* Serve one connected stream client until it closes, fails, idles out or STOP_FD becomes
+ * readable. Logs and closes FD. */
+enum echo_end echo_session(const struct echo_config *cfg, int fd, const struct sockit_addr *peer,
+                           int stop_fd);
+
+/* Serve datagrams on FD until STOP_FD is readable or cfg->clients datagrams (0: no limit)
+ * have been answered, counting in *SERVED (shared by the threads of one process).
+ * Returns CLI_OK or CLI_FAIL. */
+int echo_dgram_serve(const struct echo_config *cfg, int fd, int stop_fd,
+                     _Atomic unsigned long *served);
+
+/* The bytes to send back for N received bytes in BUF (the echo, or --reply), after copying
+ * the input to stdout when --show is set. */
+void echo_answer(const struct echo_config *cfg, const void *buf, size_t n, const void **out,
+                 size_t *out_len);
+
+#define ECHO_DGRAM_BUF (256 * 1024) /* over any UDP payload; unix datagrams may be larger */
+
+/* Receive one datagram on FD (into BUF of ECHO_DGRAM_BUF bytes) and answer its sender,
+ * logging truncation and errors. Returns 1 if answered, 0 if dropped, -EAGAIN if none was
+ * waiting, or another -errno that should stop the server. */
+int echo_dgram_one(const struct echo_config *cfg, int fd, void *buf);
+
+/* Accept one client on a blocking-model listener: the fd, or -1 when nothing usable was
+ * accepted (fd exhaustion is shed and logged). */
+int echo_accept(struct echo_server *srv, struct sockit_addr *peer);
+
+/* Log lines (suppressed by --quiet where they are per-client). */
+void echo_log(const struct echo_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void echo_log_client(const struct echo_config *cfg, const struct sockit_addr *peer, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
+
+int echo_run_iterative(struct echo_server *srv);
+int echo_run_fork(struct echo_server *srv);
+int echo_run_thread(struct echo_server *srv);
+int echo_run_loop(struct echo_server *srv);
+
+#endif

@@ -1,0 +1,145 @@
+/* What every echo model shares: opening the socket, stop signals, serving one blocking
+ * client, answering datagrams, and the log lines. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "echo.h"
+#include "sockit/error.h"
+
+static const char *const model_names[] = { "iterative", "fork", "thread", "loop" };
+
+void echo_log(const struct echo_config *cfg, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    (void)cfg;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "sockit echo: %s\n", line); /* one call: lines stay whole across threads */
+}
+
+void echo_log_client(const struct echo_config *cfg, const struct sockit_addr *peer, const char *fmt,
+                     ...)
+{
+    char who[SOCKIT_ADDR_STRLEN], line[400];
+    va_list ap;
+
+    if (cfg->quiet)
+        return;
+    sockit_addr_format(peer, who, sizeof(who));
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    echo_log(cfg, "%s %s", who, line);
+}
+
+static int open_sigfd(bool with_sigchld)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (with_sigchld)
+        sigaddset(&set, SIGCHLD);
+    /* Blocked signals are delivered through the fd instead: no work in signal handlers, and
+     * threads created later inherit the mask. */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -EINVAL;
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld)
+{
+    char where[SOCKIT_ADDR_STRLEN + 16];
+
+    srv->cfg = cfg;
+    srv->spare = -1;
+    srv->sigfd = open_sigfd(with_sigchld);
+    if (srv->sigfd < 0)
+        return cli_fail("signalfd", NULL, srv->sigfd);
+    srv->lfd = sockit_socket_listen(&cfg->ep, &cfg->opts, &srv->local);
+    if (srv->lfd < 0) {
+        close(srv->sigfd);
+        return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text,
+                        srv->lfd);
+    }
+    srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cli_format_addr(cfg->ep.transport, &srv->local, where, sizeof(where));
+    echo_log(cfg, "listening on %s (model %s)", where, model_names[cfg->model]);
+    return 0;
+}
+
+void echo_close(struct echo_server *srv)
+{
+    sockit_socket_close(srv->lfd, srv->cfg->opts.trace);
+    sockit_socket_unlink(&srv->cfg->ep, srv->cfg->opts.trace);
+    if (srv->spare >= 0)
+        close(srv->spare);
+    close(srv->sigfd);
+}
+
+bool echo_stop_signal(int sigfd, int *signo)
+{
+    struct signalfd_siginfo si;
+
+    *signo = 0;
+    if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return false;
+    *signo = (int)si.ssi_signo;
+    return si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM;
+}
+
+int echo_wait(int fd, short events, int stop_fd, int timeout_ms)
+{
+    struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = stop_fd, .events = POLLIN } };
+    int rc;
+
+    do
+        rc = poll(p, 2, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    if (p[1].revents & POLLIN)
+        return WAIT_STOP;
+    return rc > 0 ? WAIT_READY : WAIT_TIMEOUT;
+}
+
+int echo_accept(struct echo_server *srv, struct sockit_addr *peer)
+{
+    const struct echo_config *cfg = srv->cfg;
+    int fd = sockit_socket_accept(srv->lfd, &cfg->opts, peer);
+
+    if (fd >= 0)
+        return fd;
+    if (fd == -EMFILE || fd == -ENFILE) {
+        echo_log(cfg, "accept: %s: closing a waiting client", sockit_strerror(fd));
+        sockit_socket_shed(srv->lfd, &srv->spare, cfg->opts.trace);
+    } else if (fd != -EAGAIN) {
+        echo_log(cfg, "accept: %s", sockit_strerror(fd));
+    }
+    return -1;
+}
+
+void echo_answer(const struct echo_config *cfg, const void *buf, size_t n, const void **out,
+                 size_t *out_len)
+{
+    if (cfg->show && n > 0) {
+        fwrite(buf, 1, n, stdout);
+        if (((const char *)buf)[n - 1] != '\n')
+            fputc('\n', stdout); /* --show is for reading: keep each message on its line */
+        fflush(stdout);
+    }
+    *out = cfg->reply ? cfg->reply : buf;
+    *out_len = cfg->reply ? cfg->reply_len : n;
+}

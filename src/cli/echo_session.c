@@ -1,0 +1,175 @@
+/* Serving clients in the blocking models (iterative, fork, thread): one stream client at a
+ * time per thread of control, or a socket full of datagrams. Sockets are non-blocking and
+ * every wait is a poll() that also watches the stop fd, so SIGINT/SIGTERM and --idle-timeout
+ * end even a session whose client never reads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+
+#include "echo.h"
+#include "sockit/error.h"
+
+struct session {
+    const struct echo_config *cfg;
+    int fd;
+    int stop_fd;
+    unsigned long long in, out;
+    const char *failed_op; /* "recv" or "send" when err is set */
+    int err;
+};
+
+static int idle_timeout(const struct echo_config *cfg)
+{
+    return cfg->idle_ms ? (int)cfg->idle_ms : -1;
+}
+
+/* Returns WAIT_READY when all was sent, else WAIT_STOP, WAIT_TIMEOUT or -errno. */
+static int send_or_stop(struct session *s, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = sockit_send_all(s->fd, p, len, s->cfg->opts.trace);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            s->out += (unsigned long long)n;
+            continue;
+        }
+        if (n != -EAGAIN)
+            return (int)n;
+        int w = echo_wait(s->fd, POLLOUT, s->stop_fd, idle_timeout(s->cfg));
+        if (w != WAIT_READY)
+            return w;
+    }
+    return WAIT_READY;
+}
+
+#define ROUND_EOF 3 /* beside the echo_wait_result values */
+
+/* One round: wait, read, answer. Returns WAIT_READY to go on, ROUND_EOF at end of stream,
+ * WAIT_STOP, WAIT_TIMEOUT, or -1 with s->err set. */
+static int session_round(struct session *s, char *buf)
+{
+    const void *out;
+    size_t out_len;
+    int w = echo_wait(s->fd, POLLIN, s->stop_fd, idle_timeout(s->cfg));
+
+    if (w != WAIT_READY)
+        return w < 0 ? (s->err = w, s->failed_op = "poll", -1) : w;
+    ssize_t n = sockit_recv(s->fd, buf, ECHO_CHUNK, s->cfg->opts.trace);
+    if (n == -EAGAIN)
+        return WAIT_READY;
+    if (n <= 0) {
+        s->err = (int)n;
+        s->failed_op = "recv";
+        return n == 0 ? ROUND_EOF : -1;
+    }
+    s->in += (unsigned long long)n;
+    echo_answer(s->cfg, buf, (size_t)n, &out, &out_len);
+    w = send_or_stop(s, out, out_len);
+    if (w < 0) {
+        s->err = w;
+        s->failed_op = "send";
+        return -1;
+    }
+    return w;
+}
+
+static void log_end(const struct session *s, const struct sockit_addr *peer, int how)
+{
+    const struct echo_config *cfg = s->cfg;
+
+    if (how == -1)
+        echo_log_client(cfg, peer, "%s: %s (%llu bytes in, %llu out)", s->failed_op,
+                        sockit_strerror(s->err), s->in, s->out);
+    else if (how == WAIT_TIMEOUT)
+        echo_log_client(cfg, peer, "idle for %lu ms: closed (%llu bytes in, %llu out)",
+                        cfg->idle_ms, s->in, s->out);
+    else if (how == WAIT_STOP)
+        echo_log_client(cfg, peer, "closed: server stopping (%llu bytes in, %llu out)", s->in,
+                        s->out);
+    else
+        echo_log_client(cfg, peer, "closed (%llu bytes in, %llu out)", s->in, s->out);
+}
+
+enum echo_end echo_session(const struct echo_config *cfg, int fd, const struct sockit_addr *peer,
+                           int stop_fd)
+{
+    struct session s = { .cfg = cfg, .fd = fd, .stop_fd = stop_fd };
+    char *buf = malloc(ECHO_CHUNK);
+    int how = -1;
+
+    echo_log_client(cfg, peer, "connected");
+    if (!buf || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        s.err = -ENOMEM;
+        s.failed_op = "setup";
+    } else {
+        while ((how = session_round(&s, buf)) == WAIT_READY)
+            ;
+    }
+    log_end(&s, peer, how);
+    free(buf);
+    sockit_socket_close(fd, cfg->opts.trace);
+    return how == WAIT_STOP ? ECHO_STOP : ECHO_DONE;
+}
+
+static bool is_fatal(int err)
+{
+    return err == -EBADF || err == -ENOTSOCK || err == -EFAULT || err == -EINVAL;
+}
+
+int echo_dgram_one(const struct echo_config *cfg, int fd, void *buf)
+{
+    struct sockit_addr from;
+    const void *out;
+    size_t full, out_len;
+    ssize_t n = sockit_dgram_recv(fd, buf, ECHO_DGRAM_BUF, &from, &full, cfg->opts.trace);
+
+    if (n == -EAGAIN || is_fatal((int)n))
+        return (int)n;
+    if (n == -SOCKIT_ETRUNC) {
+        echo_log_client(cfg, &from, "datagram of %zu bytes is over %d: dropped", full,
+                        ECHO_DGRAM_BUF);
+        return 0;
+    }
+    if (n < 0) {
+        echo_log(cfg, "recvfrom: %s", sockit_strerror((int)n));
+        return 0;
+    }
+    if (from.len <= sizeof(sa_family_t)) {
+        echo_log(cfg, "datagram from an unnamed unix socket: cannot reply, dropped");
+        return 0;
+    }
+    echo_answer(cfg, buf, (size_t)n, &out, &out_len);
+    ssize_t sent = sockit_dgram_send(fd, out, out_len, &from, cfg->opts.trace);
+    if (sent < 0) {
+        echo_log_client(cfg, &from, "sendto: %s", sockit_strerror((int)sent));
+        return is_fatal((int)sent) ? (int)sent : 0;
+    }
+    echo_log_client(cfg, &from, "%zd bytes", n);
+    return 1;
+}
+
+int echo_dgram_serve(const struct echo_config *cfg, int fd, int stop_fd,
+                     _Atomic unsigned long *served)
+{
+    char *buf = malloc(ECHO_DGRAM_BUF);
+    int rc = CLI_OK;
+
+    if (!buf)
+        return cli_fail("malloc", NULL, -ENOMEM);
+    while (!cfg->clients || *served < cfg->clients) {
+        int w = echo_wait(fd, POLLIN, stop_fd, -1);
+        if (w == WAIT_STOP)
+            break;
+        int r = w < 0 ? w : echo_dgram_one(cfg, fd, buf);
+        if (r == 1)
+            (*served)++;
+        if (r < 0 && r != -EAGAIN) {
+            rc = cli_fail("recvfrom", cfg->ep_text, r);
+            break;
+        }
+    }
+    free(buf);
+    return rc;
+}

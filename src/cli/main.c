@@ -1,0 +1,69 @@
+/* sockit: one program, git-style subcommands. main() owns configuration and exit codes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define SOCKIT_VERSION "0.1.0"
+
+static const struct cli_command commands[] = {
+    { "echo", cmd_echo, "echo server: iterative, fork, thread or event-loop model" },
+    { "send", cmd_send, "send one message, print the reply (the article's client)" },
+    { "connect", cmd_connect, "connect and relay stdin/stdout (like nc HOST PORT)" },
+    { "listen", cmd_listen, "listen and relay stdin/stdout with the client (like nc -l)" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+    fputs("Usage: sockit COMMAND [OPTIONS] ENDPOINT ...\n"
+          "A toolkit for network sockets: servers, clients and relays over TCP, UDP and\n"
+          "Unix sockets, with every socket call traceable (--trace).\n\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nEndpoints:\n"
+          "  tcp://HOST:PORT, HOST:PORT   TCP over IPv4 or IPv6 (IPv6 in brackets: [::1]:8080)\n"
+          "  tcp://:PORT                  any address (listen) / this host (connect)\n"
+          "  udp://HOST:PORT              UDP datagrams\n"
+          "  unix:/PATH, unix:@NAME       Unix stream socket (file, or abstract name)\n"
+          "  unix-dgram:/PATH             Unix datagram socket\n\n"
+          "Options:\n"
+          "  -h, --help      show this help (also: sockit COMMAND --help)\n"
+          "  -V, --version   show the version\n\n"
+          "Exit status:\n"
+          "  0  success, or a server stopped by SIGINT/SIGTERM\n"
+          "  1  failure at run time (refused, address in use, timeout, lost peer...)\n"
+          "  2  usage error (unknown option, invalid endpoint or number)\n\n"
+          "Examples:\n"
+          "  sockit echo tcp://:8080 --model thread\n"
+          "  sockit send tcp://127.0.0.1:8080 'Hello from client'\n"
+          "  sockit listen unix:/tmp/chat.sock      sockit connect unix:/tmp/chat.sock\n"
+          "  sockit echo udp://[::1]:9000 --trace\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
+        printf("sockit %s\n", SOCKIT_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "sockit: unknown command '%s'\nTry 'sockit --help' for the list.\n", name);
+    return CLI_USAGE;
+}

@@ -1,0 +1,129 @@
+/* Error lines, usage errors, traces and JSON strings: everything sockit prints goes here. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sockit/error.h"
+
+int cli_fail(const char *op, const char *target, int err)
+{
+    if (target && *target)
+        fprintf(stderr, "sockit: %s %s: %s\n", op, target, sockit_strerror(err));
+    else
+        fprintf(stderr, "sockit: %s: %s\n", op, sockit_strerror(err));
+    return CLI_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "sockit %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'sockit %s --help' for more information.\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
+{
+    int err = sockit_endpoint_parse(text, ep);
+
+    if (err)
+        return cli_usage(cmd, "invalid endpoint '%s': %s", text, sockit_strerror(err));
+    return 0;
+}
+
+int cli_number(const char *cmd, const char *opt, const char *text, unsigned long min,
+               unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (text[0] < '0' || text[0] > '9')
+        return cli_usage(cmd, "%s: '%s' is not a number", opt, text);
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (*end != '\0')
+        return cli_usage(cmd, "%s: '%s' is not a number", opt, text);
+    if (errno || v < min || v > max)
+        return cli_usage(cmd, "%s: %s is out of range (%lu to %lu)", opt, text, min, max);
+    *out = v;
+    return 0;
+}
+
+static void print_trace(void *ctx, const char *text)
+{
+    const struct cli_tracer *t = ctx;
+
+    if (t->per_process)
+        fprintf(stderr, "[pid %d] %s\n", (int)getpid(), text);
+    else
+        fprintf(stderr, "%s\n", text);
+}
+
+void cli_tracer_init(struct cli_tracer *t, bool per_process)
+{
+    t->hook.line = print_trace;
+    t->hook.ctx = t;
+    t->per_process = per_process;
+}
+
+static const char *scheme_name(enum sockit_transport transport)
+{
+    switch (transport) {
+    case SOCKIT_TCP: return "tcp://";
+    case SOCKIT_UDP: return "udp://";
+    case SOCKIT_UNIX: return "";
+    case SOCKIT_UNIX_DGRAM: return "";
+    }
+    return "";
+}
+
+void cli_format_addr(enum sockit_transport transport, const struct sockit_addr *a, char *buf,
+                     size_t size)
+{
+    char addr[SOCKIT_ADDR_STRLEN];
+
+    sockit_addr_format(a, addr, sizeof(addr));
+    if (transport == SOCKIT_UNIX_DGRAM && strncmp(addr, "unix:", 5) == 0)
+        snprintf(buf, size, "unix-dgram:%s", addr + 5);
+    else
+        snprintf(buf, size, "%s%s", scheme_name(transport), addr);
+}
+
+void cli_json_string(FILE *f, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    fputc('"', f);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+long long cli_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,119 @@
+/* Socket I/O that handles EINTR, partial writes, SIGPIPE and datagram limits. */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "sockit/error.h"
+#include "sockit/socket.h"
+#include "trace.h"
+
+ssize_t sockit_send_all(int fd, const void *buf, size_t len, const struct sockit_trace *trace)
+{
+    const char *p = buf;
+    size_t sent = 0;
+    char call[48];
+
+    while (sent < len) {
+        ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
+        snprintf(call, sizeof(call), "send(%d, %zu)", fd, len - sent);
+        sockit__trace_result(trace, call, n < 0 ? -errno : n);
+        if (n >= 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return sent > 0 ? (ssize_t)sent : -EAGAIN;
+        return -errno;
+    }
+    return (ssize_t)sent;
+}
+
+ssize_t sockit_recv(int fd, void *buf, size_t cap, const struct sockit_trace *trace)
+{
+    ssize_t n;
+    char call[48];
+
+    do
+        n = recv(fd, buf, cap, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        n = -errno;
+    if (trace && n != -EAGAIN) {
+        snprintf(call, sizeof(call), "recv(%d, %zu)", fd, cap);
+        sockit__trace_result(trace, call, n);
+    }
+    return n;
+}
+
+/* Fail early, with a clear code, for payloads the family can never carry. */
+static int check_dgram_size(int fd, size_t len, const struct sockit_addr *to)
+{
+    struct sockit_addr peer;
+
+    if (len <= SOCKIT_UDP4_MAX)
+        return 0;
+    if (!to) {
+        peer.len = sizeof(peer.u);
+        if (getpeername(fd, &peer.u.sa, &peer.len) < 0)
+            return 0; /* not connected: let the kernel answer */
+        to = &peer;
+    }
+    size_t max = sockit_addr_dgram_max(to);
+    return (max && len > max) ? -SOCKIT_EDGRAMSIZE : 0;
+}
+
+static void trace_dgram(const struct sockit_trace *trace, const char *verb, int fd, size_t len,
+                        const struct sockit_addr *addr, ssize_t result)
+{
+    char call[SOCKIT_ADDR_STRLEN + 48], peer[SOCKIT_ADDR_STRLEN] = "";
+
+    if (!trace)
+        return;
+    if (addr && result >= 0)
+        sockit_addr_format(addr, peer, sizeof(peer));
+    snprintf(call, sizeof(call), "%s(%d, %zu%s%s)", verb, fd, len, peer[0] ? ", " : "", peer);
+    sockit__trace_result(trace, call, result);
+}
+
+ssize_t sockit_dgram_send(int fd, const void *buf, size_t len, const struct sockit_addr *to,
+                          const struct sockit_trace *trace)
+{
+    int err = check_dgram_size(fd, len, to);
+    ssize_t n;
+
+    if (err)
+        return err;
+    do
+        n = sendto(fd, buf, len, MSG_NOSIGNAL, to ? &to->u.sa : NULL, to ? to->len : 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        n = -errno;
+    trace_dgram(trace, to ? "sendto" : "send", fd, len, to, n);
+    return n;
+}
+
+ssize_t sockit_dgram_recv(int fd, void *buf, size_t cap, struct sockit_addr *from, size_t *full_len,
+                          const struct sockit_trace *trace)
+{
+    struct sockit_addr tmp;
+    struct sockit_addr *f = from ? from : &tmp;
+    ssize_t n;
+
+    do {
+        f->len = sizeof(f->u);
+        /* MSG_TRUNC makes the kernel return the datagram's real length even when it did
+         * not fit, which is how truncation becomes detectable. */
+        n = recvfrom(fd, buf, cap, MSG_TRUNC, &f->u.sa, &f->len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        n = -errno;
+    if (n != -EAGAIN)
+        trace_dgram(trace, "recvfrom", fd, cap, f, n);
+    if (full_len)
+        *full_len = n < 0 ? 0 : (size_t)n;
+    if (n > (ssize_t)cap)
+        return -SOCKIT_ETRUNC;
+    return n;
+}

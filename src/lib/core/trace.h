@@ -1,0 +1,18 @@
+/* Internal: strace-style reporting of socket calls to a caller's sockit_trace hook. */
+#ifndef SOCKIT_CORE_TRACE_H
+#define SOCKIT_CORE_TRACE_H
+
+#include "sockit/socket.h"
+
+/* Format a line and hand it to TRACE's hook; a no-op when TRACE is NULL. */
+void sockit__trace(const struct sockit_trace *trace, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Report "CALL = RESULT": RESULT >= 0 prints as a number, < 0 as "-1 ENAME (text)". */
+void sockit__trace_result(const struct sockit_trace *trace, const char *call, long result);
+
+/* Names for trace lines: "AF_INET6", "SOCK_STREAM". */
+const char *sockit__family_name(int family);
+const char *sockit__socktype_name(int type);
+
+#endif

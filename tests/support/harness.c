@@ -1,0 +1,306 @@
+/* Test harness: child processes with captured output and timeouts, loopback helpers. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "sockit/socket.h"
+
+const char *h_sockit(void)
+{
+    const char *bin = getenv("SOCKIT_BIN");
+    return bin && *bin ? bin : "build/sockit";
+}
+
+const char *h_examples(void)
+{
+    const char *dir = getenv("SOCKIT_EXAMPLES");
+    return dir && *dir ? dir : "build/examples";
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void h_tmp_path(char *buf, size_t size, const char *tag)
+{
+    static unsigned counter;
+    snprintf(buf, size, "/tmp/sockit-test-%d-%u-%s", (int)getpid(), counter++, tag);
+    unlink(buf);
+}
+
+static void child_exec(const struct proc *p, const char *const argv[], int in_fd,
+                       void (*pre_exec)(void))
+{
+    int out = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    if (out < 0 || err < 0 || dup2(in_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        _exit(126);
+    setpgid(0, 0); /* its own group: a stray signal to the test runner never reaches it */
+    if (pre_exec)
+        pre_exec();
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+}
+
+void h_start(struct proc *p, const char *const argv[], const void *stdin_data, size_t len,
+             void (*pre_exec)(void))
+{
+    int in[2];
+
+    memset(p, 0, sizeof(*p));
+    p->status = -1;
+    h_tmp_path(p->out_path, sizeof(p->out_path), "out");
+    h_tmp_path(p->err_path, sizeof(p->err_path), "err");
+    cr_assert_eq(pipe2(in, O_CLOEXEC), 0, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    p->pid = fork();
+    cr_assert_geq(p->pid, 0, "fork: %s", strerror(errno));
+    if (p->pid == 0)
+        child_exec(p, argv, in[0], pre_exec);
+    close(in[0]);
+    p->stdin_fd = in[1];
+    if (stdin_data) {
+        signal(SIGPIPE, SIG_IGN);
+        cr_assert_eq(h_write_all(in[1], stdin_data, len), 0, "writing the child's stdin");
+        close(in[1]);
+        p->stdin_fd = -1;
+    }
+}
+
+static int decode_status(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int h_wait(struct proc *p, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    int st;
+
+    if (p->status >= 0)
+        return p->status;
+    if (p->stdin_fd >= 0) {
+        close(p->stdin_fd);
+        p->stdin_fd = -1;
+    }
+    while (now_ms() < deadline) {
+        pid_t r = waitpid(p->pid, &st, WNOHANG);
+        if (r == p->pid)
+            return p->status = decode_status(st);
+        usleep(2000);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &st, 0);
+    p->status = decode_status(st);
+    return -1;
+}
+
+int h_stop(struct proc *p, int sig, int timeout_ms)
+{
+    if (p->status < 0)
+        kill(p->pid, sig);
+    return h_wait(p, timeout_ms);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+
+    if (f) {
+        for (;;) {
+            if (cap - n < 65536) {
+                cap = cap ? cap * 2 : 65536;
+                buf = realloc(buf, cap + 1);
+                cr_assert_not_null(buf);
+            }
+            size_t r = fread(buf + n, 1, cap - n, f);
+            n += r;
+            if (r == 0)
+                break;
+        }
+        fclose(f);
+    }
+    if (!buf)
+        buf = malloc(1);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+char *h_stdout(const struct proc *p, size_t *len)
+{
+    return slurp(p->out_path, len);
+}
+
+char *h_stderr(const struct proc *p, size_t *len)
+{
+    return slurp(p->err_path, len);
+}
+
+void h_cleanup(struct proc *p)
+{
+    if (p->status < 0)
+        h_stop(p, SIGKILL, 2000);
+    unlink(p->out_path);
+    unlink(p->err_path);
+}
+
+bool h_wait_stderr(struct proc *p, const char *needle, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+
+    do {
+        char *err = h_stderr(p, NULL);
+        bool found = strstr(err, needle) != NULL;
+        free(err);
+        if (found)
+            return true;
+        if (waitpid(p->pid, NULL, WNOHANG) != 0)
+            return false;
+        usleep(5000);
+    } while (now_ms() < deadline);
+    return false;
+}
+
+void h_start_echo(struct proc *p, const char *model, const char *endpoint,
+                  const char *const extra[])
+{
+    const char *argv[32] = { h_sockit(), "echo", endpoint, "--model", model };
+    size_t n = 5;
+
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    h_start(p, argv, NULL, 0, NULL);
+    if (!h_wait_stderr(p, "listening on", 5000)) {
+        char *err = h_stderr(p, NULL);
+        cr_assert_fail("sockit echo %s --model %s did not start; stderr:\n%s", endpoint, model,
+                       err);
+    }
+}
+
+int h_free_port(void)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        socklen_t len = sizeof(a);
+        int t = socket(AF_INET6, SOCK_STREAM, 0), u = socket(AF_INET6, SOCK_DGRAM, 0);
+        int ok = t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+                 getsockname(t, (struct sockaddr *)&a, &len) == 0 &&
+                 bind(u, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(t);
+        close(u);
+        if (ok)
+            return ntohs(a.sin6_port);
+    }
+    cr_assert_fail("no free port");
+    return -1;
+}
+
+int h_connect(const char *endpoint)
+{
+    struct sockit_endpoint ep;
+    struct sockit_sockopts o = { .timeout_ms = 5000 };
+
+    cr_assert_eq(sockit_endpoint_parse(endpoint, &ep), 0, "endpoint %s", endpoint);
+    return sockit_socket_connect(&ep, &o, NULL);
+}
+
+static int wait_ready(int fd, short ev, long long deadline)
+{
+    struct pollfd p = { .fd = fd, .events = ev };
+    long long left = deadline - now_ms();
+    return left > 0 && poll(&p, 1, (int)left) == 1 ? 0 : -1;
+}
+
+int h_write_all(int fd, const void *buf, size_t len)
+{
+    long long deadline = now_ms() + 10000;
+    const char *p = buf;
+
+    while (len > 0) {
+        if (wait_ready(fd, POLLOUT, deadline) < 0)
+            return -1;
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == ENOTSOCK)
+            n = write(fd, p, len);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return -1;
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+int h_read_exact(int fd, void *buf, size_t len)
+{
+    long long deadline = now_ms() + 10000;
+    char *p = buf;
+
+    while (len > 0) {
+        if (wait_ready(fd, POLLIN, deadline) < 0)
+            return -1;
+        ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            return -1;
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+void h_fill(void *buf, size_t len, unsigned seed)
+{
+    unsigned char *p = buf;
+    unsigned x = seed * 2654435761u + 1;
+
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+}
+
+long h_cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long utime = 0, stime = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')'); /* the name may contain spaces */
+    if (!close_paren ||
+        sscanf(close_paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+               &stime) != 2)
+        return -1;
+    return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}

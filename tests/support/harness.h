@@ -1,0 +1,73 @@
+/* Test harness: run the real sockit binary (and real peers such as socat) as child processes
+ * with timeouts, capture their output in files, and talk to them over loopback sockets.
+ * Every helper cleans up after itself; a test that times out kills its children. */
+#ifndef SOCKIT_TEST_HARNESS_H
+#define SOCKIT_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct proc {
+    pid_t pid;
+    int stdin_fd;      /* write end of the child's stdin, or -1 */
+    char out_path[64]; /* the child's stdout, captured in a file */
+    char err_path[64]; /* the child's stderr, captured in a file */
+    int status;        /* exit code, 128+signal, or -1 while running */
+};
+
+/* Path of the sockit binary under test ($SOCKIT_BIN, default build/sockit). */
+const char *h_sockit(void);
+
+/* Path of the examples directory ($SOCKIT_EXAMPLES, default build/examples). */
+const char *h_examples(void);
+
+/* Start ARGV (NULL-terminated). STDIN_DATA: NULL gives a pipe left open in p->stdin_fd,
+ * otherwise the child reads those LEN bytes then end of file. PRE_EXEC (may be NULL) runs in
+ * the child just before exec (for rlimits, setuid...). Aborts the test on failure. */
+void h_start(struct proc *p, const char *const argv[], const void *stdin_data, size_t len,
+             void (*pre_exec)(void));
+
+/* Wait up to TIMEOUT_MS for P to exit; returns its exit code (128+signal if killed by one),
+ * or -1 after killing it with SIGKILL when it did not exit in time. */
+int h_wait(struct proc *p, int timeout_ms);
+
+/* Send SIG and wait (up to TIMEOUT_MS) for the exit code. */
+int h_stop(struct proc *p, int sig, int timeout_ms);
+
+/* Wait up to TIMEOUT_MS until P's stderr contains NEEDLE. */
+bool h_wait_stderr(struct proc *p, const char *needle, int timeout_ms);
+
+/* Read all of P's stdout / stderr (malloc'd, NUL-terminated; *LEN may be NULL). */
+char *h_stdout(const struct proc *p, size_t *len);
+char *h_stderr(const struct proc *p, size_t *len);
+
+/* Remove the capture files (h_wait does not, so a failing test can still print them). */
+void h_cleanup(struct proc *p);
+
+/* Start "sockit echo ENDPOINT --model MODEL [EXTRA...]" and wait for "listening on".
+ * EXTRA is NULL-terminated (may be NULL). Aborts the test if it does not come up. */
+void h_start_echo(struct proc *p, const char *model, const char *endpoint,
+                  const char *const extra[]);
+
+/* A port free for both TCP and UDP on loopback right now. */
+int h_free_port(void);
+
+/* A unique path in /tmp for this process and TAG, removed first if it exists. */
+void h_tmp_path(char *buf, size_t size, const char *tag);
+
+/* Connect a blocking client socket to ENDPOINT (sockit syntax) with a 5 s timeout. */
+int h_connect(const char *endpoint);
+
+/* Write all LEN bytes to FD / read exactly LEN bytes (both with a 10 s deadline).
+ * Return 0 on success, -1 on error, timeout or early end of stream. */
+int h_write_all(int fd, const void *buf, size_t len);
+int h_read_exact(int fd, void *buf, size_t len);
+
+/* Fill BUF with LEN reproducible pseudo-random bytes from SEED. */
+void h_fill(void *buf, size_t len, unsigned seed);
+
+/* CPU time (user+system) used so far by process PID, in milliseconds. */
+long h_cpu_ms(pid_t pid);
+
+#endif
