@@ -37,6 +37,15 @@ MAN      := $(BUILD)/sockit.1
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+# `make V=1` shows full commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 .PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install \
         uninstall deps clean
 .DEFAULT_GOAL := all
@@ -45,23 +54,28 @@ all: $(BIN) $(LIB)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(BIN): $(call obj,$(CLI_SRC)) $(LIB)
-	$(CC) $(LDFLAGS) $^ -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(TESTS): $(call obj,$(TEST_SRC)) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lcriterion -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lcriterion -o $@
 
 # The examples use the plain socket API only: no libsockit.
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 examples: $(EXAMPLES)
 
@@ -69,7 +83,8 @@ examples: $(EXAMPLES)
 FUZZ_CFLAGS := -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/sockit/*.h src/lib/*/*.h)
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRC) -o $@
+	$(call say,FUZZ,$@)
+	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRC) -o $@
 
 # Replay every seed and saved input once (no fuzzing): fast, deterministic, part of make test.
 fuzz-replay: $(FUZZERS)
@@ -91,13 +106,14 @@ fuzz: $(FUZZERS)
 # help2man reads `sockit --help`, and each subcommand's --help becomes a section.
 SUBCOMMANDS := echo send connect listen
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
-	{ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
+	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \
 	    $(BIN) $$c --help | sed -e 's/\\/\\e/g' -e "s/^[.']/\\\\\&&/"; \
 	    printf '.fi\n'; done; } > $@
 
 $(MAN): $(BIN) $(BUILD)/sockit.h2m
-	help2man --no-info --section=1 --include=$(BUILD)/sockit.h2m --version-string=0.1.0 \
+	$(call say,MAN,$@)
+	$(Q)help2man --no-info --section=1 --include=$(BUILD)/sockit.h2m --version-string=0.1.0 \
 	    --name="a toolkit for network sockets: echo, send, connect, listen" $(BIN) -o $@
 
 man: $(MAN)
@@ -116,8 +132,10 @@ test: deps
 	@$(MAKE) --no-print-directory all examples man $(TESTS)
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all $(BUILD)/san/tests/sockit-tests
-	SOCKIT_BIN=$(BIN) $(TESTS) --jobs 2 --short-filename
-	SOCKIT_BIN=$(BUILD)/san/sockit ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	SOCKIT_BIN=$(BIN) SOCKIT_EXAMPLES=$(BUILD)/examples $(TESTS) --jobs 2 --short-filename
+	SOCKIT_BIN=$(BUILD)/san/sockit SOCKIT_EXAMPLES=$(BUILD)/examples \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(BUILD)/san/tests/sockit-tests --jobs 2 --short-filename
 

@@ -50,7 +50,8 @@ static void child_exec(const struct proc *p, const char *const argv[], int in_fd
 
     if (out < 0 || err < 0 || dup2(in_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         _exit(126);
-    setpgid(0, 0); /* its own group: a stray signal to the test runner never reaches it */
+    close_range(3, ~0u, 0); /* only stdio: the runner's own fds stay with the runner */
+    setpgid(0, 0);          /* its own group: a stray signal to the test runner never reaches it */
     if (pre_exec)
         pre_exec();
     execvp(argv[0], (char *const *)argv);

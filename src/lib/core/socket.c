@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "sockit/error.h"
@@ -59,7 +60,8 @@ static int apply_listen_options(int fd, const struct sockit_addr *a, int type,
     int family = a->u.sa.sa_family;
     int err = 0;
 
-    if (is_inet(family) && (o->flags & SOCKIT_REUSEADDR))
+    /* Stream only: on UDP, SO_REUSEADDR lets a second server bind the same port silently. */
+    if (is_inet(family) && type == SOCK_STREAM && (o->flags & SOCKIT_REUSEADDR))
         err = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1, o->trace);
     if (!err && (o->flags & SOCKIT_REUSEPORT))
         err = set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 1, o->trace);
@@ -188,9 +190,29 @@ static int wait_connected(int fd, int timeout_ms)
     return -soerr;
 }
 
+/* A unix stream connect to a full backlog fails with EAGAIN when non-blocking, and there is
+ * nothing to poll for; a blocking connect waits for room, bounded by SO_SNDTIMEO. */
+static int connect_unix(int fd, const struct sockit_addr *a, int timeout_ms)
+{
+    struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+    struct timeval none = { 0 };
+    int err;
+
+    if (timeout_ms > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+        return -errno;
+    do
+        err = connect(fd, &a->u.sa, a->len) < 0 ? -errno : 0;
+    while (err == -EINTR);
+    if (timeout_ms > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+    return err == -EAGAIN ? -ETIMEDOUT : err;
+}
+
 /* connect() that always completes, within TIMEOUT_MS when > 0. */
 static int connect_with_timeout(int fd, const struct sockit_addr *a, int timeout_ms)
 {
+    if (a->u.sa.sa_family == AF_UNIX)
+        return connect_unix(fd, a, timeout_ms);
     int err = set_nonblocking(fd, 1);
 
     if (err)
