@@ -126,6 +126,8 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
     if (optind != argc - 1)
         return cli_usage("echo", optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];
+    if (cfg->idle_ms && cfg->model == ECHO_LOOP)
+        return cli_usage("echo", "--idle-timeout is not available in the loop model yet");
     return cli_endpoint("echo", cfg->ep_text, &cfg->ep);
 }
 

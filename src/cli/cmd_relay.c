@@ -1,6 +1,7 @@
 /* sockit connect / sockit listen: netcat-style relays between stdin/stdout and one socket.
- * Both directions flow at once through non-blocking buffers; stdin's end becomes a
- * half-close (shutdown SHUT_WR) on stream sockets, and the peer's end ends the relay. */
+ * Both directions flow at once through non-blocking buffers and end separately: stdin's end
+ * becomes a half-close (shutdown SHUT_WR) on stream sockets, the peer's end of stream ends
+ * the output, and the relay is over when both are (on a terminal, when the peer ends). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -36,12 +37,16 @@ static const char connect_help[] =
     "Usage: sockit connect [OPTIONS] ENDPOINT\n"
     "Connect to ENDPOINT and relay: stdin goes to the socket, the socket to stdout.\n"
     "When stdin ends, a stream socket is half-closed (shutdown SHUT_WR) and the reply is\n"
-    "read until the peer closes; datagram endpoints send each chunk of stdin as one datagram\n"
-    "and wait --wait seconds for replies after stdin ends.\n\n";
+    "read until the peer closes; when the peer half-closes first, stdin keeps flowing to it.\n"
+    "The relay ends when both directions have ended (stdin on a terminal: when the peer\n"
+    "ends). Datagram endpoints send each chunk of stdin as one datagram and wait --wait\n"
+    "seconds for replies after stdin ends.\n\n";
 static const char listen_help[] =
     "Usage: sockit listen [OPTIONS] ENDPOINT\n"
     "Listen on ENDPOINT, take one client and relay: stdin goes to the client, the client to\n"
-    "stdout. On datagram endpoints the first sender becomes the peer.\n\n";
+    "stdout. Each direction ends on its own (stdin's end half-closes the socket); the relay\n"
+    "ends when both have (stdin on a terminal, or -k: when the client ends). On datagram\n"
+    "endpoints the first sender becomes the peer.\n\n";
 static const char relay_options_help[] =
     "Options:\n"
     "  -k, --keep-open     listen: after a client ends, accept the next (stream endpoints)\n"
@@ -195,13 +200,27 @@ static int pull_sock(struct relay *r)
     return 0;
 }
 
+/* Both directions are done. Two cases end with the peer alone: a terminal on stdin (a person
+ * at the keyboard is done when the peer is), and listen -k, whose stdin is shared by all the
+ * clients in turn and so cannot be waited for by one of them. */
+static bool relay_over(const struct relay *r)
+{
+    if (!r->sock_eof)
+        return false;
+    if (r->in_eof && sockit_buf_len(&r->to_sock) == 0)
+        return true;
+    return r->cfg->keep || isatty(STDIN_FILENO);
+}
+
 /* One poll round. Returns 1 to go on, 0 when the relay is over, or a negative code. */
 static int relay_round(struct relay *r, const char **op)
 {
     bool pending = sockit_buf_len(&r->to_sock) > 0;
     struct pollfd p[2] = {
         { .fd = (r->in_eof || pending) ? -1 : STDIN_FILENO, .events = POLLIN },
-        { .fd = r->sock, .events = (short)(POLLIN | (pending ? POLLOUT : 0)) },
+        /* after the peer's end only pending output needs the socket (POLLHUP would spin) */
+        { .fd = (r->sock_eof && !pending) ? -1 : r->sock,
+          .events = (short)((r->sock_eof ? 0 : POLLIN) | (pending ? POLLOUT : 0)) },
     };
     int timeout = (r->in_eof && !r->stream && !pending) ? r->cfg->wait_ms : -1;
     int rc = poll(p, 2, timeout), err = 0;
@@ -218,13 +237,13 @@ static int relay_round(struct relay *r, const char **op)
         *op = "send";
         err = push_sock(r);
     }
-    if (!err && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (!err && !r->sock_eof && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         *op = "recv";
         err = pull_sock(r);
     }
     if (err)
         return err;
-    return r->sock_eof ? 0 : 1;
+    return relay_over(r) ? 0 : 1;
 }
 
 static int relay_run(const struct relay_config *cfg, int sock)

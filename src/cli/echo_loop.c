@@ -82,27 +82,51 @@ static void close_client(struct loop_client *c, const char *why, int err)
 
 static void on_client(struct sockit_loop *loop, int fd, unsigned events, void *data);
 
-/* Send what is buffered; then read again only if everything went out. */
+/* Watch for writability while output waits (and stop reading: backpressure), else for
+ * input. An idle client holds no buffer memory at all. */
+static void rearm(struct loop_client *c)
+{
+    if (sockit_buf_len(&c->out) > 0) {
+        sockit_loop_watch(c->ls->loop, c->fd, SOCKIT_EV_WRITE, on_client, c);
+        return;
+    }
+    sockit_buf_free(&c->out);
+    if (c->eof)
+        close_client(c, "closed", 0);
+    else
+        sockit_loop_watch(c->ls->loop, c->fd, SOCKIT_EV_READ, on_client, c);
+}
+
 static void flush_client(struct loop_client *c)
 {
     const struct sockit_trace *trace = c->ls->srv->cfg->opts.trace;
-    size_t before = sockit_buf_len(&c->out);
     ssize_t n = sockit_buf_send(&c->out, c->fd, trace);
 
     if (n < 0 && n != -EAGAIN) {
         close_client(c, "send", (int)n);
         return;
     }
-    c->sent += before - sockit_buf_len(&c->out);
-    if (sockit_buf_len(&c->out) > 0) {
-        sockit_loop_watch(c->ls->loop, c->fd, SOCKIT_EV_WRITE, on_client, c);
+    c->sent += n > 0 ? (unsigned long long)n : 0;
+    rearm(c);
+}
+
+/* Send the answer straight from the read buffer; only what the socket does not take now is
+ * copied into the client's output buffer. */
+static void answer(struct loop_client *c, const char *out, size_t len)
+{
+    ssize_t n = sockit_send_all(c->fd, out, len, c->ls->srv->cfg->opts.trace);
+
+    if (n < 0 && n != -EAGAIN) {
+        close_client(c, "send", (int)n);
         return;
     }
-    if (c->eof) {
-        close_client(c, "closed", 0);
+    size_t done = n > 0 ? (size_t)n : 0;
+    c->sent += done;
+    if (done < len && sockit_buf_append(&c->out, out + done, len - done) < 0) {
+        close_client(c, "buffer", -ENOMEM);
         return;
     }
-    sockit_loop_watch(c->ls->loop, c->fd, SOCKIT_EV_READ, on_client, c);
+    rearm(c);
 }
 
 static void read_client(struct loop_client *c)
@@ -121,17 +145,12 @@ static void read_client(struct loop_client *c)
     }
     if (n == 0) {
         c->eof = true;
-        flush_client(c);
+        rearm(c);
         return;
     }
     c->in += (unsigned long long)n;
     echo_answer(cfg, buf, (size_t)n, &out, &out_len);
-    /* The buffer is empty whenever we read (backpressure), so the answer always fits. */
-    if (sockit_buf_append(&c->out, out, out_len) < 0) {
-        close_client(c, "buffer", -ENOMEM);
-        return;
-    }
-    flush_client(c);
+    answer(c, out, out_len);
 }
 
 static void on_client(struct sockit_loop *loop, int fd, unsigned events, void *data)

@@ -113,6 +113,8 @@ int h_wait(struct proc *p, int timeout_ms)
 
 int h_stop(struct proc *p, int sig, int timeout_ms)
 {
+    if (p->pid <= 0)
+        return -1; /* never kill(0): that is our own process group */
     if (p->status < 0)
         kill(p->pid, sig);
     return h_wait(p, timeout_ms);
@@ -158,7 +160,7 @@ char *h_stderr(const struct proc *p, size_t *len)
 
 void h_cleanup(struct proc *p)
 {
-    if (p->status < 0)
+    if (p->status < 0 && p->pid > 0)
         h_stop(p, SIGKILL, 2000);
     unlink(p->out_path);
     unlink(p->err_path);
@@ -174,7 +176,9 @@ bool h_wait_stderr(struct proc *p, const char *needle, int timeout_ms)
         free(err);
         if (found)
             return true;
-        if (waitpid(p->pid, NULL, WNOHANG) != 0)
+        siginfo_t si = { 0 };
+        /* WNOWAIT: notice an exit without reaping it; h_wait collects the status. */
+        if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != 0)
             return false;
         usleep(5000);
     } while (now_ms() < deadline);

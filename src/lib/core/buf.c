@@ -63,9 +63,9 @@ int sockit_buf_reserve(struct sockit_buf *b, size_t n)
 
 int sockit_buf_append(struct sockit_buf *b, const void *src, size_t len)
 {
-    int err = sockit_buf_reserve(b, len);
+    int err = len ? sockit_buf_reserve(b, len) : 0;
 
-    if (err)
+    if (err || len == 0)
         return err;
     memcpy(b->data + b->tail, src, len);
     b->tail += len;
