@@ -104,7 +104,7 @@ fuzz: $(FUZZERS)
 
 # The man page is generated from the program's own --help texts, so it cannot drift:
 # help2man reads `sockit --help`, and each subcommand's --help becomes a section.
-SUBCOMMANDS := echo send connect listen
+SUBCOMMANDS := echo send connect listen bench
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \
@@ -114,7 +114,7 @@ $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 $(MAN): $(BIN) $(BUILD)/sockit.h2m
 	$(call say,MAN,$@)
 	$(Q)help2man --no-info --section=1 --include=$(BUILD)/sockit.h2m --version-string=0.1.0 \
-	    --name="a toolkit for network sockets: echo, send, connect, listen" $(BIN) -o $@
+	    --name="a toolkit for network sockets: echo, send, connect, listen, bench" $(BIN) -o $@
 
 man: $(MAN)
 

@@ -49,6 +49,12 @@ int sockit_socket_listen(const struct sockit_endpoint *ep, const struct sockit_s
 int sockit_socket_connect(const struct sockit_endpoint *ep, const struct sockit_sockopts *o,
                           struct sockit_addr *peer);
 
+/* Connect to one already-resolved address A with socket type TYPE (SOCK_STREAM/SOCK_DGRAM),
+ * as sockit_socket_connect does for each address it tries. For callers that connect many
+ * times to the same place (load generators) and resolve once. Returns the fd or -errno. */
+int sockit_socket_connect_addr(const struct sockit_addr *a, int type,
+                               const struct sockit_sockopts *o);
+
 /* Accept one connection on listener LFD (retrying EINTR and ECONNABORTED). The new socket gets
  * close-on-exec, and O_NONBLOCK / TCP_NODELAY when O->flags asks. Returns the fd or -errno:
  * -EAGAIN on a non-blocking listener with nothing pending, -EMFILE/-ENFILE when out of fds

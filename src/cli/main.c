@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
     { "send", cmd_send, "send one message, print the reply (the article's client)" },
     { "connect", cmd_connect, "connect and relay stdin/stdout (like nc HOST PORT)" },
     { "listen", cmd_listen, "listen and relay stdin/stdout with the client (like nc -l)" },
+    { "bench", cmd_bench, "load generator: msgs/s, MB/s, latency percentiles (like wrk)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

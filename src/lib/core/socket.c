@@ -233,7 +233,8 @@ static int autobind_unix(int fd, const struct sockit_trace *trace)
     return traced_bind(fd, &self, trace);
 }
 
-static int connect_to(const struct sockit_addr *a, int type, const struct sockit_sockopts *o)
+int sockit_socket_connect_addr(const struct sockit_addr *a, int type,
+                               const struct sockit_sockopts *o)
 {
     char call[SOCKIT_ADDR_STRLEN + 32], addr[SOCKIT_ADDR_STRLEN];
     int fd = open_socket(a->u.sa.sa_family, type, o);
@@ -269,7 +270,7 @@ int sockit_socket_connect(const struct sockit_endpoint *ep, const struct sockit_
     int err = 0;
 
     for (int i = 0; i < n; i++) {
-        int fd = connect_to(&addrs[i], type, o);
+        int fd = sockit_socket_connect_addr(&addrs[i], type, o);
         if (fd >= 0) {
             if (peer)
                 *peer = addrs[i];
