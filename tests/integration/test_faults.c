@@ -1,8 +1,8 @@
 /* Integration tests: the real sockit binary ($SOCKIT_BIN) under faults. Usage errors, refused
  * and denied sockets, clients that reset, vanish, never read or flood the server, fd
  * exhaustion, SIGPIPE, clean stops and stale unix socket files, for every server model.
- * Every child is started through the harness (h_start) and killed at the end of the test,
- * even a failing one (suite .fini). */
+ * Every child is started through the harness (h_start_tracked) and killed at the end of the
+ * test, even a failing one (suite .fini). */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -14,13 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../support/harness.h"
@@ -28,20 +25,12 @@
 
 /* ---------------------------------------------------------------- bookkeeping */
 
-/* Everything a test starts or creates is registered here and released by the suite's .fini,
- * which Criterion also runs after a failed assertion. */
-#define MAX_TRACKED 16
-#define MAX_FDS     128
+/* Everything a test starts or creates is registered (children and paths in the harness, fds
+ * here) and released by the suite's .fini, which Criterion also runs after a failed assertion. */
+#define MAX_FDS 128
 
-static struct {
-    struct proc p; /* static storage: .fini runs after the test's stack frame is gone */
-    char label[48];
-} procs[MAX_TRACKED];
-static int nprocs;
 static int fds[MAX_FDS];
 static int nfds;
-static char paths[MAX_TRACKED][108];
-static int npaths;
 
 static void track_fd(int fd)
 {
@@ -61,21 +50,12 @@ static void close_fd(int fd)
     close(fd);
 }
 
-static void track_path(const char *path)
-{
-    if (npaths < MAX_TRACKED)
-        snprintf(paths[npaths++], sizeof(paths[0]), "%s", path);
-}
-
 static void cleanup_all(void)
 {
-    for (int i = 0; i < nprocs; i++)
-        h_cleanup(&procs[i].p);
+    h_cleanup_tracked();
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
-    for (int i = 0; i < npaths; i++)
-        unlink(paths[i]);
-    nprocs = nfds = npaths = 0;
+    nfds = 0;
 }
 
 static void setup(void)
@@ -85,23 +65,7 @@ static void setup(void)
 
 TestSuite(faults, .init = setup, .fini = cleanup_all, .timeout = 30);
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* ---------------------------------------------------------------- failure messages */
-
-static bool exited(const struct proc *p);
 
 /* Fail the test with MESSAGE followed by the stderr (its last 3000 bytes) of every child, and
  * its exit status (-1: still running). */
@@ -114,17 +78,15 @@ __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    for (int i = 0; i < nprocs; i++) {
+    for (int i = 0; i < h_tracked_count(); i++) {
         size_t len;
-        struct proc *p = &procs[i].p;
-        if (p->status < 0 && exited(p))
-            h_wait(p, 1000); /* reap it for its exit status */
+        const char *label;
+        struct proc *p = h_tracked(i, &label);
         char *err = h_stderr(p, &len);
         const char *tail = len > 3000 ? err + len - 3000 : err;
         n = strlen(msg);
         snprintf(msg + n, sizeof(msg) - n, "\n--- stderr of %s (pid %d, status %d)%s ---\n%s",
-                 procs[i].label, (int)p->pid, p->status, len > 3000 ? ", last 3000 bytes" : "",
-                 tail);
+                 label, (int)p->pid, p->status, len > 3000 ? ", last 3000 bytes" : "", tail);
         free(err);
     }
     cr_assert_fail("%s", msg);
@@ -137,90 +99,12 @@ __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt
             fail(__VA_ARGS__);                                                                     \
     } while (0)
 
-/* P's stderr (ERR) or stdout as text (at most 64 KiB), in one of four rotating static buffers:
- * nothing to free, so a failing CHECK leaks nothing. */
-static const char *text_of(const struct proc *p, bool err, size_t *len)
-{
-    static char bufs[4][65536];
-    static int slot;
-    char *b = bufs[slot++ % 4];
-    size_t n;
-    char *all = err ? h_stderr(p, &n) : h_stdout(p, &n);
-
-    if (len)
-        *len = n;
-    if (n >= sizeof(bufs[0]))
-        n = sizeof(bufs[0]) - 1;
-    memcpy(b, all, n);
-    b[n] = '\0';
-    free(all);
-    return b;
-}
-
 /* ---------------------------------------------------------------- children */
-
-/* In the child before exec: die with the test process, whatever ends it (a timeout too), and
- * take SIGPIPE back to its default: an ignored signal survives exec, and the test process
- * ignores it (so does h_start), which would hide a server that dies of SIGPIPE. */
-static void die_with_parent(void)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    signal(SIGPIPE, SIG_DFL);
-}
-
-/* Start ARGV (see h_start) as a tracked child named LABEL in failure messages. */
-static struct proc *start(const char *label, const char *const argv[], const void *in, size_t len,
-                          void (*pre_exec)(void))
-{
-    cr_assert_lt(nprocs, MAX_TRACKED, "too many children");
-    struct proc *p = &procs[nprocs].p;
-    snprintf(procs[nprocs].label, sizeof(procs[0].label), "%s", label);
-    nprocs++;
-    h_start(p, argv, in, len, pre_exec ? pre_exec : die_with_parent);
-    return p;
-}
-
-/* Kill and forget every child so far (between the rounds of a test). */
-static void forget_children(void)
-{
-    for (int i = 0; i < nprocs; i++)
-        h_cleanup(&procs[i].p);
-    nprocs = 0;
-}
-
-/* True once P has exited (without reaping it: h_wait still gets its status). */
-static bool exited(const struct proc *p)
-{
-    siginfo_t si;
-
-    if (p->status >= 0)
-        return true;
-    memset(&si, 0, sizeof(si));
-    return waitid(P_PID, p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == p->pid;
-}
-
-/* Wait up to MS for P's stderr to contain NEEDLE; false if it does not or P exits first. */
-static bool wait_stderr(const struct proc *p, const char *needle, int ms)
-{
-    long long deadline = now_ms() + ms;
-
-    for (;;) {
-        bool gone = exited(p);
-        char *err = h_stderr(p, NULL);
-        bool found = strstr(err, needle) != NULL;
-        free(err);
-        if (found)
-            return true;
-        if (gone || now_ms() >= deadline)
-            return false;
-        sleep_ms(5);
-    }
-}
 
 /* Run ARGV to its end (stdin empty), at most MS; returns the exit code or -1 on timeout. */
 static int run(struct proc **p, const char *label, const char *const argv[], int ms)
 {
-    *p = start(label, argv, "", 0, NULL);
+    *p = h_start_tracked(label, argv, "", 0, NULL);
     return h_wait(*p, ms);
 }
 
@@ -236,16 +120,16 @@ static struct proc *start_echo(const char *model, const char *endpoint, const ch
         argv[n++] = extra[i];
     argv[n] = NULL;
     snprintf(label, sizeof(label), "sockit echo --model %s", model);
-    struct proc *p = start(label, argv, NULL, 0, pre_exec);
-    CHECK(wait_stderr(p, "listening on", 5000), "sockit echo %s --model %s did not start", endpoint,
-          model);
+    struct proc *p = h_start_tracked(label, argv, NULL, 0, pre_exec);
+    CHECK(h_wait_stderr(p, "listening on", 5000), "sockit echo %s --model %s did not start",
+          endpoint, model);
     return p;
 }
 
 /* SIGTERM, then the exit code must be 0 within 3 s (under ASan: no leaks either). */
 static void stop_cleanly(struct proc *p)
 {
-    CHECK(!exited(p), "the server died before it was asked to stop");
+    CHECK(!h_exited(p), "the server died before it was asked to stop");
     int rc = h_stop(p, SIGTERM, 3000);
     CHECK(rc == 0, "after SIGTERM the server exited with %d (-1: still running after 3 s)", rc);
 }
@@ -259,7 +143,7 @@ static void tcp_endpoint(char *buf, size_t size, const char *scheme, int *port)
 static void unix_endpoint(char *buf, size_t size, char *path, size_t path_size, const char *tag)
 {
     h_tmp_path(path, path_size, tag);
-    track_path(path);
+    h_track_path(path);
     snprintf(buf, size, "unix:%s", path);
 }
 
@@ -280,15 +164,15 @@ static int roundtrip(int fd, size_t len, unsigned seed, int ms, char *why, size_
 {
     unsigned char *out = malloc(len), *in = malloc(len);
     size_t sent = 0, got = 0;
-    long long deadline = now_ms() + ms;
+    long long deadline = h_now_ms() + ms;
     int rc = -1;
 
     cr_assert(out && in);
     h_fill(out, len, seed);
     snprintf(why, why_size, "timed out after %d ms", ms);
-    while (got < len && now_ms() < deadline) {
+    while (got < len && h_now_ms() < deadline) {
         struct pollfd pf = { .fd = fd, .events = (short)(POLLIN | (sent < len ? POLLOUT : 0)) };
-        if (poll(&pf, 1, (int)(deadline - now_ms())) <= 0)
+        if (poll(&pf, 1, (int)(deadline - h_now_ms())) <= 0)
             continue;
         if (sent < len && (pf.revents & POLLOUT)) {
             ssize_t n = send(fd, out + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -335,11 +219,11 @@ static void expect_echo(const char *endpoint, size_t len, unsigned seed, int ms,
 static size_t send_until_stuck(int fd, size_t total, int stall_ms, int max_ms)
 {
     static char chunk[65536];
-    long long deadline = now_ms() + max_ms;
+    long long deadline = h_now_ms() + max_ms;
     size_t sent = 0;
 
     h_fill(chunk, sizeof(chunk), 99);
-    while (sent < total && now_ms() < deadline) {
+    while (sent < total && h_now_ms() < deadline) {
         size_t n = total - sent < sizeof(chunk) ? total - sent : sizeof(chunk);
         ssize_t w = send(fd, chunk, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0) {
@@ -387,7 +271,7 @@ static void write_file(const char *path, size_t len, unsigned seed)
     FILE *f = fopen(path, "wb");
     bool ok = data && f;
 
-    track_path(path);
+    h_track_path(path);
     if (ok) {
         h_fill(data, len, seed);
         ok = fwrite(data, 1, len, f) == len;
@@ -440,13 +324,13 @@ Test(faults, invalid_endpoint_names_text_and_reason, .timeout = 30)
         if (strcmp(cases[i].cmd, "send") != 0)
             argv[3] = NULL;
         int rc = run(&p, cases[i].cmd, argv, 5000);
-        const char *err = text_of(p, true, NULL);
+        const char *err = h_text_of(p, true, NULL);
         snprintf(quoted, sizeof(quoted), "'%s'", cases[i].endpoint);
         CHECK(rc == 2, "sockit %s %s: exit %d, expected 2", cases[i].cmd, cases[i].endpoint, rc);
         CHECK(strstr(err, quoted) && strstr(err, cases[i].reason),
               "sockit %s %s: stderr should name %s and say '%s'", cases[i].cmd, cases[i].endpoint,
               quoted, cases[i].reason);
-        forget_children();
+        h_forget_children();
     }
 }
 
@@ -462,11 +346,11 @@ Test(faults, unknown_option_exits_2, .timeout = 30)
         if (strcmp(cmds[i], "send") != 0)
             argv[4] = NULL;
         int rc = run(&p, cmds[i], argv, 5000);
-        const char *err = text_of(p, true, NULL);
+        const char *err = h_text_of(p, true, NULL);
         CHECK(rc == 2, "sockit %s --no-such-option: exit %d, expected 2", cmds[i], rc);
         CHECK(strstr(err, "--no-such-option") != NULL,
               "sockit %s: stderr should name the unknown option", cmds[i]);
-        forget_children();
+        h_forget_children();
     }
 }
 
@@ -478,12 +362,12 @@ Test(faults, missing_endpoint_exits_2, .timeout = 30)
         const char *argv[] = { h_sockit(), cmds[i], NULL };
         struct proc *p;
         int rc = run(&p, cmds[i], argv, 5000);
-        const char *err = text_of(p, true, NULL);
+        const char *err = h_text_of(p, true, NULL);
 
         CHECK(rc == 2, "sockit %s (no endpoint): exit %d, expected 2", cmds[i], rc);
         CHECK(strstr(err, "missing ENDPOINT") != NULL,
               "sockit %s: stderr should say 'missing ENDPOINT'", cmds[i]);
-        forget_children();
+        h_forget_children();
     }
 }
 
@@ -492,7 +376,7 @@ Test(faults, unknown_command_exits_2, .timeout = 30)
     const char *argv[] = { h_sockit(), "frobnicate", "tcp://127.0.0.1:9", NULL };
     struct proc *p;
     int rc = run(&p, "sockit frobnicate", argv, 5000);
-    const char *err = text_of(p, true, NULL);
+    const char *err = h_text_of(p, true, NULL);
 
     CHECK(rc == 2, "exit %d, expected 2", rc);
     CHECK(strstr(err, "unknown command 'frobnicate'") != NULL, "stderr should name the command");
@@ -507,16 +391,16 @@ Test(faults, help_of_each_subcommand_exits_0, .timeout = 30)
         char usage[64];
         struct proc *p;
         int rc = run(&p, cmds[i], argv, 5000);
-        const char *out = text_of(p, false, NULL);
+        const char *out = h_text_of(p, false, NULL);
         size_t err_len;
-        text_of(p, true, &err_len);
+        h_text_of(p, true, &err_len);
 
         snprintf(usage, sizeof(usage), "Usage: sockit %s ", cmds[i]);
         CHECK(rc == 0, "sockit %s --help: exit %d, expected 0", cmds[i], rc);
         CHECK(strncmp(out, usage, strlen(usage)) == 0,
               "sockit %s --help: stdout should start with '%s', got:\n%.200s", cmds[i], usage, out);
         CHECK(err_len == 0, "sockit %s --help wrote to stderr", cmds[i]);
-        forget_children();
+        h_forget_children();
     }
 }
 
@@ -531,9 +415,9 @@ Test(faults, connection_refused_is_one_line, .timeout = 30)
     tcp_endpoint(ep, sizeof(ep), "tcp", &port);
     const char *argv[] = { h_sockit(), "send", ep, "hi", NULL };
     int rc = run(&p, "sockit send", argv, 5000);
-    const char *err = text_of(p, true, NULL);
+    const char *err = h_text_of(p, true, NULL);
     size_t out_len;
-    const char *out = text_of(p, false, &out_len);
+    const char *out = h_text_of(p, false, &out_len);
 
     snprintf(want, sizeof(want), "sockit: connect %s: Connection refused\n", ep);
     CHECK(rc == 1, "exit %d, expected 1", rc);
@@ -551,11 +435,11 @@ static void expect_address_in_use(const char *scheme)
     first = start_echo("iterative", ep, NULL, NULL);
     const char *argv[] = { h_sockit(), "echo", ep, NULL };
     int rc = run(&second, "the second sockit echo", argv, 1500);
-    const char *err = text_of(second, true, NULL);
+    const char *err = h_text_of(second, true, NULL);
     CHECK(rc == 1, "a second server on %s: exit %d, expected 1 (-1: it kept running)", ep, rc);
     CHECK(strstr(err, ep) && strstr(err, "Address already in use"),
           "stderr should name %s and say 'Address already in use'", ep);
-    CHECK(!exited(first), "the first server died");
+    CHECK(!h_exited(first), "the first server died");
 }
 
 Test(faults, address_in_use_tcp, .timeout = 30)
@@ -577,7 +461,7 @@ static void become_nobody(void)
             _exit(125);
         }
     }
-    die_with_parent(); /* after setuid: a credential change clears the death signal */
+    h_die_with_parent(); /* after setuid: a credential change clears the death signal */
 }
 
 Test(faults, permission_denied_on_privileged_port, .timeout = 30)
@@ -599,9 +483,9 @@ Test(faults, permission_denied_on_privileged_port, .timeout = 30)
     int port = (first < 1024 ? first : 1024) - 1;
     snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
     const char *argv[] = { h_sockit(), "echo", ep, NULL };
-    p = start("sockit echo as nobody", argv, "", 0, become_nobody);
+    p = h_start_tracked("sockit echo as nobody", argv, "", 0, become_nobody);
     int rc = h_wait(p, 5000);
-    const char *err = text_of(p, true, NULL);
+    const char *err = h_text_of(p, true, NULL);
     CHECK(rc == 1, "listening on privileged port %d as an unprivileged user: exit %d, expected 1",
           port, rc);
     CHECK(strstr(err, ep) && strstr(err, "Permission denied"),
@@ -631,7 +515,7 @@ static void survives_reset_and_abrupt_close(const char *model)
     close_fd(fd);
 
     expect_echo(ep, 100 * 1024, 3, 2000, "the client after a reset and an abrupt close");
-    CHECK(!exited(srv), "the server died");
+    CHECK(!h_exited(srv), "the server died");
     stop_cleanly(srv);
 }
 
@@ -674,7 +558,7 @@ static void client_that_never_reads(const char *model)
               rss_before, rss_stuck, stuffed);
     }
     close_fd(a);
-    CHECK(!exited(srv), "the server died");
+    CHECK(!h_exited(srv), "the server died");
     stop_cleanly(srv);
 }
 
@@ -699,11 +583,11 @@ static void survives_sigpipe(const char *model)
         size_t sent = send_until_stuck(fd, 4u << 20, 200, 5000);
         CHECK(sent > 0, "%s: the client could not send", eps[i]);
         close_fd(fd);
-        sleep_ms(100); /* let the server write into the closed socket */
-        CHECK(!exited(srv), "%s: the server died after a client closed without reading", eps[i]);
+        h_sleep_ms(100); /* let the server write into the closed socket */
+        CHECK(!h_exited(srv), "%s: the server died after a client closed without reading", eps[i]);
         expect_echo(eps[i], 10000, 8, 2000, "the client after one that closed without reading");
         stop_cleanly(srv);
-        forget_children();
+        h_forget_children();
     }
 }
 
@@ -733,7 +617,7 @@ static void one_mib_messages_intact(const char *model)
         CHECK(rc == 0, "sockit send %s -f (1 MiB): exit %d", eps[i], rc);
         expect_stdout_fill(snd, len, 42, eps[i]);
         stop_cleanly(srv);
-        forget_children();
+        h_forget_children();
     }
 }
 
@@ -752,7 +636,7 @@ static void udp_zero_length_datagram(const char *model)
     srv = start_echo(model, ep, NULL, NULL);
     const char *argv[] = { h_sockit(), "send", ep, "", "--json", "-t", "2", NULL };
     int rc = run(&snd, "sockit send", argv, 5000);
-    const char *out = text_of(snd, false, NULL);
+    const char *out = h_text_of(snd, false, NULL);
     CHECK(rc == 0, "sockit send %s '' --json: exit %d, expected 0", ep, rc);
     CHECK(strstr(out, "\"sent\":0,") && strstr(out, "\"received\":0,"),
           "the JSON should say \"sent\":0 and \"received\":0, got: %s", out);
@@ -781,7 +665,7 @@ static void udp_largest_datagram(const char *model)
 
     const char *argv_big[] = { h_sockit(), "send", ep, "-f", file_big, "-t", "2", NULL };
     int rc = run(&big, "sockit send 65508", argv_big, 5000);
-    const char *err = text_of(big, true, NULL);
+    const char *err = h_text_of(big, true, NULL);
     CHECK(rc == 1, "sending a 65508-byte UDP datagram: exit %d, expected 1", rc);
     CHECK(strstr(err, "too large") != NULL, "stderr should say the datagram is too large");
 
@@ -805,7 +689,7 @@ static void limit_fds_to_40(void)
 
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
         _exit(125);
-    die_with_parent();
+    h_die_with_parent();
 }
 
 static int count_closed(const int *cl, int n)
@@ -838,21 +722,21 @@ static void fd_exhaustion(const char *model)
 
     /* At most 40 - 3 (stdio) - 3 (listener, signalfd, spare) can be served: 20 or more must
      * be shed, and promptly. */
-    long long deadline = now_ms() + 3000;
-    while ((closed = count_closed(cl, NCLIENTS)) < NCLIENTS - 40 && now_ms() < deadline)
-        sleep_ms(20);
+    long long deadline = h_now_ms() + 3000;
+    while ((closed = count_closed(cl, NCLIENTS)) < NCLIENTS - 40 && h_now_ms() < deadline)
+        h_sleep_ms(20);
     CHECK(closed >= NCLIENTS - 40, "only %d of %d clients were shed in 3 s", closed, NCLIENTS);
-    CHECK(wait_stderr(srv, "Too many open files", 1000),
+    CHECK(h_wait_stderr(srv, "Too many open files", 1000),
           "the server should log 'Too many open files'");
 
-    sleep_ms(100);
+    h_sleep_ms(100);
     long cpu0 = h_cpu_ms(srv->pid);
-    sleep_ms(500);
+    h_sleep_ms(500);
     long cpu1 = h_cpu_ms(srv->pid);
     CHECK(cpu0 >= 0 && cpu1 >= 0, "cannot read the CPU time of pid %d", (int)srv->pid);
     CHECK(cpu1 - cpu0 < 150, "the server used %ld ms of CPU in 500 ms with %d clients open",
           cpu1 - cpu0, NCLIENTS);
-    CHECK(!exited(srv), "the server died");
+    CHECK(!h_exited(srv), "the server died");
 
     /* A client that was not shed is served. */
     for (int i = 0; i < NCLIENTS; i++) {
@@ -865,7 +749,7 @@ static void fd_exhaustion(const char *model)
     }
     for (int i = 0; i < NCLIENTS; i++)
         close_fd(cl[i]);
-    sleep_ms(200); /* let the server notice and release the fds */
+    h_sleep_ms(200); /* let the server notice and release the fds */
     expect_echo(ep, 10000, 14, 2000, "a new client after fd exhaustion");
     stop_cleanly(srv);
 }
@@ -897,10 +781,10 @@ static void clean_stop(const char *model)
             CHECK(roundtrip(cl[i], 100, 20 + (unsigned)i, 2000, why, sizeof(why)) == 0,
                   "client %d: %s", i, why);
     }
-    long long t0 = now_ms();
+    long long t0 = h_now_ms();
     int rc = h_stop(srv, SIGTERM, 3000);
     CHECK(rc == 0, "SIGTERM with 5 idle clients: exit %d after %lld ms (-1: not within 3 s)", rc,
-          now_ms() - t0);
+          h_now_ms() - t0);
     struct stat st;
     CHECK(stat(path, &st) < 0 && errno == ENOENT, "the socket file %s is still there", path);
 }
@@ -963,10 +847,10 @@ Test(faults, unix_connect_with_full_backlog_fails_at_connect, .timeout = 30)
 
     const char *argv[] = { h_sockit(), "send", ep, "hi", "-t", "1", NULL };
     int rc = run(&snd, "sockit send", argv, 5000);
-    const char *err = text_of(snd, true, NULL);
+    const char *err = h_text_of(snd, true, NULL);
     snprintf(want, sizeof(want), "sockit: connect %s: ", ep);
     CHECK(rc == 1, "exit %d, expected 1", rc);
     CHECK(strncmp(err, want, strlen(want)) == 0,
           "the error should come from connect (\"%s...\"), got: %s", want, err);
-    CHECK(!exited(srv), "the server died");
+    CHECK(!h_exited(srv), "the server died");
 }

@@ -11,86 +11,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../support/harness.h"
 
 /* ---------------------------------------------------------------- bookkeeping */
 
-#define MAX_TRACKED 8
-
-static struct {
-    struct proc p; /* static storage: .fini runs after the test's stack frame is gone */
-    char label[48];
-} procs[MAX_TRACKED];
-static int nprocs;
-static char paths[MAX_TRACKED][108];
-static int npaths;
-
-static void track_path(const char *path)
-{
-    if (npaths < MAX_TRACKED)
-        snprintf(paths[npaths++], sizeof(paths[0]), "%s", path);
-}
-
-static void cleanup_all(void)
-{
-    for (int i = 0; i < nprocs; i++)
-        h_cleanup(&procs[i].p);
-    for (int i = 0; i < npaths; i++)
-        unlink(paths[i]);
-    nprocs = npaths = 0;
-}
-
+/* Children and unix socket paths are tracked by the harness and released by the suite's .fini
+ * (h_cleanup_tracked), which Criterion also runs after a failed assertion. */
 static void setup(void)
 {
     signal(SIGPIPE, SIG_IGN); /* writing to a child that exited must fail, not kill the test */
 }
 
-TestSuite(relay, .init = setup, .fini = cleanup_all, .timeout = 30);
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
+TestSuite(relay, .init = setup, .fini = h_cleanup_tracked, .timeout = 30);
 
 /* ---------------------------------------------------------------- failure messages */
-
-/* P's stderr (ERR) or stdout as text (at most 16 KiB), in one of four rotating static buffers:
- * nothing to free, so a failing check leaks nothing. */
-static const char *text_of(const struct proc *p, bool err, size_t *len)
-{
-    static char bufs[4][16384];
-    static int slot;
-    char *b = bufs[slot++ % 4];
-    size_t n;
-    char *all = err ? h_stderr(p, &n) : h_stdout(p, &n);
-
-    if (len)
-        *len = n;
-    if (n >= sizeof(bufs[0]))
-        n = sizeof(bufs[0]) - 1;
-    memcpy(b, all, n);
-    b[n] = '\0';
-    free(all);
-    return b;
-}
-
-static bool exited(const struct proc *p);
 
 /* Fail the test with MESSAGE, then the stderr and stdout of every child (-1: still running). */
 __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
@@ -101,15 +39,14 @@ __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    for (int i = 0; i < nprocs; i++) {
+    for (int i = 0; i < h_tracked_count(); i++) {
         size_t n = strlen(msg);
-        struct proc *p = &procs[i].p;
-        if (p->status < 0 && exited(p))
-            h_wait(p, 1000); /* reap it for its exit status */
+        const char *label;
+        struct proc *p = h_tracked(i, &label);
         snprintf(msg + n, sizeof(msg) - n,
                  "\n--- %s (pid %d, status %d) stderr ---\n%.2000s--- its stdout ---\n%.500s",
-                 procs[i].label, (int)p->pid, p->status, text_of(p, true, NULL),
-                 text_of(p, false, NULL));
+                 label, (int)p->pid, p->status, h_text_of(p, true, NULL),
+                 h_text_of(p, false, NULL));
     }
     cr_assert_fail("%s", msg);
     abort(); /* not reached */
@@ -123,65 +60,10 @@ __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt
 
 /* ---------------------------------------------------------------- children */
 
-/* In the child before exec: die with the test process (a timeout too), SIGPIPE as default. */
-static void die_with_parent(void)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    signal(SIGPIPE, SIG_DFL);
-}
-
 /* Start ARGV as a tracked child named LABEL; IN as in h_start (NULL: a pipe left open). */
 static struct proc *start(const char *label, const char *const argv[], const char *in)
 {
-    cr_assert_lt(nprocs, MAX_TRACKED, "too many children");
-    struct proc *p = &procs[nprocs].p;
-    snprintf(procs[nprocs].label, sizeof(procs[0].label), "%s", label);
-    nprocs++;
-    h_start(p, argv, in, in ? strlen(in) : 0, die_with_parent);
-    return p;
-}
-
-/* True once P has exited (without reaping it: h_wait still gets its status). */
-static bool exited(const struct proc *p)
-{
-    siginfo_t si;
-
-    if (p->status >= 0)
-        return true;
-    memset(&si, 0, sizeof(si));
-    return waitid(P_PID, p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == p->pid;
-}
-
-/* Wait up to MS for P's stderr to contain NEEDLE; false if it does not or P exits first. */
-static bool wait_stderr(const struct proc *p, const char *needle, int ms)
-{
-    long long deadline = now_ms() + ms;
-
-    for (;;) {
-        bool gone = exited(p);
-        if (strstr(text_of(p, true, NULL), needle))
-            return true;
-        if (gone || now_ms() >= deadline)
-            return false;
-        sleep_ms(5);
-    }
-}
-
-/* Wait up to MS for P's stdout to hold strlen(WANT) bytes; true if it then equals WANT. */
-static bool wait_stdout(const struct proc *p, const char *want, int ms)
-{
-    long long deadline = now_ms() + ms;
-    size_t len;
-
-    for (;;) {
-        bool gone = exited(p);
-        const char *out = text_of(p, false, &len);
-        if (len >= strlen(want))
-            return strcmp(out, want) == 0;
-        if (gone || now_ms() >= deadline)
-            return false;
-        sleep_ms(5);
-    }
+    return h_start_tracked(label, argv, in, in ? strlen(in) : 0, NULL);
 }
 
 /* Write TEXT on P's stdin (which must be an open pipe). */
@@ -190,7 +72,7 @@ static void feed(struct proc *p, const char *text)
     CHECK(p->stdin_fd >= 0, "stdin of pid %d is closed", (int)p->pid);
     CHECK(h_write_all(p->stdin_fd, text, strlen(text)) == 0,
           "writing \"%s\" on the stdin of pid %d: %s (exited: %s)", text, (int)p->pid,
-          strerror(errno), exited(p) ? "yes" : "no");
+          strerror(errno), h_exited(p) ? "yes" : "no");
 }
 
 /* End of file on P's stdin. */
@@ -211,7 +93,7 @@ static struct proc *start_listen(const char *endpoint, const char *extra)
         argv[4] = endpoint;
     }
     struct proc *p = start("sockit listen", argv, NULL);
-    CHECK(wait_stderr(p, "listening on", 5000), "sockit listen %s did not start", endpoint);
+    CHECK(h_wait_stderr(p, "listening on", 5000), "sockit listen %s did not start", endpoint);
     return p;
 }
 
@@ -229,9 +111,9 @@ static struct proc *start_connect(const char *endpoint, const char *extra, const
 /* Both must exit with 0 within MS. */
 static void expect_both_exit_0(struct proc *a, struct proc *b, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = h_now_ms() + ms;
     int ra = h_wait(a, ms);
-    long long left = deadline - now_ms();
+    long long left = deadline - h_now_ms();
     int rb = h_wait(b, left > 0 ? (int)left : 1);
 
     CHECK(ra == 0 && rb == 0, "exit codes %d and %d, expected 0 and 0 (-1: still running)", ra, rb);
@@ -282,7 +164,7 @@ static void endpoint(enum transport t, char *buf, size_t size)
     case T_UNIX:
     case T_UNIX_DGRAM:
         h_tmp_path(path, sizeof(path), "relay.sock");
-        track_path(path);
+        h_track_path(path);
         snprintf(buf, size, "%s%s", t == T_UNIX ? "unix:" : "unix-dgram:", path);
         break;
     case T_ABSTRACT:
@@ -303,26 +185,26 @@ static void both_ways(enum transport t)
     endpoint(t, ep, sizeof(ep));
     struct proc *l = start_listen(ep, NULL);
     struct proc *c = start_connect(ep, NULL, NULL);
-    CHECK(wait_stderr(l, "connection from", 5000), "listen saw no connection on %s", ep);
+    CHECK(h_wait_stderr(l, "connection from", 5000), "listen saw no connection on %s", ep);
 
     feed(c, "hello from connect\n");
-    CHECK(wait_stdout(l, "hello from connect\n", 3000),
+    CHECK(h_wait_stdout(l, "hello from connect\n", 3000),
           "listen's stdout should be what connect read on stdin");
     feed(l, "hello from listen\n");
-    CHECK(wait_stdout(c, "hello from listen\n", 3000),
+    CHECK(h_wait_stdout(c, "hello from listen\n", 3000),
           "connect's stdout should be what listen read on stdin");
 
     end_stdin(l);
-    CHECK(wait_stdout(c, "hello from listen\n", 0), "connect's output so far");
-    sleep_ms(200); /* listen's end of stream reaches connect */
-    CHECK(!exited(c), "connect exited at the peer's half-close while its stdin was open");
+    CHECK(h_wait_stdout(c, "hello from listen\n", 0), "connect's output so far");
+    h_sleep_ms(200); /* listen's end of stream reaches connect */
+    CHECK(!h_exited(c), "connect exited at the peer's half-close while its stdin was open");
     feed(c, "more from connect\n");
-    CHECK(wait_stdout(l, "hello from connect\nmore from connect\n", 3000),
+    CHECK(h_wait_stdout(l, "hello from connect\nmore from connect\n", 3000),
           "connect's input after listen's half-close should still reach listen");
     end_stdin(c);
     expect_both_exit_0(l, c, 3000);
-    CHECK(wait_stdout(l, "hello from connect\nmore from connect\n", 0) &&
-              wait_stdout(c, "hello from listen\n", 0),
+    CHECK(h_wait_stdout(l, "hello from connect\nmore from connect\n", 0) &&
+              h_wait_stdout(c, "hello from listen\n", 0),
           "nothing more may arrive after the end");
 }
 
@@ -338,12 +220,12 @@ static void half_close(enum transport t)
 
     feed(c, "question\n");
     end_stdin(c);
-    CHECK(wait_stdout(l, "question\n", 3000), "listen's stdout should be connect's stdin");
-    sleep_ms(200); /* the end of connect's stream reaches listen */
-    CHECK(!exited(l), "listen exited when connect half-closed: its reply can no longer be sent");
+    CHECK(h_wait_stdout(l, "question\n", 3000), "listen's stdout should be connect's stdin");
+    h_sleep_ms(200); /* the end of connect's stream reaches listen */
+    CHECK(!h_exited(l), "listen exited when connect half-closed: its reply can no longer be sent");
     feed(l, "answer after your end\n");
     end_stdin(l);
-    CHECK(wait_stdout(c, "answer after your end\n", 3000),
+    CHECK(h_wait_stdout(c, "answer after your end\n", 3000),
           "listen's reply after connect's half-close should reach connect's stdout");
     expect_both_exit_0(l, c, 3000);
 }
@@ -372,13 +254,13 @@ Test(relay, listen_keep_open_serves_two_clients, .timeout = 30)
     struct proc *c1 = start_connect(ep, NULL, "first client\n");
     int rc1 = h_wait(c1, 3000);
     CHECK(rc1 == 0, "the first client exited with %d", rc1);
-    CHECK(wait_stdout(l, "first client\n", 3000), "listen should print the first client's data");
+    CHECK(h_wait_stdout(l, "first client\n", 3000), "listen should print the first client's data");
     struct proc *c2 = start_connect(ep, NULL, "second client\n");
     int rc2 = h_wait(c2, 3000);
     CHECK(rc2 == 0, "the second client exited with %d", rc2);
-    CHECK(wait_stdout(l, "first client\nsecond client\n", 3000),
+    CHECK(h_wait_stdout(l, "first client\nsecond client\n", 3000),
           "listen -k should print both clients' data, in order");
-    CHECK(!exited(l), "listen -k should keep listening after two clients");
+    CHECK(!h_exited(l), "listen -k should keep listening after two clients");
 }
 
 /* ---------------------------------------------------------------- datagram relays */
@@ -393,10 +275,10 @@ static void one_datagram_each_way(enum transport t)
     struct proc *c = start_connect(ep, "-w1", NULL);
 
     feed(c, "ping\n");
-    CHECK(wait_stdout(l, "ping\n", 3000), "listen should print connect's datagram");
-    CHECK(wait_stderr(l, "peer", 1000), "listen -v should report its peer");
+    CHECK(h_wait_stdout(l, "ping\n", 3000), "listen should print connect's datagram");
+    CHECK(h_wait_stderr(l, "peer", 1000), "listen -v should report its peer");
     feed(l, "pong\n");
-    CHECK(wait_stdout(c, "pong\n", 3000), "connect should print listen's datagram");
+    CHECK(h_wait_stdout(c, "pong\n", 3000), "connect should print listen's datagram");
     end_stdin(c);
     end_stdin(l);
     expect_both_exit_0(l, c, 4000); /* each waits -w 1 s for more after its stdin ends */
@@ -420,9 +302,9 @@ Test(relay, connect_refused_is_one_line, .timeout = 30)
     size_t out_len;
 
     snprintf(want, sizeof(want), "sockit: connect %s: Connection refused\n", ep);
-    text_of(c, false, &out_len);
+    h_text_of(c, false, &out_len);
     CHECK(rc == 1, "exit %d, expected 1", rc);
-    CHECK(strcmp(text_of(c, true, NULL), want) == 0, "stderr should be exactly \"%s\"", want);
+    CHECK(strcmp(h_text_of(c, true, NULL), want) == 0, "stderr should be exactly \"%s\"", want);
     CHECK(out_len == 0, "nothing should be printed on stdout");
 }
 
@@ -433,16 +315,16 @@ Test(relay, connect_trace_prints_socket_calls, .timeout = 30)
     endpoint(T_TCP, ep, sizeof(ep));
     struct proc *l = start_listen(ep, NULL);
     struct proc *c = start_connect(ep, "--trace", "traced\n");
-    CHECK(wait_stdout(l, "traced\n", 3000), "the data should go through");
+    CHECK(h_wait_stdout(l, "traced\n", 3000), "the data should go through");
     end_stdin(l);
     expect_both_exit_0(c, l, 3000);
-    const char *err = text_of(c, true, NULL);
+    const char *err = h_text_of(c, true, NULL);
     snprintf(call, sizeof(call), ", %s) = 0\n", ep + strlen("tcp://"));
     const char *first = "socket(AF_INET, SOCK_STREAM, 0) = ";
     CHECK(strncmp(err, first, strlen(first)) == 0, "the trace should start with \"%s\"", first);
     const char *conn = strstr(err, "\nconnect(");
     CHECK(conn && strstr(conn, call), "the trace should show \"connect(FD%s\"", call);
-    CHECK(wait_stdout(l, "traced\n", 0), "the data should still go through");
+    CHECK(h_wait_stdout(l, "traced\n", 0), "the data should still go through");
 }
 
 /* ---------------------------------------------------------------- socat as the peer */
@@ -458,12 +340,12 @@ Test(relay, socat_client_with_sockit_listen, .timeout = 30)
     struct proc *l = start_listen(ep, NULL);
     const char *argv[] = { "socat", "-", target, NULL };
     struct proc *s = start("socat - TCP:...", argv, NULL);
-    CHECK(wait_stderr(l, "connection from", 5000), "socat did not connect to %s", ep);
+    CHECK(h_wait_stderr(l, "connection from", 5000), "socat did not connect to %s", ep);
 
     feed(s, "from socat\n");
-    CHECK(wait_stdout(l, "from socat\n", 3000), "listen should print what socat sent");
+    CHECK(h_wait_stdout(l, "from socat\n", 3000), "listen should print what socat sent");
     feed(l, "from sockit listen\n");
-    CHECK(wait_stdout(s, "from sockit listen\n", 3000), "socat should print what listen sent");
+    CHECK(h_wait_stdout(s, "from sockit listen\n", 3000), "socat should print what listen sent");
     end_stdin(l); /* listen half-closes; socat ends that direction, then closes */
     expect_both_exit_0(l, s, 3000);
 }
@@ -478,14 +360,14 @@ Test(relay, sockit_connect_with_socat_listener, .timeout = 30)
     snprintf(spec, sizeof(spec), "TCP-LISTEN:%s,reuseaddr,bind=127.0.0.1", strrchr(ep, ':') + 1);
     const char *argv[] = { "socat", "-d", "-d", spec, "-", NULL };
     struct proc *s = start("socat TCP-LISTEN:...", argv, NULL);
-    CHECK(wait_stderr(s, "listening on", 5000), "socat did not start listening");
+    CHECK(h_wait_stderr(s, "listening on", 5000), "socat did not start listening");
     struct proc *c = start_connect(ep, NULL, NULL);
-    CHECK(wait_stderr(s, "accepting connection", 5000), "sockit connect did not reach socat");
+    CHECK(h_wait_stderr(s, "accepting connection", 5000), "sockit connect did not reach socat");
 
     feed(c, "from sockit connect\n");
-    CHECK(wait_stdout(s, "from sockit connect\n", 3000), "socat should print what connect sent");
+    CHECK(h_wait_stdout(s, "from sockit connect\n", 3000), "socat should print what connect sent");
     feed(s, "from socat\n");
-    CHECK(wait_stdout(c, "from socat\n", 3000), "connect should print what socat sent");
+    CHECK(h_wait_stdout(c, "from socat\n", 3000), "connect should print what socat sent");
     end_stdin(c); /* connect half-closes; socat ends that direction, then closes */
     expect_both_exit_0(c, s, 3000);
 }

@@ -1,4 +1,5 @@
-/* Test harness: child processes with captured output and timeouts, loopback helpers. */
+/* Test harness: child processes with captured output and timeouts, tracked children,
+ * loopback helpers. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,11 +30,18 @@ const char *h_examples(void)
     return dir && *dir ? dir : "build/examples";
 }
 
-static long long now_ms(void)
+long long h_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void h_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
 }
 
 void h_tmp_path(char *buf, size_t size, const char *tag)
@@ -90,7 +99,7 @@ static int decode_status(int st)
 
 int h_wait(struct proc *p, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = h_now_ms() + timeout_ms;
     int st;
 
     if (p->status >= 0)
@@ -99,11 +108,11 @@ int h_wait(struct proc *p, int timeout_ms)
         close(p->stdin_fd);
         p->stdin_fd = -1;
     }
-    while (now_ms() < deadline) {
+    while (h_now_ms() < deadline) {
         pid_t r = waitpid(p->pid, &st, WNOHANG);
         if (r == p->pid)
             return p->status = decode_status(st);
-        usleep(2000);
+        h_sleep_ms(2);
     }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &st, 0);
@@ -166,23 +175,134 @@ void h_cleanup(struct proc *p)
     unlink(p->err_path);
 }
 
-bool h_wait_stderr(struct proc *p, const char *needle, int timeout_ms)
+const char *h_text_of(const struct proc *p, bool err, size_t *len)
 {
-    long long deadline = now_ms() + timeout_ms;
+    static char bufs[4][65536];
+    static int slot;
+    char *b = bufs[slot++ % 4];
+    size_t n;
+    char *all = err ? h_stderr(p, &n) : h_stdout(p, &n);
 
-    do {
+    if (len)
+        *len = n;
+    if (n >= sizeof(bufs[0]))
+        n = sizeof(bufs[0]) - 1;
+    memcpy(b, all, n);
+    b[n] = '\0';
+    free(all);
+    return b;
+}
+
+bool h_exited(const struct proc *p)
+{
+    siginfo_t si;
+
+    if (p->status >= 0)
+        return true;
+    memset(&si, 0, sizeof(si));
+    /* WNOWAIT: notice an exit without reaping it; h_wait collects the status. */
+    return waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           si.si_pid == p->pid;
+}
+
+bool h_wait_stderr(const struct proc *p, const char *needle, int timeout_ms)
+{
+    long long deadline = h_now_ms() + timeout_ms;
+
+    for (;;) {
+        bool gone = h_exited(p); /* before reading: what it wrote before exiting still counts */
         char *err = h_stderr(p, NULL);
         bool found = strstr(err, needle) != NULL;
         free(err);
         if (found)
             return true;
-        siginfo_t si = { 0 };
-        /* WNOWAIT: notice an exit without reaping it; h_wait collects the status. */
-        if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != 0)
+        if (gone || h_now_ms() >= deadline)
             return false;
-        usleep(5000);
-    } while (now_ms() < deadline);
-    return false;
+        h_sleep_ms(5);
+    }
+}
+
+bool h_wait_stdout(const struct proc *p, const char *want, int timeout_ms)
+{
+    long long deadline = h_now_ms() + timeout_ms;
+    size_t want_len = strlen(want);
+
+    for (;;) {
+        bool gone = h_exited(p);
+        size_t len;
+        char *out = h_stdout(p, &len);
+        bool equal = len == want_len && memcmp(out, want, len) == 0;
+        free(out);
+        if (len >= want_len)
+            return equal;
+        if (gone || h_now_ms() >= deadline)
+            return false;
+        h_sleep_ms(5);
+    }
+}
+
+void h_die_with_parent(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGPIPE, SIG_DFL);
+}
+
+#define MAX_TRACKED 16
+
+static struct {
+    struct proc p; /* static storage: .fini runs after the test's stack frame is gone */
+    char label[48];
+} tracked[MAX_TRACKED];
+static int ntracked;
+static char tracked_paths[MAX_TRACKED][108];
+static int ntracked_paths;
+
+struct proc *h_start_tracked(const char *label, const char *const argv[], const void *stdin_data,
+                             size_t len, void (*pre_exec)(void))
+{
+    cr_assert_lt(ntracked, MAX_TRACKED, "too many children");
+    struct proc *p = &tracked[ntracked].p;
+    snprintf(tracked[ntracked].label, sizeof(tracked[0].label), "%s", label);
+    ntracked++;
+    h_start(p, argv, stdin_data, len, pre_exec ? pre_exec : h_die_with_parent);
+    return p;
+}
+
+int h_tracked_count(void)
+{
+    return ntracked;
+}
+
+struct proc *h_tracked(int i, const char **label)
+{
+    struct proc *p = &tracked[i].p;
+
+    if (p->status < 0 && h_exited(p))
+        h_wait(p, 1000); /* reap it for its exit status */
+    if (label)
+        *label = tracked[i].label;
+    return p;
+}
+
+void h_track_path(const char *path)
+{
+    if (ntracked_paths < MAX_TRACKED)
+        snprintf(tracked_paths[ntracked_paths++], sizeof(tracked_paths[0]), "%s", path);
+}
+
+void h_forget_children(void)
+{
+    for (int i = 0; i < ntracked; i++)
+        h_cleanup(&tracked[i].p);
+    ntracked = 0;
+}
+
+void h_cleanup_tracked(void)
+{
+    h_forget_children();
+    for (int i = 0; i < ntracked_paths; i++)
+        unlink(tracked_paths[i]);
+    ntracked_paths = 0;
 }
 
 void h_start_echo(struct proc *p, const char *model, const char *endpoint,
@@ -232,13 +352,13 @@ int h_connect(const char *endpoint)
 static int wait_ready(int fd, short ev, long long deadline)
 {
     struct pollfd p = { .fd = fd, .events = ev };
-    long long left = deadline - now_ms();
+    long long left = deadline - h_now_ms();
     return left > 0 && poll(&p, 1, (int)left) == 1 ? 0 : -1;
 }
 
 int h_write_all(int fd, const void *buf, size_t len)
 {
-    long long deadline = now_ms() + 10000;
+    long long deadline = h_now_ms() + 10000;
     const char *p = buf;
 
     while (len > 0) {
@@ -259,7 +379,7 @@ int h_write_all(int fd, const void *buf, size_t len)
 
 int h_read_exact(int fd, void *buf, size_t len)
 {
-    long long deadline = now_ms() + 10000;
+    long long deadline = h_now_ms() + 10000;
     char *p = buf;
 
     while (len > 0) {

@@ -35,15 +35,56 @@ int h_wait(struct proc *p, int timeout_ms);
 /* Send SIG and wait (up to TIMEOUT_MS) for the exit code. */
 int h_stop(struct proc *p, int sig, int timeout_ms);
 
-/* Wait up to TIMEOUT_MS until P's stderr contains NEEDLE. */
-bool h_wait_stderr(struct proc *p, const char *needle, int timeout_ms);
+/* True once P has exited, without reaping it: h_wait still collects its status. */
+bool h_exited(const struct proc *p);
+
+/* Wait up to TIMEOUT_MS until P's stderr contains NEEDLE; false if it does not or P exits
+ * first. */
+bool h_wait_stderr(const struct proc *p, const char *needle, int timeout_ms);
+
+/* Wait up to TIMEOUT_MS until P's stdout holds strlen(WANT) bytes; true if it then equals WANT
+ * (false if P exits or time runs out first). */
+bool h_wait_stdout(const struct proc *p, const char *want, int timeout_ms);
 
 /* Read all of P's stdout / stderr (malloc'd, NUL-terminated; *LEN may be NULL). */
 char *h_stdout(const struct proc *p, size_t *len);
 char *h_stderr(const struct proc *p, size_t *len);
 
+/* P's stderr (ERR) or stdout as text, cut to 64 KiB (*LEN, may be NULL, gets the full length),
+ * in one of four rotating static buffers owned by the harness: nothing to free, so a failing
+ * assertion leaks nothing. */
+const char *h_text_of(const struct proc *p, bool err, size_t *len);
+
 /* Remove the capture files (h_wait does not, so a failing test can still print them). */
 void h_cleanup(struct proc *p);
+
+/* A PRE_EXEC for h_start: the child dies with the test process, whatever ends it (a timeout
+ * too), and gets SIGPIPE back to its default: an ignored signal survives exec, and the test
+ * process ignores it (so does h_start), which would hide a child that dies of SIGPIPE. A
+ * credential change clears the death signal: call it after setuid. */
+void h_die_with_parent(void);
+
+/* Tracked children: h_start_tracked starts ARGV as h_start does (PRE_EXEC NULL: h_die_with_parent)
+ * into a struct proc the harness owns, in static storage, so that a suite's .fini (which
+ * Criterion runs after a failed assertion too) can still kill it with h_cleanup_tracked. LABEL
+ * names it in failure messages. At most 16 at once. */
+struct proc *h_start_tracked(const char *label, const char *const argv[], const void *stdin_data,
+                             size_t len, void (*pre_exec)(void));
+
+/* How many tracked children there are, and the I-th of them (its label in *LABEL, which may be
+ * NULL), reaped first if it has exited so that its status is known. */
+int h_tracked_count(void);
+struct proc *h_tracked(int i, const char **label);
+
+/* Have h_cleanup_tracked remove PATH (copied; at most 16 paths). */
+void h_track_path(const char *path);
+
+/* h_cleanup every tracked child and forget them (between the rounds of a test); tracked paths
+ * stay. */
+void h_forget_children(void);
+
+/* h_forget_children, then remove and forget every tracked path: a suite's .fini. */
+void h_cleanup_tracked(void);
 
 /* Start "sockit echo ENDPOINT --model MODEL [EXTRA...]" and wait for "listening on".
  * EXTRA is NULL-terminated (may be NULL). Aborts the test if it does not come up. */
@@ -66,6 +107,12 @@ int h_read_exact(int fd, void *buf, size_t len);
 
 /* Fill BUF with LEN reproducible pseudo-random bytes from SEED. */
 void h_fill(void *buf, size_t len, unsigned seed);
+
+/* Milliseconds on the monotonic clock. */
+long long h_now_ms(void);
+
+/* Sleep MS milliseconds, through signals. */
+void h_sleep_ms(int ms);
 
 /* CPU time (user+system) used so far by process PID, in milliseconds. */
 long h_cpu_ms(pid_t pid);
