@@ -47,7 +47,7 @@ say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 .PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install \
-        uninstall deps clean
+        uninstall deps clean bench anchors
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -121,6 +121,24 @@ man: $(MAN)
 deps:
 	@./scripts/deps.sh
 
+# Benchmark anchors: servers we compete with, built from bench/anchors/ (libuv from Debian).
+ANCHOR_BINS := $(BUILD)/bench/uv_echo $(BUILD)/bench/epoll_echo
+$(BUILD)/bench/uv_echo: bench/anchors/uv_echo.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) -D_GNU_SOURCE -O2 -g -std=c17 -Wall -Wextra -Werror $< $$(pkg-config --cflags --libs libuv) -o $@
+$(BUILD)/bench/epoll_echo: bench/anchors/epoll_echo.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) -D_GNU_SOURCE -O2 -g -std=c17 -Wall -Wextra -Werror $< -o $@
+
+anchors: $(ANCHOR_BINS)
+
+# Speed lives here, never in unit tests: anchors and sockit under the same load, ratios printed
+# and recorded in docs/benchmarks.md. BENCH_ARGS=--quick for a short run.
+bench: deps all anchors
+	./bench/echo.sh $(BENCH_ARGS)
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/demo.sh $(BIN)
@@ -142,7 +160,7 @@ test: deps
 check: test
 
 FORMAT_FILES = $(wildcard include/sockit/*.h src/*/*.[ch] src/lib/*/*.[ch] tests/*/*.[ch] \
-                 tests/unit/*/*.[ch] examples/*.c fuzz/*.c)
+                 tests/unit/*/*.[ch] examples/*.c fuzz/*.c bench/anchors/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 

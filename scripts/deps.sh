@@ -7,8 +7,9 @@ PACKAGES="
 make gcc pkg-config
 clang llvm lld libclang-rt-14-dev clang-format
 libcriterion-dev
-socat ncat iproute2
+socat ncat iproute2 util-linux
 help2man man-db
+libuv1-dev iperf3
 "
 
 missing=""

@@ -12,7 +12,8 @@ struct sockit_loop;
 enum sockit_loop_event {
     SOCKIT_EV_READ = 1u << 0,  /* readable, or a listener has a connection pending */
     SOCKIT_EV_WRITE = 1u << 1, /* writable */
-    SOCKIT_EV_ERROR = 1u << 2, /* error or hang-up (always reported, never asked for) */
+    SOCKIT_EV_ERROR = 1u << 2, /* error or hang-up (reported without being asked for, unless
+                                  the fd is silenced with events 0) */
 };
 
 /* Called with the events that are ready on FD and the DATA given to sockit_loop_watch. The
@@ -26,8 +27,9 @@ int sockit_loop_new(struct sockit_loop **out);
 void sockit_loop_free(struct sockit_loop *loop);
 
 /* Start watching FD for EVENTS (SOCKIT_EV_READ | SOCKIT_EV_WRITE), or change the events and
- * callback of an fd already watched. EVENTS 0 keeps the fd registered but silent. Returns 0
- * or -errno. */
+ * callback of an fd already watched. EVENTS 0 keeps the fd registered but silent: no callback
+ * at all, not even SOCKIT_EV_ERROR, until it is watched for events again. Returns 0 or
+ * -errno. */
 int sockit_loop_watch(struct sockit_loop *loop, int fd, unsigned events, sockit_loop_fn *fn,
                       void *data);
 

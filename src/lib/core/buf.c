@@ -37,19 +37,20 @@ static void compact(struct sockit_buf *b)
 
 int sockit_buf_reserve(struct sockit_buf *b, size_t n)
 {
-    size_t need = sockit_buf_len(b) + n;
-    size_t cap;
+    size_t len = sockit_buf_len(b);
+    size_t need, cap;
     uint8_t *p;
 
     if (b->cap - b->tail >= n)
         return 0;
-    if (need > b->limit)
+    if (len > b->limit || n > b->limit - len) /* written so that it cannot overflow */
         return -ENOBUFS;
+    need = len + n;
     compact(b);
     if (b->cap >= need)
         return 0;
     cap = b->cap ? b->cap : BUF_MIN_CAP;
-    while (cap < need)
+    while (cap < need && cap <= SIZE_MAX / 2)
         cap *= 2;
     if (cap > b->limit)
         cap = b->limit;
@@ -98,6 +99,8 @@ ssize_t sockit_buf_recv(struct sockit_buf *b, int fd, const struct sockit_trace 
 
 ssize_t sockit_buf_send(struct sockit_buf *b, int fd, const struct sockit_trace *trace)
 {
+    if (sockit_buf_len(b) == 0)
+        return 0;
     ssize_t n = sockit_send_all(fd, b->data + b->head, sockit_buf_len(b), trace);
 
     if (n > 0)

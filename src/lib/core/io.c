@@ -15,17 +15,18 @@ ssize_t sockit_send_all(int fd, const void *buf, size_t len, const struct sockit
 
     while (sent < len) {
         ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
+        int err = n < 0 ? errno : 0; /* before the trace hook, which may change errno */
         snprintf(call, sizeof(call), "send(%d, %zu)", fd, len - sent);
-        sockit__trace_result(trace, call, n < 0 ? -errno : n);
+        sockit__trace_result(trace, call, n < 0 ? -err : n);
         if (n >= 0) {
             sent += (size_t)n;
             continue;
         }
-        if (errno == EINTR)
+        if (err == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (err == EAGAIN || err == EWOULDBLOCK)
             return sent > 0 ? (ssize_t)sent : -EAGAIN;
-        return -errno;
+        return -err;
     }
     return (ssize_t)sent;
 }

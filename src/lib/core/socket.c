@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -87,12 +88,17 @@ static int traced_bind(int fd, const struct sockit_addr *a, const struct sockit_
     return err;
 }
 
-/* A unix socket file is stale when nobody accepts on it any more. */
+/* A unix socket file is stale when nobody accepts on it any more. Only socket files qualify
+ * (never delete a user's regular file), and the probe is non-blocking: a live server with a
+ * full backlog answers EAGAIN, which must not hang us nor count as stale. */
 static int unix_path_is_stale(const struct sockit_addr *a, int type)
 {
-    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-    int stale;
+    struct stat st;
+    int fd, stale;
 
+    if (lstat(a->u.un.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return 0;
     stale = connect(fd, &a->u.sa, a->len) < 0 && errno == ECONNREFUSED;

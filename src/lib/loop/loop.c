@@ -17,7 +17,9 @@ struct watcher {
     sockit_loop_fn *fn;
     void *data;
     unsigned events;
-    uint32_t gen; /* 0 = not watched */
+    uint32_t gen;   /* 0 = not watched */
+    bool in_kernel; /* in the epoll set; a silent watcher (events 0) is not, so that even a
+                       hang-up cannot wake it */
 };
 
 struct sockit_loop {
@@ -96,17 +98,21 @@ int sockit_loop_watch(struct sockit_loop *loop, int fd, unsigned events, sockit_
     if ((size_t)fd >= loop->nwatchers && grow_table(loop, fd) < 0)
         return -ENOMEM;
     w = &loop->watchers[fd];
-    op = w->gen ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    uint32_t gen = w->gen ? w->gen : new_generation(loop);
+    bool is_new = w->gen == 0;
+    uint32_t gen = is_new ? new_generation(loop) : w->gen;
+    bool in_kernel = events != 0;
     ev.events = to_epoll(events);
     ev.data.u64 = ((uint64_t)gen << 32) | (uint32_t)fd;
-    if (op == EPOLL_CTL_ADD || w->events != events) {
+    if (in_kernel != w->in_kernel || (in_kernel && w->events != events)) {
+        op = !in_kernel ? EPOLL_CTL_DEL : w->in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (epoll_ctl(loop->epfd, op, fd, &ev) < 0)
             return -errno;
     }
-    if (op == EPOLL_CTL_ADD)
+    if (is_new)
         loop->active++;
-    *w = (struct watcher){ .fn = fn, .data = data, .events = events, .gen = gen };
+    *w = (struct watcher){
+        .fn = fn, .data = data, .events = events, .gen = gen, .in_kernel = in_kernel
+    };
     return 0;
 }
 
@@ -115,7 +121,9 @@ int sockit_loop_unwatch(struct sockit_loop *loop, int fd)
     if (fd < 0 || (size_t)fd >= loop->nwatchers || !loop->watchers[fd].gen)
         return -ENOENT;
     /* EPOLL_CTL_DEL may fail if the fd was already closed; the table entry goes anyway. */
-    int err = epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+    int err = 0;
+    if (loop->watchers[fd].in_kernel)
+        err = epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
     memset(&loop->watchers[fd], 0, sizeof(loop->watchers[fd]));
     loop->active--;
     return err == -EBADF ? 0 : err;

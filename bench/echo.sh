@@ -1,0 +1,188 @@
+#!/bin/sh
+# bench/echo.sh — echo servers side by side under the same load, on this machine, now.
+#
+# Each server is pinned to CPU 0 and the load generator (sockit bench) to CPU 1, the same way
+# for every server. For each server and connection count: RUNS runs of SECONDS seconds of
+# 64-byte ping-pong; the median run (by msgs/s) is reported with its p99 latency and the
+# server's CPU time per message (utime+stime of the server and its reaped children over the
+# run, divided by the messages) — with the client filling a core, CPU per message is where a
+# faster server shows. Then one bulk run (1 GiB echoed over one connection) per server and
+# iperf3 over loopback. Prints a table with ratios to libuv and appends it, with the date,
+# machine and exact commands, to docs/benchmarks.md (unless --no-record).
+#
+# Usage: bench/echo.sh [--quick] [--seconds N] [--runs N] [--conns "50 500"] [--no-record]
+set -eu
+
+SECONDS_PER_RUN=10
+RUNS=3
+CONNS="50 500"
+RECORD=1
+BULK=1G
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) SECONDS_PER_RUN=3; RUNS=1; BULK=256M ;;
+    --seconds) SECONDS_PER_RUN=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    --conns) CONNS=$2; shift ;;
+    --no-record) RECORD=0 ;;
+    *) echo "usage: $0 [--quick] [--seconds N] [--runs N] [--conns \"50 500\"] [--no-record]" >&2
+       exit 2 ;;
+    esac
+    shift
+done
+
+BUILD=${BUILD:-build}
+SOCKIT=$BUILD/sockit
+ANCHORS=$BUILD/bench
+SERVER_CPU=0
+CLIENT_CPU=1
+PORT=${PORT:-17000}
+OUT=$(mktemp -d /tmp/sockit-bench.XXXXXX)
+trap 'stop_server; rm -rf "$OUT"' EXIT INT TERM
+
+server_pid=""
+
+# The command line of each server; "@PORT@" is replaced by the port.
+server_cmd() {
+    case "$1" in
+    sockit-loop) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --quiet --max-clients 100000" ;;
+    sockit-thread) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model thread --quiet --max-clients 100000" ;;
+    sockit-fork) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model fork --quiet --max-clients 100000" ;;
+    sockit-iterative) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model iterative --quiet" ;;
+    epoll) echo "$ANCHORS/epoll_echo @PORT@" ;;
+    libuv) echo "$ANCHORS/uv_echo @PORT@" ;;
+    socat) echo "socat TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork,backlog=1024 PIPE" ;;
+    esac
+}
+
+start_server() {
+    PORT=$((PORT + 1))
+    cmd=$(server_cmd "$1" | sed "s/@PORT@/$PORT/g")
+    # shellcheck disable=SC2086
+    taskset -c $SERVER_CPU $cmd 2>"$OUT/server.err" &
+    server_pid=$!
+    i=0
+    until ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { echo "bench: $1 did not start: $(cat "$OUT/server.err")" >&2; exit 1; }
+        sleep 0.05
+    done
+}
+
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
+# utime+stime+cutime+cstime of the server, in clock ticks.
+server_ticks() {
+    sed 's/.*) //' "/proc/$server_pid/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+}
+
+json() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p"; }
+
+# One measured run: prints "msgs_per_s p99_us cpu_us_per_msg".
+one_run() {
+    nconn=$1
+    shift
+    before=$(server_ticks)
+    taskset -c $CLIENT_CPU "$SOCKIT" bench "tcp://127.0.0.1:$PORT" -c "$nconn" -d "$SECONDS_PER_RUN" \
+        --json -q "$@" >"$OUT/run.json" 2>"$OUT/run.err" || true
+    sleep 0.3 # forked children exit and are reaped into cutime/cstime
+    after=$(server_ticks)
+    msgs=$(json messages <"$OUT/run.json")
+    rate=$(json msgs_per_s <"$OUT/run.json")
+    p99=$(json p99 <"$OUT/run.json")
+    hz=$(getconf CLK_TCK)
+    awk -v r="${rate:-0}" -v p="${p99:-0}" -v t=$((after - before)) -v m="${msgs:-0}" -v hz="$hz" \
+        'BEGIN { printf "%.0f %.1f %.2f\n", r, p, (m > 0 ? t / hz * 1e6 / m : 0) }'
+}
+
+# Median (by msgs/s) of RUNS runs.
+measure() {
+    : >"$OUT/runs"
+    n=0
+    while [ $n -lt "$RUNS" ]; do
+        one_run "$@" >>"$OUT/runs"
+        n=$((n + 1))
+    done
+    sort -n "$OUT/runs" | awk -v k=$(((RUNS + 1) / 2)) 'NR == k'
+}
+
+bulk_run() {
+    taskset -c $CLIENT_CPU "$SOCKIT" bench "tcp://127.0.0.1:$PORT" -m bulk -c 1 -n "$BULK" --json -q \
+        >"$OUT/bulk.json" 2>/dev/null || true
+    json mb_per_s <"$OUT/bulk.json" | awk '{ printf "%.2f\n", $1 / 1000 }'
+}
+
+iperf_run() {
+    command -v iperf3 >/dev/null || { echo "-"; return; }
+    taskset -c $SERVER_CPU iperf3 -s -1 -p $((PORT + 500)) >/dev/null 2>&1 &
+    ipid=$!
+    sleep 0.3
+    taskset -c $CLIENT_CPU iperf3 -c 127.0.0.1 -p $((PORT + 500)) -n "$BULK" -J >"$OUT/iperf.json" 2>/dev/null || true
+    wait $ipid 2>/dev/null || true
+    # bits_per_second of the receiver summary, in GB/s
+    awk '/"sum_received"/ { s = 1 } s && /"bits_per_second"/ { gsub(/[^0-9.e+]/, "", $2); printf "%.2f\n", $2 / 8e9; exit }' \
+        "$OUT/iperf.json"
+}
+
+SERVERS=${SERVERS:-"sockit-loop epoll libuv socat sockit-thread sockit-fork sockit-iterative"}
+{
+    printf '%-17s %6s %10s %9s %12s %9s %9s\n' server conns msgs/s p99_us cpu_us/msg "vs libuv" "cpu/libuv"
+} >"$OUT/table"
+
+for conns in $CONNS; do
+    for s in $SERVERS; do
+        c=$conns
+        [ "$s" = sockit-iterative ] && c=1 # one client at a time: more would wait in the backlog
+        start_server "$s"
+        measure "$c" >"$OUT/$s.$conns"
+        stop_server
+        echo "bench: $s at $c connections: $(cat "$OUT/$s.$conns")" >&2
+    done
+    read -r uv_rate _ uv_cpu <"$OUT/libuv.$conns"
+    for s in $SERVERS; do
+        read -r rate p99 cpu <"$OUT/$s.$conns"
+        c=$conns
+        [ "$s" = sockit-iterative ] && c=1
+        awk -v s="$s" -v c="$c" -v r="$rate" -v p="$p99" -v u="$cpu" -v ur="$uv_rate" -v uc="$uv_cpu" \
+            'BEGIN { printf "%-17s %6d %10.0f %9.1f %12.2f %8.2fx %8.2fx\n", s, c, r, p, u,
+                     (ur > 0 ? r / ur : 0), (uc > 0 ? u / uc : 0) }' >>"$OUT/table"
+    done
+done
+
+printf '\n%-17s %12s %9s\n' server "bulk GB/s" "vs libuv" >>"$OUT/table"
+for s in sockit-loop epoll libuv; do
+    start_server "$s"
+    bulk_run >"$OUT/$s.bulk"
+    stop_server
+done
+uv_bulk=$(cat "$OUT/libuv.bulk")
+for s in sockit-loop epoll libuv; do
+    awk -v s="$s" -v g="$(cat "$OUT/$s.bulk")" -v u="$uv_bulk" \
+        'BEGIN { printf "%-17s %12.2f %8.2fx\n", s, g, (u > 0 ? g / u : 0) }' >>"$OUT/table"
+done
+printf '%-17s %12s   (one-way, for scale)\n' iperf3 "$(iperf_run)" >>"$OUT/table"
+
+cat "$OUT/table"
+
+if [ "$RECORD" = 1 ]; then
+    {
+        echo
+        echo "## Echo, $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo
+        echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)."
+        echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`bench/echo.sh --seconds $SECONDS_PER_RUN --runs $RUNS --conns \"$CONNS\"\`."
+        echo "Load: \`taskset -c $CLIENT_CPU sockit bench tcp://127.0.0.1:PORT -c N -d $SECONDS_PER_RUN --json\` (64 B ping-pong);"
+        echo "servers under \`taskset -c $SERVER_CPU\`: $(for s in $SERVERS; do printf '`%s`; ' "$(server_cmd "$s" | sed 's/@PORT@/PORT/')"; done)"
+        echo "bulk: \`sockit bench -m bulk -c 1 -n $BULK\`; iperf3: \`iperf3 -c 127.0.0.1 -n $BULK\`."
+        echo
+        echo '```'
+        cat "$OUT/table"
+        echo '```'
+    } >>docs/benchmarks.md
+    echo "bench: results appended to docs/benchmarks.md" >&2
+fi
