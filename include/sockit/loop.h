@@ -1,13 +1,62 @@
-/* sockit/loop.h — the event loop: watch fds for readiness and call back.
+/* sockit/loop.h — the event loop: fds, timers, signals, deferred calls, and streams.
  *
- * One loop per thread; a loop and everything registered on it are used only from the thread
- * that runs it. The loop borrows fds and callback data: it never closes an fd or frees data,
- * and the caller unwatches an fd before closing it. This first version is epoll,
- * level-triggered; io_uring/poll backends, timers and signals as events build on this API. */
+ * One loop per thread. A loop and everything on it are used only from the thread that runs
+ * it; the one exception is sockit_loop_stop, which any thread may call. Backends sit behind
+ * one function table and are chosen at run time: io_uring (completion-based), epoll
+ * (edge-triggered for streams) or poll (the portable baseline). The same API and the same
+ * tests cover all of them.
+ *
+ * Ownership: a watched fd stays the caller's (the loop never closes it; unwatch it before
+ * closing). A stream or listener takes its fd and closes it itself. Timers, defer records
+ * and callback data are the caller's memory and must outlive their registration. */
 #ifndef SOCKIT_LOOP_H
 #define SOCKIT_LOOP_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockit/endpoint.h"
+
 struct sockit_loop;
+
+enum sockit_backend {
+    SOCKIT_BACKEND_AUTO = 0, /* the best the kernel allows: uring, else epoll, else poll */
+    SOCKIT_BACKEND_URING,
+    SOCKIT_BACKEND_EPOLL,
+    SOCKIT_BACKEND_POLL,
+};
+
+/* Create a loop on BACKEND. AUTO falls back down the chain when the kernel refuses a backend
+ * (see sockit_loop_fallback); an explicit backend that cannot start is an error. Returns 0
+ * or -errno; free the loop with sockit_loop_free. */
+int sockit_loop_new(struct sockit_loop **out, enum sockit_backend backend);
+
+/* Free the loop. Streams and listeners still open are closed (their on_close is not called);
+ * watched fds, timers and data stay the caller's. NULL is a no-op. */
+void sockit_loop_free(struct sockit_loop *loop);
+
+/* "uring", "epoll" or "poll". */
+const char *sockit_loop_backend_name(const struct sockit_loop *loop);
+
+/* When AUTO fell back, the -errno with which the better backend was refused (e.g. -EPERM when
+ * io_uring is disabled), and its name in *REFUSED; else 0. For a one-line notice. */
+int sockit_loop_fallback(const struct sockit_loop *loop, const char **refused);
+
+/* Parse "uring", "epoll", "poll" or "auto". Returns 0 or -EINVAL. */
+int sockit_backend_parse(const char *name, enum sockit_backend *out);
+
+/* Run until sockit_loop_stop, or until nothing is left to wait for (no fd, stream, listener,
+ * timer or deferred call). Returns 0, or -errno if waiting failed. */
+int sockit_loop_run(struct sockit_loop *loop);
+
+/* Make sockit_loop_run return after the current round. Safe from any thread. */
+void sockit_loop_stop(struct sockit_loop *loop);
+
+/* The loop's clock: CLOCK_MONOTONIC in nanoseconds, read once per round. */
+uint64_t sockit_loop_now(const struct sockit_loop *loop);
+
+/* ---- fd readiness ---------------------------------------------------------------------- */
 
 enum sockit_loop_event {
     SOCKIT_EV_READ = 1u << 0,  /* readable, or a listener has a connection pending */
@@ -16,15 +65,9 @@ enum sockit_loop_event {
                                   the fd is silenced with events 0) */
 };
 
-/* Called with the events that are ready on FD and the DATA given to sockit_loop_watch. The
+/* Called, level-triggered, with the events ready on FD and the DATA given to watch. The
  * callback may watch, unwatch (even its own fd) and stop the loop. */
 typedef void sockit_loop_fn(struct sockit_loop *loop, int fd, unsigned events, void *data);
-
-/* Create a loop into *OUT. Returns 0 or -errno. Free it with sockit_loop_free. */
-int sockit_loop_new(struct sockit_loop **out);
-
-/* Free the loop (not the fds or data still watched: those stay the caller's). NULL is a no-op. */
-void sockit_loop_free(struct sockit_loop *loop);
 
 /* Start watching FD for EVENTS (SOCKIT_EV_READ | SOCKIT_EV_WRITE), or change the events and
  * callback of an fd already watched. EVENTS 0 keeps the fd registered but silent: no callback
@@ -37,11 +80,129 @@ int sockit_loop_watch(struct sockit_loop *loop, int fd, unsigned events, sockit_
  * -errno (-ENOENT if FD was not watched). */
 int sockit_loop_unwatch(struct sockit_loop *loop, int fd);
 
-/* Run callbacks until sockit_loop_stop() is called or nothing is watched. Returns 0, or
- * -errno if waiting for events failed. */
-int sockit_loop_run(struct sockit_loop *loop);
+/* ---- timers ------------------------------------------------------------------------------ */
 
-/* Make sockit_loop_run return after the current round of callbacks. */
-void sockit_loop_stop(struct sockit_loop *loop);
+struct sockit_timer;
+typedef void sockit_timer_fn(struct sockit_loop *loop, struct sockit_timer *timer, void *data);
+
+/* A timer is caller memory; its fields are private. Many thousands are cheap (a binary heap:
+ * O(log n) start/stop). Timers due at the same time fire in the order they were started. */
+struct sockit_timer {
+    sockit_timer_fn *fn;
+    void *data;
+    uint64_t due;    /* loop clock, ns */
+    uint64_t repeat; /* ns; 0 = one-shot */
+    uint64_t seq;    /* start order, for ties */
+    size_t slot;     /* heap index + 1; 0 = not running */
+};
+
+void sockit_timer_init(struct sockit_timer *t, sockit_timer_fn *fn, void *data);
+
+/* (Re)start T to fire AFTER_NS from now, then every REPEAT_NS (0: once). Returns 0 or
+ * -ENOMEM. Starting a running timer moves it. */
+int sockit_timer_start(struct sockit_loop *loop, struct sockit_timer *t, uint64_t after_ns,
+                       uint64_t repeat_ns);
+
+/* Stop T if it runs (a no-op otherwise). Safe from T's own callback. */
+void sockit_timer_stop(struct sockit_loop *loop, struct sockit_timer *t);
+
+bool sockit_timer_active(const struct sockit_timer *t);
+
+/* ---- signals ----------------------------------------------------------------------------- */
+
+typedef void sockit_signal_fn(struct sockit_loop *loop, int signo, void *data);
+
+/* Deliver SIGNO as an event: the signal is blocked for the calling thread (threads created
+ * afterwards inherit the mask) and read from a signalfd, so nothing runs in a signal handler.
+ * One handler per signal per loop; FN NULL removes it. Returns 0 or -errno. */
+int sockit_loop_signal(struct sockit_loop *loop, int signo, sockit_signal_fn *fn, void *data);
+
+/* ---- deferred calls ---------------------------------------------------------------------- */
+
+struct sockit_defer;
+typedef void sockit_defer_fn(struct sockit_loop *loop, void *data);
+
+/* Caller memory; fields private. */
+struct sockit_defer {
+    sockit_defer_fn *fn;
+    void *data;
+    struct sockit_defer *next;
+    bool queued;
+};
+
+/* Call FN(DATA) once, after the callbacks of the current round (e.g. to free an object that
+ * callbacks further down this round may still name). Queuing a queued record is a no-op. */
+void sockit_loop_defer(struct sockit_loop *loop, struct sockit_defer *d, sockit_defer_fn *fn,
+                       void *data);
+
+/* ---- streams ----------------------------------------------------------------------------- */
+
+/* A connected stream socket driven by the loop: the loop reads and hands over the bytes, the
+ * caller writes and the loop sends, buffering what the socket does not take. Output above the
+ * high watermark pauses reading (backpressure) until it falls below the low watermark. */
+struct sockit_stream;
+
+struct sockit_stream_ops {
+    /* Bytes arrived. DATA is valid only during the call. LEN 0: the peer ended its side
+     * (half-close); the stream stays open for writing. */
+    void (*on_data)(struct sockit_stream *s, const void *data, size_t len, void *ud);
+    /* Output fell to the low watermark after reaching the high one. May be NULL. */
+    void (*on_drain)(struct sockit_stream *s, void *ud);
+    /* The stream is gone: closed by sockit_stream_close (ERR 0) or by an error (-errno).
+     * Called once, from a deferred call; the stream pointer is dead after it returns. */
+    void (*on_close)(struct sockit_stream *s, int err, void *ud);
+};
+
+struct sockit_stream_limits {
+    size_t low_water;  /* resume reading at or below this much pending output */
+    size_t high_water; /* pause reading above this much pending output */
+};
+
+/* Drive connected socket FD (the stream takes ownership and makes it non-blocking). LIMITS
+ * may be NULL (defaults 16 KiB / 64 KiB). Returns 0 and the stream in *OUT, or -errno (FD is
+ * closed then). */
+int sockit_stream_open(struct sockit_loop *loop, int fd, const struct sockit_stream_ops *ops,
+                       void *ud, const struct sockit_stream_limits *limits,
+                       struct sockit_stream **out);
+
+/* Queue LEN bytes for sending (sent at once when the socket takes them). Returns 0, or
+ * -EPIPE when the stream is closing. Never blocks; the data is copied. */
+int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len);
+
+/* Bytes written but not yet taken by the kernel. */
+size_t sockit_stream_pending(const struct sockit_stream *s);
+
+/* Half-close (shutdown SHUT_WR) once the pending output is sent. */
+void sockit_stream_shutdown(struct sockit_stream *s);
+
+/* Close now; unsent output is dropped. on_close follows from a deferred call. Idempotent. */
+void sockit_stream_close(struct sockit_stream *s);
+
+/* Close once the pending output is sent (or fails). */
+void sockit_stream_close_after_flush(struct sockit_stream *s);
+
+int sockit_stream_fd(const struct sockit_stream *s);
+
+/* ---- listeners --------------------------------------------------------------------------- */
+
+struct sockit_listener;
+
+/* A new connection: FD (non-blocking, close-on-exec) is the callee's. */
+typedef void sockit_accept_fn(struct sockit_listener *l, int fd, const struct sockit_addr *peer,
+                              void *ud);
+
+/* Accept connections on listening socket LFD (the listener takes ownership). Out of fds
+ * (EMFILE), it closes the waiting client at once rather than spin, and reports -EMFILE
+ * through ON_ERROR (may be NULL). Returns 0 or -errno. */
+int sockit_listener_open(struct sockit_loop *loop, int lfd, sockit_accept_fn *on_accept,
+                         void (*on_error)(struct sockit_listener *l, int err, void *ud), void *ud,
+                         struct sockit_listener **out);
+
+/* Stop / restart accepting (e.g. at a connection limit); pending clients wait in the backlog. */
+void sockit_listener_pause(struct sockit_listener *l);
+void sockit_listener_resume(struct sockit_listener *l);
+
+/* Close the listening socket and free the listener. */
+void sockit_listener_close(struct sockit_listener *l);
 
 #endif

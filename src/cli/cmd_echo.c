@@ -12,7 +12,8 @@ static const char echo_help[] =
     "  iterative  one client at a time, backlog 3: the classic textbook server (default)\n"
     "  fork       a process per client (datagrams: --workers processes share the socket)\n"
     "  thread     a thread per client (datagrams: --workers threads share the socket)\n"
-    "  loop       one thread, an epoll event loop, non-blocking sockets\n\n"
+    "  loop       event loop (io_uring, epoll or poll), non-blocking sockets; --threads N\n"
+    "             runs N loops on the same port (SO_REUSEPORT)\n\n"
     "Options:\n"
     "  -m, --model MODEL       iterative, fork, thread or loop\n"
     "  -b, --backlog N         listen() backlog (default: 3 for iterative, else SOMAXCONN)\n"
@@ -20,6 +21,9 @@ static const char echo_help[] =
     "      --max-clients N     serve at most N clients at once (fork, thread, loop;\n"
     "                          default 1024); more wait in the backlog\n"
     "  -w, --workers N         datagram endpoints: workers sharing the socket (default 2)\n"
+    "  -B, --backend NAME      loop model: uring, epoll, poll or auto (default: the best the\n"
+    "                          kernel allows, with one notice when it falls back)\n"
+    "  -T, --threads N         loop model: event-loop threads (default 1)\n"
     "  -i, --idle-timeout SEC  close a client that sends nothing, or reads nothing, for SEC\n"
     "                          seconds (default 0: never; not in the loop model yet)\n"
     "  -r, --reply TEXT        answer each message with TEXT instead of echoing it\n"
@@ -41,12 +45,21 @@ static const char echo_help[] =
 
 enum { OPT_MAX_CLIENTS = 256, OPT_REUSEPORT, OPT_V6ONLY, OPT_NODELAY, OPT_TRACE };
 
+static int parse_backend(const char *text, enum sockit_backend *out)
+{
+    if (sockit_backend_parse(text, out) < 0)
+        return cli_usage("echo", "unknown backend '%s' (uring, epoll, poll or auto)", text);
+    return 0;
+}
+
 static const struct option echo_options[] = {
     { "model", required_argument, NULL, 'm' },
     { "backlog", required_argument, NULL, 'b' },
     { "clients", required_argument, NULL, 'n' },
     { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
     { "workers", required_argument, NULL, 'w' },
+    { "backend", required_argument, NULL, 'B' },
+    { "threads", required_argument, NULL, 'T' },
     { "idle-timeout", required_argument, NULL, 'i' },
     { "reply", required_argument, NULL, 'r' },
     { "show", no_argument, NULL, 's' },
@@ -87,6 +100,8 @@ static int parse_option(int c, struct echo_config *cfg, struct cli_tracer *trace
     case OPT_MAX_CLIENTS:
         return cli_number("echo", "--max-clients", optarg, 1, 1000000, &cfg->max_clients);
     case 'w': return cli_number("echo", "--workers", optarg, 1, 256, &cfg->workers);
+    case 'B': return parse_backend(optarg, &cfg->backend);
+    case 'T': return cli_number("echo", "--threads", optarg, 1, 256, &cfg->threads);
     case 'i':
         err = cli_number("echo", "--idle-timeout", optarg, 0, 86400, &v);
         cfg->idle_ms = v * 1000;
@@ -111,7 +126,7 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":m:b:n:w:i:r:sqh", echo_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:b:n:w:B:T:i:r:sqh", echo_options, NULL)) != -1) {
         if (c == 'h') {
             fputs(echo_help, stdout);
             return -1;
@@ -128,6 +143,8 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
     cfg->ep_text = argv[optind];
     if (cfg->idle_ms && cfg->model == ECHO_LOOP)
         return cli_usage("echo", "--idle-timeout is not available in the loop model yet");
+    if (cfg->model != ECHO_LOOP && (cfg->threads != 1 || cfg->backend != SOCKIT_BACKEND_AUTO))
+        return cli_usage("echo", "--threads and --backend belong to the loop model");
     return cli_endpoint("echo", cfg->ep_text, &cfg->ep);
 }
 
@@ -150,6 +167,7 @@ int cmd_echo(int argc, char **argv)
         .opts = { .flags = SOCKIT_REUSEADDR },
         .max_clients = 1024,
         .workers = 2,
+        .threads = 1,
     };
     struct echo_server srv;
     int rc = parse_args(argc, argv, &cfg, &tracer);
@@ -162,6 +180,8 @@ int cmd_echo(int argc, char **argv)
     /* Every model waits in poll() (on the socket and the stop signals), so the socket is
      * non-blocking: a client that vanishes between poll and accept cannot hang us. */
     cfg.opts.flags |= SOCKIT_NONBLOCK;
+    if (cfg.threads > 1 && !sockit_endpoint_is_unix(&cfg.ep))
+        cfg.opts.flags |= SOCKIT_REUSEPORT; /* each loop thread binds the port too */
     rc = echo_open(&srv, &cfg, cfg.model == ECHO_FORK);
     if (rc != 0)
         return rc;

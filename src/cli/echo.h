@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "sockit/endpoint.h"
+#include "sockit/loop.h"
 #include "sockit/socket.h"
 
 #define ECHO_CHUNK (64 * 1024) /* bytes read per recv; also the loop's per-client buffer */
@@ -25,8 +26,10 @@ struct echo_config {
     unsigned long idle_ms;     /* close a client idle this long; 0 = never */
     const char *reply;         /* answer with this instead of echoing; NULL = echo */
     size_t reply_len;
-    bool show;  /* copy what clients send to stdout */
-    bool quiet; /* no per-client log lines */
+    enum sockit_backend backend; /* loop model: event loop backend */
+    unsigned long threads;       /* loop model: event-loop threads */
+    bool show;                   /* copy what clients send to stdout */
+    bool quiet;                  /* no per-client log lines */
 };
 
 /* What a running server holds; set up by echo_open, released by echo_close. */

@@ -1,279 +1,279 @@
-/* Loop model: one thread, one epoll loop, every socket non-blocking. A client's unsent echo
- * waits in its buffer (at most ECHO_CHUNK bytes, plus --reply) and while it waits we stop
- * reading from that client: backpressure, so a client that never reads costs a bounded
- * amount of memory and never holds up the others. */
+/* Loop model: event-loop threads (one by default), each with its own loop and its own
+ * listening socket on the same port (SO_REUSEPORT; unix sockets share one). Clients are loop
+ * streams: the loop reads, we write the echo back, and a client whose echo is not being read
+ * stops being read (the stream's watermarks), so it costs bounded memory and never holds up
+ * the others. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "echo.h"
-#include "sockit/buf.h"
 #include "sockit/error.h"
 #include "sockit/loop.h"
 
-struct loop_server {
+struct loop_shared {
     struct echo_server *srv;
+    struct loop_thread *threads;
+    unsigned long nthreads;
+    _Atomic unsigned long accepted, finished; /* for --clients, over all threads */
+    _Atomic unsigned long served;             /* datagrams answered */
+    _Atomic bool stopping;                    /* tearing down: no more cross-thread stops */
+};
+
+struct loop_thread {
+    struct loop_shared *shared;
     struct sockit_loop *loop;
-    unsigned long live;          /* clients connected */
-    unsigned long accepted;      /* clients accepted so far (for --clients) */
-    bool listening;              /* the listener is watched */
-    struct loop_client *clients; /* all connected clients, to close them at exit */
-    _Atomic unsigned long served;
+    struct sockit_listener *listener;
+    int fd;             /* this thread's socket (listening, or datagram) */
+    unsigned long live; /* clients connected to this thread */
+    unsigned long max;  /* this thread's share of --max-clients */
     char *dgram_buf;
+    struct loop_client *clients; /* connected clients, to close them at exit */
+    pthread_t tid;
+    int rc;
 };
 
 struct loop_client {
-    struct loop_server *ls;
-    int fd;
+    struct loop_thread *t;
+    struct sockit_stream *s;
     struct sockit_addr peer;
-    struct sockit_buf out; /* answer bytes not yet sent */
-    unsigned long long in, sent;
-    bool eof; /* the client half-closed: close once the output is flushed */
+    unsigned long long in, out;
     struct loop_client *prev, *next;
 };
 
-static bool may_accept(const struct loop_server *ls)
+static void stop_all(struct loop_shared *sh)
 {
-    const struct echo_config *cfg = ls->srv->cfg;
-    return (!cfg->clients || ls->accepted < cfg->clients) && ls->live < cfg->max_clients;
+    if (atomic_load(&sh->stopping))
+        return;
+    for (unsigned long i = 0; i < sh->nthreads; i++)
+        if (sh->threads[i].loop)
+            sockit_loop_stop(sh->threads[i].loop);
 }
 
-static void on_listener(struct sockit_loop *loop, int fd, unsigned events, void *data);
-
-/* Watch the listener exactly when we may accept; stop the loop when all is done. */
-static void update_listener(struct loop_server *ls)
+static void on_data(struct sockit_stream *s, const void *data, size_t len, void *ud)
 {
-    const struct echo_config *cfg = ls->srv->cfg;
-    bool want = may_accept(ls);
+    struct loop_client *c = ud;
+    const struct echo_config *cfg = c->t->shared->srv->cfg;
+    const void *out;
+    size_t out_len;
 
-    if (want != ls->listening) {
-        if (want)
-            sockit_loop_watch(ls->loop, ls->srv->lfd, SOCKIT_EV_READ, on_listener, ls);
-        else
-            sockit_loop_unwatch(ls->loop, ls->srv->lfd);
-        ls->listening = want;
+    if (len == 0) { /* the client is done sending: finish the echo, then close */
+        sockit_stream_close_after_flush(s);
+        return;
     }
-    if (cfg->clients && ls->accepted >= cfg->clients && ls->live == 0)
-        sockit_loop_stop(ls->loop);
+    c->in += len;
+    echo_answer(cfg, data, len, &out, &out_len);
+    if (sockit_stream_write(s, out, out_len) == 0)
+        c->out += out_len;
 }
 
-static void close_client(struct loop_client *c, const char *why, int err)
+static void on_close(struct sockit_stream *s, int err, void *ud)
 {
-    struct loop_server *ls = c->ls;
-    const struct echo_config *cfg = ls->srv->cfg;
+    struct loop_client *c = ud;
+    struct loop_thread *t = c->t;
+    struct loop_shared *sh = t->shared;
+    const struct echo_config *cfg = sh->srv->cfg;
 
+    (void)s;
     if (err)
-        echo_log_client(cfg, &c->peer, "%s: %s (%llu bytes in, %llu out)", why,
-                        sockit_strerror(err), c->in, c->sent);
+        echo_log_client(cfg, &c->peer, "%s (%llu bytes in, %llu out)", sockit_strerror(err), c->in,
+                        c->out);
     else
-        echo_log_client(cfg, &c->peer, "%s (%llu bytes in, %llu out)", why, c->in, c->sent);
-    sockit_loop_unwatch(ls->loop, c->fd);
-    sockit_socket_close(c->fd, cfg->opts.trace);
-    sockit_buf_free(&c->out);
+        echo_log_client(cfg, &c->peer, "closed%s (%llu bytes in, %llu out)",
+                        atomic_load(&sh->stopping) ? ": server stopping" : "", c->in, c->out);
     if (c->prev)
         c->prev->next = c->next;
     else
-        ls->clients = c->next;
+        t->clients = c->next;
     if (c->next)
         c->next->prev = c->prev;
     free(c);
-    ls->live--;
-    update_listener(ls);
+    if (t->live-- == t->max && t->listener)
+        sockit_listener_resume(t->listener);
+    if (cfg->clients && atomic_fetch_add(&sh->finished, 1) + 1 == cfg->clients)
+        stop_all(sh);
 }
 
-static void on_client(struct sockit_loop *loop, int fd, unsigned events, void *data);
+static const struct sockit_stream_ops client_ops = { .on_data = on_data, .on_close = on_close };
 
-/* Watch for writability while output waits (and stop reading: backpressure), else for
- * input. An idle client holds no buffer memory at all. */
-static void rearm(struct loop_client *c)
+static void on_accept(struct sockit_listener *l, int fd, const struct sockit_addr *peer, void *ud)
 {
-    if (sockit_buf_len(&c->out) > 0) {
-        sockit_loop_watch(c->ls->loop, c->fd, SOCKIT_EV_WRITE, on_client, c);
+    struct loop_thread *t = ud;
+    const struct echo_config *cfg = t->shared->srv->cfg;
+    struct loop_client *c;
+    struct sockit_stream *s;
+
+    if (cfg->clients && atomic_fetch_add(&t->shared->accepted, 1) >= cfg->clients) {
+        close(fd); /* over --clients: the last ones are being served */
+        sockit_listener_pause(l);
         return;
     }
-    sockit_buf_free(&c->out);
-    if (c->eof)
-        close_client(c, "closed", 0);
-    else
-        sockit_loop_watch(c->ls->loop, c->fd, SOCKIT_EV_READ, on_client, c);
-}
-
-static void flush_client(struct loop_client *c)
-{
-    const struct sockit_trace *trace = c->ls->srv->cfg->opts.trace;
-    ssize_t n = sockit_buf_send(&c->out, c->fd, trace);
-
-    if (n < 0 && n != -EAGAIN) {
-        close_client(c, "send", (int)n);
-        return;
-    }
-    c->sent += n > 0 ? (unsigned long long)n : 0;
-    rearm(c);
-}
-
-/* Send the answer straight from the read buffer; only what the socket does not take now is
- * copied into the client's output buffer. */
-static void answer(struct loop_client *c, const char *out, size_t len)
-{
-    ssize_t n = sockit_send_all(c->fd, out, len, c->ls->srv->cfg->opts.trace);
-
-    if (n < 0 && n != -EAGAIN) {
-        close_client(c, "send", (int)n);
-        return;
-    }
-    size_t done = n > 0 ? (size_t)n : 0;
-    c->sent += done;
-    if (done < len && sockit_buf_append(&c->out, out + done, len - done) < 0) {
-        close_client(c, "buffer", -ENOMEM);
-        return;
-    }
-    rearm(c);
-}
-
-static void read_client(struct loop_client *c)
-{
-    const struct echo_config *cfg = c->ls->srv->cfg;
-    char buf[ECHO_CHUNK];
-    const void *out;
-    size_t out_len;
-    ssize_t n = sockit_recv(c->fd, buf, sizeof(buf), cfg->opts.trace);
-
-    if (n == -EAGAIN)
-        return;
-    if (n < 0) {
-        close_client(c, "recv", (int)n);
-        return;
-    }
-    if (n == 0) {
-        c->eof = true;
-        rearm(c);
-        return;
-    }
-    c->in += (unsigned long long)n;
-    echo_answer(cfg, buf, (size_t)n, &out, &out_len);
-    answer(c, out, out_len);
-}
-
-static void on_client(struct sockit_loop *loop, int fd, unsigned events, void *data)
-{
-    struct loop_client *c = data;
-
-    (void)loop;
-    (void)fd;
-    if (sockit_buf_len(&c->out) > 0 && (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR)))
-        flush_client(c);
-    else if (events & (SOCKIT_EV_READ | SOCKIT_EV_ERROR))
-        read_client(c);
-}
-
-static void add_client(struct loop_server *ls, int fd, const struct sockit_addr *peer)
-{
-    const struct echo_config *cfg = ls->srv->cfg;
-    struct loop_client *c = calloc(1, sizeof(*c));
-
-    if (!c || sockit_loop_watch(ls->loop, fd, SOCKIT_EV_READ, on_client, c) < 0) {
+    c = calloc(1, sizeof(*c));
+    if (!c || sockit_stream_open(t->loop, fd, &client_ops, c, NULL, &s) < 0) {
         echo_log_client(cfg, peer, "out of memory: closed");
-        sockit_socket_close(fd, cfg->opts.trace);
+        if (!c)
+            close(fd);
         free(c);
         return;
     }
-    c->ls = ls;
-    c->fd = fd;
-    c->peer = *peer;
-    sockit_buf_init(&c->out, ECHO_CHUNK > cfg->reply_len ? ECHO_CHUNK : cfg->reply_len);
-    c->next = ls->clients;
-    if (c->next)
-        c->next->prev = c;
-    ls->clients = c;
-    ls->live++;
-    ls->accepted++;
+    *c = (struct loop_client){ .t = t, .s = s, .peer = *peer, .next = t->clients };
+    if (t->clients)
+        t->clients->prev = c;
+    t->clients = c;
     echo_log_client(cfg, peer, "connected");
+    if (++t->live == t->max)
+        sockit_listener_pause(l);
 }
 
-static void on_listener(struct sockit_loop *loop, int fd, unsigned events, void *data)
+static void on_accept_error(struct sockit_listener *l, int err, void *ud)
 {
-    struct loop_server *ls = data;
+    struct loop_thread *t = ud;
 
-    (void)loop;
-    (void)fd;
-    (void)events;
-    /* Accept what is pending, but a bounded number per round so clients get served too. */
-    for (int i = 0; i < 64 && may_accept(ls); i++) {
-        struct sockit_addr peer;
-        int cfd = echo_accept(ls->srv, &peer);
-        if (cfd < 0)
-            break;
-        add_client(ls, cfd, &peer);
-    }
-    update_listener(ls);
+    (void)l;
+    echo_log(t->shared->srv->cfg, "accept: %s: closing a waiting client", sockit_strerror(err));
 }
 
 static void on_dgram(struct sockit_loop *loop, int fd, unsigned events, void *data)
 {
-    struct loop_server *ls = data;
-    const struct echo_config *cfg = ls->srv->cfg;
+    struct loop_thread *t = data;
+    const struct echo_config *cfg = t->shared->srv->cfg;
 
     (void)events;
     for (int i = 0; i < 64; i++) {
-        int r = echo_dgram_one(cfg, fd, ls->dgram_buf);
+        int r = echo_dgram_one(cfg, fd, t->dgram_buf);
         if (r == -EAGAIN)
             return;
         if (r < 0) {
-            cli_fail("recvfrom", cfg->ep_text, r);
-            sockit_loop_stop(loop);
+            t->rc = cli_fail("recvfrom", cfg->ep_text, r);
+            stop_all(t->shared);
             return;
         }
-        ls->served += (unsigned long)r;
-        if (cfg->clients && ls->served >= cfg->clients) {
-            sockit_loop_stop(loop);
+        if (r == 1 && cfg->clients && atomic_fetch_add(&t->shared->served, 1) + 1 >= cfg->clients) {
+            stop_all(t->shared);
             return;
         }
     }
+    (void)loop;
 }
 
 static void on_signal(struct sockit_loop *loop, int fd, unsigned events, void *data)
 {
     int signo;
 
+    (void)loop;
     (void)events;
-    (void)data;
     if (echo_stop_signal(fd, &signo))
-        sockit_loop_stop(loop);
+        stop_all(data);
 }
 
-static int setup(struct loop_server *ls)
+/* Thread 0 uses the server's socket; the others open their own on the same port
+ * (SO_REUSEPORT: the kernel spreads clients) or, for unix sockets, share it. Each loop owns
+ * (and closes) its copy. */
+static int thread_socket(struct loop_thread *t, unsigned long i)
 {
-    struct echo_server *srv = ls->srv;
-    int err = sockit_loop_new(&ls->loop);
+    struct echo_server *srv = t->shared->srv;
+
+    if (i == 0 || sockit_endpoint_is_unix(&srv->cfg->ep)) {
+        int fd = fcntl(srv->lfd, F_DUPFD_CLOEXEC, 0);
+        return fd < 0 ? -errno : fd;
+    }
+    return sockit_socket_listen(&srv->cfg->ep, &srv->cfg->opts, NULL);
+}
+
+static int thread_setup(struct loop_thread *t, unsigned long i)
+{
+    struct echo_server *srv = t->shared->srv;
+    const struct echo_config *cfg = srv->cfg;
+    int err = sockit_loop_new(&t->loop, cfg->backend);
 
     if (err)
-        return cli_fail("epoll_create", NULL, err);
-    err = sockit_loop_watch(ls->loop, srv->sigfd, SOCKIT_EV_READ, on_signal, ls);
-    if (!err && sockit_endpoint_is_stream(&srv->cfg->ep)) {
-        update_listener(ls);
-        return CLI_OK;
+        return cli_fail("start event loop", NULL, err);
+    t->fd = thread_socket(t, i);
+    if (t->fd < 0)
+        return cli_fail("listen", cfg->ep_text, t->fd);
+    if (i == 0 &&
+        (err = sockit_loop_watch(t->loop, srv->sigfd, SOCKIT_EV_READ, on_signal, t->shared)) < 0)
+        return cli_fail("watch signals", NULL, err);
+    if (sockit_endpoint_is_stream(&cfg->ep)) {
+        err = sockit_listener_open(t->loop, t->fd, on_accept, on_accept_error, t, &t->listener);
+        if (!err)
+            t->fd = -1; /* the listener owns it now */
+    } else {
+        t->dgram_buf = malloc(ECHO_DGRAM_BUF);
+        err =
+            t->dgram_buf ? sockit_loop_watch(t->loop, t->fd, SOCKIT_EV_READ, on_dgram, t) : -ENOMEM;
     }
-    ls->dgram_buf = malloc(ECHO_DGRAM_BUF);
-    if (!err && !ls->dgram_buf)
-        err = -ENOMEM;
-    if (!err)
-        err = sockit_loop_watch(ls->loop, srv->lfd, SOCKIT_EV_READ, on_dgram, ls);
-    return err ? cli_fail("epoll_ctl", NULL, err) : CLI_OK;
+    return err ? cli_fail("event loop", cfg->ep_text, err) : CLI_OK;
+}
+
+static void *thread_main(void *arg)
+{
+    struct loop_thread *t = arg;
+    int err = sockit_loop_run(t->loop);
+
+    if (err)
+        t->rc = cli_fail("event loop", NULL, err);
+    stop_all(t->shared); /* one thread failing stops the server */
+    return NULL;
+}
+
+/* Close every client (their on_close runs while the loop is freed), then the loop. */
+static void thread_teardown(struct loop_thread *t)
+{
+    for (struct loop_client *c = t->clients; c; c = c->next)
+        sockit_stream_close(c->s); /* on_close unlinks and frees c, later, in sockit_loop_free */
+    sockit_loop_free(t->loop);
+    t->loop = NULL;
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t->dgram_buf);
+}
+
+static void say_backend(const struct echo_config *cfg, const struct loop_thread *t, unsigned long n)
+{
+    const char *refused;
+    int err = sockit_loop_fallback(t->loop, &refused);
+
+    if (err)
+        echo_log(cfg, "%s unavailable (%s): using %s", refused, sockit_strerror(err),
+                 sockit_loop_backend_name(t->loop));
+    echo_log(cfg, "event loop: %s backend, %lu thread%s", sockit_loop_backend_name(t->loop), n,
+             n == 1 ? "" : "s");
 }
 
 int echo_run_loop(struct echo_server *srv)
 {
-    struct loop_server ls = { .srv = srv };
-    int rc = setup(&ls);
+    const struct echo_config *cfg = srv->cfg;
+    struct loop_shared sh = { .srv = srv, .nthreads = cfg->threads };
+    unsigned long started = 1;
+    int rc = CLI_OK;
 
-    if (rc == CLI_OK) {
-        int err = sockit_loop_run(ls.loop);
-        if (err)
-            rc = cli_fail("epoll_wait", NULL, err);
+    sh.threads = calloc(cfg->threads, sizeof(*sh.threads));
+    if (!sh.threads)
+        return cli_fail("calloc", NULL, -ENOMEM);
+    for (unsigned long i = 0; i < cfg->threads && rc == CLI_OK; i++) {
+        struct loop_thread *t = &sh.threads[i];
+        *t = (struct loop_thread){ .shared = &sh, .fd = -1 };
+        t->max = cfg->max_clients / cfg->threads ? cfg->max_clients / cfg->threads : 1;
+        rc = thread_setup(t, i);
     }
-    ls.srv = srv;
-    while (ls.clients)
-        close_client(ls.clients, "closed: server stopping", 0);
-    free(ls.dgram_buf);
-    sockit_loop_free(ls.loop);
+    if (rc == CLI_OK) {
+        say_backend(cfg, &sh.threads[0], cfg->threads);
+        for (; started < cfg->threads; started++)
+            if (pthread_create(&sh.threads[started].tid, NULL, thread_main, &sh.threads[started]))
+                break;
+        thread_main(&sh.threads[0]);
+        for (unsigned long i = 1; i < started; i++)
+            pthread_join(sh.threads[i].tid, NULL);
+    }
+    atomic_store(&sh.stopping, true);
+    for (unsigned long i = 0; i < cfg->threads; i++) {
+        thread_teardown(&sh.threads[i]);
+        rc = rc != CLI_OK ? rc : sh.threads[i].rc;
+    }
+    free(sh.threads);
     return rc;
 }

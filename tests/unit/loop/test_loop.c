@@ -24,7 +24,7 @@ TestSuite(loop, .timeout = 10);
 static struct sockit_loop *new_loop(void)
 {
     struct sockit_loop *loop = NULL;
-    int rc = sockit_loop_new(&loop);
+    int rc = sockit_loop_new(&loop, SOCKIT_BACKEND_AUTO);
     cr_assert_eq(rc, 0, "sockit_loop_new: %d (%s)", rc, sockit_strerror(rc));
     cr_assert_not_null(loop);
     return loop;
@@ -688,7 +688,9 @@ Test(loop, stop_from_a_callback_makes_run_return)
     close(sv[1]);
 }
 
-Test(loop, stop_skips_the_rest_of_the_round)
+/* Stop ends run after the current round: the round itself completes, because a backend
+ * that reports edges (epoll streams) would otherwise lose the events it already handed out. */
+Test(loop, stop_lets_the_current_round_finish)
 {
     struct sockit_loop *loop = new_loop();
     int a[2], b[2];
@@ -698,7 +700,7 @@ Test(loop, stop_skips_the_rest_of_the_round)
     watch_ok(loop, a[0], SOCKIT_EV_READ, on_event, &x);
     watch_ok(loop, b[0], SOCKIT_EV_READ, on_event, &x);
     run_ok(loop);
-    cr_expect_eq(x.calls.n, 1, "after stop, no other callback of the round ran");
+    cr_expect_eq(x.calls.n, 2, "the round that called stop still dispatched both fds, and no more");
     sockit_loop_free(loop);
     close(a[0]);
     close(a[1]);

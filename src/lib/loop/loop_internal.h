@@ -1,0 +1,146 @@
+/* Internal to src/lib/loop: the loop's state, the fd table and the backend function table.
+ * Backends (backend_*.c) see only this; the public API is in include/sockit/loop.h. */
+#ifndef SOCKIT_LOOP_INTERNAL_H
+#define SOCKIT_LOOP_INTERNAL_H
+
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "sockit/buf.h"
+#include "sockit/loop.h"
+
+#define SOCKIT__READ_CHUNK (64 * 1024) /* bytes per read into the loop's shared buffer */
+
+/* Internal event bit beside SOCKIT_EV_*: the peer shut down its side (EPOLLRDHUP). A short
+ * read then no longer means "drained": the end of stream is still to be read. */
+#define SOCKIT__EV_RDHUP (1u << 8)
+
+enum sockit__fd_kind { FD_FREE = 0, FD_WATCHER, FD_STREAM, FD_LISTENER, FD_INTERNAL };
+
+/* One entry per fd number. GEN changes with every registration so that a stale event for a
+ * closed-and-reused fd number is never delivered to its new owner. */
+struct sockit__fdslot {
+    enum sockit__fd_kind kind;
+    uint32_t gen;
+    unsigned mask;      /* SOCKIT_EV_READ|WRITE asked of the backend */
+    bool registered;    /* known to the backend */
+    sockit_loop_fn *fn; /* watchers and internal fds */
+    void *data;         /* watcher data, or the stream / listener */
+};
+
+struct sockit__backend {
+    const char *name;
+    bool edge;     /* streams stay registered for read+write, edge-triggered */
+    bool complete; /* completion-based: streams and listeners run through the ops below */
+    int (*init)(struct sockit_loop *loop);
+    void (*fini)(struct sockit_loop *loop);
+    /* Make the kernel's interest in FD match SLOT->mask (0: forget FD). EDGE: the fd is read
+     * and written until EAGAIN, so it may be registered once for everything. */
+    int (*update)(struct sockit_loop *loop, int fd, struct sockit__fdslot *slot, bool edge);
+    /* Wait at most TIMEOUT_NS (< 0: no limit) and call sockit__dispatch for what is ready. */
+    int (*wait)(struct sockit_loop *loop, int64_t timeout_ns);
+    /* Completion backends only: start, pause/resume reading, send, close streams/listeners. */
+    int (*stream_start)(struct sockit_loop *loop, struct sockit_stream *s);
+    void (*stream_read)(struct sockit_loop *loop, struct sockit_stream *s, bool on);
+    void (*stream_send)(struct sockit_loop *loop, struct sockit_stream *s);
+    void (*stream_close)(struct sockit_loop *loop, struct sockit_stream *s);
+    int (*listener_start)(struct sockit_loop *loop, struct sockit_listener *l, bool on);
+};
+
+extern const struct sockit__backend sockit__backend_epoll;
+extern const struct sockit__backend sockit__backend_poll;
+extern const struct sockit__backend sockit__backend_uring;
+
+struct sockit_loop {
+    const struct sockit__backend *be;
+    void *be_state;
+    struct sockit__fdslot *slots;
+    size_t nslots;
+    uint32_t next_gen;
+    size_t refs; /* watchers, streams and listeners: what keeps run() going */
+    uint64_t now;
+    atomic_bool stop;
+    int wake_fd; /* eventfd: sockit_loop_stop from another thread */
+    /* timers: a binary min-heap ordered by (due, seq) */
+    struct sockit_timer **heap;
+    size_t nheap, capheap;
+    uint64_t timer_seq;
+    /* deferred calls, FIFO */
+    struct sockit_defer *defer_head, *defer_tail;
+    /* signals */
+    int sigfd;
+    sigset_t sigmask;
+    struct {
+        sockit_signal_fn *fn;
+        void *data;
+    } sig[65];
+    /* streams and listeners still open, to close them when the loop is freed */
+    struct sockit_stream *streams;
+    struct sockit_listener *listeners;
+    char *rbuf; /* shared read buffer of the readiness backends */
+    int fallback_err;
+    const char *fallback_name;
+};
+
+struct sockit_stream {
+    struct sockit_loop *loop;
+    int fd;
+    const struct sockit_stream_ops *ops;
+    void *ud;
+    struct sockit_buf out;
+    size_t low, high;
+    bool can_read, can_write; /* readiness seen and not yet used up (EAGAIN) */
+    bool paused;              /* output above the high watermark: not reading */
+    bool read_eof;            /* the peer ended its side, and we read the end */
+    bool peer_shut;           /* the peer's end is known to be coming (RDHUP) */
+    bool shut_pending, shut_done;
+    bool closing, close_after_flush;
+    int close_err;
+    struct sockit_defer close_defer, pump_defer;
+    struct sockit_stream *prev, *next;
+    void *be_data; /* completion backends */
+};
+
+struct sockit_listener {
+    struct sockit_loop *loop;
+    int fd;
+    int spare; /* reserve fd released to shed a connection on EMFILE */
+    bool paused;
+    sockit_accept_fn *on_accept;
+    void (*on_error)(struct sockit_listener *l, int err, void *ud);
+    void *ud;
+    struct sockit_defer free_defer;
+    struct sockit_listener *prev, *next;
+    void *be_data;
+};
+
+/* fd table */
+struct sockit__fdslot *sockit__slot(struct sockit_loop *loop, int fd);
+int sockit__slot_claim(struct sockit_loop *loop, int fd, enum sockit__fd_kind kind, void *data,
+                       sockit_loop_fn *fn);
+void sockit__slot_release(struct sockit_loop *loop, int fd);
+
+/* Called by readiness backends for each ready fd (GEN as registered). */
+void sockit__dispatch(struct sockit_loop *loop, int fd, uint32_t gen, unsigned events);
+
+/* Timers (timer.c). */
+int64_t sockit__timers_timeout(const struct sockit_loop *loop); /* ns until the next, or -1 */
+void sockit__timers_run(struct sockit_loop *loop);
+void sockit__timers_free(struct sockit_loop *loop);
+
+/* Streams and listeners on readiness backends (stream.c, listener.c). */
+void sockit__stream_ready(struct sockit_stream *s, unsigned events);
+void sockit__listener_ready(struct sockit_listener *l, unsigned events);
+void sockit__stream_free_all(struct sockit_loop *loop);
+void sockit__listener_free_all(struct sockit_loop *loop);
+
+/* For completion backends: bytes arrived / a send finished / an error. */
+void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len);
+void sockit__stream_sent(struct sockit_stream *s, size_t n);
+void sockit__stream_fail(struct sockit_stream *s, int err);
+void sockit__listener_accepted(struct sockit_listener *l, int fd, const struct sockit_addr *peer);
+void sockit__listener_error(struct sockit_listener *l, int err);
+
+uint64_t sockit__clock_ns(void);
+
+#endif

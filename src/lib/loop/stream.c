@@ -1,0 +1,360 @@
+/* Streams: connected sockets the loop reads and writes. Writes go straight to the socket when
+ * it takes them; the rest waits in a per-stream buffer that exists only while output is
+ * pending. Above the high watermark the stream stops reading (backpressure) until the
+ * output drains to the low watermark. On readiness backends the stream reads until EAGAIN
+ * (or a short read) so edge-triggered registration works; completion backends drive the same
+ * state through sockit__stream_data / _sent / _fail. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+
+#define READS_PER_ROUND 8 /* then yield to other streams; resumed from a deferred call */
+
+static const struct sockit_stream_limits default_limits = { 16 * 1024, 64 * 1024 };
+
+static void pump(struct sockit_stream *s);
+
+static void pump_deferred(struct sockit_loop *loop, void *data)
+{
+    (void)loop;
+    pump(data);
+}
+
+/* Readiness backends: ask only for what the stream can use now (edge backends keep the
+ * registration they made at open). */
+static void update_interest(struct sockit_stream *s)
+{
+    struct sockit_loop *loop = s->loop;
+    struct sockit__fdslot *slot = sockit__slot(loop, s->fd);
+    unsigned mask = 0;
+
+    if (loop->be->complete || loop->be->edge || !slot)
+        return;
+    if (!s->paused && !s->read_eof)
+        mask |= SOCKIT_EV_READ;
+    if (sockit_buf_len(&s->out) > 0)
+        mask |= SOCKIT_EV_WRITE;
+    if (mask != slot->mask) {
+        slot->mask = mask;
+        loop->be->update(loop, s->fd, slot, false);
+    }
+}
+
+static void unlink_stream(struct sockit_stream *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->loop->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+}
+
+static void destroy(struct sockit_stream *s)
+{
+    unlink_stream(s);
+    sockit_buf_free(&s->out);
+    free(s);
+}
+
+static void finish_deferred(struct sockit_loop *loop, void *data)
+{
+    struct sockit_stream *s = data;
+
+    if (s->pump_defer.queued) { /* let the queued pump (a no-op now) run first */
+        sockit_loop_defer(loop, &s->close_defer, finish_deferred, s);
+        return;
+    }
+    if (s->ops->on_close)
+        s->ops->on_close(s, s->close_err, s->ud);
+    destroy(s);
+}
+
+static void close_with(struct sockit_stream *s, int err)
+{
+    struct sockit_loop *loop = s->loop;
+
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->close_err = err;
+    if (loop->be->complete) {
+        loop->be->stream_close(loop, s); /* finishes through finish_deferred when idle */
+        return;
+    }
+    sockit__slot_release(loop, s->fd);
+    close(s->fd);
+    s->fd = -1;
+    sockit_loop_defer(loop, &s->close_defer, finish_deferred, s);
+}
+
+void sockit__stream_fail(struct sockit_stream *s, int err)
+{
+    close_with(s, err);
+}
+
+void sockit_stream_close(struct sockit_stream *s)
+{
+    close_with(s, 0);
+}
+
+/* What follows a change of pending output: release the buffer, half-close or close when it
+ * is empty, resume reading once it is under the low watermark. */
+static void after_output(struct sockit_stream *s)
+{
+    size_t pending = sockit_buf_len(&s->out);
+
+    if (pending == 0) {
+        sockit_buf_free(&s->out); /* an idle stream holds no buffer */
+        if (s->shut_pending && !s->shut_done) {
+            s->shut_done = true;
+            shutdown(s->fd, SHUT_WR);
+        }
+        if (s->close_after_flush) {
+            close_with(s, 0);
+            return;
+        }
+    }
+    if (s->paused && pending <= s->low) {
+        s->paused = false;
+        if (s->loop->be->complete)
+            s->loop->be->stream_read(s->loop, s, true);
+        else
+            sockit_loop_defer(s->loop, &s->pump_defer, pump_deferred, s);
+        if (s->ops->on_drain)
+            s->ops->on_drain(s, s->ud);
+    }
+}
+
+/* Send buffered output until it is gone or the socket is full. */
+static void flush(struct sockit_stream *s)
+{
+    while (sockit_buf_len(&s->out) > 0) {
+        size_t len = sockit_buf_len(&s->out);
+        ssize_t n = send(s->fd, s->out.data + s->out.head, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            s->can_write = false;
+            break;
+        }
+        if (n < 0) {
+            close_with(s, -errno);
+            return;
+        }
+        sockit_buf_consume(&s->out, (size_t)n);
+        if ((size_t)n < len) {
+            s->can_write = false;
+            break;
+        }
+    }
+    after_output(s);
+}
+
+void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
+{
+    if (len == 0)
+        s->read_eof = true;
+    s->ops->on_data(s, data, len, s->ud);
+}
+
+void sockit__stream_sent(struct sockit_stream *s, size_t n)
+{
+    sockit_buf_consume(&s->out, n);
+    after_output(s);
+}
+
+static void read_some(struct sockit_stream *s)
+{
+    for (int i = 0; i < READS_PER_ROUND; i++) {
+        ssize_t n = recv(s->fd, s->loop->rbuf, SOCKIT__READ_CHUNK, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            s->can_read = false;
+            return;
+        }
+        if (n < 0) {
+            close_with(s, -errno);
+            return;
+        }
+        if (n > 0 && n < SOCKIT__READ_CHUNK && !s->peer_shut)
+            s->can_read = false; /* drained: a stream socket returns short only when empty */
+        sockit__stream_data(s, s->loop->rbuf, (size_t)n);
+        if (n == 0 || !s->can_read || s->closing || s->paused)
+            return;
+    }
+    sockit_loop_defer(s->loop, &s->pump_defer, pump_deferred, s); /* let others run */
+}
+
+static void pump(struct sockit_stream *s)
+{
+    if (s->closing)
+        return;
+    if (s->can_write && sockit_buf_len(&s->out) > 0)
+        flush(s);
+    if (!s->closing && s->can_read && !s->paused && !s->read_eof)
+        read_some(s);
+    if (!s->closing)
+        update_interest(s);
+}
+
+void sockit__stream_ready(struct sockit_stream *s, unsigned events)
+{
+    if (events & (SOCKIT_EV_READ | SOCKIT_EV_ERROR))
+        s->can_read = true;
+    if (events & (SOCKIT__EV_RDHUP | SOCKIT_EV_ERROR))
+        s->peer_shut = true;
+    if (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))
+        s->can_write = true;
+    pump(s);
+}
+
+/* Try the socket first: when it takes everything, nothing is copied or buffered. */
+static int write_direct(struct sockit_stream *s, const char **data, size_t *len)
+{
+    while (*len > 0 && s->can_write) {
+        ssize_t n = send(s->fd, *data, *len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            s->can_write = false;
+            break;
+        }
+        if (n < 0)
+            return -errno;
+        *data += n;
+        *len -= (size_t)n;
+        if (*len > 0)
+            s->can_write = false;
+    }
+    return 0;
+}
+
+int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
+{
+    const char *p = data;
+    struct sockit_loop *loop = s->loop;
+    int err = 0;
+
+    if (s->closing || s->shut_pending || s->close_after_flush)
+        return -EPIPE;
+    if (!loop->be->complete && sockit_buf_len(&s->out) == 0)
+        err = write_direct(s, &p, &len);
+    if (!err && len > 0)
+        err = sockit_buf_append(&s->out, p, len);
+    if (err) {
+        close_with(s, err);
+        return err;
+    }
+    if (len == 0)
+        return 0;
+    if (loop->be->complete)
+        loop->be->stream_send(loop, s);
+    if (!s->paused && sockit_buf_len(&s->out) > s->high) {
+        s->paused = true;
+        if (loop->be->complete)
+            loop->be->stream_read(loop, s, false);
+    }
+    update_interest(s);
+    return 0;
+}
+
+size_t sockit_stream_pending(const struct sockit_stream *s)
+{
+    return sockit_buf_len(&s->out);
+}
+
+void sockit_stream_shutdown(struct sockit_stream *s)
+{
+    if (s->closing || s->shut_pending)
+        return;
+    s->shut_pending = true;
+    if (sockit_buf_len(&s->out) == 0) {
+        s->shut_done = true;
+        shutdown(s->fd, SHUT_WR);
+    }
+}
+
+void sockit_stream_close_after_flush(struct sockit_stream *s)
+{
+    if (s->closing)
+        return;
+    if (sockit_buf_len(&s->out) == 0)
+        close_with(s, 0);
+    else
+        s->close_after_flush = true;
+}
+
+int sockit_stream_fd(const struct sockit_stream *s)
+{
+    return s->fd;
+}
+
+static int register_readiness(struct sockit_loop *loop, struct sockit_stream *s)
+{
+    int err = sockit__slot_claim(loop, s->fd, FD_STREAM, s, NULL);
+
+    if (err)
+        return err;
+    struct sockit__fdslot *slot = sockit__slot(loop, s->fd);
+    slot->mask = SOCKIT_EV_READ | (loop->be->edge ? SOCKIT_EV_WRITE : 0);
+    err = loop->be->update(loop, s->fd, slot, true);
+    if (err)
+        sockit__slot_release(loop, s->fd);
+    return err;
+}
+
+int sockit_stream_open(struct sockit_loop *loop, int fd, const struct sockit_stream_ops *ops,
+                       void *ud, const struct sockit_stream_limits *limits,
+                       struct sockit_stream **out)
+{
+    struct sockit_stream *s = calloc(1, sizeof(*s));
+    int err = s ? 0 : -ENOMEM;
+
+    if (!err && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+        err = -errno;
+    if (err) {
+        free(s);
+        close(fd);
+        return err;
+    }
+    limits = limits ? limits : &default_limits;
+    *s = (struct sockit_stream){ .loop = loop,
+                                 .fd = fd,
+                                 .ops = ops,
+                                 .ud = ud,
+                                 .low = limits->low_water,
+                                 .high = limits->high_water,
+                                 .can_write = true,
+                                 .next = loop->streams };
+    sockit_buf_init(&s->out, SIZE_MAX);
+    err = loop->be->complete ? loop->be->stream_start(loop, s) : register_readiness(loop, s);
+    if (err) {
+        close(fd);
+        free(s);
+        return err;
+    }
+    if (loop->streams)
+        loop->streams->prev = s;
+    loop->streams = s;
+    *out = s;
+    return 0;
+}
+
+/* Loop teardown: close every stream without callbacks. */
+void sockit__stream_free_all(struct sockit_loop *loop)
+{
+    while (loop->streams) {
+        struct sockit_stream *s = loop->streams;
+        if (s->fd >= 0) {
+            sockit__slot_release(loop, s->fd);
+            close(s->fd);
+        }
+        destroy(s);
+    }
+}
