@@ -17,6 +17,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -pthread -MMD -MP
 LDFLAGS  += -pthread
+LDLIBS   += -luring
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -64,12 +65,12 @@ $(LIB): $(call obj,$(LIB_SRC))
 
 $(BIN): $(call obj,$(CLI_SRC)) $(LIB)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(TESTS): $(call obj,$(TEST_SRC)) $(LIB)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -lcriterion -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ -lcriterion $(LDLIBS) -o $@
 
 # The examples use the plain socket API only: no libsockit.
 $(BUILD)/examples/%: examples/%.c
@@ -84,7 +85,7 @@ FUZZ_CFLAGS := -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/sockit/*.h src/lib/*/*.h)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRC) -o $@
+	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRC) $(LDLIBS) -o $@
 
 # Replay every seed and saved input once (no fuzzing): fast, deterministic, part of make test.
 fuzz-replay: $(FUZZERS)
@@ -151,7 +152,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all $(BUILD)/san/tests/sockit-tests
 	SOCKIT_BIN=$(BIN) SOCKIT_EXAMPLES=$(BUILD)/examples $(TESTS) --jobs 2 --short-filename
-	SOCKIT_BIN=$(BUILD)/san/sockit SOCKIT_EXAMPLES=$(BUILD)/examples \
+	SOCKIT_BIN=$(BUILD)/san/sockit SOCKIT_EXAMPLES=$(BUILD)/examples SOCKIT_SANITIZED=1 \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -45,7 +45,10 @@ server_pid=""
 # The command line of each server; "@PORT@" is replaced by the port.
 server_cmd() {
     case "$1" in
-    sockit-loop) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --quiet --max-clients 100000" ;;
+    sockit-uring) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend uring --quiet --max-clients 100000" ;;
+    sockit-epoll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend epoll --quiet --max-clients 100000" ;;
+    sockit-poll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend poll --quiet --max-clients 100000" ;;
+    sockit-uring-2t) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --threads 2 --quiet --max-clients 100000" ;;
     sockit-thread) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model thread --quiet --max-clients 100000" ;;
     sockit-fork) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model fork --quiet --max-clients 100000" ;;
     sockit-iterative) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model iterative --quiet" ;;
@@ -129,7 +132,7 @@ iperf_run() {
         "$OUT/iperf.json"
 }
 
-SERVERS=${SERVERS:-"sockit-loop epoll libuv socat sockit-thread sockit-fork sockit-iterative"}
+SERVERS=${SERVERS:-"sockit-uring sockit-epoll sockit-poll epoll libuv socat sockit-uring-2t sockit-thread sockit-fork sockit-iterative"}
 {
     printf '%-17s %6s %10s %9s %12s %9s %9s\n' server conns msgs/s p99_us cpu_us/msg "vs libuv" "cpu/libuv"
 } >"$OUT/table"
@@ -155,13 +158,14 @@ for conns in $CONNS; do
 done
 
 printf '\n%-17s %12s %9s\n' server "bulk GB/s" "vs libuv" >>"$OUT/table"
-for s in sockit-loop epoll libuv; do
+BULK_SERVERS="sockit-uring sockit-epoll epoll libuv"
+for s in $BULK_SERVERS; do
     start_server "$s"
     bulk_run >"$OUT/$s.bulk"
     stop_server
 done
 uv_bulk=$(cat "$OUT/libuv.bulk")
-for s in sockit-loop epoll libuv; do
+for s in $BULK_SERVERS; do
     awk -v s="$s" -v g="$(cat "$OUT/$s.bulk")" -v u="$uv_bulk" \
         'BEGIN { printf "%-17s %12.2f %8.2fx\n", s, g, (u > 0 ? g / u : 0) }' >>"$OUT/table"
 done

@@ -32,8 +32,9 @@ enum sockit_backend {
  * or -errno; free the loop with sockit_loop_free. */
 int sockit_loop_new(struct sockit_loop **out, enum sockit_backend backend);
 
-/* Free the loop. Streams and listeners still open are closed (their on_close is not called);
- * watched fds, timers and data stay the caller's. NULL is a no-op. */
+/* Free the loop. Streams still open are closed and their on_close runs (err -ECANCELED), so
+ * their callback data can be freed there; listeners are closed; watched fds, timers and data
+ * stay the caller's. NULL is a no-op. */
 void sockit_loop_free(struct sockit_loop *loop);
 
 /* "uring", "epoll" or "poll". */
@@ -72,7 +73,8 @@ typedef void sockit_loop_fn(struct sockit_loop *loop, int fd, unsigned events, v
 /* Start watching FD for EVENTS (SOCKIT_EV_READ | SOCKIT_EV_WRITE), or change the events and
  * callback of an fd already watched. EVENTS 0 keeps the fd registered but silent: no callback
  * at all, not even SOCKIT_EV_ERROR, until it is watched for events again. Returns 0 or
- * -errno. */
+ * -errno: -EBADF for a closed fd, -EPERM for a regular file or directory (always ready) on
+ * every backend, and whatever else the backend refuses (epoll also refuses some devices). */
 int sockit_loop_watch(struct sockit_loop *loop, int fd, unsigned events, sockit_loop_fn *fn,
                       void *data);
 
@@ -85,8 +87,9 @@ int sockit_loop_unwatch(struct sockit_loop *loop, int fd);
 struct sockit_timer;
 typedef void sockit_timer_fn(struct sockit_loop *loop, struct sockit_timer *timer, void *data);
 
-/* A timer is caller memory; its fields are private. Many thousands are cheap (a binary heap:
- * O(log n) start/stop). Timers due at the same time fire in the order they were started. */
+/* A timer is caller memory; its fields are private; sockit_timer_init before use. Many thousands
+ * are cheap (a binary heap: O(log n) start/stop). Timers due at the same time fire in the order
+ * they were started. */
 struct sockit_timer {
     sockit_timer_fn *fn;
     void *data;
@@ -122,7 +125,8 @@ int sockit_loop_signal(struct sockit_loop *loop, int signo, sockit_signal_fn *fn
 struct sockit_defer;
 typedef void sockit_defer_fn(struct sockit_loop *loop, void *data);
 
-/* Caller memory; fields private. */
+/* Caller memory; fields private. Zero it before its first use (= { 0 }); after that the loop
+ * keeps it consistent. */
 struct sockit_defer {
     sockit_defer_fn *fn;
     void *data;

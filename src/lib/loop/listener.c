@@ -1,6 +1,8 @@
 /* Listeners: accept connections on a listening socket and hand each to the caller. Out of
  * fds, the waiting client is accepted and closed at once (a reserve fd makes room), so a
- * level-triggered listener never spins and the client is not left hanging. */
+ * level-triggered listener never spins and the client is not left hanging. Every backend
+ * drives listeners by readiness (io_uring through a poll request): accepting is not the hot
+ * path, and accept4 gives the peer address without a second call. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,10 +19,6 @@ static void set_interest(struct sockit_listener *l, bool on)
     struct sockit_loop *loop = l->loop;
     struct sockit__fdslot *slot = sockit__slot(loop, l->fd);
 
-    if (loop->be->complete) {
-        loop->be->listener_start(loop, l, on);
-        return;
-    }
     slot->mask = on ? SOCKIT_EV_READ : 0;
     loop->be->update(loop, l->fd, slot, false);
 }
@@ -75,7 +73,7 @@ int sockit_listener_open(struct sockit_loop *loop, int lfd, sockit_accept_fn *on
                                    .next = loop->listeners };
     l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
-    err = loop->be->complete ? 0 : sockit__slot_claim(loop, lfd, FD_LISTENER, l, NULL);
+    err = sockit__slot_claim(loop, lfd, FD_LISTENER, l, NULL);
     if (err) {
         close(l->spare);
         free(l);
@@ -123,10 +121,7 @@ static void shut(struct sockit_listener *l)
         loop->listeners = l->next;
     if (l->next)
         l->next->prev = l->prev;
-    if (loop->be->complete)
-        loop->be->listener_start(loop, l, false);
-    else
-        sockit__slot_release(loop, l->fd);
+    sockit__slot_release(loop, l->fd);
     close(l->fd);
     l->fd = -1;
     if (l->spare >= 0)

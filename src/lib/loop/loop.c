@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,7 +57,7 @@ int sockit__slot_claim(struct sockit_loop *loop, int fd, enum sockit__fd_kind ki
     if (++loop->next_gen == 0) /* 0 never names a registration */
         loop->next_gen = 1;
     *slot = (struct sockit__fdslot){ .kind = kind, .gen = loop->next_gen, .fn = fn, .data = data };
-    if (kind != FD_INTERNAL)
+    if (kind == FD_WATCHER || kind == FD_LISTENER) /* streams count themselves (stream.c) */
         loop->refs++;
     return 0;
 }
@@ -71,7 +72,7 @@ void sockit__slot_release(struct sockit_loop *loop, int fd)
         slot->mask = 0;
         loop->be->update(loop, fd, slot, slot->kind == FD_STREAM);
     }
-    if (slot->kind != FD_INTERNAL)
+    if (slot->kind == FD_WATCHER || slot->kind == FD_LISTENER)
         loop->refs--;
     memset(slot, 0, sizeof(*slot));
 }
@@ -87,6 +88,8 @@ void sockit__dispatch(struct sockit_loop *loop, int fd, uint32_t gen, unsigned e
     case FD_LISTENER: sockit__listener_ready(slot->data, events); break;
     case FD_WATCHER:
     case FD_INTERNAL:
+        if (slot->mask == 0)
+            return; /* silenced: not even errors */
         if (events & SOCKIT_EV_ERROR)
             events |= slot->mask & SOCKIT_EV_READ; /* a reader must see the hang-up */
         slot->fn(loop, fd, events & (slot->mask | SOCKIT_EV_ERROR) & ~SOCKIT__EV_RDHUP, slot->data);
@@ -97,14 +100,27 @@ void sockit__dispatch(struct sockit_loop *loop, int fd, uint32_t gen, unsigned e
 
 /* ---- watchers --------------------------------------------------------------------------- */
 
+/* The same answer from every backend: a closed fd is -EBADF, and a regular file or directory
+ * (always "ready", so a watcher would spin) is -EPERM, as epoll says. */
+static int check_pollable(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    return (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) ? -EPERM : 0;
+}
+
 int sockit_loop_watch(struct sockit_loop *loop, int fd, unsigned events, sockit_loop_fn *fn,
                       void *data)
 {
     struct sockit__fdslot *slot = sockit__slot(loop, fd);
-    int err;
+    int err = 0;
 
     if (!fn || fd < 0)
         return -EINVAL;
+    if ((!slot || slot->kind == FD_FREE) && (err = check_pollable(fd)) < 0)
+        return err;
     if (slot && slot->kind != FD_FREE && slot->kind != FD_WATCHER)
         return -EEXIST;
     if (!slot || slot->kind == FD_FREE) {
@@ -344,10 +360,14 @@ void sockit_loop_free(struct sockit_loop *loop)
 {
     if (!loop)
         return;
-    while (loop->defer_head)
-        run_deferred(loop); /* closes already under way complete (their on_close runs) */
     if (loop->be) {
-        sockit__stream_free_all(loop);
+        sockit__stream_close_all(loop);
+        if (loop->be->drain)
+            loop->be->drain(loop); /* completion backends: wait out what is in flight */
+    }
+    while (loop->defer_head)
+        run_deferred(loop); /* the streams' on_close run here */
+    if (loop->be) {
         sockit__listener_free_all(loop);
         if (loop->sigfd >= 0)
             sockit__slot_release(loop, loop->sigfd);

@@ -23,6 +23,8 @@ struct sockit__fdslot {
     enum sockit__fd_kind kind;
     uint32_t gen;
     unsigned mask;      /* SOCKIT_EV_READ|WRITE asked of the backend */
+    unsigned armed;     /* io_uring: the mask of the poll request in flight */
+    uint8_t arm_seq;    /* io_uring: which poll request is the current one */
     bool registered;    /* known to the backend */
     sockit_loop_fn *fn; /* watchers and internal fds */
     void *data;         /* watcher data, or the stream / listener */
@@ -39,12 +41,13 @@ struct sockit__backend {
     int (*update)(struct sockit_loop *loop, int fd, struct sockit__fdslot *slot, bool edge);
     /* Wait at most TIMEOUT_NS (< 0: no limit) and call sockit__dispatch for what is ready. */
     int (*wait)(struct sockit_loop *loop, int64_t timeout_ns);
-    /* Completion backends only: start, pause/resume reading, send, close streams/listeners. */
+    /* Completion backends only: start, pause/resume reading, send, close streams; drain
+     * waits (at loop teardown) until no stream has an operation in flight. */
     int (*stream_start)(struct sockit_loop *loop, struct sockit_stream *s);
     void (*stream_read)(struct sockit_loop *loop, struct sockit_stream *s, bool on);
     void (*stream_send)(struct sockit_loop *loop, struct sockit_stream *s);
     void (*stream_close)(struct sockit_loop *loop, struct sockit_stream *s);
-    int (*listener_start)(struct sockit_loop *loop, struct sockit_listener *l, bool on);
+    void (*drain)(struct sockit_loop *loop);
 };
 
 extern const struct sockit__backend sockit__backend_epoll;
@@ -87,7 +90,8 @@ struct sockit_stream {
     int fd;
     const struct sockit_stream_ops *ops;
     void *ud;
-    struct sockit_buf out;
+    struct sockit_buf out; /* output not yet handed to the kernel */
+    size_t in_flight;      /* output handed over and not yet confirmed (completion backends) */
     size_t low, high;
     bool can_read, can_write; /* readiness seen and not yet used up (EAGAIN) */
     bool paused;              /* output above the high watermark: not reading */
@@ -131,12 +135,13 @@ void sockit__timers_free(struct sockit_loop *loop);
 /* Streams and listeners on readiness backends (stream.c, listener.c). */
 void sockit__stream_ready(struct sockit_stream *s, unsigned events);
 void sockit__listener_ready(struct sockit_listener *l, unsigned events);
-void sockit__stream_free_all(struct sockit_loop *loop);
+void sockit__stream_close_all(struct sockit_loop *loop);
 void sockit__listener_free_all(struct sockit_loop *loop);
 
 /* For completion backends: bytes arrived / a send finished / an error. */
 void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len);
-void sockit__stream_sent(struct sockit_stream *s, size_t n);
+void sockit__stream_sent(struct sockit_stream *s);   /* in_flight shrank: watermarks etc. */
+void sockit__stream_closed(struct sockit_stream *s); /* no operation left: close, then free */
 void sockit__stream_fail(struct sockit_stream *s, int err);
 void sockit__listener_accepted(struct sockit_listener *l, int fd, const struct sockit_addr *peer);
 void sockit__listener_error(struct sockit_listener *l, int err);

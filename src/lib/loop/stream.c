@@ -18,6 +18,12 @@ static const struct sockit_stream_limits default_limits = { 16 * 1024, 64 * 1024
 
 static void pump(struct sockit_stream *s);
 
+/* Output not yet confirmed sent: buffered here, or in flight in a completion backend. */
+static size_t pending(const struct sockit_stream *s)
+{
+    return sockit_buf_len(&s->out) + s->in_flight;
+}
+
 static void pump_deferred(struct sockit_loop *loop, void *data)
 {
     (void)loop;
@@ -36,7 +42,7 @@ static void update_interest(struct sockit_stream *s)
         return;
     if (!s->paused && !s->read_eof)
         mask |= SOCKIT_EV_READ;
-    if (sockit_buf_len(&s->out) > 0)
+    if (pending(s) > 0)
         mask |= SOCKIT_EV_WRITE;
     if (mask != slot->mask) {
         slot->mask = mask;
@@ -56,6 +62,7 @@ static void unlink_stream(struct sockit_stream *s)
 
 static void destroy(struct sockit_stream *s)
 {
+    s->loop->refs--;
     unlink_stream(s);
     sockit_buf_free(&s->out);
     free(s);
@@ -83,13 +90,18 @@ static void close_with(struct sockit_stream *s, int err)
     s->closing = true;
     s->close_err = err;
     if (loop->be->complete) {
-        loop->be->stream_close(loop, s); /* finishes through finish_deferred when idle */
+        loop->be->stream_close(loop, s); /* calls sockit__stream_closed when nothing is left */
         return;
     }
     sockit__slot_release(loop, s->fd);
+    sockit__stream_closed(s);
+}
+
+void sockit__stream_closed(struct sockit_stream *s)
+{
     close(s->fd);
     s->fd = -1;
-    sockit_loop_defer(loop, &s->close_defer, finish_deferred, s);
+    sockit_loop_defer(s->loop, &s->close_defer, finish_deferred, s);
 }
 
 void sockit__stream_fail(struct sockit_stream *s, int err)
@@ -106,9 +118,9 @@ void sockit_stream_close(struct sockit_stream *s)
  * is empty, resume reading once it is under the low watermark. */
 static void after_output(struct sockit_stream *s)
 {
-    size_t pending = sockit_buf_len(&s->out);
+    size_t left = pending(s);
 
-    if (pending == 0) {
+    if (left == 0) {
         sockit_buf_free(&s->out); /* an idle stream holds no buffer */
         if (s->shut_pending && !s->shut_done) {
             s->shut_done = true;
@@ -119,7 +131,7 @@ static void after_output(struct sockit_stream *s)
             return;
         }
     }
-    if (s->paused && pending <= s->low) {
+    if (s->paused && left <= s->low) {
         s->paused = false;
         if (s->loop->be->complete)
             s->loop->be->stream_read(s->loop, s, true);
@@ -162,9 +174,8 @@ void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
     s->ops->on_data(s, data, len, s->ud);
 }
 
-void sockit__stream_sent(struct sockit_stream *s, size_t n)
+void sockit__stream_sent(struct sockit_stream *s)
 {
-    sockit_buf_consume(&s->out, n);
     after_output(s);
 }
 
@@ -255,7 +266,7 @@ int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
         return 0;
     if (loop->be->complete)
         loop->be->stream_send(loop, s);
-    if (!s->paused && sockit_buf_len(&s->out) > s->high) {
+    if (!s->paused && pending(s) > s->high) {
         s->paused = true;
         if (loop->be->complete)
             loop->be->stream_read(loop, s, false);
@@ -266,7 +277,7 @@ int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 
 size_t sockit_stream_pending(const struct sockit_stream *s)
 {
-    return sockit_buf_len(&s->out);
+    return pending(s);
 }
 
 void sockit_stream_shutdown(struct sockit_stream *s)
@@ -274,7 +285,7 @@ void sockit_stream_shutdown(struct sockit_stream *s)
     if (s->closing || s->shut_pending)
         return;
     s->shut_pending = true;
-    if (sockit_buf_len(&s->out) == 0) {
+    if (pending(s) == 0) {
         s->shut_done = true;
         shutdown(s->fd, SHUT_WR);
     }
@@ -284,7 +295,7 @@ void sockit_stream_close_after_flush(struct sockit_stream *s)
 {
     if (s->closing)
         return;
-    if (sockit_buf_len(&s->out) == 0)
+    if (pending(s) == 0)
         close_with(s, 0);
     else
         s->close_after_flush = true;
@@ -342,19 +353,15 @@ int sockit_stream_open(struct sockit_loop *loop, int fd, const struct sockit_str
     if (loop->streams)
         loop->streams->prev = s;
     loop->streams = s;
+    loop->refs++; /* an open stream keeps the loop running */
     *out = s;
     return 0;
 }
 
-/* Loop teardown: close every stream without callbacks. */
-void sockit__stream_free_all(struct sockit_loop *loop)
+/* Loop teardown: close every stream that is still open; their on_close runs (-ECANCELED)
+ * once the backend has nothing in flight for them. */
+void sockit__stream_close_all(struct sockit_loop *loop)
 {
-    while (loop->streams) {
-        struct sockit_stream *s = loop->streams;
-        if (s->fd >= 0) {
-            sockit__slot_release(loop, s->fd);
-            close(s->fd);
-        }
-        destroy(s);
-    }
+    for (struct sockit_stream *s = loop->streams; s; s = s->next)
+        close_with(s, -ECANCELED);
 }
