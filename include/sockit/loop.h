@@ -47,6 +47,9 @@ int sockit_loop_fallback(const struct sockit_loop *loop, const char **refused);
 /* Parse "uring", "epoll", "poll" or "auto". Returns 0 or -EINVAL. */
 int sockit_backend_parse(const char *name, enum sockit_backend *out);
 
+/* The name sockit_backend_parse accepts for B. */
+const char *sockit_backend_name(enum sockit_backend b);
+
 /* Run until sockit_loop_stop, or until nothing is left to wait for (no fd, stream, listener,
  * timer or deferred call). Returns 0, or -errno if waiting failed. */
 int sockit_loop_run(struct sockit_loop *loop);

@@ -190,7 +190,7 @@ static int thread_setup(struct loop_thread *t, unsigned long i)
     int err = sockit_loop_new(&t->loop, cfg->backend);
 
     if (err)
-        return cli_fail("start event loop", NULL, err);
+        return cli_fail("start event loop", sockit_backend_name(cfg->backend), err);
     t->fd = thread_socket(t, i);
     if (t->fd < 0)
         return cli_fail("listen", cfg->ep_text, t->fd);

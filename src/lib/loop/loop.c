@@ -272,9 +272,16 @@ static const struct sockit__backend *backend_of(enum sockit_backend b)
     return NULL;
 }
 
+static const char *const backend_names[] = { "auto", "uring", "epoll", "poll" };
+
+const char *sockit_backend_name(enum sockit_backend b)
+{
+    return (unsigned)b < 4 ? backend_names[b] : "?";
+}
+
 int sockit_backend_parse(const char *name, enum sockit_backend *out)
 {
-    static const char *const names[] = { "auto", "uring", "epoll", "poll" };
+    const char *const *names = backend_names;
 
     for (int i = 0; i < 4; i++) {
         if (strcmp(name, names[i]) == 0) {

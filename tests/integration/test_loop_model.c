@@ -1,0 +1,260 @@
+/* The loop model on every backend: echo on each, --threads with SO_REUSEPORT, a clean stop
+ * on SIGINT, 10,000 idle connections that cost no CPU and little memory, and the fallback
+ * with one notice when the kernel refuses io_uring (made to refuse here with seccomp, as
+ * kernel.io_uring_disabled would). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../support/harness.h"
+
+/* In the child before exec: io_uring_setup fails with EPERM, as when an administrator sets
+ * kernel.io_uring_disabled=2. */
+static void refuse_io_uring(void)
+{
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+
+    h_die_with_parent();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        _exit(125);
+}
+
+static void start_loop_server(struct proc *p, const char *endpoint, const char *const extra[],
+                              void (*pre_exec)(void))
+{
+    const char *argv[24] = { h_sockit(), "echo", endpoint, "--model", "loop", "--quiet" };
+    size_t n = 6;
+
+    for (size_t i = 0; extra && extra[i] && n < 23; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    h_start(p, argv, NULL, 0, pre_exec);
+    if (!h_wait_stderr(p, "listening on", 5000)) {
+        char *err = h_stderr(p, NULL);
+        cr_assert_fail("sockit echo %s --model loop did not start:\n%s", endpoint, err);
+    }
+}
+
+static void expect_send_echo(const char *endpoint, const char *msg)
+{
+    struct proc c;
+    const char *argv[] = { h_sockit(), "send", endpoint, msg, NULL };
+
+    h_start(&c, argv, "", 0, NULL);
+    int rc = h_wait(&c, 5000);
+    char *out = h_stdout(&c, NULL), *err = h_stderr(&c, NULL);
+    cr_expect_eq(rc, 0, "send %s: exit %d: %s", endpoint, rc, err);
+    cr_expect_str_eq(out, msg, "echo over %s", endpoint);
+    free(out);
+    free(err);
+    h_cleanup(&c);
+}
+
+static void echo_on_backend(const char *backend)
+{
+    char tcp[64], udp[64], unix_ep[96], path[64];
+    int port = h_free_port();
+    const char *const extra[] = { "--backend", backend, NULL };
+    struct proc a, b, c;
+
+    snprintf(tcp, sizeof(tcp), "tcp://[::1]:%d", port);
+    snprintf(udp, sizeof(udp), "udp://127.0.0.1:%d", port);
+    h_tmp_path(path, sizeof(path), "loop.sock");
+    snprintf(unix_ep, sizeof(unix_ep), "unix:%s", path);
+    start_loop_server(&a, tcp, extra, NULL);
+    start_loop_server(&b, udp, extra, NULL);
+    start_loop_server(&c, unix_ep, extra, NULL);
+    char *err = h_stderr(&a, NULL);
+    char want[64];
+    snprintf(want, sizeof(want), "event loop: %s backend", backend);
+    cr_expect(strstr(err, want) != NULL, "the server names its backend: %s", err);
+    free(err);
+    expect_send_echo(tcp, "over tcp");
+    expect_send_echo(udp, "over udp");
+    expect_send_echo(unix_ep, "over unix");
+    /* SIGINT, like ^C: every backend stops cleanly (exit 0; under ASan, nothing leaked). */
+    cr_expect_eq(h_stop(&a, SIGINT, 5000), 0);
+    cr_expect_eq(h_stop(&b, SIGINT, 5000), 0);
+    cr_expect_eq(h_stop(&c, SIGINT, 5000), 0);
+    h_cleanup(&a);
+    h_cleanup(&b);
+    h_cleanup(&c);
+}
+
+Test(loop_model, echo_and_clean_stop_on_uring, .timeout = 30)
+{
+    echo_on_backend("uring");
+}
+
+Test(loop_model, echo_and_clean_stop_on_epoll, .timeout = 30)
+{
+    echo_on_backend("epoll");
+}
+
+Test(loop_model, echo_and_clean_stop_on_poll, .timeout = 30)
+{
+    echo_on_backend("poll");
+}
+
+Test(loop_model, refused_io_uring_falls_back_with_one_notice, .timeout = 30)
+{
+    struct proc p;
+    char ep[64];
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    start_loop_server(&p, ep, NULL, refuse_io_uring);
+    expect_send_echo(ep, "still served");
+    cr_expect_eq(h_stop(&p, SIGTERM, 5000), 0);
+    char *err = h_stderr(&p, NULL);
+    const char *notice = "uring unavailable (Operation not permitted): using epoll";
+    const char *first = strstr(err, notice);
+    cr_expect(first != NULL, "one notice names the refusal and the fallback:\n%s", err);
+    cr_expect(first == NULL || strstr(first + 1, notice) == NULL, "only one notice:\n%s", err);
+    free(err);
+    h_cleanup(&p);
+}
+
+Test(loop_model, explicit_backend_the_kernel_refuses_is_an_error, .timeout = 30)
+{
+    struct proc p;
+    char ep[64];
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    const char *argv[] = { h_sockit(), "echo", ep, "--model", "loop", "--backend", "uring", NULL };
+    h_start(&p, argv, NULL, 0, refuse_io_uring);
+    cr_expect_eq(h_wait(&p, 5000), 1);
+    char *err = h_stderr(&p, NULL);
+    cr_expect(strstr(err, "sockit: start event loop uring: Operation not permitted") != NULL,
+              "stderr: %s", err);
+    free(err);
+    h_cleanup(&p);
+}
+
+Test(loop_model, two_threads_share_the_port_and_serve_100_clients, .timeout = 60)
+{
+    struct proc p;
+    char ep[64];
+    int fds[100];
+    const char *const extra[] = { "--threads", "2", NULL };
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    start_loop_server(&p, ep, extra, NULL);
+    for (int i = 0; i < 100; i++) {
+        fds[i] = h_connect(ep);
+        cr_assert_geq(fds[i], 0, "client %d", i);
+        cr_assert_eq(h_write_all(fds[i], "ping", 4), 0);
+    }
+    for (int i = 0; i < 100; i++) {
+        char got[4];
+        cr_expect_eq(h_read_exact(fds[i], got, 4), 0, "client %d got no echo", i);
+        cr_expect_eq(memcmp(got, "ping", 4), 0);
+        close(fds[i]);
+    }
+    char *err = h_stderr(&p, NULL);
+    cr_expect(strstr(err, "2 threads") != NULL, "%s", err);
+    free(err);
+    cr_expect_eq(h_stop(&p, SIGTERM, 5000), 0);
+    h_cleanup(&p);
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+#define IDLE 10000
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < IDLE + 500 && rl.rlim_max >= IDLE + 500) {
+        rl.rlim_cur = IDLE + 500;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* 10,000 connected clients that send nothing: the server uses no CPU while they idle, and a
+ * bounded, small amount of memory each (we print the figure; docs/benchmarks.md records it). */
+static void idle_connections(const char *backend)
+{
+    struct rlimit rl;
+    struct proc p;
+    char ep[64], max[16];
+    int *fds = calloc(IDLE, sizeof(int));
+
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max < IDLE + 500)
+        cr_skip_test("the hard fd limit (%lu) is below %d", (unsigned long)rl.rlim_max, IDLE + 500);
+    raise_fd_limit();
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    snprintf(max, sizeof(max), "%d", IDLE + 100);
+    const char *const extra[] = { "--backend", backend, "--max-clients", max, NULL };
+    start_loop_server(&p, ep, extra, NULL); /* inherits the raised limit */
+    expect_send_echo(ep, "warm-up");
+    long rss_before = rss_kb(p.pid);
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = h_connect(ep);
+        cr_assert_geq(fds[i], 0, "client %d: %s", i, strerror(-fds[i]));
+    }
+    expect_send_echo(ep, "all connected"); /* every accept has been handled */
+    long rss_after = rss_kb(p.pid);
+    long cpu_before = h_cpu_ms(p.pid);
+    h_sleep_ms(1000);
+    long cpu_idle = h_cpu_ms(p.pid) - cpu_before;
+    double per_conn = (double)(rss_after - rss_before) * 1024.0 / IDLE;
+    cr_log_info("%s: %d idle connections: %.0f bytes of server memory each, %ld ms CPU in 1 s",
+                backend, IDLE, per_conn, cpu_idle);
+    printf("loop %s: %d idle connections: %.0f bytes of server RSS each, %ld ms CPU in 1 s idle\n",
+           backend, IDLE, per_conn, cpu_idle);
+    cr_expect_leq(cpu_idle, 20, "idle connections cost %ld ms of CPU in 1 s", cpu_idle);
+    long limit = getenv("SOCKIT_SANITIZED") ? 8192 : 2048; /* ASan redzones cost more */
+    cr_expect_leq(per_conn, (double)limit, "%.0f bytes per idle connection", per_conn);
+    expect_send_echo(ep, "still served");
+    for (int i = 0; i < IDLE; i++)
+        close(fds[i]);
+    free(fds);
+    cr_expect_eq(h_stop(&p, SIGTERM, 10000), 0, "stop with 10,000 clients connected");
+    h_cleanup(&p);
+}
+
+Test(loop_model, ten_thousand_idle_connections_on_uring, .timeout = 120)
+{
+    idle_connections("uring");
+}
+
+Test(loop_model, ten_thousand_idle_connections_on_epoll, .timeout = 120)
+{
+    idle_connections("epoll");
+}
