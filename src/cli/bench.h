@@ -10,7 +10,7 @@
 #include "sockit/endpoint.h"
 #include "sockit/hist.h"
 
-enum bench_mode { BENCH_PINGPONG, BENCH_PIPELINE, BENCH_BULK, BENCH_CONNECT };
+enum bench_mode { BENCH_PINGPONG, BENCH_PIPELINE, BENCH_BULK, BENCH_CONNECT, BENCH_SEND };
 
 struct bench_config {
     struct sockit_endpoint ep;

@@ -19,6 +19,7 @@
 struct bconn {
     int fd;             /* -1 when closed */
     bool armed_out;     /* EPOLLOUT registered */
+    bool rx_done;       /* send mode: the sink ended its side; stop reading */
     bool connect_sent;  /* connect mode: request written */
     unsigned inflight;  /* messages sent and not yet answered */
     unsigned head;      /* oldest stamp */
@@ -88,7 +89,8 @@ static void fail_conn(struct engine *e, struct bconn *c, const char *op, int err
 
 static int arm(struct engine *e, struct bconn *c, bool out, int op)
 {
-    struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0u), .data.ptr = c };
+    struct epoll_event ev = { .events = (c->rx_done ? 0u : EPOLLIN) | (out ? EPOLLOUT : 0u),
+                              .data.ptr = c };
     c->armed_out = out;
     return epoll_ctl(e->epfd, op, c->fd, &ev);
 }
@@ -123,7 +125,7 @@ static void fill(struct engine *e, struct bconn *c)
 {
     const struct bench_config *cfg = e->cfg;
 
-    if (cfg->mode == BENCH_BULK) {
+    if (cfg->mode == BENCH_BULK || cfg->mode == BENCH_SEND) {
         while (c->out_pending < BULK_QUEUE * cfg->size && quota_left(e, cfg->size)) {
             c->out_pending += cfg->size;
             e->issued += cfg->size;
@@ -145,6 +147,20 @@ static void fill(struct engine *e, struct bconn *c)
     }
 }
 
+/* Send mode: what the kernel took is the measure (it waits in socket buffers of a few MiB
+ * at most, so over a long run the figure is the delivered rate). */
+static void count_sent(struct engine *e, size_t n)
+{
+    struct bench_result *r = &e->w->result;
+    unsigned long long before = r->bytes / e->cfg->size;
+
+    r->bytes += n;
+    atomic_fetch_add_explicit(&e->w->live->bytes, n, memory_order_relaxed);
+    unsigned long long whole = r->bytes / e->cfg->size - before;
+    r->messages += whole;
+    atomic_fetch_add_explicit(&e->w->live->messages, whole, memory_order_relaxed);
+}
+
 static void flush_stream(struct engine *e, struct bconn *c)
 {
     while (c->out_pending > 0) {
@@ -162,6 +178,8 @@ static void flush_stream(struct engine *e, struct bconn *c)
             return;
         }
         c->out_pending -= (size_t)w;
+        if (e->cfg->mode == BENCH_SEND)
+            count_sent(e, (size_t)w);
     }
     if (c->armed_out)
         arm(e, c, false, EPOLL_CTL_MOD);
@@ -182,15 +200,25 @@ static void flush_dgram(struct engine *e, struct bconn *c)
     }
 }
 
+/* Queue and send until the socket is full, nothing more may be sent, or (streaming modes) a
+ * fair share was written this round, in which case EPOLLOUT brings us back. */
 static void pump(struct engine *e, struct bconn *c)
 {
-    if (c->fd < 0)
-        return;
-    fill(e, c);
-    if (e->stream)
+    for (int i = 0; i < 16; i++) {
+        if (c->fd < 0)
+            return;
+        fill(e, c);
+        if (!e->stream) {
+            flush_dgram(e, c);
+            return;
+        }
+        size_t queued = c->out_pending;
         flush_stream(e, c);
-    else
-        flush_dgram(e, c);
+        if (c->fd < 0 || c->out_pending > 0 || queued == 0)
+            return; /* the socket is full (EPOLLOUT is armed), or nothing was due */
+    }
+    if (!c->armed_out)
+        arm(e, c, true, EPOLL_CTL_MOD);
 }
 
 static void complete(struct engine *e, struct bconn *c, unsigned long long n)
@@ -213,6 +241,8 @@ static void on_stream_bytes(struct engine *e, struct bconn *c, size_t n)
     const struct bench_config *cfg = e->cfg;
     struct bench_result *r = &e->w->result;
 
+    if (cfg->mode == BENCH_SEND)
+        return; /* one-way: whatever comes back is read and dropped */
     r->bytes += n;
     atomic_fetch_add_explicit(&e->w->live->bytes, n, memory_order_relaxed);
     c->rx += n;
@@ -236,6 +266,11 @@ static void read_stream(struct engine *e, struct bconn *c)
             continue;
         if (n < 0 && errno == EAGAIN)
             return;
+        if (n == 0 && e->cfg->mode == BENCH_SEND) {
+            c->rx_done = true; /* a sink may end its side; we only send */
+            arm(e, c, c->armed_out, EPOLL_CTL_MOD);
+            return;
+        }
         if (n <= 0) {
             fail_conn(e, c, "recv", n == 0 ? 0 : -errno);
             return;
@@ -346,7 +381,8 @@ static int setup(struct engine *e, struct bench_worker *w)
     e->cfg = cfg;
     e->stream = sockit_endpoint_is_stream(&cfg->ep);
     e->depth = cfg->mode == BENCH_PIPELINE ? (unsigned)cfg->depth : 1;
-    e->msg_len = cfg->mode == BENCH_BULK ? cfg->size : cfg->size * e->depth;
+    e->msg_len =
+        (cfg->mode == BENCH_BULK || cfg->mode == BENCH_SEND) ? cfg->size : cfg->size * e->depth;
     e->msg = malloc(e->msg_len ? e->msg_len : 1);
     e->rx = malloc(RX_BUF);
     e->conns = calloc(w->nconns, sizeof(*e->conns));

@@ -19,11 +19,13 @@ static const char bench_help[] =
     "  pingpong   each connection sends a message and waits for its echo (default)\n"
     "  pipeline   each connection keeps --depth messages in flight\n"
     "  bulk       each connection streams --size writes and reads the echo back (throughput)\n"
-    "  connect    a new connection per message: connect, send, read the echo, close\n\n"
+    "  connect    a new connection per message: connect, send, read the echo, close\n"
+    "  send       one-way: each connection streams --size writes; replies are dropped\n"
+    "             (throughput into any sink, e.g. sockit listen ... > /dev/null)\n\n"
     "Options:\n"
     "  -m, --mode MODE         pingpong, pipeline, bulk or connect\n"
     "  -c, --connections N     concurrent connections (default 50)\n"
-    "  -s, --size BYTES        message size (default 64; bulk: write size, default 65536)\n"
+    "  -s, --size BYTES        message size (default 64; bulk, send: write size, 65536)\n"
     "  -D, --depth N           pipeline: messages in flight per connection (default 16)\n"
     "  -d, --duration SEC      run for SEC seconds (default 10, or until --count)\n"
     "  -n, --count N           stop after N messages (bulk: N bytes), e.g. 1000000 or 1G\n"
@@ -61,17 +63,18 @@ static const struct option bench_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static const char *const mode_names[] = { "pingpong", "pipeline", "bulk", "connect" };
+static const char *const mode_names[] = { "pingpong", "pipeline", "bulk", "connect", "send" };
 
 static int parse_mode(const char *text, enum bench_mode *mode)
 {
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (strcmp(text, mode_names[i]) == 0) {
             *mode = (enum bench_mode)i;
             return 0;
         }
     }
-    return cli_usage("bench", "unknown mode '%s' (pingpong, pipeline, bulk or connect)", text);
+    return cli_usage("bench", "unknown mode '%s' (pingpong, pipeline, bulk, connect or send)",
+                     text);
 }
 
 /* "1000", "64k", "1M", "1G" (binary multiples). */
@@ -159,10 +162,12 @@ static int parse_args(int argc, char **argv, struct bench_config *cfg)
     cfg->ep_text = argv[optind];
     if ((err = cli_endpoint("bench", cfg->ep_text, &cfg->ep)) != 0)
         return err;
-    if (!size_given && cfg->mode == BENCH_BULK)
+    bool streaming = cfg->mode == BENCH_BULK || cfg->mode == BENCH_SEND;
+    if (!size_given && streaming)
         cfg->size = 65536;
-    if (cfg->mode == BENCH_BULK && !sockit_endpoint_is_stream(&cfg->ep))
-        return cli_usage("bench", "bulk mode needs a stream endpoint (tcp:// or unix:)");
+    if (streaming && !sockit_endpoint_is_stream(&cfg->ep))
+        return cli_usage("bench", "%s mode needs a stream endpoint (tcp:// or unix:)",
+                         mode_names[cfg->mode]);
     if (cfg->mode == BENCH_CONNECT && !sockit_endpoint_is_stream(&cfg->ep))
         return cli_usage("bench", "connect mode needs a stream endpoint (tcp:// or unix:)");
     if (!sockit_endpoint_is_stream(&cfg->ep) && cfg->size > SOCKIT_UDP4_MAX)
@@ -258,8 +263,9 @@ static void print_text(const struct bench_config *cfg, const struct totals *t)
            cfg->threads == 1 ? "" : "s");
     printf("  messages    %llu in %.2f s = %.0f msg/s\n", r->messages, t->seconds,
            (double)r->messages / t->seconds);
-    printf("  throughput  %.2f MB/s echoed\n", (double)r->bytes / t->seconds / 1e6);
-    if (h->count && cfg->mode != BENCH_BULK)
+    printf("  throughput  %.2f MB/s %s\n", (double)r->bytes / t->seconds / 1e6,
+           cfg->mode == BENCH_SEND ? "sent" : "echoed");
+    if (h->count)
         printf("  latency     p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us\n",
                pct_us(h, 50), pct_us(h, 90), pct_us(h, 99), pct_us(h, 99.9),
                (double)h->max / 1000.0);

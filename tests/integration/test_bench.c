@@ -168,3 +168,28 @@ Test(bench, invalid_arguments_are_usage_errors)
         free(out);
     }
 }
+
+/* Send mode against a sink we can count: sockit listen writes what it receives to a file,
+ * and that file must hold exactly the bytes the bench says it sent. */
+Test(bench, send_mode_byte_count_matches_what_the_sink_received, .timeout = 30)
+{
+    struct proc sink;
+    char ep[64];
+    int rc;
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    const char *sargv[] = { h_sockit(), "listen", "-v", ep, NULL };
+    h_start(&sink, sargv, "", 0, NULL); /* empty stdin: it half-closes its side at once */
+    cr_assert(h_wait_stderr(&sink, "listening on", 5000), "sink did not start");
+    const char *args[] = { ep, "--json", "-m", "send", "-c", "1", "-n", "32M", NULL };
+    char *json = run_bench(args, &rc);
+    cr_expect_eq(rc, 0, "%s", json);
+    cr_expect_eq(json_number(json, "bytes"), 32.0 * 1024 * 1024, "%s", json);
+    cr_expect_eq(h_wait(&sink, 10000), 0, "the sink ends when the bench closes");
+    size_t received;
+    char *out = h_stdout(&sink, &received);
+    cr_expect_eq(received, 32u << 20, "the sink received %zu bytes", received);
+    free(out);
+    free(json);
+    h_cleanup(&sink);
+}
