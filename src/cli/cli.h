@@ -38,6 +38,17 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
  * and returns CLI_USAGE, else 0. */
 int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep);
 
+struct option;
+typedef int cli_option_fn(int c, void *ctx);
+
+/* The options of ARGV (getopt_long with SHORTOPTS, which must start with ':', and LONGOPTS):
+ * FN(c, CTX) handles each and returns 0 or an exit code; -h/--help prints HELP then HELP2
+ * (may be NULL). Returns 0 with optind at the first operand, -1 after --help, or CLI_USAGE
+ * with a message for an unknown option or a missing value. */
+int cli_parse_options(const char *cmd, int argc, char **argv, const char *shortopts,
+                      const struct option *longopts, const char *help, const char *help2,
+                      cli_option_fn *fn, void *ctx);
+
 /* Parse a whole decimal number in [MIN, MAX] for option OPT; CLI_USAGE with a message if not. */
 int cli_number(const char *cmd, const char *opt, const char *text, unsigned long min,
                unsigned long max, unsigned long *out);

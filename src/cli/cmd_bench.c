@@ -111,8 +111,15 @@ static int parse_seconds(const char *opt, const char *text, double *out)
     return 0;
 }
 
-static int parse_option(int c, struct bench_config *cfg, bool *size_given)
+struct bench_args {
+    struct bench_config *cfg;
+    bool size_given;
+};
+
+static int parse_option(int c, void *ctx)
 {
+    struct bench_config *cfg = ((struct bench_args *)ctx)->cfg;
+    bool *size_given = &((struct bench_args *)ctx)->size_given;
     unsigned long long v;
     int err = 0;
 
@@ -140,30 +147,19 @@ static int parse_option(int c, struct bench_config *cfg, bool *size_given)
 
 static int parse_args(int argc, char **argv, struct bench_config *cfg)
 {
-    bool size_given = false;
-    int c, err;
+    struct bench_args args = { cfg, false };
+    int err = cli_parse_options("bench", argc, argv, ":m:c:s:D:d:n:r:t:qh", bench_options,
+                                bench_help, NULL, parse_option, &args);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":m:c:s:D:d:n:r:t:qh", bench_options, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(bench_help, stdout);
-            return -1;
-        }
-        if (c == '?')
-            return cli_usage("bench", "unknown option '%s'", argv[optind - 1]);
-        if (c == ':')
-            return cli_usage("bench", "option '%s' needs a value", argv[optind - 1]);
-        if ((err = parse_option(c, cfg, &size_given)) != 0)
-            return err;
-    }
+    if (err)
+        return err;
     if (optind != argc - 1)
         return cli_usage("bench", optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];
     if ((err = cli_endpoint("bench", cfg->ep_text, &cfg->ep)) != 0)
         return err;
     bool streaming = cfg->mode == BENCH_BULK || cfg->mode == BENCH_SEND;
-    if (!size_given && streaming)
+    if (!args.size_given && streaming)
         cfg->size = 65536;
     if (streaming && !sockit_endpoint_is_stream(&cfg->ep))
         return cli_usage("bench", "%s mode needs a stream endpoint (tcp:// or unix:)",

@@ -85,8 +85,15 @@ static int parse_model(const char *text, enum echo_model *model)
     return cli_usage("echo", "unknown model '%s' (iterative, fork, thread or loop)", text);
 }
 
-static int parse_option(int c, struct echo_config *cfg, struct cli_tracer *tracer)
+struct echo_args {
+    struct echo_config *cfg;
+    struct cli_tracer *tracer;
+};
+
+static int parse_option(int c, void *ctx)
 {
+    struct echo_config *cfg = ((struct echo_args *)ctx)->cfg;
+    struct cli_tracer *tracer = ((struct echo_args *)ctx)->tracer;
     unsigned long v;
     int err = 0;
 
@@ -122,22 +129,12 @@ static int parse_option(int c, struct echo_config *cfg, struct cli_tracer *trace
 
 static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli_tracer *tracer)
 {
-    int c, err;
+    struct echo_args args = { cfg, tracer };
+    int err = cli_parse_options("echo", argc, argv, ":m:b:n:w:B:T:i:r:sqh", echo_options, echo_help,
+                                NULL, parse_option, &args);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":m:b:n:w:B:T:i:r:sqh", echo_options, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(echo_help, stdout);
-            return -1;
-        }
-        if (c == '?')
-            return cli_usage("echo", "unknown option '%s'", argv[optind - 1]);
-        if (c == ':')
-            return cli_usage("echo", "option '%s' needs a value", argv[optind - 1]);
-        if ((err = parse_option(c, cfg, tracer)) != 0)
-            return err;
-    }
+    if (err)
+        return err;
     if (optind != argc - 1)
         return cli_usage("echo", optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];

@@ -74,8 +74,15 @@ static const struct option relay_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int parse_option(int c, struct relay_config *cfg, struct cli_tracer *tracer)
+struct relay_args {
+    struct relay_config *cfg;
+    struct cli_tracer *tracer;
+};
+
+static int parse_option(int c, void *ctx)
 {
+    struct relay_config *cfg = ((struct relay_args *)ctx)->cfg;
+    struct cli_tracer *tracer = ((struct relay_args *)ctx)->tracer;
     unsigned long v;
     int err;
 
@@ -97,23 +104,13 @@ static int parse_option(int c, struct relay_config *cfg, struct cli_tracer *trac
 
 static int parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
 {
-    int c, err;
+    struct relay_args args = { cfg, tracer };
+    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:vh", relay_options,
+                                strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help,
+                                relay_options_help, parse_option, &args);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":kt:w:vh", relay_options, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help, stdout);
-            fputs(relay_options_help, stdout);
-            return -1;
-        }
-        if (c == '?')
-            return cli_usage(cfg->cmd, "unknown option '%s'", argv[optind - 1]);
-        if (c == ':')
-            return cli_usage(cfg->cmd, "option '%s' needs a value", argv[optind - 1]);
-        if ((err = parse_option(c, cfg, tracer)) != 0)
-            return err;
-    }
+    if (err)
+        return err;
     if (optind != argc - 1)
         return cli_usage(cfg->cmd, optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];

@@ -1,5 +1,6 @@
 /* Error lines, usage errors, traces and JSON strings: everything sockit prints goes here. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,31 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'sockit %s --help' for more information.\n", cmd);
     return CLI_USAGE;
+}
+
+int cli_parse_options(const char *cmd, int argc, char **argv, const char *shortopts,
+                      const struct option *longopts, const char *help, const char *help2,
+                      cli_option_fn *fn, void *ctx)
+{
+    int c, err;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            if (help2)
+                fputs(help2, stdout);
+            return -1;
+        }
+        if (c == '?')
+            return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+        if (c == ':')
+            return cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
+        if ((err = fn(c, ctx)) != 0)
+            return err;
+    }
+    return 0;
 }
 
 int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
