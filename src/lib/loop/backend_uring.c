@@ -336,6 +336,13 @@ static void on_send(struct sockit_loop *loop, struct sockit_stream *s, int res)
         submit_send(loop, s);
         return;
     }
+    if (s->out.cap == 0 && u->sending.cap <= SOCKIT__KEEP_BUF) {
+        struct sockit_buf spare = s->out; /* the drained buffer serves the next write */
+        s->out = u->sending;
+        u->sending = spare;
+    } else {
+        sockit_buf_free(&u->sending);
+    }
     sockit__stream_sent(s); /* watermarks, shutdown or close after flush */
     if (!ustream(s))
         return;

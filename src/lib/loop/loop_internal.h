@@ -10,6 +10,7 @@
 #include "sockit/loop.h"
 
 #define SOCKIT__READ_CHUNK (64 * 1024) /* bytes per read into the loop's shared buffer */
+#define SOCKIT__KEEP_BUF   4096        /* output buffer a busy stream may keep between writes */
 
 /* Internal event bit beside SOCKIT_EV_*: the peer shut down its side (EPOLLRDHUP). A short
  * read then no longer means "drained": the end of stream is still to be read. */

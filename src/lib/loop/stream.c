@@ -121,7 +121,10 @@ static void after_output(struct sockit_stream *s)
     size_t left = pending(s);
 
     if (left == 0) {
-        sockit_buf_free(&s->out); /* an idle stream holds no buffer */
+        /* An idle stream holds no buffer; a completion backend keeps one small buffer per
+         * stream instead of a malloc and free per message. */
+        if (!s->loop->be->complete || s->out.cap > SOCKIT__KEEP_BUF)
+            sockit_buf_free(&s->out);
         if (s->shut_pending && !s->shut_done) {
             s->shut_done = true;
             shutdown(s->fd, SHUT_WR);
