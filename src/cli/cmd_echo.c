@@ -25,7 +25,7 @@ static const char echo_help[] =
     "                          kernel allows, with one notice when it falls back)\n"
     "  -T, --threads N         loop model: event-loop threads (default 1)\n"
     "  -i, --idle-timeout SEC  close a client that sends nothing, or reads nothing, for SEC\n"
-    "                          seconds (default 0: never; not in the loop model yet)\n"
+    "                          seconds (default 0: never; stream endpoints)\n"
     "  -r, --reply TEXT        answer each message with TEXT instead of echoing it\n"
     "  -s, --show              print what clients send on stdout\n"
     "  -q, --quiet             no per-client log lines on stderr\n"
@@ -138,8 +138,6 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
     if (optind != argc - 1)
         return cli_usage("echo", optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];
-    if (cfg->idle_ms && cfg->model == ECHO_LOOP)
-        return cli_usage("echo", "--idle-timeout is not available in the loop model yet");
     if (cfg->model != ECHO_LOOP && (cfg->threads != 1 || cfg->backend != SOCKIT_BACKEND_AUTO))
         return cli_usage("echo", "--threads and --backend belong to the loop model");
     return cli_endpoint("echo", cfg->ep_text, &cfg->ep);

@@ -41,6 +41,9 @@ struct loop_client {
     struct sockit_stream *s;
     struct sockit_addr peer;
     unsigned long long in, out;
+    uint64_t last_input;      /* loop clock of the last bytes received (--idle-timeout) */
+    struct sockit_timer idle; /* fires at most once per --idle-timeout, checks last_input */
+    bool idled_out;
     struct loop_client *prev, *next;
 };
 
@@ -65,6 +68,7 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
         return;
     }
     c->in += len;
+    c->last_input = sockit_loop_now(c->t->loop); /* no timer work per message */
     echo_answer(cfg, data, len, &out, &out_len);
     if (sockit_stream_write(s, out, out_len) == 0)
         c->out += out_len;
@@ -78,7 +82,11 @@ static void on_close(struct sockit_stream *s, int err, void *ud)
     const struct echo_config *cfg = sh->srv->cfg;
 
     (void)s;
-    if (err)
+    sockit_timer_stop(t->loop, &c->idle);
+    if (c->idled_out)
+        echo_log_client(cfg, &c->peer, "idle for %lu ms: closed (%llu bytes in, %llu out)",
+                        cfg->idle_ms, c->in, c->out);
+    else if (err)
         echo_log_client(cfg, &c->peer, "%s (%llu bytes in, %llu out)", sockit_strerror(err), c->in,
                         c->out);
     else
@@ -98,6 +106,23 @@ static void on_close(struct sockit_stream *s, int err, void *ud)
 }
 
 static const struct sockit_stream_ops client_ops = { .on_data = on_data, .on_close = on_close };
+
+/* --idle-timeout: one timer per client, re-armed lazily. Input only records the time; when
+ * the timer fires it closes the client, or sleeps again for what is left. A client that stops
+ * reading is paused by backpressure, sends nothing more, and idles out too. */
+static void on_idle(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
+{
+    struct loop_client *c = data;
+    uint64_t limit = (uint64_t)c->t->shared->srv->cfg->idle_ms * 1000000u;
+    uint64_t quiet = sockit_loop_now(loop) - c->last_input;
+
+    if (quiet >= limit) {
+        c->idled_out = true;
+        sockit_stream_close(c->s);
+        return;
+    }
+    sockit_timer_start(loop, timer, limit - quiet, 0);
+}
 
 static void on_accept(struct sockit_listener *l, int fd, const struct sockit_addr *peer, void *ud)
 {
@@ -119,7 +144,12 @@ static void on_accept(struct sockit_listener *l, int fd, const struct sockit_add
         free(c);
         return;
     }
-    *c = (struct loop_client){ .t = t, .s = s, .peer = *peer, .next = t->clients };
+    *c = (struct loop_client){
+        .t = t, .s = s, .peer = *peer, .next = t->clients, .last_input = sockit_loop_now(t->loop)
+    };
+    sockit_timer_init(&c->idle, on_idle, c);
+    if (cfg->idle_ms)
+        sockit_timer_start(t->loop, &c->idle, (uint64_t)cfg->idle_ms * 1000000u, 0);
     if (t->clients)
         t->clients->prev = c;
     t->clients = c;
