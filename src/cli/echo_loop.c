@@ -31,7 +31,6 @@ struct loop_thread {
     unsigned long live; /* clients connected to this thread */
     unsigned long max;  /* this thread's share of --max-clients */
     char *dgram_buf;
-    struct loop_client *clients; /* connected clients, to close them at exit */
     pthread_t tid;
     int rc;
 };
@@ -44,7 +43,6 @@ struct loop_client {
     uint64_t last_input;      /* loop clock of the last bytes received (--idle-timeout) */
     struct sockit_timer idle; /* fires at most once per --idle-timeout, checks last_input */
     bool idled_out;
-    struct loop_client *prev, *next;
 };
 
 static void stop_all(struct loop_shared *sh)
@@ -86,18 +84,14 @@ static void on_close(struct sockit_stream *s, int err, void *ud)
     if (c->idled_out)
         echo_log_client(cfg, &c->peer, "idle for %lu ms: closed (%llu bytes in, %llu out)",
                         cfg->idle_ms, c->in, c->out);
+    else if (err == -ECANCELED) /* the loop is being freed: the server stops */
+        echo_log_client(cfg, &c->peer, "closed: server stopping (%llu bytes in, %llu out)", c->in,
+                        c->out);
     else if (err)
         echo_log_client(cfg, &c->peer, "%s (%llu bytes in, %llu out)", sockit_strerror(err), c->in,
                         c->out);
     else
-        echo_log_client(cfg, &c->peer, "closed%s (%llu bytes in, %llu out)",
-                        atomic_load(&sh->stopping) ? ": server stopping" : "", c->in, c->out);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        t->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+        echo_log_client(cfg, &c->peer, "closed (%llu bytes in, %llu out)", c->in, c->out);
     free(c);
     if (t->live-- == t->max && t->listener)
         sockit_listener_resume(t->listener);
@@ -145,14 +139,11 @@ static void on_accept(struct sockit_listener *l, int fd, const struct sockit_add
         return;
     }
     *c = (struct loop_client){
-        .t = t, .s = s, .peer = *peer, .next = t->clients, .last_input = sockit_loop_now(t->loop)
+        .t = t, .s = s, .peer = *peer, .last_input = sockit_loop_now(t->loop)
     };
     sockit_timer_init(&c->idle, on_idle, c);
     if (cfg->idle_ms)
         sockit_timer_start(t->loop, &c->idle, (uint64_t)cfg->idle_ms * 1000000u, 0);
-    if (t->clients)
-        t->clients->prev = c;
-    t->clients = c;
     echo_log_client(cfg, peer, "connected");
     if (++t->live == t->max)
         sockit_listener_pause(l);
@@ -250,11 +241,10 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* Close every client (their on_close runs while the loop is freed), then the loop. */
+/* Freeing the loop closes every client still connected; their on_close (-ECANCELED) logs
+ * and frees them. */
 static void thread_teardown(struct loop_thread *t)
 {
-    for (struct loop_client *c = t->clients; c; c = c->next)
-        sockit_stream_close(c->s); /* on_close unlinks and frees c, later, in sockit_loop_free */
     sockit_loop_free(t->loop);
     t->loop = NULL;
     if (t->fd >= 0)

@@ -23,12 +23,7 @@ static void set_interest(struct sockit_listener *l, bool on)
     loop->be->update(loop, l->fd, slot, false);
 }
 
-void sockit__listener_accepted(struct sockit_listener *l, int fd, const struct sockit_addr *peer)
-{
-    l->on_accept(l, fd, peer, l->ud);
-}
-
-void sockit__listener_error(struct sockit_listener *l, int err)
+static void accept_failed(struct sockit_listener *l, int err)
 {
     if (err == -EMFILE || err == -ENFILE)
         sockit_socket_shed(l->fd, &l->spare, NULL);
@@ -47,10 +42,10 @@ void sockit__listener_ready(struct sockit_listener *l, unsigned events)
         if (fd == -EAGAIN)
             return;
         if (fd < 0) {
-            sockit__listener_error(l, fd);
+            accept_failed(l, fd);
             return;
         }
-        sockit__listener_accepted(l, fd, &peer); /* may pause or close l */
+        l->on_accept(l, fd, &peer, l->ud); /* may pause or close l */
         if (l->fd < 0)
             return;
     }

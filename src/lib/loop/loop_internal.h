@@ -116,7 +116,6 @@ struct sockit_listener {
     void *ud;
     struct sockit_defer free_defer;
     struct sockit_listener *prev, *next;
-    void *be_data;
 };
 
 /* fd table */
@@ -144,8 +143,6 @@ void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len);
 void sockit__stream_sent(struct sockit_stream *s);   /* in_flight shrank: watermarks etc. */
 void sockit__stream_closed(struct sockit_stream *s); /* no operation left: close, then free */
 void sockit__stream_fail(struct sockit_stream *s, int err);
-void sockit__listener_accepted(struct sockit_listener *l, int fd, const struct sockit_addr *peer);
-void sockit__listener_error(struct sockit_listener *l, int err);
 
 uint64_t sockit__clock_ns(void);
 

@@ -145,28 +145,40 @@ static void after_output(struct sockit_stream *s)
     }
 }
 
-/* Send buffered output until it is gone or the socket is full. */
-static void flush(struct sockit_stream *s)
+/* Send from DATA while the socket takes it, advancing *DATA and *LEN; what is left stays
+ * the caller's (the socket is full: can_write is cleared). Returns 0 or -errno. */
+static int send_some(struct sockit_stream *s, const char **data, size_t *len)
 {
-    while (sockit_buf_len(&s->out) > 0) {
-        size_t len = sockit_buf_len(&s->out);
-        ssize_t n = send(s->fd, s->out.data + s->out.head, len, MSG_NOSIGNAL);
+    while (*len > 0 && s->can_write) {
+        ssize_t n = send(s->fd, *data, *len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
             s->can_write = false;
             break;
         }
-        if (n < 0) {
-            close_with(s, -errno);
-            return;
-        }
-        sockit_buf_consume(&s->out, (size_t)n);
-        if ((size_t)n < len) {
+        if (n < 0)
+            return -errno;
+        *data += n;
+        *len -= (size_t)n;
+        if (*len > 0)
             s->can_write = false;
-            break;
-        }
     }
+    return 0;
+}
+
+/* Send buffered output until it is gone or the socket is full. */
+static void flush(struct sockit_stream *s)
+{
+    const char *p = (const char *)s->out.data + s->out.head;
+    size_t len = sockit_buf_len(&s->out), left = len;
+    int err = send_some(s, &p, &left);
+
+    if (err) {
+        close_with(s, err);
+        return;
+    }
+    sockit_buf_consume(&s->out, len - left);
     after_output(s);
 }
 
@@ -228,27 +240,6 @@ void sockit__stream_ready(struct sockit_stream *s, unsigned events)
     pump(s);
 }
 
-/* Try the socket first: when it takes everything, nothing is copied or buffered. */
-static int write_direct(struct sockit_stream *s, const char **data, size_t *len)
-{
-    while (*len > 0 && s->can_write) {
-        ssize_t n = send(s->fd, *data, *len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            s->can_write = false;
-            break;
-        }
-        if (n < 0)
-            return -errno;
-        *data += n;
-        *len -= (size_t)n;
-        if (*len > 0)
-            s->can_write = false;
-    }
-    return 0;
-}
-
 int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 {
     const char *p = data;
@@ -257,8 +248,9 @@ int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 
     if (s->closing || s->shut_pending || s->close_after_flush)
         return -EPIPE;
+    /* Try the socket first: when it takes everything, nothing is copied or buffered. */
     if (!loop->be->complete && sockit_buf_len(&s->out) == 0)
-        err = write_direct(s, &p, &len);
+        err = send_some(s, &p, &len);
     if (!err && len > 0)
         err = sockit_buf_append(&s->out, p, len);
     if (err) {
