@@ -90,21 +90,13 @@ static void stop_server(struct proc *srv, const struct target *t)
 static void check_sockit_send(const char *model, enum kind kind)
 {
     struct target t;
-    struct proc srv, cli;
+    struct proc srv;
     char msg[64];
 
     make_target(&t, kind);
     start_server(&srv, model, &t);
     snprintf(msg, sizeof(msg), "Hello from client (%s)", model);
-    const char *argv[] = { h_sockit(), "send", t.endpoint, msg, NULL };
-    h_start(&cli, argv, "", 0, NULL);
-    int rc = h_wait(&cli, 10000);
-    char *out = h_stdout(&cli, NULL), *err = h_stderr(&cli, NULL);
-    cr_expect_eq(rc, 0, "sockit send %s exit %d; stderr:\n%s", t.endpoint, rc, err);
-    cr_expect_str_eq(out, msg, "echo of '%s' over %s", msg, t.endpoint);
-    free(out);
-    free(err);
-    h_cleanup(&cli);
+    h_expect_send_echo(t.endpoint, msg, 10000);
     stop_server(&srv, &t);
 }
 

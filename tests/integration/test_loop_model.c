@@ -56,21 +56,6 @@ static void start_loop_server(struct proc *p, const char *endpoint, const char *
     }
 }
 
-static void expect_send_echo(const char *endpoint, const char *msg)
-{
-    struct proc c;
-    const char *argv[] = { h_sockit(), "send", endpoint, msg, NULL };
-
-    h_start(&c, argv, "", 0, NULL);
-    int rc = h_wait(&c, 5000);
-    char *out = h_stdout(&c, NULL), *err = h_stderr(&c, NULL);
-    cr_expect_eq(rc, 0, "send %s: exit %d: %s", endpoint, rc, err);
-    cr_expect_str_eq(out, msg, "echo over %s", endpoint);
-    free(out);
-    free(err);
-    h_cleanup(&c);
-}
-
 static void echo_on_backend(const char *backend)
 {
     char tcp[64], udp[64], unix_ep[96], path[64];
@@ -90,9 +75,9 @@ static void echo_on_backend(const char *backend)
     snprintf(want, sizeof(want), "event loop: %s backend", backend);
     cr_expect(strstr(err, want) != NULL, "the server names its backend: %s", err);
     free(err);
-    expect_send_echo(tcp, "over tcp");
-    expect_send_echo(udp, "over udp");
-    expect_send_echo(unix_ep, "over unix");
+    h_expect_send_echo(tcp, "over tcp", 5000);
+    h_expect_send_echo(udp, "over udp", 5000);
+    h_expect_send_echo(unix_ep, "over unix", 5000);
     /* SIGINT, like ^C: every backend stops cleanly (exit 0; under ASan, nothing leaked). */
     cr_expect_eq(h_stop(&a, SIGINT, 5000), 0);
     cr_expect_eq(h_stop(&b, SIGINT, 5000), 0);
@@ -124,7 +109,7 @@ Test(loop_model, refused_io_uring_falls_back_with_one_notice, .timeout = 30)
 
     snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
     start_loop_server(&p, ep, NULL, refuse_io_uring);
-    expect_send_echo(ep, "still served");
+    h_expect_send_echo(ep, "still served", 5000);
     cr_expect_eq(h_stop(&p, SIGTERM, 5000), 0);
     char *err = h_stderr(&p, NULL);
     const char *notice = "uring unavailable (Operation not permitted): using epoll";
@@ -222,13 +207,13 @@ static void idle_connections(const char *backend)
     snprintf(max, sizeof(max), "%d", IDLE + 100);
     const char *const extra[] = { "--backend", backend, "--max-clients", max, NULL };
     start_loop_server(&p, ep, extra, NULL); /* inherits the raised limit */
-    expect_send_echo(ep, "warm-up");
+    h_expect_send_echo(ep, "warm-up", 5000);
     long rss_before = rss_kb(p.pid);
     for (int i = 0; i < IDLE; i++) {
         fds[i] = h_connect(ep);
         cr_assert_geq(fds[i], 0, "client %d: %s", i, strerror(-fds[i]));
     }
-    expect_send_echo(ep, "all connected"); /* every accept has been handled */
+    h_expect_send_echo(ep, "all connected", 5000); /* every accept has been handled */
     long rss_after = rss_kb(p.pid);
     long cpu_before = h_cpu_ms(p.pid);
     h_sleep_ms(1000);
@@ -241,7 +226,7 @@ static void idle_connections(const char *backend)
     cr_expect_leq(cpu_idle, 20, "idle connections cost %ld ms of CPU in 1 s", cpu_idle);
     long limit = getenv("SOCKIT_SANITIZED") ? 8192 : 2048; /* ASan redzones cost more */
     cr_expect_leq(per_conn, (double)limit, "%.0f bytes per idle connection", per_conn);
-    expect_send_echo(ep, "still served");
+    h_expect_send_echo(ep, "still served", 5000);
     for (int i = 0; i < IDLE; i++)
         close(fds[i]);
     free(fds);

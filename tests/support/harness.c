@@ -340,6 +340,21 @@ int h_free_port(void)
     return -1;
 }
 
+void h_expect_send_echo(const char *endpoint, const char *msg, int timeout_ms)
+{
+    struct proc c;
+    const char *argv[] = { h_sockit(), "send", endpoint, msg, NULL };
+
+    h_start(&c, argv, "", 0, NULL);
+    int rc = h_wait(&c, timeout_ms);
+    char *out = h_stdout(&c, NULL), *err = h_stderr(&c, NULL);
+    cr_expect_eq(rc, 0, "sockit send %s exit %d; stderr:\n%s", endpoint, rc, err);
+    cr_expect_str_eq(out, msg, "echo of '%s' over %s", msg, endpoint);
+    free(out);
+    free(err);
+    h_cleanup(&c);
+}
+
 int h_connect(const char *endpoint)
 {
     struct sockit_endpoint ep;

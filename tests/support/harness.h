@@ -97,6 +97,10 @@ int h_free_port(void);
 /* A unique path in /tmp for this process and TAG, removed first if it exists. */
 void h_tmp_path(char *buf, size_t size, const char *tag);
 
+/* Run "sockit send ENDPOINT MSG" (up to TIMEOUT_MS) and expect exit 0 with MSG, exactly, as
+ * its output: one echo through a real client process. Failures show the client's stderr. */
+void h_expect_send_echo(const char *endpoint, const char *msg, int timeout_ms);
+
 /* Connect a blocking client socket to ENDPOINT (sockit syntax) with a 5 s timeout. */
 int h_connect(const char *endpoint);
 
