@@ -2,11 +2,11 @@
 # bench/echo.sh — echo servers side by side under the same load, on this machine, now.
 #
 # Each server is pinned to CPU 0 and the load generator (sockit bench) to CPU 1, the same way
-# for every server. For each server and connection count: RUNS runs of SECONDS seconds of
-# 64-byte ping-pong; the median run (by msgs/s) is reported with its p99 latency and the
-# server's CPU time per message (utime+stime of the server and its reaped children over the
-# run, divided by the messages) — with the client filling a core, CPU per message is where a
-# faster server shows. Then one bulk run (1 GiB echoed over one connection) per server and
+# for every server. For each connection count: RUNS rounds, each giving every server one run
+# of SECONDS seconds of 64-byte ping-pong; the medians of msgs/s, p99 latency and the
+# server's CPU time per message are reported (utime+stime of the server and its reaped
+# children over the run, divided by the messages) — with the client filling a core, CPU per
+# message is where a faster server shows. Then one bulk run (1 GiB echoed over one connection) per server and
 # iperf3 over loopback. Prints a table with ratios to libuv and appends it, with the date,
 # machine and exact commands, to docs/benchmarks.md (unless --no-record).
 #
@@ -103,15 +103,12 @@ one_run() {
         'BEGIN { printf "%.0f %.1f %.2f\n", r, p, (m > 0 ? t / hz * 1e6 / m : 0) }'
 }
 
-# Median (by msgs/s) of RUNS runs.
-measure() {
-    : >"$OUT/runs"
-    n=0
-    while [ $n -lt "$RUNS" ]; do
-        one_run "$@" >>"$OUT/runs"
-        n=$((n + 1))
+# Median of each column (msgs/s, p99, CPU per message) over the runs in file $1.
+median() {
+    for col in 1 2 3; do
+        sort -g -k$col,$col "$1" | awk -v k=$(((RUNS + 1) / 2)) -v c=$col 'NR == k { printf "%s ", $c }'
     done
-    sort -n "$OUT/runs" | awk -v k=$(((RUNS + 1) / 2)) 'NR == k'
+    echo
 }
 
 bulk_run() {
@@ -137,15 +134,23 @@ SERVERS=${SERVERS:-"sockit-uring sockit-epoll sockit-poll epoll libuv socat sock
     printf '%-17s %6s %10s %9s %12s %9s %9s\n' server conns msgs/s p99_us cpu_us/msg "vs libuv" "cpu/libuv"
 } >"$OUT/table"
 
+# Runs are interleaved (run 1 of every server, then run 2 ...), so a drift of the machine over
+# the minutes of a benchmark touches every server alike instead of whichever ran last.
 for conns in $CONNS; do
-    for s in $SERVERS; do
-        c=$conns
-        [ "$s" = sockit-iterative ] && c=1 # one client at a time: more would wait in the backlog
-        start_server "$s"
-        measure "$c" >"$OUT/$s.$conns"
-        stop_server
-        echo "bench: $s at $c connections: $(cat "$OUT/$s.$conns")" >&2
+    for s in $SERVERS; do : >"$OUT/$s.$conns.runs"; done
+    r=0
+    while [ $r -lt "$RUNS" ]; do
+        r=$((r + 1))
+        for s in $SERVERS; do
+            c=$conns
+            [ "$s" = sockit-iterative ] && c=1 # one client at a time: more would wait in the backlog
+            start_server "$s"
+            one_run "$c" >>"$OUT/$s.$conns.runs"
+            stop_server
+            echo "bench: run $r/$RUNS $s at $c connections: $(tail -1 "$OUT/$s.$conns.runs")" >&2
+        done
     done
+    for s in $SERVERS; do median "$OUT/$s.$conns.runs" >"$OUT/$s.$conns"; done
     read -r uv_rate _ uv_cpu <"$OUT/libuv.$conns"
     for s in $SERVERS; do
         read -r rate p99 cpu <"$OUT/$s.$conns"

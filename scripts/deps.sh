@@ -9,7 +9,7 @@ clang llvm lld libclang-rt-14-dev clang-format
 libcriterion-dev
 socat ncat iproute2 util-linux
 help2man man-db
-libuv1-dev iperf3 liburing-dev
+libuv1-dev iperf3 liburing-dev valgrind linux-perf
 "
 
 missing=""
