@@ -118,8 +118,9 @@ for conns in $CONNS; do
         echo "$ir $calls" >"$OUT/$s.$conns"
         echo "bench: $s at $conns connections: $ir instructions, $calls syscalls and switches per message" >&2
     done
-    read -r uv_ir _ <"$OUT/libuv.$conns"
-    read -r ep_ir _ <"$OUT/epoll.$conns"
+    uv_ir=0 ep_ir=0
+    [ ! -f "$OUT/libuv.$conns" ] || read -r uv_ir _ <"$OUT/libuv.$conns"
+    [ ! -f "$OUT/epoll.$conns" ] || read -r ep_ir _ <"$OUT/epoll.$conns"
     for s in $SERVERS; do
         read -r ir sc cs <"$OUT/$s.$conns"
         awk -v s="$s" -v c="$conns" -v i="$ir" -v u="$uv_ir" -v e="$ep_ir" -v sc="$sc" -v cs="$cs" \

@@ -27,8 +27,11 @@ void sockit_buf_init(struct sockit_buf *b, size_t limit);
 /* Release the storage; the buffer is empty and may be reused. */
 void sockit_buf_free(struct sockit_buf *b);
 
-/* Bytes waiting to be consumed. */
-size_t sockit_buf_len(const struct sockit_buf *b);
+/* Bytes waiting to be consumed. Inline: the loop asks on every message. */
+static inline size_t sockit_buf_len(const struct sockit_buf *b)
+{
+    return b->tail - b->head;
+}
 
 /* Make room for at least N more bytes at the tail (compacting, then growing). Returns 0, or
  * -ENOBUFS if that would exceed the limit, or -ENOMEM. */

@@ -19,11 +19,6 @@ void sockit_buf_free(struct sockit_buf *b)
     sockit_buf_init(b, b->limit);
 }
 
-size_t sockit_buf_len(const struct sockit_buf *b)
-{
-    return b->tail - b->head;
-}
-
 static void compact(struct sockit_buf *b)
 {
     size_t len = sockit_buf_len(b);

@@ -21,13 +21,6 @@ uint64_t sockit__clock_ns(void)
 
 /* ---- fd table ------------------------------------------------------------------------- */
 
-struct sockit__fdslot *sockit__slot(struct sockit_loop *loop, int fd)
-{
-    if (fd < 0 || (size_t)fd >= loop->nslots)
-        return NULL;
-    return &loop->slots[fd];
-}
-
 static int grow_slots(struct sockit_loop *loop, int fd)
 {
     size_t n = loop->nslots ? loop->nslots : 64;

@@ -121,8 +121,14 @@ struct sockit_listener {
     struct sockit_listener *prev, *next;
 };
 
-/* fd table */
-struct sockit__fdslot *sockit__slot(struct sockit_loop *loop, int fd);
+/* fd table. The slot of FD, or NULL past the table's end. */
+static inline struct sockit__fdslot *sockit__slot(struct sockit_loop *loop, int fd)
+{
+    if (fd < 0 || (size_t)fd >= loop->nslots)
+        return NULL;
+    return &loop->slots[fd];
+}
+
 int sockit__slot_claim(struct sockit_loop *loop, int fd, enum sockit__fd_kind kind, void *data,
                        sockit_loop_fn *fn);
 void sockit__slot_release(struct sockit_loop *loop, int fd);

@@ -35,10 +35,10 @@ static void pump_deferred(struct sockit_loop *loop, void *data)
 static void update_interest(struct sockit_stream *s)
 {
     struct sockit_loop *loop = s->loop;
-    struct sockit__fdslot *slot = sockit__slot(loop, s->fd);
+    struct sockit__fdslot *slot;
     unsigned mask = 0;
 
-    if (loop->be->complete || loop->be->edge || !slot)
+    if (loop->be->complete || loop->be->edge || !(slot = sockit__slot(loop, s->fd)))
         return;
     if (!s->paused && !s->read_eof)
         mask |= SOCKIT_EV_READ;
