@@ -876,3 +876,100 @@ LOOP_TEST(stream_open_of_a_closed_fd_fails)
     sockit_loop_free(loop);
     close(sv[1]);
 }
+
+/* ---------------------------------------------------------------- many streams at once */
+
+/* Many streams in one loop receive at the same time. io_uring hands their data out of
+ * shared receive buffers (several streams' messages packed into one buffer when the kernel
+ * consumes buffers incrementally): each stream must still get exactly its own bytes. */
+#define MANY 64
+
+struct many {
+    struct sockit_stream *s[MANY];
+    int peer[MANY];
+    size_t len[MANY]; /* this round's message of each peer */
+    int closes;
+};
+
+static void many_on_data(struct sockit_stream *s, const void *data, size_t len, void *ud)
+{
+    (void)ud;
+    if (len > 0)
+        cr_assert_eq(sockit_stream_write(s, data, len), 0);
+}
+
+static void many_on_close(struct sockit_stream *s, int err, void *ud)
+{
+    struct many *m = ud;
+    (void)s;
+    cr_expect_eq(err, -ECANCELED, "stream closed early: %s", sockit_strerror(err));
+    m->closes++;
+}
+
+static const struct sockit_stream_ops many_ops = { .on_data = many_on_data,
+                                                   .on_close = many_on_close };
+
+/* Every millisecond: stop once every peer has its echo waiting. */
+static void many_check(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    struct many *m = data;
+    (void)t;
+    for (int i = 0; i < MANY; i++)
+        if (inq(m->peer[i]) < m->len[i])
+            return;
+    sockit_loop_stop(loop);
+}
+
+/* Round R's message from peer I: its length and seed differ per peer and per round. */
+static size_t many_len(int r, int i)
+{
+    return (size_t)((r * 7 + i * 13) % 700 + 1);
+}
+
+STREAM_TEST(many_streams_each_get_their_own_bytes)
+{
+    struct sockit_loop *loop = new_loop();
+    struct many m = { 0 };
+    struct sockit_timer check, deadline;
+    struct sx dummy = { .loop = loop };
+    int rounds = 100;
+
+    for (int i = 0; i < MANY; i++) {
+        int fd[2];
+        connect_pair(tr, fd, 0);
+        m.peer[i] = fd[1];
+        cr_assert_eq(sockit_stream_open(loop, fd[0], &many_ops, &m, NULL, &m.s[i]), 0);
+    }
+    sockit_timer_init(&check, many_check, &m);
+    sockit_timer_init(&deadline, on_deadline, &dummy);
+    for (int r = 0; r < rounds; r++) {
+        /* each peer sends a message whose length and bytes are its own, all at once */
+        unsigned char *sent[MANY];
+        size_t *len = m.len;
+        for (int i = 0; i < MANY; i++) {
+            len[i] = many_len(r, i);
+            sent[i] = pattern(len[i], (unsigned)(r * MANY + i));
+            cr_assert_eq(send(m.peer[i], sent[i], len[i], 0), (ssize_t)len[i]);
+        }
+        /* run until every peer has its full echo waiting */
+        cr_assert_eq(sockit_timer_start(loop, &check, MS, MS), 0);
+        cr_assert_eq(sockit_timer_start(loop, &deadline, 3000 * MS, 0), 0);
+        run_ok(loop);
+        for (int i = 0; i < MANY; i++) {
+            unsigned char got[800];
+            cr_assert_eq(inq(m.peer[i]), len[i],
+                         "round %d, stream %d: %zu bytes back of %zu sent%s", r, i, inq(m.peer[i]),
+                         len[i], dummy.timed_out ? " (timed out)" : "");
+            cr_assert_eq(recv(m.peer[i], got, sizeof got, 0), (ssize_t)len[i]);
+            cr_assert_arr_eq(got, sent[i], len[i], "round %d, stream %d: other bytes came back", r,
+                             i);
+            free(sent[i]);
+        }
+    }
+    sockit_timer_stop(loop, &check);
+    sockit_timer_stop(loop, &deadline);
+    sockit_loop_free(loop);
+    cr_expect_eq(m.closes, MANY, "on_close ran for %d of %d streams", m.closes, MANY);
+    for (int i = 0; i < MANY; i++)
+        close(m.peer[i]);
+}
