@@ -136,9 +136,12 @@ $(BUILD)/bench/epoll_echo: bench/anchors/epoll_echo.c
 anchors: $(ANCHOR_BINS)
 
 # Speed lives here, never in unit tests: anchors and sockit under the same load, ratios printed
-# and recorded in docs/benchmarks.md. BENCH_ARGS=--quick for a short run.
+# and recorded in docs/benchmarks.md: CPU time, msgs/s, p99 and bulk throughput (echo.sh), then
+# instructions, syscalls and context switches per message (cost.sh), which do not drift
+# between runs. BENCH_ARGS=--quick for a short echo run.
 bench: deps all anchors
 	./bench/echo.sh $(BENCH_ARGS)
+	./bench/cost.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -6,9 +6,10 @@
 # of SECONDS seconds of 64-byte ping-pong; the medians of msgs/s, p99 latency and the
 # server's CPU time per message are reported (utime+stime of the server and its reaped
 # children over the run, divided by the messages) — with the client filling a core, CPU per
-# message is where a faster server shows. Then one bulk run (1 GiB echoed over one connection) per server and
-# iperf3 over loopback. Prints a table with ratios to libuv and appends it, with the date,
-# machine and exact commands, to docs/benchmarks.md (unless --no-record).
+# message is where a faster server shows. Then RUNS interleaved rounds of bulk echo (1 GiB
+# over one connection) per server and of iperf3 over loopback. Prints a table with ratios
+# and appends it, with the date, machine and exact commands, to docs/benchmarks.md (unless
+# --no-record).
 #
 # Usage: bench/echo.sh [--quick] [--seconds N] [--runs N] [--conns "50 500"] [--no-record]
 set -eu
@@ -162,19 +163,32 @@ for conns in $CONNS; do
     done
 done
 
-printf '\n%-17s %12s %9s\n' server "bulk GB/s" "vs libuv" >>"$OUT/table"
+# Bulk: RUNS interleaved rounds of every server and iperf3 (one-way sender to sink, the
+# same size); medians, with ratios to libuv and to iperf3 from the same rounds.
+printf '\n%-17s %12s %9s %10s\n' server "bulk GB/s" "vs libuv" "vs iperf3" >>"$OUT/table"
 BULK_SERVERS="sockit-uring sockit-epoll epoll libuv"
-for s in $BULK_SERVERS; do
-    start_server "$s"
-    bulk_run >"$OUT/$s.bulk"
-    stop_server
+for s in $BULK_SERVERS iperf3; do : >"$OUT/$s.bulkruns"; done
+r=0
+while [ $r -lt "$RUNS" ]; do
+    r=$((r + 1))
+    for s in $BULK_SERVERS; do
+        start_server "$s"
+        bulk_run >>"$OUT/$s.bulkruns"
+        stop_server
+    done
+    iperf_run >>"$OUT/iperf3.bulkruns"
+    echo "bench: bulk round $r/$RUNS: $(for s in $BULK_SERVERS iperf3; do printf '%s %s  ' "$s" "$(tail -1 "$OUT/$s.bulkruns")"; done)" >&2
+done
+for s in $BULK_SERVERS iperf3; do
+    sort -g "$OUT/$s.bulkruns" | awk -v k=$(((RUNS + 1) / 2)) 'NR == k' >"$OUT/$s.bulk"
 done
 uv_bulk=$(cat "$OUT/libuv.bulk")
+ip_bulk=$(cat "$OUT/iperf3.bulk")
 for s in $BULK_SERVERS; do
-    awk -v s="$s" -v g="$(cat "$OUT/$s.bulk")" -v u="$uv_bulk" \
-        'BEGIN { printf "%-17s %12.2f %8.2fx\n", s, g, (u > 0 ? g / u : 0) }' >>"$OUT/table"
+    awk -v s="$s" -v g="$(cat "$OUT/$s.bulk")" -v u="$uv_bulk" -v i="${ip_bulk:-0}" \
+        'BEGIN { printf "%-17s %12.2f %8.2fx %9.2fx\n", s, g, (u > 0 ? g / u : 0), (i > 0 ? g / i : 0) }' >>"$OUT/table"
 done
-printf '%-17s %12s   (one-way, for scale)\n' iperf3 "$(iperf_run)" >>"$OUT/table"
+printf '%-17s %12s   (one-way sender to sink)\n' iperf3 "${ip_bulk:--}" >>"$OUT/table"
 
 cat "$OUT/table"
 

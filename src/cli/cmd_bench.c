@@ -23,7 +23,7 @@ static const char bench_help[] =
     "  send       one-way: each connection streams --size writes; replies are dropped\n"
     "             (throughput into any sink, e.g. sockit listen ... > /dev/null)\n\n"
     "Options:\n"
-    "  -m, --mode MODE         pingpong, pipeline, bulk or connect\n"
+    "  -m, --mode MODE         pingpong, pipeline, bulk, connect or send\n"
     "  -c, --connections N     concurrent connections (default 50)\n"
     "  -s, --size BYTES        message size (default 64; bulk, send: write size, 65536)\n"
     "  -D, --depth N           pipeline: messages in flight per connection (default 16)\n"
