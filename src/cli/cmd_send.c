@@ -138,17 +138,13 @@ static int take_reply(struct send_job *job, const char *data, size_t n)
 
 static int wait_fd(int fd, short events, int timeout_ms, short *revents)
 {
-    struct pollfd p = { .fd = fd, .events = events };
-    int rc;
+    int rc = sockit_wait(fd, events, -1, timeout_ms);
 
-    do
-        rc = poll(&p, 1, timeout_ms);
-    while (rc < 0 && errno == EINTR);
     if (rc < 0)
-        return -errno;
+        return rc;
     if (rc == 0)
         return -ETIMEDOUT;
-    *revents = p.revents;
+    *revents = (short)rc;
     return 0;
 }
 

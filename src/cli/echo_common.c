@@ -2,7 +2,6 @@
  * client, answering datagrams, and the log lines. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -74,7 +73,8 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text,
                         srv->lfd);
     }
-    srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (cfg->model != ECHO_LOOP) /* loop listeners keep their own reserve fd */
+        srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     cli_format_addr(cfg->ep.transport, &srv->local, where, sizeof(where));
     echo_log(cfg, "listening on %s (model %s)", where, model_names[cfg->model]);
     return 0;
@@ -102,16 +102,12 @@ bool echo_stop_signal(int sigfd, int *signo)
 
 int echo_wait(int fd, short events, int stop_fd, int timeout_ms)
 {
-    struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = stop_fd, .events = POLLIN } };
-    int rc;
+    int rc = sockit_wait(fd, events, stop_fd, timeout_ms);
 
-    do
-        rc = poll(p, 2, timeout_ms);
-    while (rc < 0 && errno == EINTR);
-    if (rc < 0)
-        return -errno;
-    if (p[1].revents & POLLIN)
+    if (rc == -ECANCELED)
         return WAIT_STOP;
+    if (rc < 0)
+        return rc;
     return rc > 0 ? WAIT_READY : WAIT_TIMEOUT;
 }
 

@@ -1,5 +1,6 @@
 /* Socket I/O that handles EINTR, partial writes, SIGPIPE and datagram limits. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -117,4 +118,19 @@ ssize_t sockit_dgram_recv(int fd, void *buf, size_t cap, struct sockit_addr *fro
     if (n > (ssize_t)cap)
         return -SOCKIT_ETRUNC;
     return n;
+}
+
+int sockit_wait(int fd, short events, int stop_fd, int timeout_ms)
+{
+    struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = stop_fd, .events = POLLIN } };
+    int rc;
+
+    do
+        rc = poll(p, stop_fd >= 0 ? 2 : 1, timeout_ms < 0 ? -1 : timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    if (stop_fd >= 0 && (p[1].revents & POLLIN))
+        return -ECANCELED;
+    return rc > 0 ? p[0].revents : 0;
 }

@@ -179,16 +179,12 @@ int sockit_socket_listen(const struct sockit_endpoint *ep, const struct sockit_s
 
 static int wait_connected(int fd, int timeout_ms)
 {
-    struct pollfd p = { .fd = fd, .events = POLLOUT };
     int soerr = 0;
     socklen_t len = sizeof(soerr);
-    int rc;
+    int rc = sockit_wait(fd, POLLOUT, -1, timeout_ms > 0 ? timeout_ms : -1);
 
-    do
-        rc = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
-    while (rc < 0 && errno == EINTR);
     if (rc < 0)
-        return -errno;
+        return rc;
     if (rc == 0)
         return -ETIMEDOUT;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)

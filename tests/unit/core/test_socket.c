@@ -1261,6 +1261,48 @@ Test(socket, io_on_closed_fd_returns_ebadf)
     cr_expect_eq(sockit_socket_close(fd, NULL), -EBADF);
 }
 
+Test(socket, wait_reports_readiness_then_times_out)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_expect_eq(sockit_wait(sv[0], POLLIN, -1, 20), 0, "nothing to read: a timeout (0)");
+    int rc = sockit_wait(sv[0], POLLOUT, -1, 20);
+    cr_expect(rc > 0 && (rc & POLLOUT), "an empty socket is writable: %d", rc);
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    rc = sockit_wait(sv[0], POLLIN, -1, -1);
+    cr_expect(rc > 0 && (rc & POLLIN), "a byte waits: %d", rc);
+    close(sv[1]);
+    rc = sockit_wait(sv[0], POLLIN, -1, 20);
+    cr_expect(rc & POLLIN, "a closed peer reads as ready (end of stream): %d", rc);
+    close(sv[0]);
+}
+
+Test(socket, wait_ends_when_the_stop_fd_is_readable_and_stop_wins)
+{
+    int sv[2], stop[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(pipe(stop), 0);
+    cr_assert_eq(write(stop[1], "s", 1), 1);
+    cr_expect_eq(sockit_wait(sv[0], POLLIN, stop[0], -1), -ECANCELED, "stop while waiting");
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    cr_expect_eq(sockit_wait(sv[0], POLLIN, stop[0], -1), -ECANCELED, "stop wins over a ready fd");
+    char b;
+    cr_assert_eq(read(stop[0], &b, 1), 1);
+    int rc = sockit_wait(sv[0], POLLIN, stop[0], -1);
+    cr_expect(rc > 0 && (rc & POLLIN), "with the stop drained the fd is reported: %d", rc);
+    close(sv[0]);
+    close(sv[1]);
+    close(stop[0]);
+    close(stop[1]);
+}
+
+Test(socket, wait_on_a_closed_fd_reports_pollnval)
+{
+    int fd = next_fd(); /* not open */
+    int rc = sockit_wait(fd, POLLIN, -1, 20);
+    cr_expect(rc > 0 && (rc & POLLNVAL), "poll reports an fd that is not open: %d", rc);
+}
+
 Test(socket, close_releases_the_fd)
 {
     int sv[2];
