@@ -188,4 +188,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(sort $(shell find build $(BUILD) -name '*.d' 2>/dev/null))
