@@ -132,7 +132,8 @@ iperf_run() {
 
 SERVERS=${SERVERS:-"sockit-uring sockit-epoll sockit-poll epoll libuv socat sockit-uring-2t sockit-thread sockit-fork sockit-iterative"}
 {
-    printf '%-17s %6s %10s %9s %12s %9s %9s\n' server conns msgs/s p99_us cpu_us/msg "vs libuv" "cpu/libuv"
+    printf '%-17s %6s %10s %9s %12s %9s %9s %9s\n' server conns msgs/s p99_us cpu_us/msg "vs libuv" \
+        "cpu/libuv" "cpu/epoll"
 } >"$OUT/table"
 
 # Runs are interleaved (run 1 of every server, then run 2 ...), so a drift of the machine over
@@ -152,14 +153,16 @@ for conns in $CONNS; do
         done
     done
     for s in $SERVERS; do median "$OUT/$s.$conns.runs" >"$OUT/$s.$conns"; done
-    read -r uv_rate _ uv_cpu <"$OUT/libuv.$conns"
+    uv_rate=0 uv_cpu=0 ep_cpu=0
+    [ ! -f "$OUT/libuv.$conns" ] || read -r uv_rate _ uv_cpu <"$OUT/libuv.$conns"
+    [ ! -f "$OUT/epoll.$conns" ] || read -r _ _ ep_cpu <"$OUT/epoll.$conns"
     for s in $SERVERS; do
         read -r rate p99 cpu <"$OUT/$s.$conns"
         c=$conns
         [ "$s" = sockit-iterative ] && c=1
         awk -v s="$s" -v c="$c" -v r="$rate" -v p="$p99" -v u="$cpu" -v ur="$uv_rate" -v uc="$uv_cpu" \
-            'BEGIN { printf "%-17s %6d %10.0f %9.1f %12.2f %8.2fx %8.2fx\n", s, c, r, p, u,
-                     (ur > 0 ? r / ur : 0), (uc > 0 ? u / uc : 0) }' >>"$OUT/table"
+            -v ec="$ep_cpu" 'BEGIN { printf "%-17s %6d %10.0f %9.1f %12.2f %8.2fx %8.2fx %8.2fx\n", s, c,
+                     r, p, u, (ur > 0 ? r / ur : 0), (uc > 0 ? u / uc : 0), (ec > 0 ? u / ec : 0) }' >>"$OUT/table"
     done
 done
 
