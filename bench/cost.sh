@@ -39,43 +39,11 @@ BUILD=${BUILD:-build}
 SOCKIT=$BUILD/sockit
 ANCHORS=$BUILD/bench
 PORT=${PORT:-18000}
+SERVER_CPU=0
 OUT=$(mktemp -d /tmp/sockit-cost.XXXXXX)
-server_pid=""
 trap 'stop_server; rm -rf "$OUT"' EXIT INT TERM
 
-server_cmd() {
-    case "$1" in
-    sockit-uring) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend uring --quiet --max-clients 100000" ;;
-    sockit-epoll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend epoll --quiet --max-clients 100000" ;;
-    sockit-poll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend poll --quiet --max-clients 100000" ;;
-    epoll) echo "$ANCHORS/epoll_echo @PORT@" ;;
-    libuv) echo "$ANCHORS/uv_echo @PORT@" ;;
-    esac
-}
-
-# start_server NAME [WRAPPER...]: the server on CPU 0, under WRAPPER if given.
-start_server() {
-    name=$1
-    shift
-    PORT=$((PORT + 1))
-    cmd=$(server_cmd "$name" | sed "s/@PORT@/$PORT/g")
-    # shellcheck disable=SC2086
-    taskset -c 0 "$@" $cmd 2>"$OUT/server.err" &
-    server_pid=$!
-    i=0
-    until ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
-        i=$((i + 1))
-        [ $i -lt 400 ] || { echo "bench: $name did not start: $(cat "$OUT/server.err")" >&2; exit 1; }
-        sleep 0.05
-    done
-}
-
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-}
+. "$(dirname "$0")/servers.sh"
 
 load() {
     taskset -c 1 "$SOCKIT" bench "tcp://127.0.0.1:$PORT" -c "$1" -n "$MESSAGES" -d 600 --json -q \

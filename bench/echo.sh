@@ -41,44 +41,7 @@ PORT=${PORT:-17000}
 OUT=$(mktemp -d /tmp/sockit-bench.XXXXXX)
 trap 'stop_server; rm -rf "$OUT"' EXIT INT TERM
 
-server_pid=""
-
-# The command line of each server; "@PORT@" is replaced by the port.
-server_cmd() {
-    case "$1" in
-    sockit-uring) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend uring --quiet --max-clients 100000" ;;
-    sockit-epoll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend epoll --quiet --max-clients 100000" ;;
-    sockit-poll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend poll --quiet --max-clients 100000" ;;
-    sockit-uring-2t) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --threads 2 --quiet --max-clients 100000" ;;
-    sockit-thread) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model thread --quiet --max-clients 100000" ;;
-    sockit-fork) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model fork --quiet --max-clients 100000" ;;
-    sockit-iterative) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model iterative --quiet" ;;
-    epoll) echo "$ANCHORS/epoll_echo @PORT@" ;;
-    libuv) echo "$ANCHORS/uv_echo @PORT@" ;;
-    socat) echo "socat TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork,backlog=1024 PIPE" ;;
-    esac
-}
-
-start_server() {
-    PORT=$((PORT + 1))
-    cmd=$(server_cmd "$1" | sed "s/@PORT@/$PORT/g")
-    # shellcheck disable=SC2086
-    taskset -c $SERVER_CPU $cmd 2>"$OUT/server.err" &
-    server_pid=$!
-    i=0
-    until ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "bench: $1 did not start: $(cat "$OUT/server.err")" >&2; exit 1; }
-        sleep 0.05
-    done
-}
-
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-}
+. "$(dirname "$0")/servers.sh"
 
 # utime+stime+cutime+cstime of the server, in clock ticks.
 server_ticks() {

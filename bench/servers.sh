@@ -1,0 +1,47 @@
+# bench/servers.sh — the servers the benchmarks compare, and starting and stopping them.
+# Sourced by bench/echo.sh and bench/cost.sh. Expects SOCKIT, ANCHORS, SERVER_CPU, PORT and
+# OUT (a scratch directory) to be set.
+
+server_pid=""
+
+# The command line of each server; "@PORT@" is replaced by the port.
+server_cmd() {
+    case "$1" in
+    sockit-uring) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend uring --quiet --max-clients 100000" ;;
+    sockit-epoll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend epoll --quiet --max-clients 100000" ;;
+    sockit-poll) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --backend poll --quiet --max-clients 100000" ;;
+    sockit-uring-2t) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model loop --threads 2 --quiet --max-clients 100000" ;;
+    sockit-thread) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model thread --quiet --max-clients 100000" ;;
+    sockit-fork) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model fork --quiet --max-clients 100000" ;;
+    sockit-iterative) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model iterative --quiet" ;;
+    epoll) echo "$ANCHORS/epoll_echo @PORT@" ;;
+    libuv) echo "$ANCHORS/uv_echo @PORT@" ;;
+    socat) echo "socat TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork,backlog=1024 PIPE" ;;
+    *) echo "bench: unknown server '$1'" >&2; exit 2 ;;
+    esac
+}
+
+# start_server NAME [WRAPPER...]: the server on a new port, pinned to SERVER_CPU, under
+# WRAPPER if given (e.g. valgrind); returns once it listens.
+start_server() {
+    name=$1
+    shift
+    PORT=$((PORT + 1))
+    cmd=$(server_cmd "$name" | sed "s/@PORT@/$PORT/g")
+    # shellcheck disable=SC2086
+    taskset -c "$SERVER_CPU" "$@" $cmd 2>"$OUT/server.err" &
+    server_pid=$!
+    i=0
+    until ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
+        i=$((i + 1))
+        [ $i -lt 400 ] || { echo "bench: $name did not start: $(cat "$OUT/server.err")" >&2; exit 1; }
+        sleep 0.05
+    done
+}
+
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
