@@ -99,20 +99,10 @@ done
 cat "$OUT/table"
 
 if [ "$RECORD" = 1 ]; then
-    {
-        echo
-        echo "## Cost per message, $(date -u '+%Y-%m-%d %H:%M UTC')"
-        echo
-        echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)."
-        echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`bench/cost.sh --messages $MESSAGES --conns \"$CONNS\"\`."
-        echo "Load: \`taskset -c 1 sockit bench tcp://127.0.0.1:PORT -c N -n $MESSAGES\` (64 B ping-pong); servers as in"
-        echo "bench/echo.sh under \`taskset -c 0 valgrind --tool=callgrind\` (instructions, reset and dumped"
-        echo "around the load with callgrind_control) and, in a second run, under"
-        echo "\`perf stat -e raw_syscalls:sys_enter,context-switches -p PID\` (calls and switches)."
-        echo
-        echo '```'
-        cat "$OUT/table"
-        echo '```'
-    } >>docs/benchmarks.md
-    echo "bench: results appended to docs/benchmarks.md" >&2
+    record "Cost per message" "bench/cost.sh --messages $MESSAGES --conns \"$CONNS\"" <<EOT
+Load: \`taskset -c 1 sockit bench tcp://127.0.0.1:PORT -c N -n $MESSAGES\` (64 B ping-pong); servers as in
+bench/echo.sh under \`taskset -c 0 valgrind --tool=callgrind\` (instructions, reset and dumped
+around the load with callgrind_control) and, in a second run, under
+\`perf stat -e raw_syscalls:sys_enter,context-switches -p PID\` (calls and switches).
+EOT
 fi

@@ -159,19 +159,9 @@ printf '%-17s %12s   (one-way sender to sink)\n' iperf3 "${ip_bulk:--}" >>"$OUT/
 cat "$OUT/table"
 
 if [ "$RECORD" = 1 ]; then
-    {
-        echo
-        echo "## Echo, $(date -u '+%Y-%m-%d %H:%M UTC')"
-        echo
-        echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)."
-        echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`bench/echo.sh --seconds $SECONDS_PER_RUN --runs $RUNS --conns \"$CONNS\"\`."
-        echo "Load: \`taskset -c $CLIENT_CPU sockit bench tcp://127.0.0.1:PORT -c N -d $SECONDS_PER_RUN --json\` (64 B ping-pong);"
-        echo "servers under \`taskset -c $SERVER_CPU\`: $(for s in $SERVERS; do printf '`%s`; ' "$(server_cmd "$s" | sed 's/@PORT@/PORT/')"; done)"
-        echo "bulk: \`sockit bench -m bulk -c 1 -n $BULK\`; iperf3: \`iperf3 -c 127.0.0.1 -n $BULK\`."
-        echo
-        echo '```'
-        cat "$OUT/table"
-        echo '```'
-    } >>docs/benchmarks.md
-    echo "bench: results appended to docs/benchmarks.md" >&2
+    record Echo "bench/echo.sh --seconds $SECONDS_PER_RUN --runs $RUNS --conns \"$CONNS\"" <<EOT
+Load: \`taskset -c $CLIENT_CPU sockit bench tcp://127.0.0.1:PORT -c N -d $SECONDS_PER_RUN --json\` (64 B ping-pong);
+servers under \`taskset -c $SERVER_CPU\`: $(for s in $SERVERS; do printf '`%s`; ' "$(server_cmd "$s" | sed 's/@PORT@/PORT/')"; done)
+bulk: \`sockit bench -m bulk -c 1 -n $BULK\`; iperf3: \`iperf3 -c 127.0.0.1 -n $BULK\`.
+EOT
 fi

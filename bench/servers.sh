@@ -45,3 +45,21 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
 }
+
+# record TITLE COMMAND: append to docs/benchmarks.md a dated section TITLE with the machine, the
+# commit and COMMAND, then the lines read from stdin (how the load ran) and $OUT/table.
+record() {
+    {
+        echo
+        echo "## $1, $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo
+        echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)."
+        echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`$2\`."
+        cat
+        echo
+        echo '```'
+        cat "$OUT/table"
+        echo '```'
+    } >>docs/benchmarks.md
+    echo "bench: results appended to docs/benchmarks.md" >&2
+}
