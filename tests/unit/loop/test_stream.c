@@ -973,3 +973,76 @@ STREAM_TEST(many_streams_each_get_their_own_bytes)
     for (int i = 0; i < MANY; i++)
         close(m.peer[i]);
 }
+
+/* Many streams echo 1 MiB each at the same time: together more than an io_uring loop's
+ * receive pool (4 MiB), so buffers run out and come back while backpressure pauses and resumes
+ * the streams. Every peer must get its own bytes back, complete and in order. */
+#define BULK_STREAMS 16
+#define BULK_BYTES   (1024 * 1024)
+
+struct bulk_member {
+    struct sx x; /* first: the hooks get &x */
+    size_t echoed;
+    int *peers_done;
+};
+
+static void bulk_echo_more(struct sx *x)
+{
+    struct bulk_member *m = (struct bulk_member *)x;
+    cr_assert_eq(sockit_stream_write(x->s, x->in.p + m->echoed, x->in.n - m->echoed), 0);
+    m->echoed = x->in.n;
+}
+
+static void bulk_close_after_echo(struct sx *x)
+{
+    sockit_stream_close_after_flush(x->s);
+}
+
+static void bulk_peer_done(struct sx *x)
+{
+    struct bulk_member *m = (struct bulk_member *)x;
+    if (++*m->peers_done == BULK_STREAMS)
+        sockit_loop_stop(x->loop);
+}
+
+STREAM_TEST(many_streams_echo_bulk_at_once)
+{
+    struct sockit_loop *loop = new_loop();
+    struct bulk_member m[BULK_STREAMS];
+    struct sx dummy = { .loop = loop };
+    struct sockit_timer deadline;
+    int peers_done = 0;
+    unsigned char *sent[BULK_STREAMS];
+
+    for (int i = 0; i < BULK_STREAMS; i++) {
+        struct sx *x = &m[i].x;
+        m[i] = (struct bulk_member){ .x = { .tr = tr, .loop = loop }, .peers_done = &peers_done };
+        connect_pair(tr, x->fd, 0);
+        cr_assert_eq(sockit_stream_open(loop, x->fd[0], &sx_ops, x, NULL, &x->s), 0);
+        x->after_data = bulk_echo_more;
+        x->on_eof = bulk_close_after_echo;
+        x->on_peer_eof = bulk_peer_done;
+        sent[i] = pattern(BULK_BYTES, (unsigned)i + 1000);
+        peer_send(x, sent[i], BULK_BYTES, true);
+        peer_read(x);
+    }
+    sockit_timer_init(&deadline, on_deadline, &dummy);
+    cr_assert_eq(sockit_timer_start(loop, &deadline, 8000 * MS, 0), 0);
+    run_ok(loop);
+    cr_assert_not(dummy.timed_out, "timed out with %d of %d peers done", peers_done, BULK_STREAMS);
+    for (int i = 0; i < BULK_STREAMS; i++) {
+        struct sx *x = &m[i].x;
+        cr_expect_eq(x->peer_err, 0, "stream %d: peer error %d", i, x->peer_err);
+        expect_bytes(&x->pin, sent[i], BULK_BYTES, "echo of a bulk stream");
+        cr_expect_eq(x->close_calls, 1, "stream %d closed %d times", i, x->close_calls);
+        cr_expect_eq(x->close_err, 0, "stream %d: %s", i, sockit_strerror(x->close_err));
+    }
+    sockit_timer_stop(loop, &deadline);
+    sockit_loop_free(loop);
+    for (int i = 0; i < BULK_STREAMS; i++) {
+        close(m[i].x.fd[1]);
+        free(m[i].x.in.p);
+        free(m[i].x.pin.p);
+        free(sent[i]);
+    }
+}
