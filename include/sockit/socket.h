@@ -78,8 +78,8 @@ ssize_t sockit_recv(int fd, void *buf, size_t cap, const struct sockit_trace *tr
 
 /* Wait until FD has one of EVENTS (POLLIN, POLLOUT), for at most TIMEOUT_MS (negative: no
  * limit), retrying EINTR. STOP_FD, if >= 0, ends the wait as soon as it is readable (e.g. a
- * signalfd), and wins over FD. Returns FD's revents (> 0), 0 on timeout, -ECANCELED when
- * STOP_FD became readable, or -errno. */
+ * signalfd) or reports an error or hang-up, and wins over FD. Returns FD's revents (> 0), 0 on
+ * timeout, -ECANCELED when STOP_FD became readable, or -errno. */
 int sockit_wait(int fd, short events, int stop_fd, int timeout_ms);
 
 /* Send one datagram to TO (NULL on a connected socket). A payload over the family's maximum

@@ -130,7 +130,7 @@ int sockit_wait(int fd, short events, int stop_fd, int timeout_ms)
     while (rc < 0 && errno == EINTR);
     if (rc < 0)
         return -errno;
-    if (stop_fd >= 0 && (p[1].revents & POLLIN))
+    if (stop_fd >= 0 && p[1].revents) /* readable, or broken: either way, stop */
         return -ECANCELED;
     return rc > 0 ? p[0].revents : 0;
 }

@@ -33,6 +33,11 @@
 #ifndef IORING_CQE_F_BUF_MORE
 #define IORING_CQE_F_BUF_MORE (1u << 4)
 #endif
+#ifdef IO_URING_VERSION_MAJOR
+#define BUF_REG_FLAGS flags /* liburing 2.4 and later */
+#else
+#define BUF_REG_FLAGS pad /* liburing 2.3 (Debian 12) still calls the flags field "pad" */
+#endif
 
 enum { TAG_POLL = 1, TAG_RECV = 2, TAG_SEND = 3, TAG_MASK = 7 };
 
@@ -73,10 +78,14 @@ static size_t ring_bytes(const struct ur_state *st)
     return st->buf_count * sizeof(struct io_uring_buf);
 }
 
-/* Register the provided-buffer ring: incremental if the kernel has it, else classic. */
+/* Register the provided-buffer ring: incremental if the kernel has it, else classic.
+ * SOCKIT_URING_BUFFERS=classic in the environment asks for the classic layout (the tests use
+ * it to cover what older kernels run). */
 static int register_buffers(struct ur_state *st)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
+    const char *want = getenv("SOCKIT_URING_BUFFERS");
+
+    for (int attempt = want && strcmp(want, "classic") == 0; attempt < 2; attempt++) {
         st->incremental = attempt == 0;
         st->buf_size = st->incremental ? INC_BUF_SIZE : CLASSIC_BUF_SIZE;
         st->buf_count = BUF_POOL / st->buf_size;
@@ -87,7 +96,7 @@ static int register_buffers(struct ur_state *st)
         struct io_uring_buf_reg reg = { .ring_addr = (uint64_t)(uintptr_t)mem,
                                         .ring_entries = st->buf_count,
                                         .bgid = BUF_GROUP,
-                                        .pad = st->incremental ? IOU_PBUF_RING_INC : 0 };
+                                        .BUF_REG_FLAGS = st->incremental ? IOU_PBUF_RING_INC : 0 };
         int err = io_uring_register_buf_ring(&st->ring, &reg, 0);
         if (!err) {
             st->br = mem;

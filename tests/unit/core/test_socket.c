@@ -1296,6 +1296,19 @@ Test(socket, wait_ends_when_the_stop_fd_is_readable_and_stop_wins)
     close(stop[1]);
 }
 
+Test(socket, wait_ends_when_the_stop_fd_hangs_up)
+{
+    int sv[2], stop[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(pipe(stop), 0);
+    close(stop[1]); /* the read end now reports POLLHUP, never POLLIN data */
+    cr_expect_eq(sockit_wait(sv[0], POLLIN, stop[0], -1), -ECANCELED,
+                 "a stop fd that hung up must end the wait, not look like a timeout");
+    close(sv[0]);
+    close(sv[1]);
+    close(stop[0]);
+}
+
 Test(socket, wait_on_a_closed_fd_reports_pollnval)
 {
     int fd = next_fd(); /* not open */

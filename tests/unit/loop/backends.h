@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -21,7 +22,16 @@
 #define LOOP_BACKENDS(X, arg)                                                                      \
     X(epoll, SOCKIT_BACKEND_EPOLL, arg)                                                            \
     X(poll, SOCKIT_BACKEND_POLL, arg)                                                              \
-    X(uring, SOCKIT_BACKEND_URING, arg)
+    X(uring, SOCKIT_BACKEND_URING, arg)                                                            \
+    X(uring_classic, SOCKIT_BACKEND_URING, arg)
+
+/* Per backend variant, before its loops are created: uring_classic is io_uring with the
+ * classic 4 KiB receive buffers that kernels before 6.12 get (this kernel has incremental). */
+static inline void backend_variant(const char *variant)
+{
+    if (strcmp(variant, "uring_classic") == 0)
+        setenv("SOCKIT_URING_BUFFERS", "classic", 1);
+}
 
 /* The backend of the running test (each Criterion test runs in its own process). */
 static enum sockit_backend test_backend = SOCKIT_BACKEND_AUTO;
@@ -42,6 +52,7 @@ static inline void loop_test_fini(void)
     Test(loop_##be, name, .timeout = 10, .fini = loop_test_fini)                                   \
     {                                                                                              \
         test_backend = value;                                                                      \
+        backend_variant(#be);                                                                      \
         name##_body(value);                                                                        \
     }
 
