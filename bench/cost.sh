@@ -41,39 +41,46 @@ ANCHORS=$BUILD/bench
 PORT=${PORT:-18000}
 SERVER_CPU=0
 OUT=$(mktemp -d /tmp/sockit-cost.XXXXXX)
-trap 'stop_server; rm -rf "$OUT"' EXIT INT TERM
+trap 'stop_server; rm -rf "$OUT"' EXIT
+trap 'exit 130' INT TERM
 
 . "$(dirname "$0")/servers.sh"
 
 load() {
     taskset -c 1 "$SOCKIT" bench "tcp://127.0.0.1:$PORT" -c "$1" -n "$MESSAGES" -d 600 --json -q \
         >"$OUT/load.json" 2>"$OUT/load.err" || true
-    sed -n 's/.*"messages":\([0-9]*\).*/\1/p' "$OUT/load.json"
+    msgs=$(sed -n 's/.*"messages":\([0-9]*\).*/\1/p' "$OUT/load.json")
+    [ "${msgs:-0}" -gt 0 ] || fail "the load on $PORT failed: $(cat "$OUT/load.err")"
 }
 
-# Syscalls and context switches per message: prints "syscalls/msg cswitch/msg".
+# Syscalls and context switches per message of server $1 under $2 connections: sets $calls to
+# "syscalls/msg cswitch/msg". (Not called in $(...): the server's pid and port must persist.)
 count_calls() {
     start_server "$1"
     perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$server_pid" -o "$OUT/perf" &
     perf_pid=$!
     sleep 0.5 # perf attached
-    msgs=$(load "$2")
+    load "$2"
     kill -INT $perf_pid
     wait $perf_pid 2>/dev/null || true
     stop_server
-    awk -F, -v m="${msgs:-0}" '$3 == "raw_syscalls:sys_enter" { s = $1 } $3 == "context-switches" { c = $1 }
-        END { if (m > 0) printf "%.3f %.3f\n", s / m, c / m; else print "0 0" }' "$OUT/perf"
+    calls=$(awk -F, -v m="$msgs" '$3 == "raw_syscalls:sys_enter" && $1 ~ /^[0-9]+$/ { s = $1 }
+        $3 == "context-switches" && $1 ~ /^[0-9]+$/ { c = $1 }
+        END { if (s != "" && c != "") printf "%.3f %.3f\n", s / m, c / m }' "$OUT/perf")
+    [ -n "$calls" ] || fail "perf stat counted nothing for $1: $(cat "$OUT/perf")"
 }
 
-# User-space instructions per message.
+# User-space instructions per message of server $1 under $2 connections: sets $ir.
 count_instructions() {
     start_server "$1" valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.%p" --trace-children=no
     callgrind_control -z "$server_pid" >/dev/null 2>&1
-    msgs=$(load "$2")
+    load "$2"
     callgrind_control -d "$server_pid" >/dev/null 2>&1
     stop_server
     dump=$(ls "$OUT"/cg.*.1 2>/dev/null | head -1)
-    awk -v m="${msgs:-0}" '/^(summary|totals):/ { ir = $2 } END { if (m > 0) printf "%.0f\n", ir / m; else print 0 }' "$dump"
+    [ -n "$dump" ] || fail "callgrind wrote no dump for $1: $(cat "$OUT/server.err")"
+    ir=$(awk -v m="$msgs" '/^(summary|totals):/ { ir = $2 } END { if (ir != "") printf "%.0f\n", ir / m }' "$dump")
+    [ -n "$ir" ] || fail "no instruction count in the callgrind dump for $1"
     rm -f "$OUT"/cg.*
 }
 
@@ -81,8 +88,8 @@ SERVERS=${SERVERS:-"sockit-uring sockit-epoll sockit-poll epoll libuv"}
 printf '%-14s %6s %10s %8s %8s %13s %11s\n' server conns instr/msg vs_libuv vs_epoll syscalls/msg cswitch/msg >"$OUT/table"
 for conns in $CONNS; do
     for s in $SERVERS; do
-        ir=$(count_instructions "$s" "$conns")
-        calls=$(count_calls "$s" "$conns")
+        count_instructions "$s" "$conns"
+        count_calls "$s" "$conns"
         echo "$ir $calls" >"$OUT/$s.$conns"
         echo "bench: $s at $conns connections: $ir instructions, $calls syscalls and switches per message" >&2
     done

@@ -39,7 +39,8 @@ SERVER_CPU=0
 CLIENT_CPU=1
 PORT=${PORT:-17000}
 OUT=$(mktemp -d /tmp/sockit-bench.XXXXXX)
-trap 'stop_server; rm -rf "$OUT"' EXIT INT TERM
+trap 'stop_server; rm -rf "$OUT"' EXIT
+trap 'exit 130' INT TERM
 
 . "$(dirname "$0")/servers.sh"
 
@@ -60,6 +61,7 @@ one_run() {
     sleep 0.3 # forked children exit and are reaped into cutime/cstime
     after=$(server_ticks)
     msgs=$(json messages <"$OUT/run.json")
+    [ "${msgs:-0}" -gt 0 ] || fail "the load on $PORT failed: $(cat "$OUT/run.err")"
     rate=$(json msgs_per_s <"$OUT/run.json")
     p99=$(json p99 <"$OUT/run.json")
     hz=$(getconf CLK_TCK)
@@ -77,7 +79,8 @@ median() {
 
 bulk_run() {
     taskset -c $CLIENT_CPU "$SOCKIT" bench "tcp://127.0.0.1:$PORT" -m bulk -c 1 -n "$BULK" --json -q \
-        >"$OUT/bulk.json" 2>/dev/null || true
+        >"$OUT/bulk.json" 2>"$OUT/bulk.err" || true
+    [ -n "$(json mb_per_s <"$OUT/bulk.json")" ] || fail "the bulk load on $PORT failed: $(cat "$OUT/bulk.err")"
     json mb_per_s <"$OUT/bulk.json" | awk '{ printf "%.2f\n", $1 / 1000 }'
 }
 

@@ -4,6 +4,12 @@
 
 server_pid=""
 
+# Stop the benchmark with a message; the caller's EXIT trap stops the server.
+fail() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
 # The command line of each server; "@PORT@" is replaced by the port.
 server_cmd() {
     case "$1" in
@@ -27,6 +33,9 @@ start_server() {
     name=$1
     shift
     PORT=$((PORT + 1))
+    while ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
+        PORT=$((PORT + 1)) # taken by something else: never measure a stranger
+    done
     cmd=$(server_cmd "$name" | sed "s/@PORT@/$PORT/g")
     # shellcheck disable=SC2086
     taskset -c "$SERVER_CPU" "$@" $cmd 2>"$OUT/server.err" &
@@ -34,7 +43,8 @@ start_server() {
     i=0
     until ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
         i=$((i + 1))
-        [ $i -lt 400 ] || { echo "bench: $name did not start: $(cat "$OUT/server.err")" >&2; exit 1; }
+        [ $i -lt 400 ] || fail "$name did not start: $(cat "$OUT/server.err")"
+        kill -0 "$server_pid" 2>/dev/null || fail "$name exited: $(cat "$OUT/server.err")"
         sleep 0.05
     done
 }
@@ -44,6 +54,12 @@ stop_server() {
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
+
+# Stop the benchmark with a message; the caller's EXIT trap stops the server.
+fail() {
+    echo "bench: $*" >&2
+    exit 1
+}
 }
 
 # record TITLE COMMAND: append to docs/benchmarks.md a dated section TITLE with the machine, the
