@@ -10,7 +10,6 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,40 +64,6 @@ static void setup(void)
 
 TestSuite(faults, .init = setup, .fini = cleanup_all, .timeout = 30);
 
-/* ---------------------------------------------------------------- failure messages */
-
-/* Fail the test with MESSAGE followed by the stderr (its last 3000 bytes) of every child, and
- * its exit status (-1: still running). */
-__attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
-{
-    static char msg[16384];
-    size_t n;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    for (int i = 0; i < h_tracked_count(); i++) {
-        size_t len;
-        const char *label;
-        struct proc *p = h_tracked(i, &label);
-        char *err = h_stderr(p, &len);
-        const char *tail = len > 3000 ? err + len - 3000 : err;
-        n = strlen(msg);
-        snprintf(msg + n, sizeof(msg) - n, "\n--- stderr of %s (pid %d, status %d)%s ---\n%s",
-                 label, (int)p->pid, p->status, len > 3000 ? ", last 3000 bytes" : "", tail);
-        free(err);
-    }
-    cr_assert_fail("%s", msg);
-    abort(); /* not reached */
-}
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(__VA_ARGS__);                                                                     \
-    } while (0)
-
 /* ---------------------------------------------------------------- children */
 
 /* Run ARGV to its end (stdin empty), at most MS; returns the exit code or -1 on timeout. */
@@ -121,17 +86,17 @@ static struct proc *start_echo(const char *model, const char *endpoint, const ch
     argv[n] = NULL;
     snprintf(label, sizeof(label), "sockit echo --model %s", model);
     struct proc *p = h_start_tracked(label, argv, NULL, 0, pre_exec);
-    CHECK(h_wait_stderr(p, "listening on", 5000), "sockit echo %s --model %s did not start",
-          endpoint, model);
+    H_CHECK(h_wait_stderr(p, "listening on", 5000), "sockit echo %s --model %s did not start",
+            endpoint, model);
     return p;
 }
 
 /* SIGTERM, then the exit code must be 0 within 3 s (under ASan: no leaks either). */
 static void stop_cleanly(struct proc *p)
 {
-    CHECK(!h_exited(p), "the server died before it was asked to stop");
+    H_CHECK(!h_exited(p), "the server died before it was asked to stop");
     int rc = h_stop(p, SIGTERM, 3000);
-    CHECK(rc == 0, "after SIGTERM the server exited with %d (-1: still running after 3 s)", rc);
+    H_CHECK(rc == 0, "after SIGTERM the server exited with %d (-1: still running after 3 s)", rc);
 }
 
 static void tcp_endpoint(char *buf, size_t size, const char *scheme, int *port)
@@ -153,7 +118,7 @@ static int client(const char *endpoint)
 {
     int fd = h_connect(endpoint);
 
-    CHECK(fd >= 0, "connect %s: %s", endpoint, sockit_strerror(fd));
+    H_CHECK(fd >= 0, "connect %s: %s", endpoint, sockit_strerror(fd));
     track_fd(fd);
     return fd;
 }
@@ -211,7 +176,7 @@ static void expect_echo(const char *endpoint, size_t len, unsigned seed, int ms,
     int rc = roundtrip(fd, len, seed, ms, why, sizeof(why));
 
     close_fd(fd);
-    CHECK(rc == 0, "%s: echo of %zu bytes on %s: %s", when, len, endpoint, why);
+    H_CHECK(rc == 0, "%s: echo of %zu bytes on %s: %s", when, len, endpoint, why);
 }
 
 /* Write to FD without reading until no byte goes out for STALL_MS (the peer stopped
@@ -295,9 +260,9 @@ static void expect_stdout_fill(const struct proc *p, size_t len, unsigned seed, 
         first++;
     free(want);
     free(out);
-    CHECK(got == len && first == len,
-          "%s: stdout has %zu bytes, expected %zu; first difference at byte %zu", what, got, len,
-          first);
+    H_CHECK(got == len && first == len,
+            "%s: stdout has %zu bytes, expected %zu; first difference at byte %zu", what, got, len,
+            first);
 }
 
 /* ---------------------------------------------------------------- usage errors */
@@ -326,10 +291,10 @@ Test(faults, invalid_endpoint_names_text_and_reason, .timeout = 30)
         int rc = run(&p, cases[i].cmd, argv, 5000);
         const char *err = h_text_of(p, true, NULL);
         snprintf(quoted, sizeof(quoted), "'%s'", cases[i].endpoint);
-        CHECK(rc == 2, "sockit %s %s: exit %d, expected 2", cases[i].cmd, cases[i].endpoint, rc);
-        CHECK(strstr(err, quoted) && strstr(err, cases[i].reason),
-              "sockit %s %s: stderr should name %s and say '%s'", cases[i].cmd, cases[i].endpoint,
-              quoted, cases[i].reason);
+        H_CHECK(rc == 2, "sockit %s %s: exit %d, expected 2", cases[i].cmd, cases[i].endpoint, rc);
+        H_CHECK(strstr(err, quoted) && strstr(err, cases[i].reason),
+                "sockit %s %s: stderr should name %s and say '%s'", cases[i].cmd, cases[i].endpoint,
+                quoted, cases[i].reason);
         h_forget_children();
     }
 }
@@ -347,9 +312,9 @@ Test(faults, unknown_option_exits_2, .timeout = 30)
             argv[4] = NULL;
         int rc = run(&p, cmds[i], argv, 5000);
         const char *err = h_text_of(p, true, NULL);
-        CHECK(rc == 2, "sockit %s --no-such-option: exit %d, expected 2", cmds[i], rc);
-        CHECK(strstr(err, "--no-such-option") != NULL,
-              "sockit %s: stderr should name the unknown option", cmds[i]);
+        H_CHECK(rc == 2, "sockit %s --no-such-option: exit %d, expected 2", cmds[i], rc);
+        H_CHECK(strstr(err, "--no-such-option") != NULL,
+                "sockit %s: stderr should name the unknown option", cmds[i]);
         h_forget_children();
     }
 }
@@ -364,9 +329,9 @@ Test(faults, missing_endpoint_exits_2, .timeout = 30)
         int rc = run(&p, cmds[i], argv, 5000);
         const char *err = h_text_of(p, true, NULL);
 
-        CHECK(rc == 2, "sockit %s (no endpoint): exit %d, expected 2", cmds[i], rc);
-        CHECK(strstr(err, "missing ENDPOINT") != NULL,
-              "sockit %s: stderr should say 'missing ENDPOINT'", cmds[i]);
+        H_CHECK(rc == 2, "sockit %s (no endpoint): exit %d, expected 2", cmds[i], rc);
+        H_CHECK(strstr(err, "missing ENDPOINT") != NULL,
+                "sockit %s: stderr should say 'missing ENDPOINT'", cmds[i]);
         h_forget_children();
     }
 }
@@ -378,8 +343,8 @@ Test(faults, unknown_command_exits_2, .timeout = 30)
     int rc = run(&p, "sockit frobnicate", argv, 5000);
     const char *err = h_text_of(p, true, NULL);
 
-    CHECK(rc == 2, "exit %d, expected 2", rc);
-    CHECK(strstr(err, "unknown command 'frobnicate'") != NULL, "stderr should name the command");
+    H_CHECK(rc == 2, "exit %d, expected 2", rc);
+    H_CHECK(strstr(err, "unknown command 'frobnicate'") != NULL, "stderr should name the command");
 }
 
 Test(faults, help_of_each_subcommand_exits_0, .timeout = 30)
@@ -396,10 +361,11 @@ Test(faults, help_of_each_subcommand_exits_0, .timeout = 30)
         h_text_of(p, true, &err_len);
 
         snprintf(usage, sizeof(usage), "Usage: sockit %s ", cmds[i]);
-        CHECK(rc == 0, "sockit %s --help: exit %d, expected 0", cmds[i], rc);
-        CHECK(strncmp(out, usage, strlen(usage)) == 0,
-              "sockit %s --help: stdout should start with '%s', got:\n%.200s", cmds[i], usage, out);
-        CHECK(err_len == 0, "sockit %s --help wrote to stderr", cmds[i]);
+        H_CHECK(rc == 0, "sockit %s --help: exit %d, expected 0", cmds[i], rc);
+        H_CHECK(strncmp(out, usage, strlen(usage)) == 0,
+                "sockit %s --help: stdout should start with '%s', got:\n%.200s", cmds[i], usage,
+                out);
+        H_CHECK(err_len == 0, "sockit %s --help wrote to stderr", cmds[i]);
         h_forget_children();
     }
 }
@@ -420,9 +386,9 @@ Test(faults, connection_refused_is_one_line, .timeout = 30)
     const char *out = h_text_of(p, false, &out_len);
 
     snprintf(want, sizeof(want), "sockit: connect %s: Connection refused\n", ep);
-    CHECK(rc == 1, "exit %d, expected 1", rc);
-    CHECK(strcmp(err, want) == 0, "stderr should be exactly \"%s\"", want);
-    CHECK(out_len == 0, "nothing should be printed on stdout, got: %.200s", out);
+    H_CHECK(rc == 1, "exit %d, expected 1", rc);
+    H_CHECK(strcmp(err, want) == 0, "stderr should be exactly \"%s\"", want);
+    H_CHECK(out_len == 0, "nothing should be printed on stdout, got: %.200s", out);
 }
 
 static void expect_address_in_use(const char *scheme)
@@ -436,10 +402,10 @@ static void expect_address_in_use(const char *scheme)
     const char *argv[] = { h_sockit(), "echo", ep, NULL };
     int rc = run(&second, "the second sockit echo", argv, 1500);
     const char *err = h_text_of(second, true, NULL);
-    CHECK(rc == 1, "a second server on %s: exit %d, expected 1 (-1: it kept running)", ep, rc);
-    CHECK(strstr(err, ep) && strstr(err, "Address already in use"),
-          "stderr should name %s and say 'Address already in use'", ep);
-    CHECK(!h_exited(first), "the first server died");
+    H_CHECK(rc == 1, "a second server on %s: exit %d, expected 1 (-1: it kept running)", ep, rc);
+    H_CHECK(strstr(err, ep) && strstr(err, "Address already in use"),
+            "stderr should name %s and say 'Address already in use'", ep);
+    H_CHECK(!h_exited(first), "the first server died");
 }
 
 Test(faults, address_in_use_tcp, .timeout = 30)
@@ -486,10 +452,10 @@ Test(faults, permission_denied_on_privileged_port, .timeout = 30)
     p = h_start_tracked("sockit echo as nobody", argv, "", 0, become_nobody);
     int rc = h_wait(p, 5000);
     const char *err = h_text_of(p, true, NULL);
-    CHECK(rc == 1, "listening on privileged port %d as an unprivileged user: exit %d, expected 1",
-          port, rc);
-    CHECK(strstr(err, ep) && strstr(err, "Permission denied"),
-          "stderr should name %s and say 'Permission denied'", ep);
+    H_CHECK(rc == 1, "listening on privileged port %d as an unprivileged user: exit %d, expected 1",
+            port, rc);
+    H_CHECK(strstr(err, ep) && strstr(err, "Permission denied"),
+            "stderr should name %s and say 'Permission denied'", ep);
 }
 
 /* ---------------------------------------------------------------- rude clients */
@@ -505,17 +471,17 @@ static void survives_reset_and_abrupt_close(const char *model)
 
     /* 1: a client in the middle of a session resets the connection. */
     int fd = client(ep);
-    CHECK(roundtrip(fd, 1000, 1, 2000, why, sizeof(why)) == 0, "first client: %s", why);
-    CHECK(send_until_stuck(fd, 256 * 1024, 50, 500) > 0, "first client could not send");
+    H_CHECK(roundtrip(fd, 1000, 1, 2000, why, sizeof(why)) == 0, "first client: %s", why);
+    H_CHECK(send_until_stuck(fd, 256 * 1024, 50, 500) > 0, "first client could not send");
     reset_fd(fd);
 
     /* 2: a client sends half of a 200 KB message and closes without reading the echo. */
     fd = client(ep);
-    CHECK(send_until_stuck(fd, 100 * 1024, 100, 1000) > 0, "second client could not send");
+    H_CHECK(send_until_stuck(fd, 100 * 1024, 100, 1000) > 0, "second client could not send");
     close_fd(fd);
 
     expect_echo(ep, 100 * 1024, 3, 2000, "the client after a reset and an abrupt close");
-    CHECK(!h_exited(srv), "the server died");
+    H_CHECK(!h_exited(srv), "the server died");
     stop_cleanly(srv);
 }
 
@@ -554,21 +520,21 @@ static void client_that_never_reads(const char *model)
 
     int a = client(ep);
     size_t stuffed = send_until_stuck(a, 16u << 20, 200, 8000);
-    CHECK(stuffed > 0, "client A could not send at all");
+    H_CHECK(stuffed > 0, "client A could not send at all");
     long rss_stuck = rss_kb(srv->pid);
 
     expect_echo(ep, 1000, 6, 2000, "client B while client A never reads");
     if (loop) {
-        CHECK(rss_before > 0 && rss_stuck > 0, "cannot read VmRSS of pid %d", (int)srv->pid);
+        H_CHECK(rss_before > 0 && rss_stuck > 0, "cannot read VmRSS of pid %d", (int)srv->pid);
         /* ASan's allocator (shadow memory, redzones) needs more room for the same buffers. */
         long limit_kb = getenv("SOCKIT_SANITIZED") ? 16 * 1024 : 8 * 1024;
-        CHECK(rss_stuck - rss_before < limit_kb,
-              "VmRSS grew from %ld kB to %ld kB while client A (%zu bytes sent, nothing read) "
-              "was stuck",
-              rss_before, rss_stuck, stuffed);
+        H_CHECK(rss_stuck - rss_before < limit_kb,
+                "VmRSS grew from %ld kB to %ld kB while client A (%zu bytes sent, nothing read) "
+                "was stuck",
+                rss_before, rss_stuck, stuffed);
     }
     close_fd(a);
-    CHECK(!h_exited(srv), "the server died");
+    H_CHECK(!h_exited(srv), "the server died");
     stop_cleanly(srv);
 }
 
@@ -591,10 +557,11 @@ static void survives_sigpipe(const char *model)
         srv = start_echo(model, eps[i], NULL, NULL);
         int fd = client(eps[i]);
         size_t sent = send_until_stuck(fd, 4u << 20, 200, 5000);
-        CHECK(sent > 0, "%s: the client could not send", eps[i]);
+        H_CHECK(sent > 0, "%s: the client could not send", eps[i]);
         close_fd(fd);
         h_sleep_ms(100); /* let the server write into the closed socket */
-        CHECK(!h_exited(srv), "%s: the server died after a client closed without reading", eps[i]);
+        H_CHECK(!h_exited(srv), "%s: the server died after a client closed without reading",
+                eps[i]);
         expect_echo(eps[i], 10000, 8, 2000, "the client after one that closed without reading");
         stop_cleanly(srv);
         h_forget_children();
@@ -624,7 +591,7 @@ static void one_mib_messages_intact(const char *model)
         srv = start_echo(model, eps[i], NULL, NULL);
         const char *argv[] = { h_sockit(), "send", eps[i], "-f", file, "-t", "5", NULL };
         int rc = run(&snd, "sockit send", argv, 10000);
-        CHECK(rc == 0, "sockit send %s -f (1 MiB): exit %d", eps[i], rc);
+        H_CHECK(rc == 0, "sockit send %s -f (1 MiB): exit %d", eps[i], rc);
         expect_stdout_fill(snd, len, 42, eps[i]);
         stop_cleanly(srv);
         h_forget_children();
@@ -647,9 +614,9 @@ static void udp_zero_length_datagram(const char *model)
     const char *argv[] = { h_sockit(), "send", ep, "", "--json", "-t", "2", NULL };
     int rc = run(&snd, "sockit send", argv, 5000);
     const char *out = h_text_of(snd, false, NULL);
-    CHECK(rc == 0, "sockit send %s '' --json: exit %d, expected 0", ep, rc);
-    CHECK(strstr(out, "\"sent\":0,") && strstr(out, "\"received\":0,"),
-          "the JSON should say \"sent\":0 and \"received\":0, got: %s", out);
+    H_CHECK(rc == 0, "sockit send %s '' --json: exit %d, expected 0", ep, rc);
+    H_CHECK(strstr(out, "\"sent\":0,") && strstr(out, "\"received\":0,"),
+            "the JSON should say \"sent\":0 and \"received\":0, got: %s", out);
     stop_cleanly(srv);
 }
 
@@ -676,12 +643,12 @@ static void udp_largest_datagram(const char *model)
     const char *argv_big[] = { h_sockit(), "send", ep, "-f", file_big, "-t", "2", NULL };
     int rc = run(&big, "sockit send 65508", argv_big, 5000);
     const char *err = h_text_of(big, true, NULL);
-    CHECK(rc == 1, "sending a 65508-byte UDP datagram: exit %d, expected 1", rc);
-    CHECK(strstr(err, "too large") != NULL, "stderr should say the datagram is too large");
+    H_CHECK(rc == 1, "sending a 65508-byte UDP datagram: exit %d, expected 1", rc);
+    H_CHECK(strstr(err, "too large") != NULL, "stderr should say the datagram is too large");
 
     const char *argv_max[] = { h_sockit(), "send", ep, "-f", file_max, "-t", "2", NULL };
     rc = run(&max, "sockit send 65507", argv_max, 5000);
-    CHECK(rc == 0, "sending a 65507-byte UDP datagram: exit %d, expected 0", rc);
+    H_CHECK(rc == 0, "sending a 65507-byte UDP datagram: exit %d, expected 0", rc);
     expect_stdout_fill(max, 65507, 12, "65507-byte datagram");
     stop_cleanly(srv);
 }
@@ -735,25 +702,25 @@ static void fd_exhaustion(const char *model)
     long long deadline = h_now_ms() + 3000;
     while ((closed = count_closed(cl, NCLIENTS)) < NCLIENTS - 40 && h_now_ms() < deadline)
         h_sleep_ms(20);
-    CHECK(closed >= NCLIENTS - 40, "only %d of %d clients were shed in 3 s", closed, NCLIENTS);
-    CHECK(h_wait_stderr(srv, "Too many open files", 1000),
-          "the server should log 'Too many open files'");
+    H_CHECK(closed >= NCLIENTS - 40, "only %d of %d clients were shed in 3 s", closed, NCLIENTS);
+    H_CHECK(h_wait_stderr(srv, "Too many open files", 1000),
+            "the server should log 'Too many open files'");
 
     h_sleep_ms(100);
     long cpu0 = h_cpu_ms(srv->pid);
     h_sleep_ms(500);
     long cpu1 = h_cpu_ms(srv->pid);
-    CHECK(cpu0 >= 0 && cpu1 >= 0, "cannot read the CPU time of pid %d", (int)srv->pid);
-    CHECK(cpu1 - cpu0 < 150, "the server used %ld ms of CPU in 500 ms with %d clients open",
-          cpu1 - cpu0, NCLIENTS);
-    CHECK(!h_exited(srv), "the server died");
+    H_CHECK(cpu0 >= 0 && cpu1 >= 0, "cannot read the CPU time of pid %d", (int)srv->pid);
+    H_CHECK(cpu1 - cpu0 < 150, "the server used %ld ms of CPU in 500 ms with %d clients open",
+            cpu1 - cpu0, NCLIENTS);
+    H_CHECK(!h_exited(srv), "the server died");
 
     /* A client that was not shed is served. */
     for (int i = 0; i < NCLIENTS; i++) {
         char why[160];
         if (count_closed(&cl[i], 1) == 0) {
-            CHECK(roundtrip(cl[i], 100, 13, 2000, why, sizeof(why)) == 0,
-                  "a client that was kept: %s", why);
+            H_CHECK(roundtrip(cl[i], 100, 13, 2000, why, sizeof(why)) == 0,
+                    "a client that was kept: %s", why);
             break;
         }
     }
@@ -784,19 +751,19 @@ static void clean_stop(const char *model)
         char why[160];
 
         cl[i] = client(ep);
-        CHECK(getpeername(cl[i], (struct sockaddr *)&peer, &len) == 0,
-              "client %d is not connected: %s", i, strerror(errno));
+        H_CHECK(getpeername(cl[i], (struct sockaddr *)&peer, &len) == 0,
+                "client %d is not connected: %s", i, strerror(errno));
         /* The iterative server serves the first; the others wait in its backlog. */
         if (i == 0 || !iterative)
-            CHECK(roundtrip(cl[i], 100, 20 + (unsigned)i, 2000, why, sizeof(why)) == 0,
-                  "client %d: %s", i, why);
+            H_CHECK(roundtrip(cl[i], 100, 20 + (unsigned)i, 2000, why, sizeof(why)) == 0,
+                    "client %d: %s", i, why);
     }
     long long t0 = h_now_ms();
     int rc = h_stop(srv, SIGTERM, 3000);
-    CHECK(rc == 0, "SIGTERM with 5 idle clients: exit %d after %lld ms (-1: not within 3 s)", rc,
-          h_now_ms() - t0);
+    H_CHECK(rc == 0, "SIGTERM with 5 idle clients: exit %d after %lld ms (-1: not within 3 s)", rc,
+            h_now_ms() - t0);
     struct stat st;
-    CHECK(stat(path, &st) < 0 && errno == ENOENT, "the socket file %s is still there", path);
+    H_CHECK(stat(path, &st) < 0 && errno == ENOENT, "the socket file %s is still there", path);
 }
 
 MODEL_TEST(clean_stop, iterative)
@@ -840,27 +807,27 @@ Test(faults, unix_connect_with_full_backlog_fails_at_connect, .timeout = 30)
     const char *const extra[] = { "--backlog", "1", NULL };
     srv = start_echo("iterative", ep, extra, NULL);
     int busy = client(ep); /* served: the iterative server is now busy with it */
-    CHECK(roundtrip(busy, 100, 40, 2000, why, sizeof(why)) == 0, "first client: %s", why);
+    H_CHECK(roundtrip(busy, 100, 40, 2000, why, sizeof(why)) == 0, "first client: %s", why);
     snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
     for (int i = 0; i < 8; i++) { /* fill the backlog until the kernel refuses */
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
         cr_assert_geq(fd, 0);
         track_fd(fd);
         if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-            CHECK(errno == EAGAIN, "filling the backlog: connect: %s", strerror(errno));
+            H_CHECK(errno == EAGAIN, "filling the backlog: connect: %s", strerror(errno));
             close_fd(fd);
             break;
         }
         queued++;
     }
-    CHECK(queued < 8, "the backlog of 1 took 8 connections");
+    H_CHECK(queued < 8, "the backlog of 1 took 8 connections");
 
     const char *argv[] = { h_sockit(), "send", ep, "hi", "-t", "1", NULL };
     int rc = run(&snd, "sockit send", argv, 5000);
     const char *err = h_text_of(snd, true, NULL);
     snprintf(want, sizeof(want), "sockit: connect %s: ", ep);
-    CHECK(rc == 1, "exit %d, expected 1", rc);
-    CHECK(strncmp(err, want, strlen(want)) == 0,
-          "the error should come from connect (\"%s...\"), got: %s", want, err);
-    CHECK(!h_exited(srv), "the server died");
+    H_CHECK(rc == 1, "exit %d, expected 1", rc);
+    H_CHECK(strncmp(err, want, strlen(want)) == 0,
+            "the error should come from connect (\"%s...\"), got: %s", want, err);
+    H_CHECK(!h_exited(srv), "the server died");
 }

@@ -43,17 +43,13 @@ static void refuse_io_uring(void)
 static void start_loop_server(struct proc *p, const char *endpoint, const char *const extra[],
                               void (*pre_exec)(void))
 {
-    const char *argv[24] = { h_sockit(), "echo", endpoint, "--model", "loop", "--quiet" };
-    size_t n = 6;
+    const char *args[20] = { "--quiet" };
+    size_t n = 1;
 
-    for (size_t i = 0; extra && extra[i] && n < 23; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    h_start(p, argv, NULL, 0, pre_exec);
-    if (!h_wait_stderr(p, "listening on", 5000)) {
-        char *err = h_stderr(p, NULL);
-        cr_assert_fail("sockit echo %s --model loop did not start:\n%s", endpoint, err);
-    }
+    for (size_t i = 0; extra && extra[i] && n < 19; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    h_start_echo_pre(p, "loop", endpoint, args, pre_exec);
 }
 
 static void echo_on_backend(const char *backend)

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,36 +27,6 @@ static void setup(void)
 
 TestSuite(relay, .init = setup, .fini = h_cleanup_tracked, .timeout = 30);
 
-/* ---------------------------------------------------------------- failure messages */
-
-/* Fail the test with MESSAGE, then the stderr and stdout of every child (-1: still running). */
-__attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
-{
-    static char msg[16384];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    for (int i = 0; i < h_tracked_count(); i++) {
-        size_t n = strlen(msg);
-        const char *label;
-        struct proc *p = h_tracked(i, &label);
-        snprintf(msg + n, sizeof(msg) - n,
-                 "\n--- %s (pid %d, status %d) stderr ---\n%.2000s--- its stdout ---\n%.500s",
-                 label, (int)p->pid, p->status, h_text_of(p, true, NULL),
-                 h_text_of(p, false, NULL));
-    }
-    cr_assert_fail("%s", msg);
-    abort(); /* not reached */
-}
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(__VA_ARGS__);                                                                     \
-    } while (0)
-
 /* ---------------------------------------------------------------- children */
 
 /* Start ARGV as a tracked child named LABEL; IN as in h_start (NULL: a pipe left open). */
@@ -69,10 +38,10 @@ static struct proc *start(const char *label, const char *const argv[], const cha
 /* Write TEXT on P's stdin (which must be an open pipe). */
 static void feed(struct proc *p, const char *text)
 {
-    CHECK(p->stdin_fd >= 0, "stdin of pid %d is closed", (int)p->pid);
-    CHECK(h_write_all(p->stdin_fd, text, strlen(text)) == 0,
-          "writing \"%s\" on the stdin of pid %d: %s (exited: %s)", text, (int)p->pid,
-          strerror(errno), h_exited(p) ? "yes" : "no");
+    H_CHECK(p->stdin_fd >= 0, "stdin of pid %d is closed", (int)p->pid);
+    H_CHECK(h_write_all(p->stdin_fd, text, strlen(text)) == 0,
+            "writing \"%s\" on the stdin of pid %d: %s (exited: %s)", text, (int)p->pid,
+            strerror(errno), h_exited(p) ? "yes" : "no");
 }
 
 /* End of file on P's stdin. */
@@ -93,7 +62,7 @@ static struct proc *start_listen(const char *endpoint, const char *extra)
         argv[4] = endpoint;
     }
     struct proc *p = start("sockit listen", argv, NULL);
-    CHECK(h_wait_stderr(p, "listening on", 5000), "sockit listen %s did not start", endpoint);
+    H_CHECK(h_wait_stderr(p, "listening on", 5000), "sockit listen %s did not start", endpoint);
     return p;
 }
 
@@ -116,7 +85,8 @@ static void expect_both_exit_0(struct proc *a, struct proc *b, int ms)
     long long left = deadline - h_now_ms();
     int rb = h_wait(b, left > 0 ? (int)left : 1);
 
-    CHECK(ra == 0 && rb == 0, "exit codes %d and %d, expected 0 and 0 (-1: still running)", ra, rb);
+    H_CHECK(ra == 0 && rb == 0, "exit codes %d and %d, expected 0 and 0 (-1: still running)", ra,
+            rb);
 }
 
 static bool have_ipv6_loopback(void)
@@ -185,27 +155,27 @@ static void both_ways(enum transport t)
     endpoint(t, ep, sizeof(ep));
     struct proc *l = start_listen(ep, NULL);
     struct proc *c = start_connect(ep, NULL, NULL);
-    CHECK(h_wait_stderr(l, "connection from", 5000), "listen saw no connection on %s", ep);
+    H_CHECK(h_wait_stderr(l, "connection from", 5000), "listen saw no connection on %s", ep);
 
     feed(c, "hello from connect\n");
-    CHECK(h_wait_stdout(l, "hello from connect\n", 3000),
-          "listen's stdout should be what connect read on stdin");
+    H_CHECK(h_wait_stdout(l, "hello from connect\n", 3000),
+            "listen's stdout should be what connect read on stdin");
     feed(l, "hello from listen\n");
-    CHECK(h_wait_stdout(c, "hello from listen\n", 3000),
-          "connect's stdout should be what listen read on stdin");
+    H_CHECK(h_wait_stdout(c, "hello from listen\n", 3000),
+            "connect's stdout should be what listen read on stdin");
 
     end_stdin(l);
-    CHECK(h_wait_stdout(c, "hello from listen\n", 0), "connect's output so far");
+    H_CHECK(h_wait_stdout(c, "hello from listen\n", 0), "connect's output so far");
     h_sleep_ms(200); /* listen's end of stream reaches connect */
-    CHECK(!h_exited(c), "connect exited at the peer's half-close while its stdin was open");
+    H_CHECK(!h_exited(c), "connect exited at the peer's half-close while its stdin was open");
     feed(c, "more from connect\n");
-    CHECK(h_wait_stdout(l, "hello from connect\nmore from connect\n", 3000),
-          "connect's input after listen's half-close should still reach listen");
+    H_CHECK(h_wait_stdout(l, "hello from connect\nmore from connect\n", 3000),
+            "connect's input after listen's half-close should still reach listen");
     end_stdin(c);
     expect_both_exit_0(l, c, 3000);
-    CHECK(h_wait_stdout(l, "hello from connect\nmore from connect\n", 0) &&
-              h_wait_stdout(c, "hello from listen\n", 0),
-          "nothing more may arrive after the end");
+    H_CHECK(h_wait_stdout(l, "hello from connect\nmore from connect\n", 0) &&
+                h_wait_stdout(c, "hello from listen\n", 0),
+            "nothing more may arrive after the end");
 }
 
 /* connect's stdin ends first: listen sees the end of the stream, yet its reply, written after
@@ -220,13 +190,14 @@ static void half_close(enum transport t)
 
     feed(c, "question\n");
     end_stdin(c);
-    CHECK(h_wait_stdout(l, "question\n", 3000), "listen's stdout should be connect's stdin");
+    H_CHECK(h_wait_stdout(l, "question\n", 3000), "listen's stdout should be connect's stdin");
     h_sleep_ms(200); /* the end of connect's stream reaches listen */
-    CHECK(!h_exited(l), "listen exited when connect half-closed: its reply can no longer be sent");
+    H_CHECK(!h_exited(l),
+            "listen exited when connect half-closed: its reply can no longer be sent");
     feed(l, "answer after your end\n");
     end_stdin(l);
-    CHECK(h_wait_stdout(c, "answer after your end\n", 3000),
-          "listen's reply after connect's half-close should reach connect's stdout");
+    H_CHECK(h_wait_stdout(c, "answer after your end\n", 3000),
+            "listen's reply after connect's half-close should reach connect's stdout");
     expect_both_exit_0(l, c, 3000);
 }
 
@@ -253,14 +224,15 @@ Test(relay, listen_keep_open_serves_two_clients, .timeout = 30)
     struct proc *l = start_listen(ep, "-k");
     struct proc *c1 = start_connect(ep, NULL, "first client\n");
     int rc1 = h_wait(c1, 3000);
-    CHECK(rc1 == 0, "the first client exited with %d", rc1);
-    CHECK(h_wait_stdout(l, "first client\n", 3000), "listen should print the first client's data");
+    H_CHECK(rc1 == 0, "the first client exited with %d", rc1);
+    H_CHECK(h_wait_stdout(l, "first client\n", 3000),
+            "listen should print the first client's data");
     struct proc *c2 = start_connect(ep, NULL, "second client\n");
     int rc2 = h_wait(c2, 3000);
-    CHECK(rc2 == 0, "the second client exited with %d", rc2);
-    CHECK(h_wait_stdout(l, "first client\nsecond client\n", 3000),
-          "listen -k should print both clients' data, in order");
-    CHECK(!h_exited(l), "listen -k should keep listening after two clients");
+    H_CHECK(rc2 == 0, "the second client exited with %d", rc2);
+    H_CHECK(h_wait_stdout(l, "first client\nsecond client\n", 3000),
+            "listen -k should print both clients' data, in order");
+    H_CHECK(!h_exited(l), "listen -k should keep listening after two clients");
 }
 
 /* ---------------------------------------------------------------- datagram relays */
@@ -275,16 +247,16 @@ static void one_datagram_each_way(enum transport t)
     struct proc *c = start_connect(ep, "-w1", NULL);
 
     feed(c, "ping\n");
-    CHECK(h_wait_stdout(l, "ping\n", 3000), "listen should print connect's datagram");
-    CHECK(h_wait_stderr(l, "peer", 1000), "listen -v should report its peer");
+    H_CHECK(h_wait_stdout(l, "ping\n", 3000), "listen should print connect's datagram");
+    H_CHECK(h_wait_stderr(l, "peer", 1000), "listen -v should report its peer");
     feed(l, "pong\n");
-    CHECK(h_wait_stdout(c, "pong\n", 3000), "connect should print listen's datagram");
+    H_CHECK(h_wait_stdout(c, "pong\n", 3000), "connect should print listen's datagram");
     end_stdin(c);
     end_stdin(l);
     expect_both_exit_0(l, c, 4000); /* each waits -w 1 s for more after its stdin ends */
     if (t == T_UNIX_DGRAM)
-        CHECK(stat(ep + strlen("unix-dgram:"), &st) < 0 && errno == ENOENT,
-              "listen should remove its socket file %s", ep + strlen("unix-dgram:"));
+        H_CHECK(stat(ep + strlen("unix-dgram:"), &st) < 0 && errno == ENOENT,
+                "listen should remove its socket file %s", ep + strlen("unix-dgram:"));
 }
 
 TRANSPORT_TEST(one_datagram_each_way, udp, T_UDP)
@@ -303,9 +275,9 @@ Test(relay, connect_refused_is_one_line, .timeout = 30)
 
     snprintf(want, sizeof(want), "sockit: connect %s: Connection refused\n", ep);
     h_text_of(c, false, &out_len);
-    CHECK(rc == 1, "exit %d, expected 1", rc);
-    CHECK(strcmp(h_text_of(c, true, NULL), want) == 0, "stderr should be exactly \"%s\"", want);
-    CHECK(out_len == 0, "nothing should be printed on stdout");
+    H_CHECK(rc == 1, "exit %d, expected 1", rc);
+    H_CHECK(strcmp(h_text_of(c, true, NULL), want) == 0, "stderr should be exactly \"%s\"", want);
+    H_CHECK(out_len == 0, "nothing should be printed on stdout");
 }
 
 Test(relay, connect_trace_prints_socket_calls, .timeout = 30)
@@ -315,16 +287,16 @@ Test(relay, connect_trace_prints_socket_calls, .timeout = 30)
     endpoint(T_TCP, ep, sizeof(ep));
     struct proc *l = start_listen(ep, NULL);
     struct proc *c = start_connect(ep, "--trace", "traced\n");
-    CHECK(h_wait_stdout(l, "traced\n", 3000), "the data should go through");
+    H_CHECK(h_wait_stdout(l, "traced\n", 3000), "the data should go through");
     end_stdin(l);
     expect_both_exit_0(c, l, 3000);
     const char *err = h_text_of(c, true, NULL);
     snprintf(call, sizeof(call), ", %s) = 0\n", ep + strlen("tcp://"));
     const char *first = "socket(AF_INET, SOCK_STREAM, 0) = ";
-    CHECK(strncmp(err, first, strlen(first)) == 0, "the trace should start with \"%s\"", first);
+    H_CHECK(strncmp(err, first, strlen(first)) == 0, "the trace should start with \"%s\"", first);
     const char *conn = strstr(err, "\nconnect(");
-    CHECK(conn && strstr(conn, call), "the trace should show \"connect(FD%s\"", call);
-    CHECK(h_wait_stdout(l, "traced\n", 0), "the data should still go through");
+    H_CHECK(conn && strstr(conn, call), "the trace should show \"connect(FD%s\"", call);
+    H_CHECK(h_wait_stdout(l, "traced\n", 0), "the data should still go through");
 }
 
 /* ---------------------------------------------------------------- socat as the peer */
@@ -340,12 +312,12 @@ Test(relay, socat_client_with_sockit_listen, .timeout = 30)
     struct proc *l = start_listen(ep, NULL);
     const char *argv[] = { "socat", "-", target, NULL };
     struct proc *s = start("socat - TCP:...", argv, NULL);
-    CHECK(h_wait_stderr(l, "connection from", 5000), "socat did not connect to %s", ep);
+    H_CHECK(h_wait_stderr(l, "connection from", 5000), "socat did not connect to %s", ep);
 
     feed(s, "from socat\n");
-    CHECK(h_wait_stdout(l, "from socat\n", 3000), "listen should print what socat sent");
+    H_CHECK(h_wait_stdout(l, "from socat\n", 3000), "listen should print what socat sent");
     feed(l, "from sockit listen\n");
-    CHECK(h_wait_stdout(s, "from sockit listen\n", 3000), "socat should print what listen sent");
+    H_CHECK(h_wait_stdout(s, "from sockit listen\n", 3000), "socat should print what listen sent");
     end_stdin(l); /* listen half-closes; socat ends that direction, then closes */
     expect_both_exit_0(l, s, 3000);
 }
@@ -360,14 +332,15 @@ Test(relay, sockit_connect_with_socat_listener, .timeout = 30)
     snprintf(spec, sizeof(spec), "TCP-LISTEN:%s,reuseaddr,bind=127.0.0.1", strrchr(ep, ':') + 1);
     const char *argv[] = { "socat", "-d", "-d", spec, "-", NULL };
     struct proc *s = start("socat TCP-LISTEN:...", argv, NULL);
-    CHECK(h_wait_stderr(s, "listening on", 5000), "socat did not start listening");
+    H_CHECK(h_wait_stderr(s, "listening on", 5000), "socat did not start listening");
     struct proc *c = start_connect(ep, NULL, NULL);
-    CHECK(h_wait_stderr(s, "accepting connection", 5000), "sockit connect did not reach socat");
+    H_CHECK(h_wait_stderr(s, "accepting connection", 5000), "sockit connect did not reach socat");
 
     feed(c, "from sockit connect\n");
-    CHECK(h_wait_stdout(s, "from sockit connect\n", 3000), "socat should print what connect sent");
+    H_CHECK(h_wait_stdout(s, "from sockit connect\n", 3000),
+            "socat should print what connect sent");
     feed(s, "from socat\n");
-    CHECK(h_wait_stdout(c, "from socat\n", 3000), "connect should print what socat sent");
+    H_CHECK(h_wait_stdout(c, "from socat\n", 3000), "connect should print what socat sent");
     end_stdin(c); /* connect half-closes; socat ends that direction, then closes */
     expect_both_exit_0(c, s, 3000);
 }

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,8 +306,32 @@ void h_cleanup_tracked(void)
     ntracked_paths = 0;
 }
 
-void h_start_echo(struct proc *p, const char *model, const char *endpoint,
-                  const char *const extra[])
+void h_fail_tracked(const char *fmt, ...)
+{
+    static char msg[16384];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < h_tracked_count(); i++) {
+        size_t n = strlen(msg), len;
+        const char *label;
+        struct proc *p = h_tracked(i, &label);
+        const char *err = h_text_of(p, true, &len);
+        size_t kept = strlen(err); /* h_text_of keeps the first 64 KiB */
+        const char *tail = kept > 3000 ? err + kept - 3000 : err;
+        snprintf(msg + n, sizeof(msg) - n,
+                 "\n--- stderr of %s (pid %d, status %d)%s ---\n%.3000s--- its stdout ---\n%.500s",
+                 label, (int)p->pid, p->status, len > 3000 ? ", last 3000 bytes" : "", tail,
+                 h_text_of(p, false, NULL));
+    }
+    cr_assert_fail("%s", msg);
+    abort(); /* not reached */
+}
+
+void h_start_echo_pre(struct proc *p, const char *model, const char *endpoint,
+                      const char *const extra[], void (*pre_exec)(void))
 {
     const char *argv[32] = { h_sockit(), "echo", endpoint, "--model", model };
     size_t n = 5;
@@ -314,12 +339,18 @@ void h_start_echo(struct proc *p, const char *model, const char *endpoint,
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    h_start(p, argv, NULL, 0, NULL);
+    h_start(p, argv, NULL, 0, pre_exec);
     if (!h_wait_stderr(p, "listening on", 5000)) {
         char *err = h_stderr(p, NULL);
         cr_assert_fail("sockit echo %s --model %s did not start; stderr:\n%s", endpoint, model,
                        err);
     }
+}
+
+void h_start_echo(struct proc *p, const char *model, const char *endpoint,
+                  const char *const extra[])
+{
+    h_start_echo_pre(p, model, endpoint, extra, NULL);
 }
 
 int h_free_port(void)

@@ -86,10 +86,26 @@ void h_forget_children(void);
 /* h_forget_children, then remove and forget every tracked path: a suite's .fini. */
 void h_cleanup_tracked(void);
 
+/* Fail the test with the printf-style message, then, for every tracked child, its label, pid
+ * and exit status (-1: still running), the last 3000 bytes of its stderr and the first 500 of
+ * its stdout. Does not return. */
+__attribute__((format(printf, 1, 2), noreturn)) void h_fail_tracked(const char *fmt, ...);
+
+/* Check COND; if it is false, h_fail_tracked(...). */
+#define H_CHECK(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            h_fail_tracked(__VA_ARGS__);                                                           \
+    } while (0)
+
 /* Start "sockit echo ENDPOINT --model MODEL [EXTRA...]" and wait for "listening on".
  * EXTRA is NULL-terminated (may be NULL). Aborts the test if it does not come up. */
 void h_start_echo(struct proc *p, const char *model, const char *endpoint,
                   const char *const extra[]);
+
+/* h_start_echo with a PRE_EXEC for the child, as h_start takes (NULL: h_die_with_parent). */
+void h_start_echo_pre(struct proc *p, const char *model, const char *endpoint,
+                      const char *const extra[], void (*pre_exec)(void));
 
 /* A port free for both TCP and UDP on loopback right now. */
 int h_free_port(void);
