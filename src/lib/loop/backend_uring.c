@@ -109,6 +109,19 @@ static int register_buffers(struct ur_state *st)
     return -EINVAL;
 }
 
+static char *buffer(const struct ur_state *st, unsigned bid)
+{
+    return st->bufs + (size_t)bid * st->buf_size;
+}
+
+/* Put buffer BID, whole, in the ring's slot OFFSET past the tail; the kernel sees it after
+ * io_uring_buf_ring_advance. */
+static void add_buffer(struct ur_state *st, unsigned bid, unsigned offset)
+{
+    io_uring_buf_ring_add(st->br, buffer(st, bid), st->buf_size, (unsigned short)bid,
+                          io_uring_buf_ring_mask(st->buf_count), (int)offset);
+}
+
 static int setup_buffers(struct ur_state *st)
 {
     int err = register_buffers(st);
@@ -121,8 +134,7 @@ static int setup_buffers(struct ur_state *st)
         return -ENOMEM;
     io_uring_buf_ring_init(st->br);
     for (unsigned i = 0; i < st->buf_count; i++)
-        io_uring_buf_ring_add(st->br, st->bufs + (size_t)i * st->buf_size, st->buf_size,
-                              (unsigned short)i, io_uring_buf_ring_mask(st->buf_count), (int)i);
+        add_buffer(st, i, i);
     io_uring_buf_ring_advance(st->br, (int)st->buf_count);
     return 0;
 }
@@ -335,7 +347,7 @@ static void ur_stream_close(struct sockit_loop *loop, struct sockit_stream *s)
  * with it when that flag is absent; a classic completion always starts a buffer. */
 static char *received(struct ur_state *st, unsigned bid, const struct io_uring_cqe *cqe)
 {
-    char *p = st->bufs + (size_t)bid * st->buf_size;
+    char *p = buffer(st, bid);
 
     if (!st->incremental)
         return p;
@@ -349,9 +361,7 @@ static void give_back(struct ur_state *st, unsigned bid, const struct io_uring_c
 {
     if (st->incremental && (cqe->flags & IORING_CQE_F_BUF_MORE))
         return;
-    io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * st->buf_size, st->buf_size,
-                          (unsigned short)bid, io_uring_buf_ring_mask(st->buf_count),
-                          (int)st->returned++);
+    add_buffer(st, bid, st->returned++);
 }
 
 static void on_recv(struct sockit_loop *loop, struct sockit_stream *s,
