@@ -27,10 +27,32 @@ enum sockit_backend {
     SOCKIT_BACKEND_POLL,
 };
 
-/* Create a loop on BACKEND. AUTO falls back down the chain when the kernel refuses a backend
- * (see sockit_loop_fallback); an explicit backend that cannot start is an error. Returns 0
- * or -errno; free the loop with sockit_loop_free. */
-int sockit_loop_new(struct sockit_loop **out, enum sockit_backend backend);
+/* How io_uring lays out its pool of receive buffers (the kernel picks a free one per read). */
+enum sockit_uring_buffers {
+    SOCKIT_URING_BUFFERS_AUTO = 0, /* incremental where the kernel has it (6.12+), else classic */
+    SOCKIT_URING_BUFFERS_INCREMENTAL, /* 64 KiB buffers shared by many reads; -EINVAL if absent */
+    SOCKIT_URING_BUFFERS_CLASSIC,     /* 4 KiB buffers, one per read (what older kernels do) */
+};
+
+/* Settings of one loop. Zero (or NULL for the whole struct) means the default given. */
+struct sockit_loop_options {
+    enum sockit_backend backend;             /* AUTO: uring, else epoll, else poll */
+    enum sockit_uring_buffers uring_buffers; /* AUTO */
+    size_t uring_pool; /* bytes of io_uring receive buffers per loop: 4 MiB (64 KiB to 1 GiB) */
+    /* Most bytes one read may take before the stream's flow control is asked again: one recv
+     * on epoll/poll, one multishot receive on io_uring. 256 KiB (4 KiB to 16 MiB). It is also
+     * what a stream that stops reading may still hold unread (docs/design.md). */
+    size_t read_chunk;
+};
+
+/* Create a loop with OPTS (NULL: all defaults). AUTO falls back down the chain when the
+ * kernel refuses a backend (see sockit_loop_fallback); an explicit backend that cannot start
+ * is an error. Returns 0, -EINVAL for an option out of range, or -errno; free the loop with
+ * sockit_loop_free. */
+int sockit_loop_new(struct sockit_loop **out, const struct sockit_loop_options *opts);
+
+/* Parse "auto", "incremental" or "classic". Returns 0 or -EINVAL. */
+int sockit_uring_buffers_parse(const char *name, enum sockit_uring_buffers *out);
 
 /* Free the loop. Streams still open are closed and their on_close runs (err -ECANCELED), so
  * their callback data can be freed there; listeners are closed; watched fds, timers and data

@@ -1,5 +1,6 @@
 /* sockit echo: parse the command line, open the socket, run the chosen server model. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "echo.h"
@@ -23,6 +24,11 @@ static const char echo_help[] =
     "  -w, --workers N         datagram endpoints: workers sharing the socket (default 2)\n"
     "  -B, --backend NAME      loop model: uring, epoll, poll or auto (default: the best the\n"
     "                          kernel allows, with one notice when it falls back)\n"
+    "      --uring-buffers L   loop model on io_uring: receive buffers laid out as\n"
+    "                          'incremental' (64 KiB buffers shared by many reads, Linux\n"
+    "                          6.12+), 'classic' (4 KiB, one per read) or 'auto' (default:\n"
+    "                          incremental where the kernel has it; the environment\n"
+    "                          variable SOCKIT_URING_BUFFERS sets the default)\n"
     "  -T, --threads N         loop model: event-loop threads (default 1)\n"
     "  -i, --idle-timeout SEC  close a client that sends nothing, or reads nothing, for SEC\n"
     "                          seconds (default 0: never; stream endpoints)\n"
@@ -43,12 +49,27 @@ static const char echo_help[] =
     "  sockit echo udp://127.0.0.1:9000 --model thread --workers 4\n"
     "  sockit echo unix:/tmp/echo.sock --model fork --trace\n";
 
-enum { OPT_MAX_CLIENTS = 256, OPT_REUSEPORT, OPT_V6ONLY, OPT_NODELAY, OPT_TRACE };
+enum {
+    OPT_MAX_CLIENTS = 256,
+    OPT_REUSEPORT,
+    OPT_V6ONLY,
+    OPT_NODELAY,
+    OPT_TRACE,
+    OPT_URING_BUFFERS
+};
 
 static int parse_backend(const char *text, enum sockit_backend *out)
 {
     if (sockit_backend_parse(text, out) < 0)
         return cli_usage("echo", "unknown backend '%s' (uring, epoll, poll or auto)", text);
+    return 0;
+}
+
+static int parse_uring_buffers(const char *text, enum sockit_uring_buffers *out)
+{
+    if (sockit_uring_buffers_parse(text, out) < 0)
+        return cli_usage(
+            "echo", "unknown io_uring buffer layout '%s' (auto, incremental or classic)", text);
     return 0;
 }
 
@@ -60,6 +81,7 @@ static const struct option echo_options[] = {
     { "workers", required_argument, NULL, 'w' },
     { "backend", required_argument, NULL, 'B' },
     { "threads", required_argument, NULL, 'T' },
+    { "uring-buffers", required_argument, NULL, OPT_URING_BUFFERS },
     { "idle-timeout", required_argument, NULL, 'i' },
     { "reply", required_argument, NULL, 'r' },
     { "show", no_argument, NULL, 's' },
@@ -107,7 +129,8 @@ static int parse_option(int c, void *ctx)
     case OPT_MAX_CLIENTS:
         return cli_number("echo", "--max-clients", optarg, 1, 1000000, &cfg->max_clients);
     case 'w': return cli_number("echo", "--workers", optarg, 1, 256, &cfg->workers);
-    case 'B': return parse_backend(optarg, &cfg->backend);
+    case 'B': return parse_backend(optarg, &cfg->loop.backend);
+    case OPT_URING_BUFFERS: return parse_uring_buffers(optarg, &cfg->loop.uring_buffers);
     case 'T': return cli_number("echo", "--threads", optarg, 1, 256, &cfg->threads);
     case 'i':
         err = cli_number("echo", "--idle-timeout", optarg, 0, 86400, &v);
@@ -130,15 +153,20 @@ static int parse_option(int c, void *ctx)
 static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli_tracer *tracer)
 {
     struct echo_args args = { cfg, tracer };
-    int err = cli_parse_options("echo", argc, argv, ":m:b:n:w:B:T:i:r:sqh", echo_options, echo_help,
-                                NULL, parse_option, &args);
+    const char *env = getenv("SOCKIT_URING_BUFFERS");
+    int err = env ? parse_uring_buffers(env, &cfg->loop.uring_buffers) : 0;
+
+    if (err)
+        return err;
+    err = cli_parse_options("echo", argc, argv, ":m:b:n:w:B:T:i:r:sqh", echo_options, echo_help,
+                            NULL, parse_option, &args);
 
     if (err)
         return err;
     if (optind != argc - 1)
         return cli_usage("echo", optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];
-    if (cfg->model != ECHO_LOOP && (cfg->threads != 1 || cfg->backend != SOCKIT_BACKEND_AUTO))
+    if (cfg->model != ECHO_LOOP && (cfg->threads != 1 || cfg->loop.backend != SOCKIT_BACKEND_AUTO))
         return cli_usage("echo", "--threads and --backend belong to the loop model");
     return cli_endpoint("echo", cfg->ep_text, &cfg->ep);
 }

@@ -26,10 +26,10 @@ struct echo_config {
     unsigned long idle_ms;     /* close a client idle this long; 0 = never */
     const char *reply;         /* answer with this instead of echoing; NULL = echo */
     size_t reply_len;
-    enum sockit_backend backend; /* loop model: event loop backend */
-    unsigned long threads;       /* loop model: event-loop threads */
-    bool show;                   /* copy what clients send to stdout */
-    bool quiet;                  /* no per-client log lines */
+    struct sockit_loop_options loop; /* loop model: backend, io_uring buffers */
+    unsigned long threads;           /* loop model: event-loop threads */
+    bool show;                       /* copy what clients send to stdout */
+    bool quiet;                      /* no per-client log lines */
 };
 
 /* What a running server holds; set up by echo_open, released by echo_close. */

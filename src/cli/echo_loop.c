@@ -208,10 +208,10 @@ static int thread_setup(struct loop_thread *t, unsigned long i)
 {
     struct echo_server *srv = t->shared->srv;
     const struct echo_config *cfg = srv->cfg;
-    int err = sockit_loop_new(&t->loop, cfg->backend);
+    int err = sockit_loop_new(&t->loop, &cfg->loop);
 
     if (err)
-        return cli_fail("start event loop", sockit_backend_name(cfg->backend), err);
+        return cli_fail("start event loop", sockit_backend_name(cfg->loop.backend), err);
     t->fd = thread_socket(t, i);
     if (t->fd < 0)
         return cli_fail("listen", cfg->ep_text, t->fd);

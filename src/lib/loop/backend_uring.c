@@ -20,7 +20,6 @@
 
 #define RING_ENTRIES 1024
 #define BUF_GROUP    1
-#define BUF_POOL     (4u << 20) /* bytes of receive buffers per loop, in either layout */
 /* Incremental consumption (Linux 6.12): a receive takes only the bytes it needs from the
  * current buffer, so a few large buffers serve small messages and bulk streams alike
  * (64 KiB completions: bulk echo 1.3x faster than with 4 KiB). Older kernels consume a
@@ -78,17 +77,28 @@ static size_t ring_bytes(const struct ur_state *st)
     return st->buf_count * sizeof(struct io_uring_buf);
 }
 
-/* Register the provided-buffer ring: incremental if the kernel has it, else classic.
- * SOCKIT_URING_BUFFERS=classic in the environment asks for the classic layout (the tests use
- * it to cover what older kernels run). */
-static int register_buffers(struct ur_state *st)
+/* How many buffers of the pool's size fit: a power of two (the ring's size), at most what one
+ * ring holds. */
+static unsigned buffer_count(size_t pool, unsigned size)
 {
-    const char *want = getenv("SOCKIT_URING_BUFFERS");
+    unsigned n = 1;
 
-    for (int attempt = want && strcmp(want, "classic") == 0; attempt < 2; attempt++) {
+    while ((size_t)n * 2 * size <= pool && n < 32768)
+        n *= 2;
+    return n;
+}
+
+/* Register the provided-buffer ring in the layout the options ask for; AUTO tries incremental
+ * first and falls back to classic where the kernel lacks it. */
+static int register_buffers(struct ur_state *st, const struct sockit_loop_options *o)
+{
+    int first = o->uring_buffers == SOCKIT_URING_BUFFERS_CLASSIC;
+    int last = o->uring_buffers == SOCKIT_URING_BUFFERS_INCREMENTAL ? 0 : 1;
+
+    for (int attempt = first; attempt <= last; attempt++) {
         st->incremental = attempt == 0;
         st->buf_size = st->incremental ? INC_BUF_SIZE : CLASSIC_BUF_SIZE;
-        st->buf_count = BUF_POOL / st->buf_size;
+        st->buf_count = buffer_count(o->uring_pool, st->buf_size);
         void *mem =
             mmap(NULL, ring_bytes(st), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (mem == MAP_FAILED)
@@ -122,13 +132,13 @@ static void add_buffer(struct ur_state *st, unsigned bid, unsigned offset)
                           io_uring_buf_ring_mask(st->buf_count), (int)offset);
 }
 
-static int setup_buffers(struct ur_state *st)
+static int setup_buffers(struct ur_state *st, const struct sockit_loop_options *o)
 {
-    int err = register_buffers(st);
+    int err = register_buffers(st, o);
 
     if (err)
         return err;
-    st->bufs = malloc(BUF_POOL);
+    st->bufs = malloc((size_t)st->buf_count * st->buf_size);
     st->used = calloc(st->buf_count, sizeof(*st->used));
     if (!st->bufs || !st->used)
         return -ENOMEM;
@@ -168,7 +178,7 @@ static int ur_init(struct sockit_loop *loop)
         free_state(st, false);
         return err;
     }
-    err = setup_buffers(st);
+    err = setup_buffers(st, &loop->opts);
     if (err) {
         free_state(st, true);
         return err;

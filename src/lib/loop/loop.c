@@ -321,7 +321,35 @@ static int setup_wake(struct sockit_loop *loop)
     return loop->be->update(loop, loop->wake_fd, slot, false);
 }
 
-int sockit_loop_new(struct sockit_loop **out, enum sockit_backend backend)
+static const char *const uring_buffer_names[] = { "auto", "incremental", "classic" };
+
+int sockit_uring_buffers_parse(const char *name, enum sockit_uring_buffers *out)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, uring_buffer_names[i]) == 0) {
+            *out = (enum sockit_uring_buffers)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* OPTS with the defaults filled in, or -EINVAL for a value out of range. */
+static int resolve_options(const struct sockit_loop_options *opts, struct sockit_loop_options *o)
+{
+    *o = opts ? *opts : (struct sockit_loop_options){ 0 };
+    if (!o->uring_pool)
+        o->uring_pool = SOCKIT__URING_POOL;
+    if (!o->read_chunk)
+        o->read_chunk = SOCKIT__READ_CHUNK;
+    if ((unsigned)o->backend > SOCKIT_BACKEND_POLL ||
+        (unsigned)o->uring_buffers > SOCKIT_URING_BUFFERS_CLASSIC || o->uring_pool < (64u << 10) ||
+        o->uring_pool > (1u << 30) || o->read_chunk < (4u << 10) || o->read_chunk > (16u << 20))
+        return -EINVAL;
+    return 0;
+}
+
+int sockit_loop_new(struct sockit_loop **out, const struct sockit_loop_options *opts)
 {
     struct sockit_loop *loop = calloc(1, sizeof(*loop));
     int err;
@@ -332,8 +360,13 @@ int sockit_loop_new(struct sockit_loop **out, enum sockit_backend backend)
     loop->wake_fd = -1;
     sigemptyset(&loop->sigmask);
     loop->now = sockit__clock_ns();
-    loop->rbuf = malloc(SOCKIT__READ_CHUNK);
-    err = loop->rbuf ? start_backend(loop, backend) : -ENOMEM;
+    err = resolve_options(opts, &loop->opts);
+    if (!err)
+        loop->rbuf = malloc(loop->opts.read_chunk);
+    if (!err && !loop->rbuf)
+        err = -ENOMEM;
+    if (!err)
+        err = start_backend(loop, loop->opts.backend);
     if (!err)
         err = setup_wake(loop);
     if (err) {

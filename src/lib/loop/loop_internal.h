@@ -9,11 +9,12 @@
 #include "sockit/buf.h"
 #include "sockit/loop.h"
 
-/* Bytes per read into the loop's one shared buffer. Bulk echo measured 1.33x faster with
- * 256 KiB than with 64 KiB (fewer calls and wake-ups per byte); 1 MiB was slower again, as
- * the buffer no longer stays in the CPU's cache (docs/benchmarks.md). */
+/* Default bytes per read (sockit_loop_options.read_chunk). Bulk echo measured 1.33x faster
+ * with 256 KiB than with 64 KiB (fewer calls and wake-ups per byte); 1 MiB was slower again,
+ * as the buffer no longer stays in the CPU's cache (docs/benchmarks.md). */
 #define SOCKIT__READ_CHUNK (256 * 1024)
-#define SOCKIT__KEEP_BUF   4096 /* output buffer a busy stream may keep between writes */
+#define SOCKIT__URING_POOL (4u << 20) /* default io_uring receive pool, bytes */
+#define SOCKIT__KEEP_BUF   4096       /* output buffer a busy stream may keep between writes */
 
 /* Internal event bit beside SOCKIT_EV_*: the peer shut down its side (EPOLLRDHUP). A short
  * read then no longer means "drained": the end of stream is still to be read. */
@@ -60,6 +61,7 @@ extern const struct sockit__backend sockit__backend_uring;
 
 struct sockit_loop {
     const struct sockit__backend *be;
+    struct sockit_loop_options opts; /* with every default filled in */
     void *be_state;
     struct sockit__fdslot *slots;
     size_t nslots;

@@ -197,7 +197,7 @@ void sockit__stream_sent(struct sockit_stream *s)
 static void read_some(struct sockit_stream *s)
 {
     for (int i = 0; i < READS_PER_ROUND; i++) {
-        ssize_t n = recv(s->fd, s->loop->rbuf, SOCKIT__READ_CHUNK, 0);
+        ssize_t n = recv(s->fd, s->loop->rbuf, s->loop->opts.read_chunk, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -208,7 +208,7 @@ static void read_some(struct sockit_stream *s)
             close_with(s, -errno);
             return;
         }
-        if (n > 0 && n < SOCKIT__READ_CHUNK && !s->peer_shut)
+        if (n > 0 && (size_t)n < s->loop->opts.read_chunk && !s->peer_shut)
             s->can_read = false; /* drained: a stream socket returns short only when empty */
         sockit__stream_data(s, s->loop->rbuf, (size_t)n);
         if (n == 0 || !s->can_read || s->closing || s->paused)

@@ -25,12 +25,25 @@
     X(uring, SOCKIT_BACKEND_URING, arg)                                                            \
     X(uring_classic, SOCKIT_BACKEND_URING, arg)
 
-/* Per backend variant, before its loops are created: uring_classic is io_uring with the
- * classic 4 KiB receive buffers that kernels before 6.12 get (this kernel has incremental). */
-static inline void backend_variant(const char *variant)
+/* The loop options of the running test's backend variant: uring_classic is io_uring with
+ * the classic 4 KiB receive buffers that kernels before 6.12 get (this kernel has
+ * incremental). */
+static struct sockit_loop_options test_options;
+
+static inline void backend_variant(const char *variant, enum sockit_backend b)
 {
+    test_options.backend = b;
     if (strcmp(variant, "uring_classic") == 0)
-        setenv("SOCKIT_URING_BUFFERS", "classic", 1);
+        test_options.uring_buffers = SOCKIT_URING_BUFFERS_CLASSIC;
+}
+
+/* The running variant's options, on backend B. */
+static inline const struct sockit_loop_options *opts_for(enum sockit_backend b)
+{
+    static struct sockit_loop_options o;
+    o = test_options;
+    o.backend = b;
+    return &o;
 }
 
 /* The backend of the running test (each Criterion test runs in its own process). */
@@ -52,7 +65,7 @@ static inline void loop_test_fini(void)
     Test(loop_##be, name, .timeout = 10, .fini = loop_test_fini)                                   \
     {                                                                                              \
         test_backend = value;                                                                      \
-        backend_variant(#be);                                                                      \
+        backend_variant(#be, value);                                                               \
         name##_body(value);                                                                        \
     }
 
@@ -78,7 +91,7 @@ static inline const char *backend_str(enum sockit_backend b)
 static inline struct sockit_loop *new_loop(void)
 {
     struct sockit_loop *loop = NULL;
-    int rc = sockit_loop_new(&loop, test_backend);
+    int rc = sockit_loop_new(&loop, &test_options);
     cr_assert_eq(rc, 0, "sockit_loop_new(%s): %d (%s)", backend_str(test_backend), rc,
                  sockit_strerror(rc));
     cr_assert_not_null(loop);

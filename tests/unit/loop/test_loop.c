@@ -1097,7 +1097,7 @@ LOOP_TEST(backend_parse_accepts_the_four_names_and_rejects_others)
 LOOP_TEST(explicit_backend_is_used_and_reports_its_name)
 {
     struct sockit_loop *loop = NULL;
-    int rc = sockit_loop_new(&loop, backend);
+    int rc = sockit_loop_new(&loop, opts_for(backend));
     cr_assert_eq(rc, 0, "sockit_loop_new(%s): %d (%s)", backend_str(backend), rc,
                  sockit_strerror(rc));
     cr_expect_str_eq(sockit_loop_backend_name(loop), backend_str(backend));
@@ -1117,7 +1117,7 @@ LOOP_TEST(explicit_backend_is_used_and_reports_its_name)
 LOOP_TEST(auto_backend_falls_back_and_reports_the_refusal)
 {
     struct sockit_loop *loop = NULL;
-    int rc = sockit_loop_new(&loop, SOCKIT_BACKEND_AUTO);
+    int rc = sockit_loop_new(&loop, opts_for(SOCKIT_BACKEND_AUTO));
     cr_assert_eq(rc, 0, "sockit_loop_new(auto): %d (%s)", rc, sockit_strerror(rc));
     const char *name = sockit_loop_backend_name(loop);
     const char *refused = NULL;
@@ -1125,7 +1125,7 @@ LOOP_TEST(auto_backend_falls_back_and_reports_the_refusal)
     cr_expect_eq(sockit_loop_fallback(loop, NULL), fb);
 
     struct sockit_loop *uring = NULL;
-    int urc = sockit_loop_new(&uring, SOCKIT_BACKEND_URING);
+    int urc = sockit_loop_new(&uring, opts_for(SOCKIT_BACKEND_URING));
     if (fb != 0) {
         cr_expect_lt(fb, 0, "fallback %d is not a -errno", fb);
         cr_expect_str_eq(refused ? refused : "(null)", "uring", "the refused backend");
