@@ -167,38 +167,94 @@ void sockit_loop_defer(struct sockit_loop *loop, struct sockit_defer *d, sockit_
 /* ---- streams ----------------------------------------------------------------------------- */
 
 /* A connected stream socket driven by the loop: the loop reads and hands over the bytes, the
- * caller writes and the loop sends, buffering what the socket does not take. Output above the
- * high watermark pauses reading (backpressure) until it falls below the low watermark. */
+ * caller writes and the loop sends, queueing what the socket does not take. Output above the
+ * high watermark pauses reading (backpressure) until it falls to the low watermark; the caller
+ * may also stop and restart reading itself (sockit_stream_read_stop). Output is queued as a
+ * list of pieces: copied bytes, references to shared buffers and ranges of shared files
+ * (sockit/shared.h), sent in order, many pieces per system call or io_uring request. */
 struct sockit_stream;
+struct sockit_shared;
+struct iovec;
 
 struct sockit_stream_ops {
     /* Bytes arrived. DATA is valid only during the call. LEN 0: the peer ended its side
-     * (half-close); the stream stays open for writing. */
+     * (half-close); the stream stays open for writing. Not called while reading is stopped
+     * or paused: bytes the kernel had already handed over wait in the stream (at most one
+     * read's worth, sockit_loop_options.read_chunk) and come first when reading resumes. */
     void (*on_data)(struct sockit_stream *s, const void *data, size_t len, void *ud);
     /* Output fell to the low watermark after reaching the high one. May be NULL. */
     void (*on_drain)(struct sockit_stream *s, void *ud);
-    /* The stream is gone: closed by sockit_stream_close (ERR 0) or by an error (-errno).
-     * Called once, from a deferred call; the stream pointer is dead after it returns. */
+    /* The stream is gone: closed by sockit_stream_close (ERR 0) or by an error (-errno; for
+     * sockit_stream_connect also a failed or timed-out connect). Called once, from a deferred
+     * call; the stream pointer is dead after it returns. */
     void (*on_close)(struct sockit_stream *s, int err, void *ud);
+    /* sockit_stream_connect only: the connection is up. May be NULL. */
+    void (*on_connect)(struct sockit_stream *s, void *ud);
 };
 
 struct sockit_stream_limits {
     size_t low_water;  /* resume reading at or below this much pending output */
     size_t high_water; /* pause reading above this much pending output */
+    /* Hard bound on output held in memory (copied bytes and shared-buffer bytes; file ranges
+     * take no memory and do not count): a write that would pass it fails with -ENOBUFS and
+     * queues nothing, so one peer that never reads cannot take the server's memory. 0: the
+     * default, 8 MiB. */
+    size_t max_output;
 };
 
 /* Drive connected socket FD (the stream takes ownership and makes it non-blocking). LIMITS
- * may be NULL (defaults 16 KiB / 64 KiB). Returns 0 and the stream in *OUT, or -errno (FD is
- * closed then). */
+ * may be NULL (defaults 16 KiB / 64 KiB / 8 MiB). Returns 0 and the stream in *OUT, -EINVAL
+ * for limits out of order, or -errno (FD is closed then). */
 int sockit_stream_open(struct sockit_loop *loop, int fd, const struct sockit_stream_ops *ops,
                        void *ud, const struct sockit_stream_limits *limits,
                        struct sockit_stream **out);
 
-/* Queue LEN bytes for sending (sent at once when the socket takes them). Returns 0, or
- * -EPIPE when the stream is closing. Never blocks; the data is copied. */
+/* Connect to TO (a stream address: TCP or unix) without blocking the loop: a connect request on
+ * io_uring, a non-blocking connect() and a wait for writability elsewhere. The stream exists
+ * at once and may be written to (output waits for the connection); OPS->on_connect runs when
+ * the connection is up, OPS->on_close with -errno when it fails (-ECONNREFUSED, ...) or when
+ * TIMEOUT_MS passes first (-ETIMEDOUT; 0: no limit). Returns 0 and the stream in *OUT, or
+ * -errno when no socket could be made (no callback then). */
+int sockit_stream_connect(struct sockit_loop *loop, const struct sockit_addr *to,
+                          unsigned timeout_ms, const struct sockit_stream_ops *ops, void *ud,
+                          const struct sockit_stream_limits *limits, struct sockit_stream **out);
+
+/* Queue LEN bytes for sending (sent at once when the socket takes them). Returns 0, -EPIPE
+ * when the stream is closing, -ENOBUFS past max_output (nothing queued; the stream stays
+ * open). Never blocks; DATA is the caller's again on return (what the kernel did not take at
+ * once is copied). */
 int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len);
 
-/* Bytes written but not yet taken by the kernel. */
+/* Queue the N buffers of IOV in order, as one write: on epoll and poll one sendmsg() when
+ * nothing is queued before them, and nothing is copied when the kernel takes it all; only the
+ * remainder is copied. On io_uring the bytes are gathered into one send request (a copy: the
+ * caller's memory is free again on return; shared buffers are the zero-copy way there).
+ * N at most 1024. Errors as sockit_stream_write, plus -EINVAL for N. */
+int sockit_stream_writev(struct sockit_stream *s, const struct iovec *iov, int n);
+
+/* Queue bytes [OFF, OFF+LEN) of shared buffer SH without copying them: the stream takes its
+ * own reference and drops it once they are sent (or the stream closes). Errors as
+ * sockit_stream_write, plus -EINVAL for a range outside SH or a file. */
+int sockit_stream_write_shared(struct sockit_stream *s, struct sockit_shared *sh, size_t off,
+                               size_t len);
+
+/* Queue bytes [OFF, OFF+LEN) of shared file FILE (sockit_shared_file): sent with sendfile()
+ * from the page cache, never read into user space, in order with the other output. The
+ * stream holds a reference until the range is sent. If the file shrinks under it, the stream
+ * fails with -EIO rather than send short. Errors as sockit_stream_write_shared. */
+int sockit_stream_send_file(struct sockit_stream *s, struct sockit_shared *file, uint64_t off,
+                            uint64_t len);
+
+/* Stop reading: no on_data until sockit_stream_read_start (a protocol that must not read
+ * ahead, or a proxy whose other side is slow). Idempotent; watermark pauses are separate and
+ * both must be lifted for reading to go on. */
+void sockit_stream_read_stop(struct sockit_stream *s);
+
+/* Read again after sockit_stream_read_stop; bytes held meanwhile are delivered first, from
+ * a deferred call. Idempotent. */
+void sockit_stream_read_start(struct sockit_stream *s);
+
+/* Bytes queued (copied, shared or file ranges) and not yet taken by the kernel. */
 size_t sockit_stream_pending(const struct sockit_stream *s);
 
 /* Half-close (shutdown SHUT_WR) once the pending output is sent. */

@@ -38,7 +38,7 @@
 #define BUF_REG_FLAGS pad /* liburing 2.3 (Debian 12) still calls the flags field "pad" */
 #endif
 
-enum { TAG_POLL = 1, TAG_RECV = 2, TAG_SEND = 3, TAG_MASK = 7 };
+enum { TAG_POLL = 1, TAG_RECV, TAG_SEND, TAG_WPOLL, TAG_CONNECT, TAG_MASK = 7 };
 
 struct ur_state {
     struct io_uring ring;
@@ -47,12 +47,8 @@ struct ur_state {
     unsigned buf_size, buf_count; /* buf_count is a power of two */
     uint32_t *used;               /* incremental: bytes of each buffer already handed out */
     bool incremental;
-    unsigned returned; /* buffers given back since the last advance */
-};
-
-struct ur_stream {
-    struct sockit_buf sending; /* owned by the kernel while send_armed */
-    bool recv_armed, send_armed, closed;
+    bool no_recv_limit; /* the kernel refused a byte limit on multishot receives */
+    unsigned returned;  /* buffers given back since the last advance */
 };
 
 static struct ur_state *state(struct sockit_loop *loop)
@@ -260,11 +256,23 @@ static void on_poll(struct sockit_loop *loop, uint64_t tag, int res)
 
 /* ---- streams ------------------------------------------------------------------------------ */
 
+#define UR_IOV 4 /* pieces per send request; more wait for the next one */
+
+struct ur_stream {
+    struct iovec iov[UR_IOV]; /* the kernel's while send_armed */
+    struct msghdr msg;
+    struct sockit_addr *peer; /* while connect_armed */
+    bool recv_armed, send_armed, wpoll_armed, connect_armed, closed;
+};
+
 static struct ur_stream *ustream(struct sockit_stream *s)
 {
     return s->be_data;
 }
 
+/* A multishot receive. Where the kernel allows (6.15+: sqe->optlen, the slot of file_index),
+ * it ends after read_chunk bytes and is re-armed, so a stream that stops reading never has
+ * more than that in flight: the bound epoll and poll get from one recv(). */
 static void arm_recv(struct sockit_loop *loop, struct sockit_stream *s)
 {
     struct io_uring_sqe *sqe = get_sqe(loop);
@@ -272,19 +280,42 @@ static void arm_recv(struct sockit_loop *loop, struct sockit_stream *s)
     io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BUF_GROUP;
+    if (!state(loop)->no_recv_limit)
+        sqe->file_index = (uint32_t)loop->opts.read_chunk;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | TAG_RECV);
     ustream(s)->recv_armed = true;
 }
 
+/* Hand the first pieces of the output queue to the kernel: one send (or sendmsg for several
+ * pieces) covering the pieces in flight. */
 static void submit_send(struct sockit_loop *loop, struct sockit_stream *s)
 {
     struct ur_stream *u = ustream(s);
     struct io_uring_sqe *sqe = get_sqe(loop);
+    int max = s->out.flight_segs ? (int)s->out.flight_segs : UR_IOV;
+    size_t bytes;
+    int n = sockit__out_gather(&s->out, u->iov, max, &bytes);
 
-    io_uring_prep_send(sqe, s->fd, u->sending.data + u->sending.head, sockit_buf_len(&u->sending),
-                       MSG_NOSIGNAL);
+    s->out.flight_segs = (unsigned)n;
+    s->out.flight = bytes;
+    if (n == 1) {
+        io_uring_prep_send(sqe, s->fd, u->iov[0].iov_base, bytes, MSG_NOSIGNAL);
+    } else {
+        u->msg = (struct msghdr){ .msg_iov = u->iov, .msg_iovlen = (size_t)n };
+        io_uring_prep_sendmsg(sqe, s->fd, &u->msg, MSG_NOSIGNAL);
+    }
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | TAG_SEND);
     u->send_armed = true;
+}
+
+/* Wait for room in the socket (a file piece met EAGAIN). */
+static void arm_wpoll(struct sockit_loop *loop, struct sockit_stream *s)
+{
+    struct io_uring_sqe *sqe = get_sqe(loop);
+
+    io_uring_prep_poll_add(sqe, s->fd, POLLOUT);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | TAG_WPOLL);
+    ustream(s)->wpoll_armed = true;
 }
 
 static int ur_stream_start(struct sockit_loop *loop, struct sockit_stream *s)
@@ -293,9 +324,9 @@ static int ur_stream_start(struct sockit_loop *loop, struct sockit_stream *s)
 
     if (!u)
         return -ENOMEM;
-    sockit_buf_init(&u->sending, SIZE_MAX);
     s->be_data = u;
-    arm_recv(loop, s);
+    if (!s->connecting)
+        arm_recv(loop, s);
     return 0;
 }
 
@@ -303,26 +334,62 @@ static void ur_stream_read(struct sockit_loop *loop, struct sockit_stream *s, bo
 {
     struct ur_stream *u = ustream(s);
 
-    if (on && !u->recv_armed && !s->read_eof && !s->closing)
+    if (on && !u->recv_armed && !s->read_eof && !s->closing && !s->connecting)
         arm_recv(loop, s);
     else if (!on && u->recv_armed)
         cancel(loop, (uint64_t)(uintptr_t)s | TAG_RECV);
 }
 
-/* Hand the buffered output to the kernel, unless a send is still in flight: its buffer is
- * the kernel's until it completes, so new output gathers in s->out meanwhile. */
+/* File pieces at the head go out with sendfile() from the loop thread (page cache to socket,
+ * no copy to user space); returns true when the socket is full or the stream failed. */
+static bool send_files(struct sockit_loop *loop, struct sockit_stream *s)
+{
+    while (s->out.head && s->out.head->kind == SEG_FILE) {
+        ssize_t n = sockit__out_sendfile(&s->out, s->fd);
+        if (n == -EAGAIN) {
+            arm_wpoll(loop, s);
+            return true;
+        }
+        if (n < 0) {
+            sockit__stream_fail(s, (int)n);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Hand queued output to the kernel, unless a send is in flight already: the pieces it
+ * covers are the kernel's until it completes, and new output queues behind them. */
 static void ur_stream_send(struct sockit_loop *loop, struct sockit_stream *s)
 {
     struct ur_stream *u = ustream(s);
-    struct sockit_buf tmp;
 
-    if (u->send_armed || sockit_buf_len(&s->out) == 0 || s->closing)
+    if (u->send_armed || u->wpoll_armed || s->closing || s->connecting || s->out.bytes == 0)
         return;
-    tmp = u->sending; /* empty: swap the buffers rather than copy */
-    u->sending = s->out;
-    s->out = tmp;
-    s->in_flight += sockit_buf_len(&u->sending);
+    if (send_files(loop, s))
+        return;
+    if (s->out.bytes == 0) {
+        sockit__stream_sent(s); /* the files were all there was */
+        return;
+    }
     submit_send(loop, s);
+}
+
+static void ur_stream_connect(struct sockit_loop *loop, struct sockit_stream *s,
+                              const struct sockit_addr *to)
+{
+    struct ur_stream *u = ustream(s);
+    struct io_uring_sqe *sqe;
+
+    if (!(u->peer = malloc(sizeof(*to)))) {
+        sockit__stream_fail(s, -ENOMEM);
+        return;
+    }
+    *u->peer = *to;
+    sqe = get_sqe(loop);
+    io_uring_prep_connect(sqe, s->fd, &u->peer->u.sa, u->peer->len);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | TAG_CONNECT);
+    u->connect_armed = true;
 }
 
 /* The stream is closing and the kernel holds nothing of it any more. */
@@ -330,11 +397,11 @@ static void maybe_finish(struct sockit_stream *s)
 {
     struct ur_stream *u = ustream(s);
 
-    if (!u || !s->closing || u->recv_armed || u->send_armed || u->closed)
+    if (!u || !s->closing || u->recv_armed || u->send_armed || u->wpoll_armed || u->connect_armed ||
+        u->closed)
         return;
     u->closed = true;
-    sockit_buf_free(&u->sending);
-    s->in_flight = 0;
+    free(u->peer);
     free(u);
     s->be_data = NULL;
     sockit__stream_closed(s);
@@ -349,6 +416,10 @@ static void ur_stream_close(struct sockit_loop *loop, struct sockit_stream *s)
         cancel(loop, base | TAG_RECV);
     if (u->send_armed)
         cancel(loop, base | TAG_SEND);
+    if (u->wpoll_armed)
+        cancel(loop, base | TAG_WPOLL);
+    if (u->connect_armed)
+        cancel(loop, base | TAG_CONNECT);
     maybe_finish(s);
 }
 
@@ -386,18 +457,21 @@ static void on_recv(struct sockit_loop *loop, struct sockit_stream *s,
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         char *data = received(state(loop), bid, cqe);
         if (!s->closing)
-            sockit__stream_data(s, data, (size_t)res);
+            sockit__stream_data(s, data, (size_t)res); /* held if the stream is not reading */
         give_back(state(loop), bid, cqe);
     } else if (res == 0 && !s->closing) {
         sockit__stream_data(s, NULL, 0); /* end of stream */
+    } else if (res == -EINVAL && !state(loop)->no_recv_limit) {
+        state(loop)->no_recv_limit = true; /* a kernel before the receive limit: arm without */
     } else if (res < 0 && res != -ENOBUFS && res != -ECANCELED && !s->closing) {
         sockit__stream_fail(s, res);
     }
     u = ustream(s); /* a callback above may have closed the stream and finished it */
     if (!u)
         return;
-    /* Re-arm when the multishot ended on its own (out of buffers, or the kernel's choice). */
-    if (!u->recv_armed && !s->closing && !s->paused && !s->read_eof)
+    /* Re-arm when the multishot ended on its own (its limit, out of buffers, or the kernel's
+     * choice) and the stream still reads. */
+    if (!u->recv_armed && !s->closing && !s->paused && !s->stopped && !s->read_eof)
         arm_recv(loop, s);
     maybe_finish(s);
 }
@@ -413,29 +487,47 @@ static void on_send(struct sockit_loop *loop, struct sockit_stream *s, int res)
         maybe_finish(s);
         return;
     }
-    sockit_buf_consume(&u->sending, (size_t)res);
-    s->in_flight -= (size_t)res;
+    sockit__out_consume(&s->out, (size_t)res);
     if (s->closing) {
         maybe_finish(s);
         return;
     }
-    if (sockit_buf_len(&u->sending) > 0) { /* a short send: the rest goes next */
+    if (s->out.flight > 0) { /* a short send: the rest of those pieces goes next */
         submit_send(loop, s);
         return;
     }
-    if (s->out.cap == 0 && u->sending.cap <= SOCKIT__KEEP_BUF) {
-        struct sockit_buf spare = s->out; /* the drained buffer serves the next write */
-        s->out = u->sending;
-        u->sending = spare;
-    } else {
-        sockit_buf_free(&u->sending);
-    }
+    s->out.flight_segs = 0;
     sockit__stream_sent(s); /* watermarks, shutdown or close after flush */
     if (!ustream(s))
         return;
     if (!s->closing)
         ur_stream_send(loop, s);
     maybe_finish(s);
+}
+
+static void on_wpoll(struct sockit_loop *loop, struct sockit_stream *s, int res)
+{
+    ustream(s)->wpoll_armed = false;
+    if (res < 0 && res != -ECANCELED && !s->closing)
+        sockit__stream_fail(s, res);
+    else if (!s->closing)
+        ur_stream_send(loop, s);
+    if (ustream(s))
+        maybe_finish(s);
+}
+
+static void on_connect(struct sockit_loop *loop, struct sockit_stream *s, int res)
+{
+    struct ur_stream *u = ustream(s);
+
+    (void)loop;
+    u->connect_armed = false;
+    free(u->peer);
+    u->peer = NULL;
+    if (!s->closing)
+        sockit__stream_connected(s, res == -ECANCELED ? -ETIMEDOUT : res);
+    if (ustream(s))
+        maybe_finish(s);
 }
 
 /* ---- waiting ------------------------------------------------------------------------------ */
@@ -449,6 +541,8 @@ static void handle(struct sockit_loop *loop, const struct io_uring_cqe *cqe)
     case TAG_POLL: on_poll(loop, tag, cqe->res); break;
     case TAG_RECV: on_recv(loop, s, cqe); break;
     case TAG_SEND: on_send(loop, s, cqe->res); break;
+    case TAG_WPOLL: on_wpoll(loop, s, cqe->res); break;
+    case TAG_CONNECT: on_connect(loop, s, cqe->res); break;
     default: break; /* cancellations */
     }
 }
@@ -512,5 +606,6 @@ const struct sockit__backend sockit__backend_uring = {
     .stream_read = ur_stream_read,
     .stream_send = ur_stream_send,
     .stream_close = ur_stream_close,
+    .stream_connect = ur_stream_connect,
     .drain = ur_drain,
 };

@@ -5,9 +5,12 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "sockit/buf.h"
 #include "sockit/loop.h"
+#include "sockit/shared.h"
 
 /* Default bytes per read (sockit_loop_options.read_chunk). Bulk echo measured 1.33x faster
  * with 256 KiB than with 64 KiB (fewer calls and wake-ups per byte); 1 MiB was slower again,
@@ -52,6 +55,9 @@ struct sockit__backend {
     void (*stream_read)(struct sockit_loop *loop, struct sockit_stream *s, bool on);
     void (*stream_send)(struct sockit_loop *loop, struct sockit_stream *s);
     void (*stream_close)(struct sockit_loop *loop, struct sockit_stream *s);
+    /* Connect S->fd to TO; the result comes back through sockit__stream_connected. */
+    void (*stream_connect)(struct sockit_loop *loop, struct sockit_stream *s,
+                           const struct sockit_addr *to);
     void (*drain)(struct sockit_loop *loop);
 };
 
@@ -91,22 +97,51 @@ struct sockit_loop {
     const char *fallback_name;
 };
 
+/* Pending output: a FIFO of pieces (stream_out.c). COPY owns its bytes; SHARED points into a
+ * shared buffer and FILE names a range of a shared file, each holding one reference. */
+enum sockit__seg_kind { SEG_COPY, SEG_SHARED, SEG_FILE };
+
+struct sockit__seg {
+    struct sockit__seg *next;
+    enum sockit__seg_kind kind;
+    char *base;    /* COPY: owned storage; SHARED: the buffer's bytes; FILE: NULL */
+    size_t head;   /* COPY, SHARED: offset of the next byte to send */
+    size_t len;    /* bytes left to send */
+    size_t cap;    /* COPY: bytes of storage */
+    uint64_t foff; /* FILE: file offset of the next byte */
+    struct sockit_shared *sh;
+};
+
+struct sockit__outq {
+    struct sockit__seg *head, *tail;
+    struct sockit__seg *spare; /* one small COPY piece kept for the next write */
+    unsigned nsegs;
+    unsigned flight_segs; /* completion backends: the first pieces, handed to the kernel */
+    size_t bytes;         /* everything queued, in flight included */
+    size_t mem;           /* COPY and SHARED bytes: what max_output bounds */
+    size_t flight;        /* bytes of the pieces in flight not yet confirmed sent */
+};
+
 struct sockit_stream {
     struct sockit_loop *loop;
     int fd;
     const struct sockit_stream_ops *ops;
     void *ud;
-    struct sockit_buf out; /* output not yet handed to the kernel */
-    size_t in_flight;      /* output handed over and not yet confirmed (completion backends) */
-    size_t low, high;
+    struct sockit__outq out; /* output not yet taken by the kernel */
+    size_t low, high, max_out;
     bool can_read, can_write; /* readiness seen and not yet used up (EAGAIN) */
     bool paused;              /* output above the high watermark: not reading */
+    bool stopped;             /* the caller stopped reading */
     bool read_eof;            /* the peer ended its side, and we read the end */
+    bool held_eof;            /* ... while not reading: on_data(0) is still to come */
     bool peer_shut;           /* the peer's end is known to be coming (RDHUP) */
+    bool connecting;          /* sockit_stream_connect: not connected yet */
     bool shut_pending, shut_done;
     bool closing, close_after_flush;
     int close_err;
-    struct sockit_defer close_defer, pump_defer;
+    struct sockit_buf held; /* received while not reading (completion backends) */
+    struct sockit_timer connect_timer;
+    struct sockit_defer close_defer, pump_defer, held_defer;
     struct sockit_stream *prev, *next;
     void *be_data; /* completion backends */
 };
@@ -154,6 +189,17 @@ void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len);
 void sockit__stream_sent(struct sockit_stream *s);   /* in_flight shrank: watermarks etc. */
 void sockit__stream_closed(struct sockit_stream *s); /* no operation left: close, then free */
 void sockit__stream_fail(struct sockit_stream *s, int err);
+void sockit__stream_connected(struct sockit_stream *s, int err); /* 0 or -errno */
+
+/* Output queue (stream_out.c). */
+int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, size_t skip);
+int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct sockit_shared *sh,
+                    uint64_t off, size_t len);
+void sockit__out_consume(struct sockit__outq *q, size_t n);
+int sockit__out_gather(const struct sockit__outq *q, struct iovec *iov, int max, size_t *bytes);
+void sockit__out_free(struct sockit__outq *q);
+/* Send from the file piece at the head: > 0 bytes sent, or -errno (-EAGAIN: socket full). */
+ssize_t sockit__out_sendfile(struct sockit__outq *q, int fd);
 
 uint64_t sockit__clock_ns(void);
 

@@ -1,9 +1,10 @@
 /* Streams: connected sockets the loop reads and writes. Writes go straight to the socket when
- * it takes them; the rest waits in a per-stream buffer that exists only while output is
- * pending. Above the high watermark the stream stops reading (backpressure) until the
- * output drains to the low watermark. On readiness backends the stream reads until EAGAIN
- * (or a short read) so edge-triggered registration works; completion backends drive the same
- * state through sockit__stream_data / _sent / _fail. */
+ * it takes them; the rest waits in the stream's output queue (stream_out.c). Above the high
+ * watermark the stream stops reading (backpressure) until the output drains to the low
+ * watermark; the caller can stop reading too. On readiness backends the stream reads until
+ * EAGAIN (or a short read) so edge-triggered registration works; completion backends drive
+ * the same state through sockit__stream_data / _sent / _fail, and what they receive while
+ * the stream is not reading is held and delivered when it reads again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,14 +15,27 @@
 
 #define READS_PER_ROUND 8 /* then yield to other streams; resumed from a deferred call */
 
-static const struct sockit_stream_limits default_limits = { 16 * 1024, 64 * 1024 };
+#define IOV_BATCH 64 /* pieces per sendmsg */
+
+static const struct sockit_stream_limits default_limits = { 16 * 1024, 64 * 1024, 8u << 20 };
 
 static void pump(struct sockit_stream *s);
 
-/* Output not yet confirmed sent: buffered here, or in flight in a completion backend. */
+/* Output not yet confirmed sent: queued here, or in flight in a completion backend. */
 static size_t pending(const struct sockit_stream *s)
 {
-    return sockit_buf_len(&s->out) + s->in_flight;
+    return s->out.bytes;
+}
+
+/* Bytes may be handed to on_data now. */
+static bool can_deliver(const struct sockit_stream *s)
+{
+    return !s->stopped && !s->paused && !s->closing && !s->connecting;
+}
+
+static bool wants_read(const struct sockit_stream *s)
+{
+    return can_deliver(s) && !s->read_eof;
 }
 
 static void pump_deferred(struct sockit_loop *loop, void *data)
@@ -40,9 +54,9 @@ static void update_interest(struct sockit_stream *s)
 
     if (loop->be->complete || loop->be->edge || !(slot = sockit__slot(loop, s->fd)))
         return;
-    if (!s->paused && !s->read_eof)
+    if (wants_read(s))
         mask |= SOCKIT_EV_READ;
-    if (pending(s) > 0)
+    if (pending(s) > 0 || s->connecting)
         mask |= SOCKIT_EV_WRITE;
     if (mask != slot->mask) {
         slot->mask = mask;
@@ -64,7 +78,8 @@ static void destroy(struct sockit_stream *s)
 {
     s->loop->refs--;
     unlink_stream(s);
-    sockit_buf_free(&s->out);
+    sockit__out_free(&s->out);
+    sockit_buf_free(&s->held);
     free(s);
 }
 
@@ -72,7 +87,7 @@ static void finish_deferred(struct sockit_loop *loop, void *data)
 {
     struct sockit_stream *s = data;
 
-    if (s->pump_defer.queued) { /* let the queued pump (a no-op now) run first */
+    if (s->pump_defer.queued || s->held_defer.queued) { /* let those (no-ops now) run first */
         sockit_loop_defer(loop, &s->close_defer, finish_deferred, s);
         return;
     }
@@ -89,6 +104,7 @@ static void close_with(struct sockit_stream *s, int err)
         return;
     s->closing = true;
     s->close_err = err;
+    sockit_timer_stop(loop, &s->connect_timer);
     if (loop->be->complete) {
         loop->be->stream_close(loop, s); /* calls sockit__stream_closed when nothing is left */
         return;
@@ -114,17 +130,69 @@ void sockit_stream_close(struct sockit_stream *s)
     close_with(s, 0);
 }
 
-/* What follows a change of pending output: release the buffer, half-close or close when it
- * is empty, resume reading once it is under the low watermark. */
+static void deliver_held(struct sockit_loop *loop, void *data);
+
+/* Reading was stopped or resumed (by the caller or the watermarks): tell the backend, and
+ * hand over first what was held meanwhile. */
+static void reading_changed(struct sockit_stream *s)
+{
+    struct sockit_loop *loop = s->loop;
+
+    if (s->closing)
+        return;
+    if (can_deliver(s) && (sockit_buf_len(&s->held) > 0 || s->held_eof)) {
+        sockit_loop_defer(loop, &s->held_defer, deliver_held, s);
+        return;
+    }
+    if (loop->be->complete)
+        loop->be->stream_read(loop, s, wants_read(s));
+    else if (wants_read(s))
+        sockit_loop_defer(loop, &s->pump_defer, pump_deferred, s);
+    else
+        update_interest(s);
+}
+
+/* Completion backends: bytes that arrived while the stream was not reading, in one call. */
+static void deliver_held(struct sockit_loop *loop, void *data)
+{
+    struct sockit_stream *s = data;
+    struct sockit_buf held = s->held;
+    bool eof = s->held_eof;
+
+    (void)loop;
+    if (!can_deliver(s))
+        return; /* stopped again before this ran: keep holding */
+    sockit_buf_init(&s->held, SIZE_MAX);
+    s->held_eof = false;
+    if (sockit_buf_len(&held) > 0)
+        s->ops->on_data(s, held.data + held.head, sockit_buf_len(&held), s->ud);
+    sockit_buf_free(&held);
+    if (eof && !s->closing)
+        s->ops->on_data(s, NULL, 0, s->ud);
+    reading_changed(s);
+}
+
+void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
+{
+    if (len == 0)
+        s->read_eof = true;
+    if (!can_deliver(s) || sockit_buf_len(&s->held) > 0 || s->held_eof) {
+        if (len == 0)
+            s->held_eof = true;
+        else if (sockit_buf_append(&s->held, data, len) < 0)
+            close_with(s, -ENOMEM);
+        return;
+    }
+    s->ops->on_data(s, data, len, s->ud);
+}
+
+/* What follows a change of pending output: half-close or close when it is empty, resume
+ * reading once it is under the low watermark. */
 static void after_output(struct sockit_stream *s)
 {
     size_t left = pending(s);
 
     if (left == 0) {
-        /* An idle stream holds no buffer; a completion backend keeps one small buffer per
-         * stream instead of a malloc and free per message. */
-        if (!s->loop->be->complete || s->out.cap > SOCKIT__KEEP_BUF)
-            sockit_buf_free(&s->out);
         if (s->shut_pending && !s->shut_done) {
             s->shut_done = true;
             shutdown(s->fd, SHUT_WR);
@@ -136,57 +204,48 @@ static void after_output(struct sockit_stream *s)
     }
     if (s->paused && left <= s->low) {
         s->paused = false;
-        if (s->loop->be->complete)
-            s->loop->be->stream_read(s->loop, s, true);
-        else
-            sockit_loop_defer(s->loop, &s->pump_defer, pump_deferred, s);
+        reading_changed(s);
         if (s->ops->on_drain)
             s->ops->on_drain(s, s->ud);
     }
 }
 
-/* Send from DATA while the socket takes it, advancing *DATA and *LEN; what is left stays
- * the caller's (the socket is full: can_write is cleared). Returns 0 or -errno. */
-static int send_some(struct sockit_stream *s, const char **data, size_t *len)
+/* One send of the queue's head: sendfile for a file piece, else one sendmsg of up to
+ * IOV_BATCH pieces. Returns bytes sent, or -errno. */
+static ssize_t send_head(struct sockit_stream *s)
 {
-    while (*len > 0 && s->can_write) {
-        ssize_t n = send(s->fd, *data, *len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            s->can_write = false;
-            break;
-        }
-        if (n < 0)
-            return -errno;
-        *data += n;
-        *len -= (size_t)n;
-        if (*len > 0)
-            s->can_write = false;
-    }
-    return 0;
+    struct iovec iov[IOV_BATCH];
+    size_t bytes;
+    ssize_t n;
+
+    if (s->out.head->kind == SEG_FILE)
+        return sockit__out_sendfile(&s->out, s->fd);
+    struct msghdr msg = { .msg_iov = iov };
+    msg.msg_iovlen = (size_t)sockit__out_gather(&s->out, iov, IOV_BATCH, &bytes);
+    do
+        n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    sockit__out_consume(&s->out, (size_t)n);
+    if ((size_t)n < bytes)
+        s->can_write = false; /* the socket is full */
+    return n;
 }
 
-/* Send buffered output until it is gone or the socket is full. */
+/* Readiness backends: send queued output until it is gone or the socket is full. */
 static void flush(struct sockit_stream *s)
 {
-    const char *p = (const char *)s->out.data + s->out.head;
-    size_t len = sockit_buf_len(&s->out), left = len;
-    int err = send_some(s, &p, &left);
-
-    if (err) {
-        close_with(s, err);
-        return;
+    while (s->can_write && pending(s) > 0) {
+        ssize_t n = send_head(s);
+        if (n == -EAGAIN) {
+            s->can_write = false;
+        } else if (n < 0) {
+            close_with(s, (int)n);
+            return;
+        }
     }
-    sockit_buf_consume(&s->out, len - left);
     after_output(s);
-}
-
-void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
-{
-    if (len == 0)
-        s->read_eof = true;
-    s->ops->on_data(s, data, len, s->ud);
 }
 
 void sockit__stream_sent(struct sockit_stream *s)
@@ -196,8 +255,10 @@ void sockit__stream_sent(struct sockit_stream *s)
 
 static void read_some(struct sockit_stream *s)
 {
+    size_t chunk = s->loop->opts.read_chunk;
+
     for (int i = 0; i < READS_PER_ROUND; i++) {
-        ssize_t n = recv(s->fd, s->loop->rbuf, s->loop->opts.read_chunk, 0);
+        ssize_t n = recv(s->fd, s->loop->rbuf, chunk, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -208,10 +269,10 @@ static void read_some(struct sockit_stream *s)
             close_with(s, -errno);
             return;
         }
-        if (n > 0 && (size_t)n < s->loop->opts.read_chunk && !s->peer_shut)
+        if (n > 0 && (size_t)n < chunk && !s->peer_shut)
             s->can_read = false; /* drained: a stream socket returns short only when empty */
         sockit__stream_data(s, s->loop->rbuf, (size_t)n);
-        if (n == 0 || !s->can_read || s->closing || s->paused)
+        if (n == 0 || !s->can_read || !wants_read(s))
             return;
     }
     sockit_loop_defer(s->loop, &s->pump_defer, pump_deferred, s); /* let others run */
@@ -219,14 +280,24 @@ static void read_some(struct sockit_stream *s)
 
 static void pump(struct sockit_stream *s)
 {
-    if (s->closing)
+    if (s->closing || s->connecting)
         return;
-    if (s->can_write && sockit_buf_len(&s->out) > 0)
+    if (s->can_write && pending(s) > 0)
         flush(s);
-    if (!s->closing && s->can_read && !s->paused && !s->read_eof)
+    if (!s->closing && s->can_read && wants_read(s))
         read_some(s);
     if (!s->closing)
         update_interest(s);
+}
+
+static void finish_connect(struct sockit_stream *s)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    sockit__stream_connected(s, -err);
 }
 
 void sockit__stream_ready(struct sockit_stream *s, unsigned events)
@@ -237,37 +308,161 @@ void sockit__stream_ready(struct sockit_stream *s, unsigned events)
         s->peer_shut = true;
     if (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))
         s->can_write = true;
-    pump(s);
+    if (s->connecting && (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR)))
+        finish_connect(s); /* pumps once connected */
+    else if (!s->connecting)
+        pump(s);
+}
+
+/* New output is queued: send it (completion backends), and pause reading above the high
+ * watermark. */
+static void queued(struct sockit_stream *s)
+{
+    struct sockit_loop *loop = s->loop;
+
+    if (loop->be->complete && !s->connecting)
+        loop->be->stream_send(loop, s);
+    if (!s->paused && pending(s) > s->high) {
+        s->paused = true;
+        reading_changed(s);
+    }
+    update_interest(s);
+}
+
+/* May LEN more bytes of memory be queued? 0, -EPIPE or -ENOBUFS. */
+static int check_write(const struct sockit_stream *s, size_t mem)
+{
+    if (s->closing || s->shut_pending || s->close_after_flush)
+        return -EPIPE;
+    if (mem > s->max_out || s->out.mem > s->max_out - mem)
+        return -ENOBUFS;
+    return 0;
+}
+
+static size_t iov_bytes(const struct iovec *iov, int n)
+{
+    size_t total = 0;
+
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+/* Readiness backends with nothing queued: offer IOV to the socket at once. Returns the bytes
+ * it took, or -errno (the stream is closed then). */
+static ssize_t send_now(struct sockit_stream *s, const struct iovec *iov, int n)
+{
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
+    ssize_t sent;
+
+    if (s->loop->be->complete || s->connecting || pending(s) > 0 || !s->can_write)
+        return 0;
+    do
+        sent = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0 && errno == EAGAIN)
+        sent = 0;
+    if (sent >= 0 && (size_t)sent < iov_bytes(iov, n))
+        s->can_write = false; /* the socket is full */
+    if (sent < 0) {
+        int err = -errno;
+        close_with(s, err);
+        return err;
+    }
+    return sent;
+}
+
+int sockit_stream_writev(struct sockit_stream *s, const struct iovec *iov, int n)
+{
+    size_t total;
+    int err;
+
+    if (n < 0 || n > 1024)
+        return -EINVAL;
+    total = iov_bytes(iov, n);
+    if ((err = check_write(s, total)) < 0)
+        return err;
+    if (total == 0)
+        return 0;
+    ssize_t sent = send_now(s, iov, n);
+    if (sent < 0)
+        return (int)sent;
+    if ((size_t)sent == total)
+        return 0; /* the kernel took it all: nothing copied, nothing queued */
+    if ((err = sockit__out_copy(&s->out, iov, n, (size_t)sent)) < 0) {
+        close_with(s, err);
+        return err;
+    }
+    queued(s);
+    return 0;
 }
 
 int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 {
-    const char *p = data;
-    struct sockit_loop *loop = s->loop;
-    int err = 0;
+    struct iovec iov = { (void *)data, len };
 
-    if (s->closing || s->shut_pending || s->close_after_flush)
-        return -EPIPE;
-    /* Try the socket first: when it takes everything, nothing is copied or buffered. */
-    if (!loop->be->complete && sockit_buf_len(&s->out) == 0)
-        err = send_some(s, &p, &len);
-    if (!err && len > 0)
-        err = sockit_buf_append(&s->out, p, len);
-    if (err) {
+    return sockit_stream_writev(s, &iov, 1);
+}
+
+int sockit_stream_write_shared(struct sockit_stream *s, struct sockit_shared *sh, size_t off,
+                               size_t len)
+{
+    char *base = sockit_shared_data(sh);
+    int err;
+
+    if (!base || off > sockit_shared_len(sh) || len > sockit_shared_len(sh) - off)
+        return -EINVAL;
+    if ((err = check_write(s, len)) < 0 || len == 0)
+        return err;
+    struct iovec iov = { base + off, len };
+    ssize_t sent = send_now(s, &iov, 1);
+    if (sent < 0)
+        return (int)sent;
+    if ((size_t)sent == len)
+        return 0;
+    if ((err = sockit__out_ref(&s->out, SEG_SHARED, sh, off + (size_t)sent, len - (size_t)sent))) {
         close_with(s, err);
         return err;
     }
-    if (len == 0)
-        return 0;
-    if (loop->be->complete)
-        loop->be->stream_send(loop, s);
-    if (!s->paused && pending(s) > s->high) {
-        s->paused = true;
-        if (loop->be->complete)
-            loop->be->stream_read(loop, s, false);
-    }
-    update_interest(s);
+    queued(s);
     return 0;
+}
+
+int sockit_stream_send_file(struct sockit_stream *s, struct sockit_shared *file, uint64_t off,
+                            uint64_t len)
+{
+    int err;
+
+    if (sockit_shared_fd(file) < 0 || len > SIZE_MAX || off > sockit_shared_len(file) ||
+        len > sockit_shared_len(file) - off)
+        return -EINVAL;
+    if ((err = check_write(s, 0)) < 0 || len == 0)
+        return err;
+    if ((err = sockit__out_ref(&s->out, SEG_FILE, file, off, (size_t)len))) {
+        close_with(s, err);
+        return err;
+    }
+    if (!s->loop->be->complete && s->can_write && !s->connecting)
+        flush(s);
+    if (!s->closing)
+        queued(s);
+    return 0;
+}
+
+void sockit_stream_read_stop(struct sockit_stream *s)
+{
+    if (s->stopped || s->closing)
+        return;
+    s->stopped = true;
+    reading_changed(s);
+}
+
+void sockit_stream_read_start(struct sockit_stream *s)
+{
+    if (!s->stopped || s->closing)
+        return;
+    s->stopped = false;
+    reading_changed(s);
 }
 
 size_t sockit_stream_pending(const struct sockit_stream *s)
@@ -280,7 +475,7 @@ void sockit_stream_shutdown(struct sockit_stream *s)
     if (s->closing || s->shut_pending)
         return;
     s->shut_pending = true;
-    if (pending(s) == 0) {
+    if (pending(s) == 0 && !s->connecting) {
         s->shut_done = true;
         shutdown(s->fd, SHUT_WR);
     }
@@ -290,7 +485,7 @@ void sockit_stream_close_after_flush(struct sockit_stream *s)
 {
     if (s->closing)
         return;
-    if (pending(s) == 0)
+    if (pending(s) == 0 && !s->connecting)
         close_with(s, 0);
     else
         s->close_after_flush = true;
@@ -308,48 +503,163 @@ static int register_readiness(struct sockit_loop *loop, struct sockit_stream *s)
     if (err)
         return err;
     struct sockit__fdslot *slot = sockit__slot(loop, s->fd);
-    slot->mask = SOCKIT_EV_READ | (loop->be->edge ? SOCKIT_EV_WRITE : 0);
+    if (loop->be->edge)
+        slot->mask = SOCKIT_EV_READ | SOCKIT_EV_WRITE; /* once, for everything */
+    else
+        slot->mask = s->connecting ? SOCKIT_EV_WRITE : SOCKIT_EV_READ;
     err = loop->be->update(loop, s->fd, slot, true);
     if (err)
         sockit__slot_release(loop, s->fd);
     return err;
 }
 
-int sockit_stream_open(struct sockit_loop *loop, int fd, const struct sockit_stream_ops *ops,
-                       void *ud, const struct sockit_stream_limits *limits,
-                       struct sockit_stream **out)
+/* A stream object for FD, not yet known to the backend. */
+static int new_stream(struct sockit_loop *loop, int fd, const struct sockit_stream_ops *ops,
+                      void *ud, const struct sockit_stream_limits *limits,
+                      struct sockit_stream **out)
 {
-    struct sockit_stream *s = calloc(1, sizeof(*s));
-    int err = s ? 0 : -ENOMEM;
+    struct sockit_stream *s;
 
-    if (!err && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-        err = -errno;
-    if (err) {
-        free(s);
-        close(fd);
-        return err;
-    }
     limits = limits ? limits : &default_limits;
+    size_t max_out = limits->max_output ? limits->max_output : default_limits.max_output;
+    if (limits->low_water > limits->high_water)
+        return -EINVAL;
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+        return -errno;
+    if (!(s = calloc(1, sizeof(*s))))
+        return -ENOMEM;
     *s = (struct sockit_stream){ .loop = loop,
                                  .fd = fd,
                                  .ops = ops,
                                  .ud = ud,
                                  .low = limits->low_water,
                                  .high = limits->high_water,
-                                 .can_write = true,
-                                 .next = loop->streams };
-    sockit_buf_init(&s->out, SIZE_MAX);
-    err = loop->be->complete ? loop->be->stream_start(loop, s) : register_readiness(loop, s);
-    if (err) {
-        close(fd);
-        free(s);
+                                 .max_out = max_out,
+                                 .can_write = true };
+    sockit_buf_init(&s->held, SIZE_MAX);
+    *out = s;
+    return 0;
+}
+
+/* Start S on the backend (as a connecting stream if S->connecting) and link it in. */
+static int start_stream(struct sockit_loop *loop, struct sockit_stream *s)
+{
+    int err = loop->be->complete ? loop->be->stream_start(loop, s) : register_readiness(loop, s);
+
+    if (err)
         return err;
-    }
+    s->next = loop->streams;
     if (loop->streams)
         loop->streams->prev = s;
     loop->streams = s;
     loop->refs++; /* an open stream keeps the loop running */
+    return 0;
+}
+
+int sockit_stream_open(struct sockit_loop *loop, int fd, const struct sockit_stream_ops *ops,
+                       void *ud, const struct sockit_stream_limits *limits,
+                       struct sockit_stream **out)
+{
+    struct sockit_stream *s = NULL;
+    int err = new_stream(loop, fd, ops, ud, limits, &s);
+
+    if (!err && (err = start_stream(loop, s)) < 0)
+        free(s);
+    if (err) {
+        close(fd);
+        return err;
+    }
     *out = s;
+    return 0;
+}
+
+/* ---- outbound connections -------------------------------------------------------------- */
+
+static void on_connect_timeout(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    (void)loop;
+    (void)t;
+    close_with(data, -ETIMEDOUT);
+}
+
+void sockit__stream_connected(struct sockit_stream *s, int err)
+{
+    if (!s->connecting || s->closing)
+        return;
+    sockit_timer_stop(s->loop, &s->connect_timer);
+    if (err) {
+        close_with(s, err);
+        return;
+    }
+    s->connecting = false;
+    s->can_write = true;
+    if (s->ops->on_connect)
+        s->ops->on_connect(s, s->ud);
+    if (s->closing)
+        return;
+    if (s->shut_pending && pending(s) == 0 && !s->shut_done) {
+        s->shut_done = true;
+        shutdown(s->fd, SHUT_WR);
+    }
+    if (s->loop->be->complete) {
+        s->loop->be->stream_send(s->loop, s);
+        s->loop->be->stream_read(s->loop, s, wants_read(s));
+    } else {
+        update_interest(s);
+        pump(s);
+    }
+    if (s->close_after_flush && pending(s) == 0)
+        close_with(s, 0);
+}
+
+static void connect_failed(struct sockit_loop *loop, void *data)
+{
+    struct sockit_stream *s = data;
+
+    (void)loop;
+    sockit__stream_connected(s, s->close_err);
+}
+
+/* Readiness backends: a non-blocking connect(); its end shows as writability. A connect that
+ * fails at once (a unix socket with no listener, or a full backlog: EAGAIN) is reported from
+ * a deferred call, so on_close never runs inside sockit_stream_connect. */
+static void connect_now(struct sockit_stream *s, const struct sockit_addr *to)
+{
+    if (connect(s->fd, &to->u.sa, to->len) == 0 || errno == EINPROGRESS)
+        return;
+    s->close_err = -errno;
+    sockit_loop_defer(s->loop, &s->pump_defer, connect_failed, s);
+}
+
+int sockit_stream_connect(struct sockit_loop *loop, const struct sockit_addr *to,
+                          unsigned timeout_ms, const struct sockit_stream_ops *ops, void *ud,
+                          const struct sockit_stream_limits *limits, struct sockit_stream **out)
+{
+    int fd = socket(to->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockit_stream *s = NULL;
+    int err = fd < 0 ? -errno : new_stream(loop, fd, ops, ud, limits, &s);
+
+    if (err) {
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    s->connecting = true;
+    sockit_timer_init(&s->connect_timer, on_connect_timeout, s);
+    if ((err = start_stream(loop, s)) < 0) {
+        close(fd);
+        free(s);
+        return err;
+    }
+    *out = s;
+    if (timeout_ms && sockit_timer_start(loop, &s->connect_timer, timeout_ms * 1000000ull, 0))
+        close_with(s, -ENOMEM);
+    if (s->closing)
+        return 0;
+    if (loop->be->complete)
+        loop->be->stream_connect(loop, s, to);
+    else
+        connect_now(s, to);
     return 0;
 }
 

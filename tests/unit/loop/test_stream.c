@@ -193,7 +193,9 @@ static void sx_on_close(struct sockit_stream *s, int err, void *ud)
     sockit_timer_stop(x->loop, &x->deadline);
 }
 
-static const struct sockit_stream_ops sx_ops = { sx_on_data, sx_on_drain, sx_on_close };
+static const struct sockit_stream_ops sx_ops = { .on_data = sx_on_data,
+                                                 .on_drain = sx_on_drain,
+                                                 .on_close = sx_on_close };
 
 static void peer_update(struct sx *x);
 
