@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -238,4 +239,86 @@ Test(loop_model, ten_thousand_idle_connections_on_uring, .timeout = 120)
 Test(loop_model, ten_thousand_idle_connections_on_epoll, .timeout = 120)
 {
     idle_connections("epoll");
+}
+
+/* Send into every client socket until none takes more (the server has stopped reading all of
+ * them), or until DEADLINE_MS passes. */
+static void flood_until_stalled(const int *fds, int n, int deadline_ms)
+{
+    static char chunk[64 * 1024];
+    long long end = h_now_ms() + deadline_ms;
+    int quiet_rounds = 0;
+
+    while (h_now_ms() < end && quiet_rounds < 5) {
+        ssize_t moved = 0;
+        for (int i = 0; i < n; i++) {
+            ssize_t k = send(fds[i], chunk, sizeof(chunk), MSG_DONTWAIT | MSG_NOSIGNAL);
+            moved += k > 0 ? k : 0;
+        }
+        quiet_rounds = moved ? 0 : quiet_rounds + 1;
+        if (!moved)
+            h_sleep_ms(50);
+    }
+}
+
+/* Clients that send and never read cost the server a bounded amount each, on every backend:
+ * its pending echo (high watermark, 64 KiB) plus at most one read's worth (256 KiB) that was
+ * already received when reading paused. Before the io_uring receive limit, an io_uring server
+ * held 2-2.8 MB per such client. The warm-up first fills the io_uring buffer pool, which is
+ * per loop, not per client. */
+static void never_reading_clients(const char *backend, const char *layout)
+{
+    enum { N = 40 };
+    struct proc p;
+    char ep[64];
+    int fds[N];
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    const char *const extra[] = { "--backend", backend, "--uring-buffers", layout, NULL };
+    start_loop_server(&p, ep, extra, NULL);
+    int warm = h_connect(ep);
+    cr_assert_geq(warm, 0, "warm-up client: %s", strerror(-warm));
+    static char block[1 << 20], back[1 << 20];
+    for (int i = 0; i < 8; i++) { /* 8 MiB through the server: every pool buffer is touched */
+        cr_assert_eq(h_write_all(warm, block, sizeof(block)), 0);
+        cr_assert_eq(h_read_exact(warm, back, sizeof(back)), 0);
+    }
+    close(warm);
+    h_sleep_ms(100);
+    long before = rss_kb(p.pid);
+    for (int i = 0; i < N; i++) {
+        fds[i] = h_connect(ep);
+        cr_assert_geq(fds[i], 0, "client %d: %s", i, strerror(-fds[i]));
+    }
+    flood_until_stalled(fds, N, 8000);
+    long per_client = (rss_kb(p.pid) - before) / N;
+    printf("loop %s (%s buffers): %ld KiB of server RSS per client that never reads\n", backend,
+           layout, per_client);
+    long limit = getenv("SOCKIT_SANITIZED") ? 1024 : 448; /* 64 + 256 KiB, plus slack */
+    cr_expect_leq(per_client, limit, "%s: %ld KiB per never-reading client", backend, per_client);
+    h_expect_send_echo(ep, "others still served", 5000);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    cr_expect_eq(h_stop(&p, SIGTERM, 10000), 0, "stop");
+    h_cleanup(&p);
+}
+
+Test(loop_model, never_reading_clients_cost_one_read_each_on_epoll, .timeout = 60)
+{
+    never_reading_clients("epoll", "auto");
+}
+
+Test(loop_model, never_reading_clients_cost_one_read_each_on_poll, .timeout = 60)
+{
+    never_reading_clients("poll", "auto");
+}
+
+Test(loop_model, never_reading_clients_cost_one_read_each_on_uring, .timeout = 60)
+{
+    never_reading_clients("uring", "incremental");
+}
+
+Test(loop_model, never_reading_clients_cost_one_read_each_on_uring_classic, .timeout = 60)
+{
+    never_reading_clients("uring", "classic");
 }
