@@ -271,8 +271,8 @@ static struct ur_stream *ustream(struct sockit_stream *s)
 }
 
 /* A multishot receive. Where the kernel allows (sqe->optlen, the slot of file_index; recent
- * kernels), it ends after read_chunk bytes and is re-armed, so a stream that stops reading never has
- * more than that in flight: the bound epoll and poll get from one recv(). */
+ * kernels), it ends after read_chunk bytes and is re-armed, so a stream that stops reading never
+ * has more than that in flight: the bound epoll and poll get from one recv(). */
 static void arm_recv(struct sockit_loop *loop, struct sockit_stream *s)
 {
     struct io_uring_sqe *sqe = get_sqe(loop);

@@ -1,0 +1,199 @@
+/* The adapter between a protocol engine and a loop stream (sockit/engine.h): input straight
+ * from the stream's read when the engine takes it all, a bounded buffer for what it leaves,
+ * and the engine's output and flow control mapped onto the stream. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "sockit/buf.h"
+#include "sockit/engine.h"
+
+#define DEFAULT_MAX_INPUT (64 * 1024)
+
+struct sockit_conn {
+    struct sockit_loop *loop;
+    struct sockit_stream *s;
+    const struct sockit_engine_ops *ops;
+    void *eng;
+    struct sockit_io io;
+    struct sockit_buf in; /* input the engine has not consumed yet */
+    size_t max_input;
+    int paused; /* the engine paused input */
+    int err;    /* why the conn closed itself, for ops->closed */
+    bool dead;  /* closed while a resume was queued: that call frees it */
+    struct sockit_defer resume;
+};
+
+static void fail(struct sockit_conn *c, int err)
+{
+    if (!c->err)
+        c->err = err;
+    sockit_stream_close(c->s);
+}
+
+static void offer_kept(struct sockit_loop *loop, void *data);
+
+static int io_writev(void *ctx, const struct iovec *iov, int n)
+{
+    return sockit_stream_writev(((struct sockit_conn *)ctx)->s, iov, n);
+}
+
+static int io_write_shared(void *ctx, struct sockit_shared *sh, size_t off, size_t len)
+{
+    return sockit_stream_write_shared(((struct sockit_conn *)ctx)->s, sh, off, len);
+}
+
+static int io_send_file(void *ctx, struct sockit_shared *file, uint64_t off, uint64_t len)
+{
+    return sockit_stream_send_file(((struct sockit_conn *)ctx)->s, file, off, len);
+}
+
+static void io_read_pause(void *ctx, int pause)
+{
+    struct sockit_conn *c = ctx;
+
+    c->paused = pause;
+    if (pause) {
+        sockit_stream_read_stop(c->s);
+        return;
+    }
+    if (sockit_buf_len(&c->in) > 0)
+        sockit_loop_defer(c->loop, &c->resume, offer_kept, c); /* kept input comes first */
+    else
+        sockit_stream_read_start(c->s);
+}
+
+static void io_finish(void *ctx)
+{
+    sockit_stream_close_after_flush(((struct sockit_conn *)ctx)->s);
+}
+
+/* Offer DATA to the engine until it has consumed all, wants more, pauses or fails. Returns
+ * the bytes consumed, or < 0 (the conn is closing). */
+static long feed(struct sockit_conn *c, const uint8_t *data, size_t len)
+{
+    size_t done = 0;
+    uint64_t now = sockit_loop_now(c->loop);
+
+    while (done < len && !c->paused) {
+        long n = c->ops->input(c->eng, data + done, len - done, now, &c->io);
+        if (n < 0 || (size_t)n > len - done) {
+            fail(c, n < 0 ? (int)n : -EINVAL);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (long)done;
+}
+
+/* Unconsumed input waiting for more may not pass max_input; input left while paused is at
+ * most one read (the stream stops) and is kept whole. */
+static void check_kept(struct sockit_conn *c)
+{
+    if (!c->paused && sockit_buf_len(&c->in) > c->max_input)
+        fail(c, -EMSGSIZE);
+}
+
+/* Offer the kept input, then read again unless the engine paused. */
+static void offer_kept(struct sockit_loop *loop, void *data)
+{
+    struct sockit_conn *c = data;
+    long n;
+
+    (void)loop;
+    if (c->dead) {
+        free(c);
+        return;
+    }
+    if (c->paused || c->err)
+        return;
+    if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
+        return;
+    sockit_buf_consume(&c->in, (size_t)n);
+    check_kept(c);
+    if (!c->paused && !c->err)
+        sockit_stream_read_start(c->s);
+}
+
+static void on_data(struct sockit_stream *s, const void *data, size_t len, void *ud)
+{
+    struct sockit_conn *c = ud;
+    long n;
+
+    (void)s;
+    if (len == 0) {
+        int keep_open =
+            c->ops->input_end && c->ops->input_end(c->eng, sockit_loop_now(c->loop), &c->io) == 0;
+        if (!keep_open)
+            sockit_stream_close(c->s);
+        return;
+    }
+    if (sockit_buf_len(&c->in) == 0) { /* the common case: straight from the read */
+        if ((n = feed(c, data, len)) < 0)
+            return;
+        data = (const uint8_t *)data + n;
+        len -= (size_t)n;
+    }
+    if (len && sockit_buf_append(&c->in, data, len) < 0) {
+        fail(c, -ENOMEM);
+        return;
+    }
+    if (len && sockit_buf_len(&c->in) > len && !c->paused) { /* old and new together */
+        if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
+            return;
+        sockit_buf_consume(&c->in, (size_t)n);
+    }
+    check_kept(c);
+}
+
+static void on_close(struct sockit_stream *s, int err, void *ud)
+{
+    struct sockit_conn *c = ud;
+
+    (void)s;
+    c->ops->closed(c->eng, c->err ? c->err : err);
+    sockit_buf_free(&c->in);
+    if (c->resume.queued)
+        c->dead = true; /* offer_kept frees it */
+    else
+        free(c);
+}
+
+static const struct sockit_stream_ops conn_ops = { .on_data = on_data, .on_close = on_close };
+
+int sockit_conn_open(struct sockit_loop *loop, int fd, const struct sockit_engine_ops *ops,
+                     void *eng, const struct sockit_conn_limits *limits, struct sockit_conn **out)
+{
+    struct sockit_conn *c = calloc(1, sizeof(*c));
+    int err;
+
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    *c = (struct sockit_conn){ .loop = loop, .ops = ops, .eng = eng };
+    c->io =
+        (struct sockit_io){ io_writev, io_write_shared, io_send_file, io_read_pause, io_finish, c };
+    c->max_input = limits && limits->max_input ? limits->max_input : DEFAULT_MAX_INPUT;
+    sockit_buf_init(&c->in, SIZE_MAX);
+    err = sockit_stream_open(loop, fd, &conn_ops, c, limits ? &limits->stream : NULL, &c->s);
+    if (err) {
+        free(c);
+        return err;
+    }
+    *out = c;
+    return 0;
+}
+
+struct sockit_stream *sockit_conn_stream(struct sockit_conn *c)
+{
+    return c->s;
+}
+
+void sockit_conn_close(struct sockit_conn *c)
+{
+    sockit_stream_close(c->s);
+}

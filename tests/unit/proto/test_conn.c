@@ -1,0 +1,190 @@
+/* Unit tests for the engine adapter (sockit/engine.h) on every backend: a toy line engine
+ * (answers each "\n"-terminated line with its length) behind sockit_conn, the peer the test's
+ * own end of a socketpair. Lines split across reads, many in one read, a line over the input
+ * limit, an engine error, pausing and resuming input, and output after the peer's end. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../loop/backends.h"
+#include "sockit/engine.h"
+
+struct lines {
+    struct sockit_loop *loop;
+    struct sockit_conn *conn;
+    const struct sockit_io *io;
+    int peer;
+    int answered, closed_calls, closed_err;
+    int pause_after; /* pause input after this many lines (0: never) */
+    bool fail_on_bang;
+    struct sockit_timer resume;
+    struct sockit_timer feeder;
+    const char *text; /* what the peer sends, STEP bytes at a time */
+    size_t text_len, text_off, step;
+    char got[4096]; /* what the peer received */
+    size_t got_len;
+};
+
+static long lines_input(void *eng, const uint8_t *data, size_t len, uint64_t now,
+                        const struct sockit_io *io)
+{
+    struct lines *l = eng;
+    const uint8_t *nl = memchr(data, '\n', len);
+    char reply[32];
+
+    (void)now;
+    if (l->fail_on_bang && data[0] == '!')
+        return -EPROTO;
+    if (!nl)
+        return 0;
+    int n = snprintf(reply, sizeof(reply), "%zu;", (size_t)(nl - data));
+    struct iovec iov[2] = { { reply, (size_t)n - 1 }, { ";", 1 } }; /* a gather write */
+    cr_assert_eq(io->writev(io->ctx, iov, 2), 0);
+    l->io = io;
+    if (++l->answered == l->pause_after) {
+        io->read_pause(io->ctx, 1);
+        sockit_timer_start(l->loop, &l->resume, 50 * MS, 0);
+    }
+    return nl - data + 1;
+}
+
+static int lines_end(void *eng, uint64_t now, const struct sockit_io *io)
+{
+    (void)eng;
+    (void)now;
+    cr_assert_eq(io->writev(io->ctx, &(struct iovec){ "end", 3 }, 1), 0);
+    io->finish(io->ctx);
+    return 0;
+}
+
+static void lines_closed(void *eng, int err)
+{
+    struct lines *l = eng;
+
+    l->closed_calls++;
+    l->closed_err = err;
+}
+
+static const struct sockit_engine_ops lines_ops = { lines_input, lines_end, lines_closed };
+
+static void on_resume(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    struct lines *l = data;
+
+    (void)loop;
+    (void)t;
+    l->io->read_pause(l->io->ctx, 0);
+}
+
+static void peer_read(struct sockit_loop *loop, int fd, unsigned events, void *data)
+{
+    struct lines *l = data;
+    ssize_t n = read(fd, l->got + l->got_len, sizeof(l->got) - 1 - l->got_len);
+
+    (void)events;
+    if (n > 0) {
+        l->got_len += (size_t)n;
+        return;
+    }
+    sockit_loop_unwatch(loop, fd); /* end of stream (or error): done */
+}
+
+static void setup(struct lines *l, size_t max_input)
+{
+    int sv[2];
+    struct sockit_conn_limits lim = { .max_input = max_input };
+
+    memset(l, 0, sizeof(*l));
+    l->loop = new_loop();
+    pair(sv);
+    l->peer = sv[1];
+    sockit_timer_init(&l->resume, on_resume, l);
+    cr_assert_eq(sockit_conn_open(l->loop, sv[0], &lines_ops, l, &lim, &l->conn), 0);
+    cr_assert_eq(sockit_loop_watch(l->loop, l->peer, SOCKIT_EV_READ, peer_read, l), 0);
+}
+
+static void feed_tick(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    struct lines *l = data;
+    size_t n = l->text_len - l->text_off < l->step ? l->text_len - l->text_off : l->step;
+
+    cr_assert_eq(write(l->peer, l->text + l->text_off, n), (ssize_t)n);
+    l->text_off += n;
+    if (l->text_off == l->text_len) {
+        shutdown(l->peer, SHUT_WR);
+        sockit_timer_stop(loop, t);
+    }
+}
+
+/* Send TEXT in pieces of STEP bytes, one per millisecond (so each is its own read), then end
+ * our side. */
+static void peer_send_all(struct lines *l, const char *text, size_t step)
+{
+    l->text = text;
+    l->text_len = strlen(text);
+    l->step = step;
+    sockit_timer_init(&l->feeder, feed_tick, l);
+    cr_assert_eq(sockit_timer_start(l->loop, &l->feeder, 0, MS), 0);
+}
+
+static void finish(struct lines *l)
+{
+    run_ok(l->loop);
+    l->got[l->got_len] = '\0';
+    sockit_loop_free(l->loop);
+    close(l->peer);
+}
+
+LOOP_TEST(conn_answers_lines_split_and_batched)
+{
+    struct lines l;
+
+    setup(&l, 0);
+    peer_send_all(&l, "a\nbb\nccc\n", 1);
+    finish(&l);
+    cr_expect_str_eq(l.got, "1;2;3;end");
+    cr_expect_eq(l.closed_calls, 1);
+    cr_expect_eq(l.closed_err, 0);
+}
+
+LOOP_TEST(conn_closes_on_input_over_the_limit)
+{
+    struct lines l;
+    char big[300];
+
+    setup(&l, 100);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0'; /* no newline: the engine keeps asking for more */
+    peer_send_all(&l, big, sizeof(big));
+    finish(&l);
+    cr_expect_eq(l.closed_calls, 1);
+    cr_expect_eq(l.closed_err, -EMSGSIZE, "closed with %d", l.closed_err);
+}
+
+LOOP_TEST(conn_closes_with_the_engine_error)
+{
+    struct lines l;
+
+    setup(&l, 0);
+    l.fail_on_bang = true;
+    peer_send_all(&l, "ok\n!bad\nnever\n", 64);
+    finish(&l);
+    cr_expect_str_eq(l.got, "2;");
+    cr_expect_eq(l.closed_err, -EPROTO, "closed with %d", l.closed_err);
+}
+
+LOOP_TEST(conn_paused_engine_gets_the_rest_in_order_after_resume)
+{
+    struct lines l;
+
+    setup(&l, 0);
+    l.pause_after = 1;
+    peer_send_all(&l, "a\nbb\nccc\ndddd\n", 64); /* one read: the rest is kept while paused */
+    finish(&l);
+    cr_expect_str_eq(l.got, "1;2;3;4;end");
+    cr_expect_eq(l.closed_err, 0);
+}
