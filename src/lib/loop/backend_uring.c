@@ -292,15 +292,19 @@ static void submit_send(struct sockit_loop *loop, struct sockit_stream *s)
 {
     struct ur_stream *u = ustream(s);
     struct io_uring_sqe *sqe = get_sqe(loop);
+    struct sockit__seg *g = s->out.head;
     int max = s->out.flight_segs ? (int)s->out.flight_segs : UR_IOV;
     size_t bytes;
-    int n = sockit__out_gather(&s->out, u->iov, max, &bytes);
+    int n;
 
-    s->out.flight_segs = (unsigned)n;
-    s->out.flight = bytes;
-    if (n == 1) {
-        io_uring_prep_send(sqe, s->fd, u->iov[0].iov_base, bytes, MSG_NOSIGNAL);
+    if (!g->next || max == 1) { /* one piece: a plain send */
+        s->out.flight_segs = 1;
+        s->out.flight = g->len;
+        io_uring_prep_send(sqe, s->fd, g->base + g->head, g->len, MSG_NOSIGNAL);
     } else {
+        n = sockit__out_gather(&s->out, u->iov, max, &bytes);
+        s->out.flight_segs = (unsigned)n;
+        s->out.flight = bytes;
         u->msg = (struct msghdr){ .msg_iov = u->iov, .msg_iovlen = (size_t)n };
         io_uring_prep_sendmsg(sqe, s->fd, &u->msg, MSG_NOSIGNAL);
     }
@@ -366,11 +370,13 @@ static void ur_stream_send(struct sockit_loop *loop, struct sockit_stream *s)
 
     if (u->send_armed || u->wpoll_armed || s->closing || s->connecting || s->out.bytes == 0)
         return;
-    if (send_files(loop, s))
-        return;
-    if (s->out.bytes == 0) {
-        sockit__stream_sent(s); /* the files were all there was */
-        return;
+    if (s->out.head->kind == SEG_FILE) {
+        if (send_files(loop, s))
+            return;
+        if (s->out.bytes == 0) {
+            sockit__stream_sent(s); /* the files were all there was */
+            return;
+        }
     }
     submit_send(loop, s);
 }
@@ -393,11 +399,11 @@ static void ur_stream_connect(struct sockit_loop *loop, struct sockit_stream *s,
 }
 
 /* The stream is closing and the kernel holds nothing of it any more. */
-static void maybe_finish(struct sockit_stream *s)
+static inline void maybe_finish(struct sockit_stream *s)
 {
     struct ur_stream *u = ustream(s);
 
-    if (!u || !s->closing || u->recv_armed || u->send_armed || u->wpoll_armed || u->connect_armed ||
+    if (!s->closing || !u || u->recv_armed || u->send_armed || u->wpoll_armed || u->connect_armed ||
         u->closed)
         return;
     u->closed = true;

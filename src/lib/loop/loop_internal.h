@@ -193,11 +193,14 @@ void sockit__stream_connected(struct sockit_stream *s, int err); /* 0 or -errno 
 
 /* Output queue (stream_out.c). */
 int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, size_t skip);
+int sockit__out_append(struct sockit__outq *q, const void *data, size_t len);
 int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct sockit_shared *sh,
                     uint64_t off, size_t len);
 void sockit__out_consume(struct sockit__outq *q, size_t n);
 int sockit__out_gather(const struct sockit__outq *q, struct iovec *iov, int max, size_t *bytes);
 void sockit__out_free(struct sockit__outq *q);
+/* With nothing queued, free an empty piece larger than KEEP bytes (0: any). */
+void sockit__out_trim(struct sockit__outq *q, size_t keep);
 /* Send from the file piece at the head: > 0 bytes sent, or -errno (-EAGAIN: socket full). */
 ssize_t sockit__out_sendfile(struct sockit__outq *q, int fd);
 

@@ -28,14 +28,14 @@ static size_t pending(const struct sockit_stream *s)
 }
 
 /* Bytes may be handed to on_data now. */
-static bool can_deliver(const struct sockit_stream *s)
+static inline bool can_deliver(const struct sockit_stream *s)
 {
-    return !s->stopped && !s->paused && !s->closing && !s->connecting;
+    return !(s->stopped | s->paused | s->closing | s->connecting);
 }
 
-static bool wants_read(const struct sockit_stream *s)
+static inline bool wants_read(const struct sockit_stream *s)
 {
-    return can_deliver(s) && !s->read_eof;
+    return !(s->stopped | s->paused | s->closing | s->connecting | s->read_eof);
 }
 
 static void pump_deferred(struct sockit_loop *loop, void *data)
@@ -172,11 +172,18 @@ static void deliver_held(struct sockit_loop *loop, void *data)
     reading_changed(s);
 }
 
+/* Bytes must wait in s->held: the stream is not reading, or older bytes wait there. */
+static inline bool must_hold(const struct sockit_stream *s)
+{
+    return s->stopped | s->paused | s->closing | s->connecting | s->held_eof |
+           (s->held.tail != s->held.head);
+}
+
 void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
 {
     if (len == 0)
         s->read_eof = true;
-    if (!can_deliver(s) || sockit_buf_len(&s->held) > 0 || s->held_eof) {
+    if (must_hold(s)) {
         if (len == 0)
             s->held_eof = true;
         else if (sockit_buf_append(&s->held, data, len) < 0)
@@ -193,6 +200,9 @@ static void after_output(struct sockit_stream *s)
     size_t left = pending(s);
 
     if (left == 0) {
+        /* An idle stream holds no buffer; a completion backend keeps one small one per
+         * stream instead of a malloc and free per message. */
+        sockit__out_trim(&s->out, s->loop->be->complete ? SOCKIT__KEEP_BUF : 0);
         if (s->shut_pending && !s->shut_done) {
             s->shut_done = true;
             shutdown(s->fd, SHUT_WR);
@@ -397,11 +407,35 @@ int sockit_stream_writev(struct sockit_stream *s, const struct iovec *iov, int n
     return 0;
 }
 
+/* The per-message path (an echo, a reply): one send() when nothing is queued, else a copy
+ * into the queue; no iovec is built unless bytes are left over. */
 int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 {
-    struct iovec iov = { (void *)data, len };
+    ssize_t sent = 0;
+    int err = check_write(s, len);
 
-    return sockit_stream_writev(s, &iov, 1);
+    if (err || len == 0)
+        return err;
+    if (!s->loop->be->complete && s->can_write && pending(s) == 0 && !s->connecting) {
+        do
+            sent = send(s->fd, data, len, MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+        if ((size_t)sent == len)
+            return 0;
+        if (sent < 0 && errno != EAGAIN) {
+            err = -errno;
+            close_with(s, err);
+            return err;
+        }
+        sent = sent < 0 ? 0 : sent;
+        s->can_write = false; /* the socket is full */
+    }
+    if ((err = sockit__out_append(&s->out, (const char *)data + sent, len - (size_t)sent)) < 0) {
+        close_with(s, err);
+        return err;
+    }
+    queued(s);
+    return 0;
 }
 
 int sockit_stream_write_shared(struct sockit_stream *s, struct sockit_shared *sh, size_t off,

@@ -95,6 +95,19 @@ int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, siz
     return 0;
 }
 
+int sockit__out_append(struct sockit__outq *q, const void *data, size_t len)
+{
+    struct sockit__seg *g = copy_tail(q);
+
+    if (!g || grow(g, len) < 0)
+        return -ENOMEM;
+    memcpy(g->base + g->head + g->len, data, len);
+    g->len += len;
+    q->bytes += len;
+    q->mem += len;
+    return 0;
+}
+
 int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct sockit_shared *sh,
                     uint64_t off, size_t len)
 {
@@ -118,15 +131,15 @@ int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct s
 /* Drop a piece that is sent (or abandoned); keep one small COPY piece for the next write. */
 static void drop(struct sockit__outq *q, struct sockit__seg *g)
 {
-    sockit_shared_unref(g->sh);
-    if (g->kind == SEG_COPY && !q->spare && g->cap <= SOCKIT__KEEP_BUF) {
-        g->sh = NULL;
+    if (g->kind != SEG_COPY) {
+        sockit_shared_unref(g->sh);
+        free(g);
+    } else if (!q->spare && g->cap <= SOCKIT__KEEP_BUF) {
         q->spare = g;
-        return;
-    }
-    if (g->kind == SEG_COPY)
+    } else {
         free(g->base);
-    free(g);
+        free(g);
+    }
 }
 
 static void pop(struct sockit__outq *q)
@@ -144,8 +157,20 @@ static void pop(struct sockit__outq *q)
 
 void sockit__out_consume(struct sockit__outq *q, size_t n)
 {
+    struct sockit__seg *first = q->head;
+
     q->bytes -= n;
     q->flight -= n < q->flight ? n : q->flight;
+    if (first->kind == SEG_COPY && n <= first->len && (n < first->len || first == q->tail)) {
+        first->len -= n; /* the common case: a send of (part of) the only piece */
+        first->head += n;
+        q->mem -= n;
+        if (first->len == 0) { /* drained: stays in place for the next write */
+            first->head = 0;
+            q->flight_segs = 0;
+        }
+        return;
+    }
     while (n > 0) {
         struct sockit__seg *g = q->head;
         size_t take = n < g->len ? n : g->len;
@@ -192,6 +217,18 @@ ssize_t sockit__out_sendfile(struct sockit__outq *q, int fd)
         return -EIO; /* the file ended before the range: it shrank under us */
     sockit__out_consume(q, (size_t)n);
     return n;
+}
+
+void sockit__out_trim(struct sockit__outq *q, size_t keep)
+{
+    struct sockit__seg *g = q->head;
+
+    if (!g || q->bytes || q->flight_segs || g->next || g->cap <= keep)
+        return;
+    q->head = q->tail = NULL;
+    q->nsegs = 0;
+    free(g->base);
+    free(g);
 }
 
 void sockit__out_free(struct sockit__outq *q)
