@@ -21,9 +21,26 @@ server_cmd() {
     sockit-fork) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model fork --quiet --max-clients 100000" ;;
     sockit-iterative) echo "$SOCKIT echo tcp://127.0.0.1:@PORT@ --model iterative --quiet" ;;
     epoll) echo "$ANCHORS/epoll_echo @PORT@" ;;
+    epoll-udp) echo "$ANCHORS/epoll_echo --udp @PORT@" ;;
+    sockit-udp-*) echo "$SOCKIT echo udp://127.0.0.1:@PORT@ --model loop --backend ${1#sockit-udp-} --quiet" ;;
+    # an older build, for a before/after row: SOCKIT_BEFORE=/path/to/old/sockit
+    before-udp-*) echo "${SOCKIT_BEFORE:?set SOCKIT_BEFORE to an older sockit binary} echo udp://127.0.0.1:@PORT@ --model loop --backend ${1#before-udp-} --quiet" ;;
     libuv) echo "$ANCHORS/uv_echo @PORT@" ;;
     socat) echo "socat TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork,backlog=1024 PIPE" ;;
     *) echo "bench: unknown server '$1'" >&2; exit 2 ;;
+    esac
+}
+
+# in_use PORT PROTO: something listens on (tcp) or is bound to (udp) 127.0.0.1:PORT.
+in_use() {
+    ss -Hl"$(printf %.1s "$2")"n "sport = :$1" | grep -q .
+}
+
+# The transport a server speaks: udp for the *udp* servers, else tcp.
+proto_of() {
+    case "$1" in
+    *udp*) echo udp ;;
+    *) echo tcp ;;
     esac
 }
 
@@ -32,8 +49,9 @@ server_cmd() {
 start_server() {
     name=$1
     shift
+    proto=$(proto_of "$name")
     PORT=$((PORT + 1))
-    while ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
+    while in_use $PORT "$proto"; do
         PORT=$((PORT + 1)) # taken by something else: never measure a stranger
     done
     cmd=$(server_cmd "$name" | sed "s/@PORT@/$PORT/g")
@@ -41,7 +59,7 @@ start_server() {
     taskset -c "$SERVER_CPU" "$@" $cmd 2>"$OUT/server.err" &
     server_pid=$!
     i=0
-    until ss -Hltn "sport = :$PORT" | grep -q LISTEN; do
+    until in_use $PORT "$proto"; do
         i=$((i + 1))
         [ $i -lt 400 ] || fail "$name did not start: $(cat "$OUT/server.err")"
         kill -0 "$server_pid" 2>/dev/null || fail "$name exited: $(cat "$OUT/server.err")"

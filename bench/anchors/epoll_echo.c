@@ -1,7 +1,10 @@
 /* Anchor: the textbook hand-written echo server: one thread, epoll (level-triggered),
  * non-blocking sockets, read into a stack buffer and write it straight back; what a write
  * does not take waits in a per-connection buffer while reading from that client pauses.
- * Usage: epoll_echo PORT   (listens on 127.0.0.1) */
+ * With --udp, the textbook UDP echo: on each wake-up, recvfrom and sendto one datagram at a
+ * time until the socket is empty (no recvmmsg/sendmmsg batching); a reply the socket does
+ * not take is dropped, as UDP allows.
+ * Usage: epoll_echo [--udp] PORT   (on 127.0.0.1) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,14 +21,16 @@ struct conn {
     size_t len, off;
 };
 
-static int listen_on(int port)
+static int listen_on(int port, int type)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+    int fd = socket(AF_INET, type | SOCK_NONBLOCK, 0), one = 1;
 
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1024) < 0) {
+    if (type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        (type == SOCK_STREAM && listen(fd, 1024) < 0)) {
         fprintf(stderr, "epoll_echo: listen 127.0.0.1:%d: %s\n", port, strerror(errno));
         exit(1);
     }
@@ -97,9 +102,37 @@ static void accept_all(int ep, int lfd)
     }
 }
 
+/* Answer every datagram waiting on FD, one recvfrom and one sendto each. */
+static void echo_datagrams(int fd)
+{
+    char buf[65536];
+    struct sockaddr_storage from;
+
+    for (;;) {
+        socklen_t len = sizeof(from);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+        if (n < 0)
+            return;
+        sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, len);
+    }
+}
+
+static _Noreturn void serve_udp(int port)
+{
+    int fd = listen_on(port, SOCK_DGRAM), ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN };
+
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    for (;;)
+        if (epoll_wait(ep, &ev, 1, -1) == 1)
+            echo_datagrams(fd);
+}
+
 int main(int argc, char **argv)
 {
-    int lfd = listen_on(argc > 1 ? atoi(argv[1]) : 7000);
+    if (argc > 1 && strcmp(argv[1], "--udp") == 0)
+        serve_udp(argc > 2 ? atoi(argv[2]) : 7000);
+    int lfd = listen_on(argc > 1 ? atoi(argv[1]) : 7000, SOCK_STREAM);
     int ep = epoll_create1(0);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL }, evs[256];
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "sockit/dgram.h"
 #include "sockit/endpoint.h"
 #include "sockit/loop.h"
 #include "sockit/socket.h"
@@ -82,6 +83,15 @@ void echo_answer(const struct echo_config *cfg, const void *buf, size_t n, const
  * logging truncation and errors. Returns 1 if answered, 0 if dropped, -EAGAIN if none was
  * waiting, or another -errno that should stop the server. */
 int echo_dgram_one(const struct echo_config *cfg, int fd, void *buf);
+
+/* Sends LEN bytes to TO for echo_dgram_reply: 0 or a negative code. */
+typedef int echo_send_fn(void *ctx, const void *buf, size_t len, const struct sockit_addr *to);
+
+/* Answer datagram M (received into a buffer of ECHO_DGRAM_BUF bytes) through SENDER(CTX, ...):
+ * one that was truncated or came from an unnamed unix socket is logged and dropped. Returns
+ * 1 if answered, 0 if dropped, or the SENDER error that should stop the server. */
+int echo_dgram_reply(const struct echo_config *cfg, const struct sockit_dgram_msg *m,
+                     echo_send_fn *sender, void *ctx);
 
 /* Accept one client on a blocking-model listener: the fd, or -1 when nothing usable was
  * accepted (fd exhaustion is shed and logged). */

@@ -2,7 +2,8 @@
  * listening socket on the same port (SO_REUSEPORT; unix sockets share one). Clients are loop
  * streams: the loop reads, we write the echo back, and a client whose echo is not being read
  * stops being read (the stream's watermarks), so it costs bounded memory and never holds up
- * the others. */
+ * the others. Datagram endpoints are a loop dgram: batches in, the round's answers out in
+ * one sendmmsg. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "echo.h"
+#include "sockit/dgram.h"
 #include "sockit/error.h"
 #include "sockit/loop.h"
 
@@ -27,10 +29,10 @@ struct loop_thread {
     struct loop_shared *shared;
     struct sockit_loop *loop;
     struct sockit_listener *listener;
-    int fd;             /* this thread's socket (listening, or datagram) */
+    struct sockit_dgram *dgram;
+    int fd;             /* this thread's socket until the listener or dgram owns it */
     unsigned long live; /* clients connected to this thread */
     unsigned long max;  /* this thread's share of --max-clients */
-    char *dgram_buf;
     pthread_t tid;
     int rc;
 };
@@ -157,27 +159,55 @@ static void on_accept_error(struct sockit_listener *l, int err, void *ud)
     echo_log(t->shared->srv->cfg, "accept: %s: closing a waiting client", sockit_strerror(err));
 }
 
-static void on_dgram(struct sockit_loop *loop, int fd, unsigned events, void *data)
+static int send_on_dgram(void *ctx, const void *buf, size_t len, const struct sockit_addr *to)
 {
-    struct loop_thread *t = data;
+    return sockit_dgram_write(ctx, buf, len, to);
+}
+
+static void on_dgrams(struct sockit_dgram *d, const struct sockit_dgram_msg *msgs, size_t n,
+                      void *ud)
+{
+    struct loop_thread *t = ud;
     const struct echo_config *cfg = t->shared->srv->cfg;
 
-    (void)events;
-    for (int i = 0; i < 64; i++) {
-        int r = echo_dgram_one(cfg, fd, t->dgram_buf);
-        if (r == -EAGAIN)
-            return;
-        if (r < 0) {
-            t->rc = cli_fail("recvfrom", cfg->ep_text, r);
-            stop_all(t->shared);
-            return;
-        }
-        if (r == 1 && cfg->clients && atomic_fetch_add(&t->shared->served, 1) + 1 >= cfg->clients) {
+    for (size_t i = 0; i < n; i++) {
+        if (echo_dgram_reply(cfg, &msgs[i], send_on_dgram, d) != 1)
+            continue;
+        if (cfg->clients && atomic_fetch_add(&t->shared->served, 1) + 1 >= cfg->clients) {
+            sockit_dgram_pause(d); /* answer no more; the answers given still leave */
             stop_all(t->shared);
             return;
         }
     }
-    (void)loop;
+}
+
+/* An ICMP error (a client gone) or an answer the kernel refused: logged, never fatal. */
+static void on_dgram_error(struct sockit_dgram *d, int err, const struct sockit_addr *peer,
+                           void *ud)
+{
+    const struct echo_config *cfg = ((struct loop_thread *)ud)->shared->srv->cfg;
+
+    (void)d;
+    if (peer)
+        echo_log_client(cfg, peer, "%s", sockit_strerror(err));
+    else
+        echo_log(cfg, "datagram socket: %s", sockit_strerror(err));
+}
+
+static const struct sockit_dgram_ops dgram_ops = { .on_recv = on_dgrams,
+                                                   .on_error = on_dgram_error };
+
+/* UDP datagrams all fit the default slot; unix ones may be larger. */
+static int open_dgram(struct loop_thread *t)
+{
+    const struct echo_config *cfg = t->shared->srv->cfg;
+    struct sockit_dgram_opts o = { .trace = cfg->opts.trace };
+    int fd = t->fd;
+
+    if (sockit_endpoint_is_unix(&cfg->ep))
+        o.max_size = ECHO_DGRAM_BUF;
+    t->fd = -1; /* the dgram owns it now, or has closed it */
+    return sockit_dgram_open(t->loop, fd, &dgram_ops, t, &o, &t->dgram);
 }
 
 static void on_signal(struct sockit_loop *loop, int fd, unsigned events, void *data)
@@ -223,9 +253,7 @@ static int thread_setup(struct loop_thread *t, unsigned long i)
         if (!err)
             t->fd = -1; /* the listener owns it now */
     } else {
-        t->dgram_buf = malloc(ECHO_DGRAM_BUF);
-        err =
-            t->dgram_buf ? sockit_loop_watch(t->loop, t->fd, SOCKIT_EV_READ, on_dgram, t) : -ENOMEM;
+        err = open_dgram(t);
     }
     return err ? cli_fail("event loop", cfg->ep_text, err) : CLI_OK;
 }
@@ -242,14 +270,16 @@ static void *thread_main(void *arg)
 }
 
 /* Freeing the loop closes every client still connected; their on_close (-ECANCELED) logs
- * and frees them. */
+ * and frees them. The dgram is closed first (sending the answers still queued); the loop's
+ * free finishes it. */
 static void thread_teardown(struct loop_thread *t)
 {
+    if (t->dgram)
+        sockit_dgram_close(t->dgram);
     sockit_loop_free(t->loop);
     t->loop = NULL;
     if (t->fd >= 0)
         close(t->fd);
-    free(t->dgram_buf);
 }
 
 static void say_backend(const struct echo_config *cfg, const struct loop_thread *t, unsigned long n)

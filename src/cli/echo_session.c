@@ -118,36 +118,59 @@ static bool is_fatal(int err)
     return err == -EBADF || err == -ENOTSOCK || err == -EFAULT || err == -EINVAL;
 }
 
-int echo_dgram_one(const struct echo_config *cfg, int fd, void *buf)
+int echo_dgram_reply(const struct echo_config *cfg, const struct sockit_dgram_msg *m,
+                     echo_send_fn *sender, void *ctx)
 {
-    struct sockit_addr from;
     const void *out;
-    size_t full, out_len;
-    ssize_t n = sockit_dgram_recv(fd, buf, ECHO_DGRAM_BUF, &from, &full, cfg->opts.trace);
+    size_t out_len;
 
-    if (n == -EAGAIN || is_fatal((int)n))
-        return (int)n;
-    if (n == -SOCKIT_ETRUNC) {
-        echo_log_client(cfg, &from, "datagram of %zu bytes is over %d: dropped", full,
+    if (m->truncated) {
+        echo_log_client(cfg, &m->peer, "datagram of %zu bytes is over %d: dropped", m->full_len,
                         ECHO_DGRAM_BUF);
         return 0;
     }
-    if (n < 0) {
-        echo_log(cfg, "recvfrom: %s", sockit_strerror((int)n));
-        return 0;
-    }
-    if (from.len <= sizeof(sa_family_t)) {
+    if (m->peer.len <= sizeof(sa_family_t)) {
         echo_log(cfg, "datagram from an unnamed unix socket: cannot reply, dropped");
         return 0;
     }
-    echo_answer(cfg, buf, (size_t)n, &out, &out_len);
-    ssize_t sent = sockit_dgram_send(fd, out, out_len, &from, cfg->opts.trace);
-    if (sent < 0) {
-        echo_log_client(cfg, &from, "sendto: %s", sockit_strerror((int)sent));
-        return is_fatal((int)sent) ? (int)sent : 0;
+    echo_answer(cfg, m->data, m->len, &out, &out_len);
+    int err = sender(ctx, out, out_len, &m->peer);
+    if (err < 0) {
+        echo_log_client(cfg, &m->peer, "sendto: %s", sockit_strerror(err));
+        return is_fatal(err) ? err : 0;
     }
-    echo_log_client(cfg, &from, "%zd bytes", n);
+    echo_log_client(cfg, &m->peer, "%zu bytes", m->len);
     return 1;
+}
+
+struct fd_sender {
+    const struct echo_config *cfg;
+    int fd;
+};
+
+static int send_on_fd(void *ctx, const void *buf, size_t len, const struct sockit_addr *to)
+{
+    const struct fd_sender *s = ctx;
+    ssize_t n = sockit_dgram_send(s->fd, buf, len, to, s->cfg->opts.trace);
+
+    return n < 0 ? (int)n : 0;
+}
+
+int echo_dgram_one(const struct echo_config *cfg, int fd, void *buf)
+{
+    struct sockit_dgram_msg m = { .data = buf };
+    struct fd_sender s = { cfg, fd };
+    ssize_t n = sockit_dgram_recv(fd, buf, ECHO_DGRAM_BUF, &m.peer, &m.full_len, cfg->opts.trace);
+
+    if (n == -EAGAIN || is_fatal((int)n))
+        return (int)n;
+    if (n < 0 && n != -SOCKIT_ETRUNC) {
+        echo_log(cfg, "recvfrom: %s", sockit_strerror((int)n));
+        return 0;
+    }
+    m.truncated = n == -SOCKIT_ETRUNC;
+    m.len = m.truncated ? ECHO_DGRAM_BUF : (size_t)n;
+    return echo_dgram_reply(cfg, &m, send_on_fd, &s);
 }
 
 int echo_dgram_serve(const struct echo_config *cfg, int fd, int stop_fd,

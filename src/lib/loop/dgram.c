@@ -1,0 +1,619 @@
+/* Datagram sockets on the loop: one recvmmsg fills a batch of slots the dgram owns and the
+ * batch goes to the caller in one call; writes are copied into a bounded queue that one
+ * sendmmsg per round empties. Driven by sockit_loop_watch on every backend. Receive, flush
+ * and error reading are separate small steps, so that a completion path (io_uring multishot
+ * recvmsg, send requests) can feed deliver() and queue_pop() the same way. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../core/trace.h"
+#include "sockit/buf.h"
+#include "sockit/dgram.h"
+#include "sockit/error.h"
+
+#define DEFAULT_MAX_SIZE     65536
+#define DEFAULT_BATCH        32
+#define MAX_BATCH            1024 /* UIO_MAXIOV: the kernel's cap on a recvmmsg/sendmmsg */
+#define DEFAULT_QUEUE_MAX    1024
+#define DEFAULT_QUEUE_BYTES  (4u << 20)
+#define MAX_SLOT             (64u << 20) /* largest max_size accepted */
+#define RECV_CALLS_PER_ROUND 4 /* then let the other fds run; the watch is level-triggered */
+#define ERRORS_PER_ROUND     64
+#define SEND_RETRIES         8 /* sends retried after reading a pending ICMP error, per flush */
+#define KEEP_QUEUE_BYTES     (64u * 1024) /* queue storage an idle dgram may keep */
+
+struct qent {
+    size_t len;
+    struct sockit_addr peer; /* len 0: the connected peer */
+};
+
+/* Datagrams waiting to be sent: entries [head, tail) and their bytes, in order, in BYTES. */
+struct txq {
+    struct qent *ent;
+    size_t head, tail, cap, max;
+    struct sockit_buf bytes;
+    struct mmsghdr *hdr; /* one sendmmsg's worth */
+    struct iovec *iov;
+};
+
+/* One recvmmsg's worth: BATCH slots of STRIDE bytes, and what the caller sees of each. */
+struct rx {
+    char *buf;
+    size_t stride;
+    struct mmsghdr *hdr;
+    struct iovec *iov;
+    struct sockit_dgram_msg *msgs;
+};
+
+struct sockit_dgram {
+    struct sockit_loop *loop;
+    int fd;
+    const struct sockit_dgram_ops *ops;
+    void *ud;
+    const struct sockit_trace *trace;
+    unsigned batch;
+    size_t max_size;
+    struct sockit_addr connected; /* len 0: not connected */
+    bool inet;                    /* has an error queue (IP_RECVERR) */
+    bool unix_unconnected;        /* EAGAIN may mean one receiver's queue is full */
+    bool paused, closing;
+    bool blocked;  /* the socket refused the queue (EAGAIN): flush when it is writable */
+    unsigned mask; /* events asked of the loop */
+    struct rx rx;
+    struct txq q;
+    struct sockit_dgram_stats st;
+    struct sockit_defer flush_defer, close_defer;
+};
+
+/* ---- the send queue --------------------------------------------------------------------- */
+
+static size_t queue_len(const struct txq *q)
+{
+    return q->tail - q->head;
+}
+
+/* Room for one more entry: compact, else grow (up to q->max). */
+static int ent_reserve(struct txq *q)
+{
+    if (queue_len(q) >= q->max)
+        return -ENOBUFS;
+    if (q->tail < q->cap)
+        return 0;
+    if (q->head > 0) {
+        memmove(q->ent, q->ent + q->head, queue_len(q) * sizeof(*q->ent));
+        q->tail -= q->head;
+        q->head = 0;
+        return 0;
+    }
+    size_t cap = q->cap ? q->cap * 2 : 16;
+    if (cap > q->max)
+        cap = q->max;
+    struct qent *e = realloc(q->ent, cap * sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    q->ent = e;
+    q->cap = cap;
+    return 0;
+}
+
+static int queue_push(struct txq *q, const void *data, size_t len, const struct sockit_addr *peer)
+{
+    int err = ent_reserve(q);
+
+    if (!err)
+        err = sockit_buf_append(&q->bytes, data, len);
+    if (err)
+        return err;
+    struct qent *e = &q->ent[q->tail++];
+    e->len = len;
+    e->peer.len = 0;
+    if (peer && peer->len)
+        e->peer = *peer;
+    return 0;
+}
+
+/* Forget the first N entries (sent or dropped). */
+static void queue_pop(struct txq *q, size_t n)
+{
+    size_t bytes = 0;
+
+    for (size_t i = 0; i < n; i++)
+        bytes += q->ent[q->head + i].len;
+    sockit_buf_consume(&q->bytes, bytes);
+    q->head += n;
+    if (q->head < q->tail)
+        return;
+    q->head = q->tail = 0;
+    if (q->bytes.cap > KEEP_QUEUE_BYTES)
+        sockit_buf_free(&q->bytes);
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static void report(struct sockit_dgram *d, int err, const struct sockit_addr *peer)
+{
+    if (d->closing)
+        return;
+    d->st.errors++;
+    if (d->ops->on_error)
+        d->ops->on_error(d, err, peer, d->ud);
+}
+
+/* The errno of an IP_RECVERR / IPV6_RECVERR message, or 0. */
+static int extended_errno(struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        struct sock_extended_err ee;
+        if (!(c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) &&
+            !(c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR))
+            continue;
+        memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+        return (int)ee.ee_errno;
+    }
+    return 0;
+}
+
+/* Read one message of the socket's error queue and report it with the address it concerns.
+ * Returns 1, 0 when the queue is empty, or -errno. */
+static int read_error(struct sockit_dgram *d)
+{
+    struct sockit_addr peer = { .len = sizeof(peer.u) };
+    union {
+        char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr mh = { .msg_name = &peer.u,
+                         .msg_namelen = peer.len,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf) };
+    ssize_t r;
+
+    do
+        r = recvmsg(d->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return errno == EAGAIN ? 0 : -errno;
+    peer.len = mh.msg_namelen;
+    int err = extended_errno(&mh);
+    if (err)
+        report(d, -err, peer.len ? &peer : NULL);
+    return 1;
+}
+
+/* Report what the error queue holds (reading it also clears the socket's pending error).
+ * Returns how many messages were read. */
+static int drain_errors(struct sockit_dgram *d)
+{
+    int n = 0;
+
+    while (d->inet && !d->closing && n < ERRORS_PER_ROUND && read_error(d) > 0)
+        n++;
+    return n;
+}
+
+/* ---- receiving -------------------------------------------------------------------------- */
+
+static int recv_batch(struct sockit_dgram *d)
+{
+    struct rx *rx = &d->rx;
+    int n;
+
+    for (unsigned i = 0; i < d->batch; i++)
+        rx->hdr[i].msg_hdr.msg_namelen = sizeof(rx->msgs[i].peer.u);
+    /* MSG_TRUNC: each msg_len is the datagram's real size, even when the slot was smaller. */
+    do
+        n = recvmmsg(d->fd, rx->hdr, d->batch, MSG_TRUNC, NULL);
+    while (n < 0 && errno == EINTR);
+    n = n < 0 ? -errno : n;
+    if (d->trace && n != -EAGAIN) {
+        char call[48];
+        snprintf(call, sizeof(call), "recvmmsg(%d, %u)", d->fd, d->batch);
+        sockit__trace_result(d->trace, call, n);
+    }
+    return n;
+}
+
+/* Hand the first N slots to the caller. */
+static void deliver(struct sockit_dgram *d, size_t n)
+{
+    struct rx *rx = &d->rx;
+
+    for (size_t i = 0; i < n; i++) {
+        struct sockit_dgram_msg *m = &rx->msgs[i];
+        m->full_len = rx->hdr[i].msg_len;
+        m->truncated = (rx->hdr[i].msg_hdr.msg_flags & MSG_TRUNC) || m->full_len > d->max_size;
+        m->len = m->truncated ? d->max_size : m->full_len;
+        m->peer.len = rx->hdr[i].msg_hdr.msg_namelen;
+        d->st.truncated += m->truncated;
+    }
+    d->st.received += n;
+    d->ops->on_recv(d, rx->msgs, n, d->ud);
+}
+
+static void receive(struct sockit_dgram *d)
+{
+    for (int i = 0; i < RECV_CALLS_PER_ROUND && !d->paused && !d->closing; i++) {
+        int n = recv_batch(d);
+        if (n == -EAGAIN)
+            return;
+        if (n < 0) { /* the pending error of an earlier datagram: report it, read on */
+            if (drain_errors(d) == 0)
+                report(d, n, d->connected.len ? &d->connected : NULL);
+            continue;
+        }
+        deliver(d, (size_t)n);
+        if ((unsigned)n < d->batch)
+            return; /* drained */
+    }
+}
+
+/* ---- sending ---------------------------------------------------------------------------- */
+
+/* One sendmmsg of the first datagrams of the queue. Returns how many the kernel took, or
+ * -errno (for the first of them). */
+static int send_batch(struct sockit_dgram *d)
+{
+    struct txq *q = &d->q;
+    size_t n = queue_len(q) < d->batch ? queue_len(q) : d->batch, off = q->bytes.head;
+    int sent;
+
+    for (size_t i = 0; i < n; i++) {
+        struct qent *e = &q->ent[q->head + i];
+        q->iov[i] = (struct iovec){ e->len ? q->bytes.data + off : NULL, e->len };
+        q->hdr[i].msg_hdr = (struct msghdr){ .msg_name = e->peer.len ? &e->peer.u : NULL,
+                                             .msg_namelen = e->peer.len,
+                                             .msg_iov = &q->iov[i],
+                                             .msg_iovlen = 1 };
+        off += e->len;
+    }
+    do
+        sent = sendmmsg(d->fd, q->hdr, (unsigned)n, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    sent = sent < 0 ? -errno : sent;
+    if (d->trace) {
+        char call[48];
+        snprintf(call, sizeof(call), "sendmmsg(%d, %zu)", d->fd, n);
+        sockit__trace_result(d->trace, call, sent);
+    }
+    return sent;
+}
+
+/* The first queued datagram will not leave: drop it and say why. */
+static void drop_head(struct sockit_dgram *d, int err)
+{
+    struct sockit_addr peer = d->q.ent[d->q.head].peer;
+
+    queue_pop(&d->q, 1);
+    d->st.dropped++;
+    if (!peer.len)
+        peer = d->connected;
+    report(d, err, peer.len ? &peer : NULL);
+}
+
+/* The first datagram of a sendmmsg failed with ERR. STUCK: the loop has just said the socket
+ * is writable and nothing went out since. Returns true to try the queue again. */
+static bool send_failed(struct sockit_dgram *d, int err, bool stuck, int *retries)
+{
+    if (err == -EAGAIN && !stuck) {
+        d->blocked = true; /* the socket buffer is full: wait until it drains */
+        return false;
+    }
+    /* An ICMP error that arrived earlier fails the next send whatever its peer: when the error
+     * queue held one, the datagram was not at fault, and is tried again. */
+    if (err != -EAGAIN && *retries < SEND_RETRIES && drain_errors(d) > 0) {
+        ++*retries;
+        return true;
+    }
+    /* EAGAIN although writable: an unconnected unix socket whose receiver's queue is full. */
+    drop_head(d, err == -EAGAIN ? -ENOBUFS : err);
+    return true;
+}
+
+/* Send the queue until it is empty or the socket is full. WRITABLE: the loop said so. */
+static void flush(struct sockit_dgram *d, bool writable)
+{
+    bool progress = false;
+    int retries = 0;
+
+    while (!d->closing && queue_len(&d->q) > 0) {
+        int n = send_batch(d);
+        if (n > 0) {
+            queue_pop(&d->q, (size_t)n);
+            d->st.sent += (uint64_t)n;
+            progress = true;
+            continue;
+        }
+        bool stuck = writable && !progress && d->unix_unconnected;
+        if (!send_failed(d, n < 0 ? n : -EAGAIN, stuck, &retries))
+            break;
+    }
+}
+
+/* ---- the loop ---------------------------------------------------------------------------- */
+
+static void on_ready(struct sockit_loop *loop, int fd, unsigned events, void *data);
+
+/* Ask the loop for what the dgram can use: reading unless paused, writability while the
+ * socket is full. Events 0 keeps the fd registered but silent. The fd is registered already,
+ * so changing its events does not fail. */
+static void set_interest(struct sockit_dgram *d)
+{
+    unsigned mask = (d->paused ? 0u : SOCKIT_EV_READ) | (d->blocked ? SOCKIT_EV_WRITE : 0u);
+
+    if (d->closing || mask == d->mask)
+        return;
+    d->mask = mask;
+    sockit_loop_watch(d->loop, d->fd, mask, on_ready, d);
+}
+
+static void on_ready(struct sockit_loop *loop, int fd, unsigned events, void *data)
+{
+    struct sockit_dgram *d = data;
+
+    (void)loop;
+    (void)fd;
+    if (events & SOCKIT_EV_ERROR)
+        drain_errors(d);
+    if (!d->closing && d->blocked && (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))) {
+        d->blocked = false;
+        flush(d, true);
+    }
+    if (!d->closing && (events & SOCKIT_EV_READ))
+        receive(d);
+    set_interest(d);
+}
+
+static void flush_deferred(struct sockit_loop *loop, void *data)
+{
+    struct sockit_dgram *d = data;
+
+    (void)loop;
+    if (d->closing || d->blocked)
+        return;
+    flush(d, false);
+    set_interest(d);
+}
+
+/* Queue one datagram and make sure a flush follows this round. */
+static int enqueue(struct sockit_dgram *d, const void *data, size_t len,
+                   const struct sockit_addr *peer)
+{
+    int err = queue_push(&d->q, data, len, peer);
+
+    if (err)
+        return err;
+    if (!d->blocked)
+        sockit_loop_defer(d->loop, &d->flush_defer, flush_deferred, d);
+    return 0;
+}
+
+/* -SOCKIT_EDGRAMSIZE when LEN is over the largest payload towards PEER (or the connected
+ * peer); unix sockets are left to the kernel. */
+static int check_size(const struct sockit_dgram *d, size_t len, const struct sockit_addr *peer)
+{
+    const struct sockit_addr *to = peer && peer->len ? peer : &d->connected;
+    size_t max = to->len ? sockit_addr_dgram_max(to) : 0;
+
+    return max && len > max ? -SOCKIT_EDGRAMSIZE : 0;
+}
+
+int sockit_dgram_write(struct sockit_dgram *d, const void *data, size_t len,
+                       const struct sockit_addr *peer)
+{
+    int err = d->closing ? -EPIPE : check_size(d, len, peer);
+
+    if (err)
+        return err;
+    err = enqueue(d, data, len, peer);
+    if (err)
+        d->st.dropped++;
+    return err;
+}
+
+int sockit_dgram_writev(struct sockit_dgram *d, const struct sockit_dgram_msg *msgs, size_t n)
+{
+    size_t i;
+    int err = d->closing ? -EPIPE : 0;
+
+    for (i = 0; i < n && !err; i++)
+        err = check_size(d, msgs[i].len, &msgs[i].peer);
+    if (err)
+        return err;
+    for (i = 0; i < n; i++)
+        if ((err = enqueue(d, msgs[i].data, msgs[i].len, &msgs[i].peer)) < 0)
+            break;
+    d->st.dropped += n - i;
+    return i > 0 || n == 0 ? (int)i : err;
+}
+
+void sockit_dgram_pause(struct sockit_dgram *d)
+{
+    d->paused = true;
+    set_interest(d);
+}
+
+void sockit_dgram_resume(struct sockit_dgram *d)
+{
+    d->paused = false;
+    set_interest(d);
+}
+
+void sockit_dgram_stats(const struct sockit_dgram *d, struct sockit_dgram_stats *out)
+{
+    *out = d->st;
+    out->queued = queue_len(&d->q);
+    out->queued_bytes = sockit_buf_len(&d->q.bytes);
+}
+
+int sockit_dgram_fd(const struct sockit_dgram *d)
+{
+    return d->fd;
+}
+
+/* ---- open and close --------------------------------------------------------------------- */
+
+static void free_dgram(struct sockit_dgram *d)
+{
+    if (!d)
+        return;
+    free(d->rx.buf);
+    free(d->rx.hdr);
+    free(d->rx.iov);
+    free(d->rx.msgs);
+    free(d->q.ent);
+    free(d->q.hdr);
+    free(d->q.iov);
+    sockit_buf_free(&d->q.bytes);
+    free(d);
+}
+
+/* A flush still queued was queued before this call (writes end at close), so it has run
+ * (and done nothing) by now: deferred calls run in order. */
+static void finish_deferred(struct sockit_loop *loop, void *data)
+{
+    struct sockit_dgram *d = data;
+
+    (void)loop;
+    if (d->ops->on_close)
+        d->ops->on_close(d, 0, d->ud);
+    free_dgram(d);
+}
+
+void sockit_dgram_close(struct sockit_dgram *d)
+{
+    int n = 1;
+
+    if (d->closing)
+        return;
+    d->closing = true; /* from here on, no callback but on_close */
+    while (queue_len(&d->q) > 0 && (n = send_batch(d)) > 0) {
+        queue_pop(&d->q, (size_t)n);
+        d->st.sent += (uint64_t)n;
+    }
+    d->st.dropped += queue_len(&d->q);
+    queue_pop(&d->q, queue_len(&d->q));
+    sockit_loop_unwatch(d->loop, d->fd);
+    close(d->fd);
+    d->fd = -1;
+    sockit_loop_defer(d->loop, &d->close_defer, finish_deferred, d);
+}
+
+/* Defaults for zero fields; -EINVAL for values out of range. */
+static int settle_opts(const struct sockit_dgram_opts *in, struct sockit_dgram_opts *o)
+{
+    *o = in ? *in : (struct sockit_dgram_opts){ 0 };
+    o->max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+    o->batch = o->batch ? o->batch : DEFAULT_BATCH;
+    o->queue_max = o->queue_max ? o->queue_max : DEFAULT_QUEUE_MAX;
+    o->queue_bytes = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE_BYTES;
+    return o->batch > MAX_BATCH || o->max_size > MAX_SLOT ? -EINVAL : 0;
+}
+
+/* The receive slots, each one cache line longer than a multiple of 64: the first bytes of
+ * successive slots then fall in different cache sets instead of all in one. */
+static int alloc_rx(struct rx *rx, unsigned batch, size_t max_size)
+{
+    rx->stride = (max_size + 63) / 64 * 64 + 64;
+    rx->buf = malloc(batch * rx->stride);
+    rx->hdr = calloc(batch, sizeof(*rx->hdr));
+    rx->iov = calloc(batch, sizeof(*rx->iov));
+    rx->msgs = calloc(batch, sizeof(*rx->msgs));
+    if (!rx->buf || !rx->hdr || !rx->iov || !rx->msgs)
+        return -ENOMEM;
+    for (unsigned i = 0; i < batch; i++) {
+        rx->iov[i] = (struct iovec){ rx->buf + i * rx->stride, max_size };
+        rx->msgs[i].data = rx->iov[i].iov_base;
+        rx->hdr[i].msg_hdr = (struct msghdr){ .msg_name = &rx->msgs[i].peer.u,
+                                              .msg_iov = &rx->iov[i],
+                                              .msg_iovlen = 1 };
+    }
+    return 0;
+}
+
+static int alloc_buffers(struct sockit_dgram *d, const struct sockit_dgram_opts *o)
+{
+    d->q.max = o->queue_max;
+    sockit_buf_init(&d->q.bytes, o->queue_bytes);
+    d->q.hdr = calloc(o->batch, sizeof(*d->q.hdr));
+    d->q.iov = calloc(o->batch, sizeof(*d->q.iov));
+    if (!d->q.hdr || !d->q.iov)
+        return -ENOMEM;
+    return alloc_rx(&d->rx, o->batch, o->max_size);
+}
+
+/* ICMP errors to the error queue, with the address they concern (without this, Linux drops
+ * them on an unconnected socket). A dual-stack IPv6 socket also carries IPv4. */
+static int errors_on(int fd, int family)
+{
+    int one = 1;
+
+    if (family == AF_INET)
+        return setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one)) < 0 ? -errno : 0;
+    if (setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0)
+        return -errno;
+    (void)setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one)); /* IPv6-only: may refuse */
+    return 0;
+}
+
+static int setup_socket(struct sockit_dgram *d)
+{
+    struct sockit_addr local = { .len = sizeof(local.u) };
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    if (getsockopt(d->fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -errno;
+    if (type != SOCK_DGRAM)
+        return -SOCKIT_ETYPE;
+    if (fcntl(d->fd, F_SETFL, fcntl(d->fd, F_GETFL) | O_NONBLOCK) < 0 ||
+        getsockname(d->fd, &local.u.sa, &local.len) < 0)
+        return -errno;
+    d->connected.len = sizeof(d->connected.u);
+    if (getpeername(d->fd, &d->connected.u.sa, &d->connected.len) < 0)
+        d->connected.len = 0;
+    d->inet = local.u.sa.sa_family == AF_INET || local.u.sa.sa_family == AF_INET6;
+    d->unix_unconnected = !d->inet && d->connected.len == 0;
+    return d->inet ? errors_on(d->fd, local.u.sa.sa_family) : 0;
+}
+
+int sockit_dgram_open(struct sockit_loop *loop, int fd, const struct sockit_dgram_ops *ops,
+                      void *ud, const struct sockit_dgram_opts *opts, struct sockit_dgram **out)
+{
+    struct sockit_dgram_opts o;
+    struct sockit_dgram *d = NULL;
+    int err = settle_opts(opts, &o);
+
+    if (!err && (!ops || !ops->on_recv))
+        err = -EINVAL;
+    if (!err && !(d = calloc(1, sizeof(*d))))
+        err = -ENOMEM;
+    if (!err) {
+        *d = (struct sockit_dgram){ .loop = loop,
+                                    .fd = fd,
+                                    .ops = ops,
+                                    .ud = ud,
+                                    .trace = o.trace,
+                                    .batch = o.batch,
+                                    .max_size = o.max_size,
+                                    .mask = SOCKIT_EV_READ };
+        err = setup_socket(d);
+    }
+    if (!err)
+        err = alloc_buffers(d, &o);
+    if (!err)
+        err = sockit_loop_watch(loop, fd, SOCKIT_EV_READ, on_ready, d);
+    if (err) {
+        close(fd);
+        free_dgram(d);
+        return err;
+    }
+    *out = d;
+    return 0;
+}
