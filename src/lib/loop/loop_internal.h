@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -193,10 +194,11 @@ void sockit__stream_connected(struct sockit_stream *s, int err); /* 0 or -errno 
 
 /* Output queue (stream_out.c). */
 int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, size_t skip);
-int sockit__out_append(struct sockit__outq *q, const void *data, size_t len);
+int sockit__out_append_slow(struct sockit__outq *q, const void *data, size_t len);
+void sockit__out_consume_slow(struct sockit__outq *q, size_t n);
 int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct sockit_shared *sh,
                     uint64_t off, size_t len);
-void sockit__out_consume(struct sockit__outq *q, size_t n);
+
 int sockit__out_gather(const struct sockit__outq *q, struct iovec *iov, int max, size_t *bytes);
 void sockit__out_free(struct sockit__outq *q);
 /* With nothing queued, free an empty piece larger than KEEP bytes (0: any). */
@@ -205,5 +207,39 @@ void sockit__out_trim(struct sockit__outq *q, size_t keep);
 ssize_t sockit__out_sendfile(struct sockit__outq *q, int fd);
 
 uint64_t sockit__clock_ns(void);
+
+/* The per-message paths of the output queue, inline: a copy into the tail piece when it has
+ * room, and the sending of (part of) the only piece. Everything else is in stream_out.c. */
+static inline int sockit__out_append(struct sockit__outq *q, const void *data, size_t len)
+{
+    struct sockit__seg *g = q->tail;
+
+    if (!g || g->kind != SEG_COPY || q->flight_segs == q->nsegs || g->head + g->len + len > g->cap)
+        return sockit__out_append_slow(q, data, len);
+    memcpy(g->base + g->head + g->len, data, len);
+    g->len += len;
+    q->bytes += len;
+    q->mem += len;
+    return 0;
+}
+
+static inline void sockit__out_consume(struct sockit__outq *q, size_t n)
+{
+    struct sockit__seg *g = q->head;
+
+    if (g != q->tail || g->kind != SEG_COPY || n > g->len) {
+        sockit__out_consume_slow(q, n);
+        return;
+    }
+    q->bytes -= n;
+    q->mem -= n;
+    q->flight -= n < q->flight ? n : q->flight;
+    g->len -= n;
+    g->head += n;
+    if (g->len == 0) { /* drained: stays in place for the next write */
+        g->head = 0;
+        q->flight_segs = 0;
+    }
+}
 
 #endif

@@ -172,6 +172,8 @@ static void deliver_held(struct sockit_loop *loop, void *data)
     reading_changed(s);
 }
 
+static inline void deliver(struct sockit_stream *s, const void *data, size_t len);
+
 /* Bytes must wait in s->held: the stream is not reading, or older bytes wait there. */
 static inline bool must_hold(const struct sockit_stream *s)
 {
@@ -181,9 +183,14 @@ static inline bool must_hold(const struct sockit_stream *s)
 
 void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
 {
+    deliver(s, data, len);
+}
+
+static inline void deliver(struct sockit_stream *s, const void *data, size_t len)
+{
     if (len == 0)
         s->read_eof = true;
-    if (must_hold(s)) {
+    if (__builtin_expect(must_hold(s), 0)) {
         if (len == 0)
             s->held_eof = true;
         else if (sockit_buf_append(&s->held, data, len) < 0)
@@ -202,7 +209,9 @@ static void after_output(struct sockit_stream *s)
     if (left == 0) {
         /* An idle stream holds no buffer; a completion backend keeps one small one per
          * stream instead of a malloc and free per message. */
-        sockit__out_trim(&s->out, s->loop->be->complete ? SOCKIT__KEEP_BUF : 0);
+        size_t keep = s->loop->be->complete ? SOCKIT__KEEP_BUF : 0;
+        if (s->out.head && s->out.head->cap > keep)
+            sockit__out_trim(&s->out, keep);
         if (s->shut_pending && !s->shut_done) {
             s->shut_done = true;
             shutdown(s->fd, SHUT_WR);
@@ -281,7 +290,7 @@ static void read_some(struct sockit_stream *s)
         }
         if (n > 0 && (size_t)n < chunk && !s->peer_shut)
             s->can_read = false; /* drained: a stream socket returns short only when empty */
-        sockit__stream_data(s, s->loop->rbuf, (size_t)n);
+        deliver(s, s->loop->rbuf, (size_t)n);
         if (n == 0 || !s->can_read || !wants_read(s))
             return;
     }
@@ -318,10 +327,10 @@ void sockit__stream_ready(struct sockit_stream *s, unsigned events)
         s->peer_shut = true;
     if (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))
         s->can_write = true;
-    if (s->connecting && (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR)))
-        finish_connect(s); /* pumps once connected */
-    else if (!s->connecting)
+    if (__builtin_expect(!s->connecting, 1))
         pump(s);
+    else if (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))
+        finish_connect(s); /* pumps once connected */
 }
 
 /* New output is queued: send it (completion backends), and pause reading above the high

@@ -95,7 +95,7 @@ int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, siz
     return 0;
 }
 
-int sockit__out_append(struct sockit__outq *q, const void *data, size_t len)
+int sockit__out_append_slow(struct sockit__outq *q, const void *data, size_t len)
 {
     struct sockit__seg *g = copy_tail(q);
 
@@ -155,22 +155,10 @@ static void pop(struct sockit__outq *q)
     drop(q, g);
 }
 
-void sockit__out_consume(struct sockit__outq *q, size_t n)
+void sockit__out_consume_slow(struct sockit__outq *q, size_t n)
 {
-    struct sockit__seg *first = q->head;
-
     q->bytes -= n;
     q->flight -= n < q->flight ? n : q->flight;
-    if (first->kind == SEG_COPY && n <= first->len && (n < first->len || first == q->tail)) {
-        first->len -= n; /* the common case: a send of (part of) the only piece */
-        first->head += n;
-        q->mem -= n;
-        if (first->len == 0) { /* drained: stays in place for the next write */
-            first->head = 0;
-            q->flight_segs = 0;
-        }
-        return;
-    }
     while (n > 0) {
         struct sockit__seg *g = q->head;
         size_t take = n < g->len ? n : g->len;
