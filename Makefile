@@ -42,6 +42,12 @@ MAN      := $(BUILD)/sockit.1
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+# Libraries the build needs (pkg-config module:Debian package), checked once per make run
+# before the first compile, so that a missing one is named with its fix (make deps) rather
+# than met as a compiler error. The test check follows the library check.
+LIB_DEPS  := liburing:liburing-dev
+TEST_DEPS := criterion:libcriterion-dev
+
 # `make V=1` shows full commands.
 ifeq ($(V),1)
 Q :=
@@ -52,7 +58,7 @@ say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 .PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install \
-        uninstall deps clean bench anchors
+        uninstall deps clean bench anchors check-lib-deps check-test-deps
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -61,6 +67,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+check-lib-deps:
+	@./scripts/check-deps.sh $(LIB_DEPS)
+
+check-test-deps: check-lib-deps
+	@./scripts/check-deps.sh $(TEST_DEPS)
+
+$(call obj,$(LIB_SRC) $(CLI_SRC)): | check-lib-deps
+$(call obj,$(TEST_SRC)): | check-test-deps
 
 # The archive is made afresh: `ar r` into the old one would keep members whose source is gone.
 $(LIB): $(call obj,$(LIB_SRC))
@@ -87,7 +102,7 @@ examples: $(EXAMPLES)
 
 # libFuzzer needs clang; fuzzers are built apart from the main build, always sanitized.
 FUZZ_CFLAGS := -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(LIB_HDR)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(LIB_HDR) | check-lib-deps
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
 	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRC) $(LDLIBS) -o $@
