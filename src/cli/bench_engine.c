@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "sockit/clock.h"
 #include "sockit/socket.h"
 
 #define RX_BUF     (256 * 1024)
@@ -44,13 +44,6 @@ struct engine {
     int64_t interval_ns;       /* --rate: per-connection gap between messages */
     int64_t now;
 };
-
-int64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void note_error(struct engine *e, const char *op, int err)
 {
@@ -309,7 +302,7 @@ static void connect_step(struct engine *e, struct bconn *c)
     if (c->fd >= 0 || !quota_left(e, 1) || (e->w->end_ns && e->now >= e->w->end_ns))
         return;
     c->head = 0;
-    e->now = bench_now_ns();
+    e->now = sockit_clock_ns();
     int64_t started = e->now;
     if (open_conn(e, c) < 0)
         return;
@@ -403,7 +396,7 @@ static int setup(struct engine *e, struct bench_worker *w)
 
 static void start_conns(struct engine *e)
 {
-    e->now = bench_now_ns();
+    e->now = sockit_clock_ns();
     for (unsigned long i = 0; i < e->w->nconns; i++) {
         struct bconn *c = &e->conns[i];
         /* Spread the intended send times so --rate does not start with a burst. */
@@ -447,7 +440,7 @@ void *bench_worker_run(void *arg)
     int64_t next_expire = e.now;
     while (!finished(&e)) {
         int n = epoll_wait(e.epfd, evs, 256, timeout);
-        e.now = bench_now_ns();
+        e.now = sockit_clock_ns();
         for (int i = 0; i < n; i++)
             on_event(&e, evs[i].data.ptr, evs[i].events);
         if (e.interval_ns || (!e.stream && e.now >= next_expire)) {

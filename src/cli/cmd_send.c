@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "sockit/buf.h"
+#include "sockit/clock.h"
 #include "sockit/error.h"
 
 #define REPLY_JSON_MAX (16u << 20) /* --json keeps at most this much of the reply */
@@ -46,7 +47,7 @@ struct send_job {
     struct sockit_buf reply; /* kept for --json */
     size_t sent, received;
     char last; /* last reply byte, to end a terminal line */
-    long long t_start, t_connected, t_reply_first, t_end;
+    uint64_t t_start, t_connected, t_reply_first, t_end; /* sockit_clock_ns() */
 };
 
 enum { OPT_JSON = 256, OPT_TRACE, OPT_NODELAY };
@@ -125,7 +126,7 @@ static int parse_args(int argc, char **argv, struct send_job *job, struct cli_tr
 static int take_reply(struct send_job *job, const char *data, size_t n)
 {
     if (job->received == 0)
-        job->t_reply_first = cli_now_us();
+        job->t_reply_first = sockit_clock_ns();
     job->received += n;
     if (n > 0)
         job->last = data[n - 1];
@@ -214,6 +215,11 @@ static int exchange_dgram(struct send_job *job, int fd, const char **op)
     return (int)n;
 }
 
+static long long micros(uint64_t from_ns, uint64_t to_ns)
+{
+    return (long long)((to_ns - from_ns) / 1000);
+}
+
 static void print_json(const struct send_job *job, const struct sockit_addr *peer)
 {
     char where[SOCKIT_ADDR_STRLEN];
@@ -225,8 +231,9 @@ static void print_json(const struct send_job *job, const struct sockit_addr *pee
     cli_json_string(stdout, where, strlen(where));
     printf(",\"sent\":%zu,\"received\":%zu,\"connect_us\":%lld,\"first_reply_us\":%lld,"
            "\"total_us\":%lld,\"reply_truncated\":%s,\"reply\":",
-           job->sent, job->received, job->t_connected - job->t_start,
-           job->received ? job->t_reply_first - job->t_connected : -1, job->t_end - job->t_start,
+           job->sent, job->received, micros(job->t_start, job->t_connected),
+           job->received ? micros(job->t_connected, job->t_reply_first) : -1,
+           micros(job->t_start, job->t_end),
            job->received > sockit_buf_len(&job->reply) ? "true" : "false");
     cli_json_string(stdout, job->reply.data, sockit_buf_len(&job->reply));
     printf("}\n");
@@ -238,16 +245,16 @@ static int run(struct send_job *job)
     const char *op = "connect";
     int fd, err;
 
-    job->t_start = cli_now_us();
+    job->t_start = sockit_clock_ns();
     fd = sockit_socket_connect(&job->ep, &job->opts, &peer);
     if (fd < 0)
         return cli_fail("connect", job->ep_text, fd);
-    job->t_connected = cli_now_us();
+    job->t_connected = sockit_clock_ns();
     if (sockit_endpoint_is_stream(&job->ep))
         err = exchange_stream(job, fd, &op);
     else
         err = exchange_dgram(job, fd, &op);
-    job->t_end = cli_now_us();
+    job->t_end = sockit_clock_ns();
     sockit_socket_close(fd, job->opts.trace);
     if (err)
         return cli_fail(op, job->ep_text, err);
