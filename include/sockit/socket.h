@@ -73,6 +73,15 @@ int sockit_socket_shed(int lfd, int *spare, const struct sockit_trace *trace);
  * sent so far (or -EAGAIN if none). Returns LEN, a short count (non-blocking), or -errno. */
 ssize_t sockit_send_all(int fd, const void *buf, size_t len, const struct sockit_trace *trace);
 
+/* Send all LEN bytes as sockit_send_all does, but where the socket is full wait for room
+ * (sockit_wait on POLLOUT) and go on: for a non-blocking socket that one thread serves at a
+ * time. Each wait lasts at most TIMEOUT_MS (negative: no limit), and STOP_FD (if >= 0) ends
+ * it as soon as it is readable. *SENT (may be NULL) gets the bytes sent, on failure too.
+ * Returns 0 when all went, -ETIMEDOUT when the socket took nothing for TIMEOUT_MS (or the
+ * kernel timed the connection out), -ECANCELED when STOP_FD ended the wait, or -errno. */
+int sockit_send_all_wait(int fd, const void *buf, size_t len, int stop_fd, int timeout_ms,
+                         size_t *sent, const struct sockit_trace *trace);
+
 /* Receive up to CAP bytes (retrying EINTR). Returns the count, 0 at end of stream, or -errno. */
 ssize_t sockit_recv(int fd, void *buf, size_t cap, const struct sockit_trace *trace);
 

@@ -158,21 +158,21 @@ static void flush_stream(struct engine *e, struct bconn *c)
 {
     while (c->out_pending > 0) {
         size_t n = c->out_pending < e->msg_len ? c->out_pending : e->msg_len;
-        ssize_t w = send(c->fd, e->msg, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno == EAGAIN) {
+        ssize_t w = sockit_send_all(c->fd, e->msg, n, NULL);
+        if (w < 0 && w != -EAGAIN) {
+            fail_conn(e, c, "send", (int)w);
+            return;
+        }
+        if (w > 0) {
+            c->out_pending -= (size_t)w;
+            if (e->cfg->mode == BENCH_SEND)
+                count_sent(e, (size_t)w);
+        }
+        if (w < (ssize_t)n) { /* the socket is full: EPOLLOUT brings us back */
             if (!c->armed_out)
                 arm(e, c, true, EPOLL_CTL_MOD);
             return;
         }
-        if (w < 0) {
-            fail_conn(e, c, "send", -errno);
-            return;
-        }
-        c->out_pending -= (size_t)w;
-        if (e->cfg->mode == BENCH_SEND)
-            count_sent(e, (size_t)w);
     }
     if (c->armed_out)
         arm(e, c, false, EPOLL_CTL_MOD);
@@ -182,11 +182,11 @@ static void flush_stream(struct engine *e, struct bconn *c)
 static void flush_dgram(struct engine *e, struct bconn *c)
 {
     while (c->out_pending >= e->cfg->size) {
-        ssize_t w = send(c->fd, e->msg, e->cfg->size, MSG_NOSIGNAL);
-        if (w < 0 && errno == EAGAIN)
+        ssize_t w = sockit_dgram_send(c->fd, e->msg, e->cfg->size, NULL, NULL);
+        if (w == -EAGAIN)
             return; /* the kernel dropped nothing: retry on the next round */
-        if (w < 0 && errno != EINTR) {
-            fail_conn(e, c, "send", -errno);
+        if (w < 0) {
+            fail_conn(e, c, "send", (int)w);
             return;
         }
         c->out_pending -= e->cfg->size;
