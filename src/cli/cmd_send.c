@@ -86,39 +86,49 @@ static int read_file(struct sockit_buf *b, const char *path)
     return err ? cli_fail("read", path, err == -ENOBUFS ? -EFBIG : err) : 0;
 }
 
+struct send_args {
+    struct send_job *job;
+    struct cli_tracer *tracer;
+    const char *file; /* -f FILE, or NULL: the message is an argument */
+};
+
+static int parse_option(int c, void *ctx)
+{
+    struct send_args *args = ctx;
+    struct send_job *job = args->job;
+    unsigned long secs;
+    int err;
+
+    switch (c) {
+    case 'f': args->file = optarg; return 0;
+    case 't':
+        if ((err = cli_number("send", "--timeout", optarg, 1, 86400, &secs)) == 0)
+            job->timeout_ms = (int)secs * 1000;
+        return err;
+    case OPT_NODELAY: job->opts.flags |= SOCKIT_NODELAY; return 0;
+    case OPT_JSON: job->json = true; return 0;
+    case OPT_TRACE: job->opts.trace = &args->tracer->hook; return 0;
+    }
+    return cli_usage("send", "unknown option");
+}
+
 static int parse_args(int argc, char **argv, struct send_job *job, struct cli_tracer *tracer)
 {
-    const char *file = NULL;
-    unsigned long secs;
-    int c, err;
+    struct send_args args = { job, tracer, NULL };
+    int err = cli_parse_options("send", argc, argv, ":f:t:h", send_options, send_help, NULL,
+                                parse_option, &args);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:t:h", send_options, NULL)) != -1) {
-        switch (c) {
-        case 'h': fputs(send_help, stdout); return -1;
-        case 'f': file = optarg; break;
-        case 't':
-            if ((err = cli_number("send", "--timeout", optarg, 1, 86400, &secs)) != 0)
-                return err;
-            job->timeout_ms = (int)secs * 1000;
-            break;
-        case OPT_NODELAY: job->opts.flags |= SOCKIT_NODELAY; break;
-        case OPT_JSON: job->json = true; break;
-        case OPT_TRACE: job->opts.trace = &tracer->hook; break;
-        case ':': return cli_usage("send", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage("send", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    int want = file ? 1 : 2;
+    if (err)
+        return err;
+    int want = args.file ? 1 : 2;
     if (argc - optind != want)
         return cli_usage("send", argc - optind < want ? "missing %s" : "too many arguments%s",
                          argc - optind < want ? (optind >= argc ? "ENDPOINT" : "MESSAGE") : "");
     job->ep_text = argv[optind];
     if ((err = cli_endpoint("send", job->ep_text, &job->ep)) != 0)
         return err;
-    if (file)
-        return read_file(&job->msg, file);
+    if (args.file)
+        return read_file(&job->msg, args.file);
     return sockit_buf_append(&job->msg, argv[optind + 1], strlen(argv[optind + 1]));
 }
 
