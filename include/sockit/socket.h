@@ -3,7 +3,8 @@
  * Thin, honest wrappers over the BSD socket calls that handle what every caller otherwise gets
  * wrong: EINTR, partial writes, SIGPIPE (MSG_NOSIGNAL), datagram truncation and size limits,
  * stale unix socket files, fd exhaustion on accept. Each call can report itself to a trace
- * hook, strace-style ("bind(3, 0.0.0.0:8080) = 0"), so a learner can watch the calls happen.
+ * hook (sockit/trace.h), strace-style ("bind(3, 0.0.0.0:8080) = 0"), so a learner can watch
+ * the calls happen.
  *
  * File descriptors returned are owned by the caller, who closes them (sockit_socket_close).
  * All functions are safe to call from any thread on distinct fds. */
@@ -14,12 +15,7 @@
 #include <sys/types.h>
 
 #include "sockit/endpoint.h"
-
-/* Receives one line of trace text (no newline) per socket call. CTX is the caller's. */
-struct sockit_trace {
-    void (*line)(void *ctx, const char *text);
-    void *ctx;
-};
+#include "sockit/trace.h"
 
 enum sockit_sockopt_flag {
     SOCKIT_REUSEADDR = 1u << 0, /* SO_REUSEADDR on listeners (set by default in sockit's CLI) */
