@@ -23,9 +23,13 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
-TEST_SRC := $(sort $(wildcard tests/unit/*/*.c tests/integration/*.c tests/support/*.c))
+# Sources are found at any depth, so a new folder (src/lib/proto/http/) joins the build as is.
+files_under = $(sort $(shell find $(1) -type f -name '$(2)' 2>/dev/null))
+
+LIB_SRC  := $(call files_under,src/lib,*.c)
+CLI_SRC  := $(call files_under,src/cli,*.c)
+TEST_SRC := $(call files_under,tests/unit tests/integration tests/support,*.c)
+LIB_HDR  := $(call files_under,include src/lib,*.h)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
@@ -38,6 +42,12 @@ MAN      := $(BUILD)/sockit.1
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+# Libraries the build needs (pkg-config module:Debian package), checked once per make run
+# before the first compile, so that a missing one is named with its fix (make deps) rather
+# than met as a compiler error. The test check follows the library check.
+LIB_DEPS  := liburing:liburing-dev
+TEST_DEPS := criterion:libcriterion-dev
+
 # `make V=1` shows full commands.
 ifeq ($(V),1)
 Q :=
@@ -48,7 +58,7 @@ say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 .PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install \
-        uninstall deps clean bench anchors
+        uninstall deps clean bench anchors check-lib-deps check-test-deps
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -58,10 +68,20 @@ $(BUILD)/obj/%.o: %.c
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+check-lib-deps:
+	@./scripts/check-deps.sh $(LIB_DEPS)
+
+check-test-deps: check-lib-deps
+	@./scripts/check-deps.sh $(TEST_DEPS)
+
+$(call obj,$(LIB_SRC) $(CLI_SRC)): | check-lib-deps
+$(call obj,$(TEST_SRC)): | check-test-deps
+
+# The archive is made afresh: `ar r` into the old one would keep members whose source is gone.
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(@D)
 	$(call say,AR,$@)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BIN): $(call obj,$(CLI_SRC)) $(LIB)
 	$(call say,LD,$@)
@@ -82,7 +102,7 @@ examples: $(EXAMPLES)
 
 # libFuzzer needs clang; fuzzers are built apart from the main build, always sanitized.
 FUZZ_CFLAGS := -std=c17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/sockit/*.h src/lib/*/*.h)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(LIB_HDR) | check-lib-deps
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
 	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRC) $(LDLIBS) -o $@
@@ -163,8 +183,8 @@ test: deps
 
 check: test
 
-FORMAT_FILES = $(wildcard include/sockit/*.h src/*/*.[ch] src/lib/*/*.[ch] tests/*/*.[ch] \
-                 tests/unit/*/*.[ch] examples/*.c fuzz/*.c bench/anchors/*.c)
+# fuzz/corpus holds inputs, not code: only the fuzz targets themselves are formatted.
+FORMAT_FILES = $(call files_under,include src tests examples bench/anchors,*.[ch]) $(wildcard fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -176,7 +196,8 @@ install: $(BIN) $(LIB) $(MAN)
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sockit
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libsockit.a
-	install -m 644 include/sockit/*.h $(DESTDIR)$(PREFIX)/include/sockit/
+	for h in $(call files_under,include/sockit,*.h); do \
+	    install -D -m 644 $$h $(DESTDIR)$(PREFIX)/$$h || exit 1; done
 	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/sockit.1
 	sed 's|@PREFIX@|$(PREFIX)|' sockit.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sockit/socket.h"
+#include "sockit/trace.h"
 
 struct sockit_buf {
     uint8_t *data;

@@ -57,6 +57,10 @@ int sockit_endpoint_parse(const char *text, struct sockit_endpoint *ep);
  * parsing it gives back an equal endpoint. Returns the length, or -ENOSPC if SIZE is short. */
 int sockit_endpoint_format(const struct sockit_endpoint *ep, char *buf, size_t size);
 
+/* The scheme that starts the text of a T endpoint: "tcp://", "udp://", "unix:" or
+ * "unix-dgram:"; "?:" for a value outside the enum. A static string. */
+const char *sockit_endpoint_scheme(enum sockit_transport t);
+
 /* True for tcp:// and unix: (connection-oriented), false for udp:// and unix-dgram:. */
 bool sockit_endpoint_is_stream(const struct sockit_endpoint *ep);
 

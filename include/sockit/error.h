@@ -6,30 +6,51 @@
 #ifndef SOCKIT_ERROR_H
 #define SOCKIT_ERROR_H
 
-/* sockit's own codes start far above any errno value, so -code never collides. */
+/* sockit's own codes start far above any errno value, so -code never collides. Each module
+ * owns a range of SOCKIT_E_RANGE codes from its base, reserved before its first code exists,
+ * so that no code ever changes value when another module adds one. A module's codes start at
+ * its base and end with SOCKIT_E_<MODULE>_END (one past its last), as core's do below; each
+ * range with codes has its texts in error.c, which checks that no range overflows. */
+#define SOCKIT_E_RANGE 100
+
 enum sockit_errcode {
     SOCKIT_E_FIRST = 10000,
-    SOCKIT_EEMPTY = SOCKIT_E_FIRST, /* endpoint text is empty */
-    SOCKIT_ETOOLONG,                /* endpoint text longer than SOCKIT_ENDPOINT_MAX */
-    SOCKIT_ECTRL,                   /* control character or space inside an endpoint */
-    SOCKIT_ESCHEME,                 /* unknown scheme before "://" or ":" */
-    SOCKIT_ENOPORT,                 /* HOST without ":PORT" */
-    SOCKIT_EPORT,                   /* port not a decimal number 1..65535 */
-    SOCKIT_EHOST,                   /* host is neither an IP literal nor a valid host name */
-    SOCKIT_EIPV4,                   /* dotted-decimal that is not a valid IPv4 address */
-    SOCKIT_EIPV6,                   /* bracketed text that is not a valid IPv6 address */
-    SOCKIT_EBRACKET,                /* unbalanced or misplaced '[' / ']' */
-    SOCKIT_EV6BRACKETS,             /* IPv6 literal written without brackets */
-    SOCKIT_EPATHEMPTY,              /* unix endpoint with an empty path */
-    SOCKIT_EPATHLONG,               /* unix path longer than SOCKIT_UNIX_PATH_MAX bytes */
-    SOCKIT_ENONAME,                 /* host name does not resolve */
-    SOCKIT_ENOADDR,                 /* host resolves, but to no usable address */
-    SOCKIT_ERESOLVE,                /* name resolution failed for another reason */
-    SOCKIT_EAGAIN_RESOLVE,          /* temporary failure in name resolution */
-    SOCKIT_ETRUNC,                  /* datagram larger than the receive buffer: truncated */
-    SOCKIT_EDGRAMSIZE,              /* datagram larger than the family's maximum payload */
-    SOCKIT_ETYPE,                   /* operation does not fit the endpoint's socket type */
-    SOCKIT_E_LAST
+
+    /* core (src/lib/core: endpoints, sockets, I/O): 10000-10099 */
+    SOCKIT_E_CORE = SOCKIT_E_FIRST,
+    SOCKIT_EEMPTY = SOCKIT_E_CORE, /* endpoint text is empty */
+    SOCKIT_ETOOLONG,               /* endpoint text longer than SOCKIT_ENDPOINT_MAX */
+    SOCKIT_ECTRL,                  /* control character or space inside an endpoint */
+    SOCKIT_ESCHEME,                /* unknown scheme before "://" or ":" */
+    SOCKIT_ENOPORT,                /* HOST without ":PORT" */
+    SOCKIT_EPORT,                  /* port not a decimal number 1..65535 */
+    SOCKIT_EHOST,                  /* host is neither an IP literal nor a valid host name */
+    SOCKIT_EIPV4,                  /* dotted-decimal that is not a valid IPv4 address */
+    SOCKIT_EIPV6,                  /* bracketed text that is not a valid IPv6 address */
+    SOCKIT_EBRACKET,               /* unbalanced or misplaced '[' / ']' */
+    SOCKIT_EV6BRACKETS,            /* IPv6 literal written without brackets */
+    SOCKIT_EPATHEMPTY,             /* unix endpoint with an empty path */
+    SOCKIT_EPATHLONG,              /* unix path longer than SOCKIT_UNIX_PATH_MAX bytes */
+    SOCKIT_ENONAME,                /* host name does not resolve */
+    SOCKIT_ENOADDR,                /* host resolves, but to no usable address */
+    SOCKIT_ERESOLVE,               /* name resolution failed for another reason */
+    SOCKIT_EAGAIN_RESOLVE,         /* temporary failure in name resolution */
+    SOCKIT_ETRUNC,                 /* datagram larger than the receive buffer: truncated */
+    SOCKIT_EDGRAMSIZE,             /* datagram larger than the family's maximum payload */
+    SOCKIT_ETYPE,                  /* operation does not fit the endpoint's socket type */
+    SOCKIT_E_CORE_END,
+
+    /* Reserved ranges, no codes yet. */
+    SOCKIT_E_LOOP = SOCKIT_E_FIRST + 1 * SOCKIT_E_RANGE,    /* 10100 src/lib/loop */
+    SOCKIT_E_SERVER = SOCKIT_E_FIRST + 2 * SOCKIT_E_RANGE,  /* 10200 src/lib/server */
+    SOCKIT_E_HTTP = SOCKIT_E_FIRST + 3 * SOCKIT_E_RANGE,    /* 10300 src/lib/proto/http */
+    SOCKIT_E_WS = SOCKIT_E_FIRST + 4 * SOCKIT_E_RANGE,      /* 10400 src/lib/proto/ws */
+    SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE,    /* 10500 src/lib/proto/game */
+    SOCKIT_E_IMPAIR = SOCKIT_E_FIRST + 6 * SOCKIT_E_RANGE,  /* 10600 src/lib/proto/impair */
+    SOCKIT_E_CAPTURE = SOCKIT_E_FIRST + 7 * SOCKIT_E_RANGE, /* 10700 src/lib/capture */
+    SOCKIT_E_END = SOCKIT_E_FIRST + 8 * SOCKIT_E_RANGE,     /* one past every reserved code */
+
+    SOCKIT_E_LAST = SOCKIT_E_CORE_END, /* as before the ranges: one past the last core code */
 };
 
 /* Text for a code returned by any libsockit function (negative), e.g. "Connection refused"

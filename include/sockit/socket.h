@@ -3,7 +3,8 @@
  * Thin, honest wrappers over the BSD socket calls that handle what every caller otherwise gets
  * wrong: EINTR, partial writes, SIGPIPE (MSG_NOSIGNAL), datagram truncation and size limits,
  * stale unix socket files, fd exhaustion on accept. Each call can report itself to a trace
- * hook, strace-style ("bind(3, 0.0.0.0:8080) = 0"), so a learner can watch the calls happen.
+ * hook (sockit/trace.h), strace-style ("bind(3, 0.0.0.0:8080) = 0"), so a learner can watch
+ * the calls happen.
  *
  * File descriptors returned are owned by the caller, who closes them (sockit_socket_close).
  * All functions are safe to call from any thread on distinct fds. */
@@ -14,12 +15,7 @@
 #include <sys/types.h>
 
 #include "sockit/endpoint.h"
-
-/* Receives one line of trace text (no newline) per socket call. CTX is the caller's. */
-struct sockit_trace {
-    void (*line)(void *ctx, const char *text);
-    void *ctx;
-};
+#include "sockit/trace.h"
 
 enum sockit_sockopt_flag {
     SOCKIT_REUSEADDR = 1u << 0, /* SO_REUSEADDR on listeners (set by default in sockit's CLI) */
@@ -72,6 +68,15 @@ int sockit_socket_shed(int lfd, int *spare, const struct sockit_trace *trace);
  * partial writes and EINTR. On a non-blocking socket it stops at EAGAIN and returns the bytes
  * sent so far (or -EAGAIN if none). Returns LEN, a short count (non-blocking), or -errno. */
 ssize_t sockit_send_all(int fd, const void *buf, size_t len, const struct sockit_trace *trace);
+
+/* Send all LEN bytes as sockit_send_all does, but where the socket is full wait for room
+ * (sockit_wait on POLLOUT) and go on: for a non-blocking socket that one thread serves at a
+ * time. Each wait lasts at most TIMEOUT_MS (negative: no limit), and STOP_FD (if >= 0) ends
+ * it as soon as it is readable. *SENT (may be NULL) gets the bytes sent, on failure too.
+ * Returns 0 when all went, -ETIMEDOUT when the socket took nothing for TIMEOUT_MS (or the
+ * kernel timed the connection out), -ECANCELED when STOP_FD ended the wait, or -errno. */
+int sockit_send_all_wait(int fd, const void *buf, size_t len, int stop_fd, int timeout_ms,
+                         size_t *sent, const struct sockit_trace *trace);
 
 /* Receive up to CAP bytes (retrying EINTR). Returns the count, 0 at end of stream, or -errno. */
 ssize_t sockit_recv(int fd, void *buf, size_t cap, const struct sockit_trace *trace);

@@ -55,7 +55,4 @@ struct bench_worker {
 /* Run one worker to completion (thread entry point; ARG is a struct bench_worker). */
 void *bench_worker_run(void *arg);
 
-/* Monotonic clock in nanoseconds. */
-int64_t bench_now_ns(void);
-
 #endif

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "sockit/clock.h"
 #include "sockit/socket.h"
 
 #define RX_BUF     (256 * 1024)
@@ -44,13 +44,6 @@ struct engine {
     int64_t interval_ns;       /* --rate: per-connection gap between messages */
     int64_t now;
 };
-
-int64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void note_error(struct engine *e, const char *op, int err)
 {
@@ -165,21 +158,21 @@ static void flush_stream(struct engine *e, struct bconn *c)
 {
     while (c->out_pending > 0) {
         size_t n = c->out_pending < e->msg_len ? c->out_pending : e->msg_len;
-        ssize_t w = send(c->fd, e->msg, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno == EAGAIN) {
+        ssize_t w = sockit_send_all(c->fd, e->msg, n, NULL);
+        if (w < 0 && w != -EAGAIN) {
+            fail_conn(e, c, "send", (int)w);
+            return;
+        }
+        if (w > 0) {
+            c->out_pending -= (size_t)w;
+            if (e->cfg->mode == BENCH_SEND)
+                count_sent(e, (size_t)w);
+        }
+        if (w < (ssize_t)n) { /* the socket is full: EPOLLOUT brings us back */
             if (!c->armed_out)
                 arm(e, c, true, EPOLL_CTL_MOD);
             return;
         }
-        if (w < 0) {
-            fail_conn(e, c, "send", -errno);
-            return;
-        }
-        c->out_pending -= (size_t)w;
-        if (e->cfg->mode == BENCH_SEND)
-            count_sent(e, (size_t)w);
     }
     if (c->armed_out)
         arm(e, c, false, EPOLL_CTL_MOD);
@@ -189,11 +182,11 @@ static void flush_stream(struct engine *e, struct bconn *c)
 static void flush_dgram(struct engine *e, struct bconn *c)
 {
     while (c->out_pending >= e->cfg->size) {
-        ssize_t w = send(c->fd, e->msg, e->cfg->size, MSG_NOSIGNAL);
-        if (w < 0 && errno == EAGAIN)
+        ssize_t w = sockit_dgram_send(c->fd, e->msg, e->cfg->size, NULL, NULL);
+        if (w == -EAGAIN)
             return; /* the kernel dropped nothing: retry on the next round */
-        if (w < 0 && errno != EINTR) {
-            fail_conn(e, c, "send", -errno);
+        if (w < 0) {
+            fail_conn(e, c, "send", (int)w);
             return;
         }
         c->out_pending -= e->cfg->size;
@@ -309,7 +302,7 @@ static void connect_step(struct engine *e, struct bconn *c)
     if (c->fd >= 0 || !quota_left(e, 1) || (e->w->end_ns && e->now >= e->w->end_ns))
         return;
     c->head = 0;
-    e->now = bench_now_ns();
+    e->now = sockit_clock_ns();
     int64_t started = e->now;
     if (open_conn(e, c) < 0)
         return;
@@ -403,7 +396,7 @@ static int setup(struct engine *e, struct bench_worker *w)
 
 static void start_conns(struct engine *e)
 {
-    e->now = bench_now_ns();
+    e->now = sockit_clock_ns();
     for (unsigned long i = 0; i < e->w->nconns; i++) {
         struct bconn *c = &e->conns[i];
         /* Spread the intended send times so --rate does not start with a burst. */
@@ -447,7 +440,7 @@ void *bench_worker_run(void *arg)
     int64_t next_expire = e.now;
     while (!finished(&e)) {
         int n = epoll_wait(e.epfd, evs, 256, timeout);
-        e.now = bench_now_ns();
+        e.now = sockit_clock_ns();
         for (int i = 0; i < n; i++)
             on_event(&e, evs[i].data.ptr, evs[i].events);
         if (e.interval_ns || (!e.stream && e.now >= next_expire)) {

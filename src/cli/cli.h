@@ -68,7 +68,4 @@ void cli_format_addr(enum sockit_transport transport, const struct sockit_addr *
 /* Write DATA as a JSON string literal (quotes, escapes; bytes >= 0x80 as \u00XX). */
 void cli_json_string(FILE *f, const void *data, size_t len);
 
-/* Microseconds on the monotonic clock. */
-long long cli_now_us(void);
-
 #endif

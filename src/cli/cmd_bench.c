@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "sockit/clock.h"
 #include "sockit/error.h"
 
 static const char bench_help[] =
@@ -209,7 +210,7 @@ static void watch(const struct bench_config *cfg, struct bench_live *live, int64
             }
             if (pthread_timedjoin_np(tids[i], NULL, &ts) == 0)
                 break;
-            int64_t now = bench_now_ns();
+            int64_t now = (int64_t)sockit_clock_ns();
             if (show && now >= next) {
                 progress_line(cfg, live, (double)(now - start) / 1e9, &msgs, &bytes);
                 next += 1000000000;
@@ -299,7 +300,7 @@ static int run(struct bench_config *cfg, struct totals *t)
     struct bench_worker *w = calloc(cfg->threads, sizeof(*w));
     pthread_t *tids = calloc(cfg->threads, sizeof(*tids));
     unsigned long started = 0;
-    int64_t start = bench_now_ns();
+    int64_t start = (int64_t)sockit_clock_ns();
 
     if (!w || !tids) {
         free(w);
@@ -321,7 +322,7 @@ static int run(struct bench_config *cfg, struct totals *t)
         started++;
     }
     watch(cfg, &live, start, tids, started);
-    t->seconds = (double)(bench_now_ns() - start) / 1e9;
+    t->seconds = (double)((int64_t)sockit_clock_ns() - start) / 1e9;
     merge(t, w, started);
     free(w);
     free(tids);

@@ -96,15 +96,9 @@ static const struct option echo_options[] = {
 
 static int parse_model(const char *text, enum echo_model *model)
 {
-    static const char *const names[] = { "iterative", "fork", "thread", "loop" };
-
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(text, names[i]) == 0) {
-            *model = (enum echo_model)i;
-            return 0;
-        }
-    }
-    return cli_usage("echo", "unknown model '%s' (iterative, fork, thread or loop)", text);
+    if (echo_model_parse(text, model) < 0)
+        return cli_usage("echo", "unknown model '%s' (iterative, fork, thread or loop)", text);
+    return 0;
 }
 
 struct echo_args {

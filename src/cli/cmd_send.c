@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "sockit/buf.h"
+#include "sockit/clock.h"
 #include "sockit/error.h"
 
 #define REPLY_JSON_MAX (16u << 20) /* --json keeps at most this much of the reply */
@@ -46,7 +47,7 @@ struct send_job {
     struct sockit_buf reply; /* kept for --json */
     size_t sent, received;
     char last; /* last reply byte, to end a terminal line */
-    long long t_start, t_connected, t_reply_first, t_end;
+    uint64_t t_start, t_connected, t_reply_first, t_end; /* sockit_clock_ns() */
 };
 
 enum { OPT_JSON = 256, OPT_TRACE, OPT_NODELAY };
@@ -85,39 +86,49 @@ static int read_file(struct sockit_buf *b, const char *path)
     return err ? cli_fail("read", path, err == -ENOBUFS ? -EFBIG : err) : 0;
 }
 
+struct send_args {
+    struct send_job *job;
+    struct cli_tracer *tracer;
+    const char *file; /* -f FILE, or NULL: the message is an argument */
+};
+
+static int parse_option(int c, void *ctx)
+{
+    struct send_args *args = ctx;
+    struct send_job *job = args->job;
+    unsigned long secs;
+    int err;
+
+    switch (c) {
+    case 'f': args->file = optarg; return 0;
+    case 't':
+        if ((err = cli_number("send", "--timeout", optarg, 1, 86400, &secs)) == 0)
+            job->timeout_ms = (int)secs * 1000;
+        return err;
+    case OPT_NODELAY: job->opts.flags |= SOCKIT_NODELAY; return 0;
+    case OPT_JSON: job->json = true; return 0;
+    case OPT_TRACE: job->opts.trace = &args->tracer->hook; return 0;
+    }
+    return cli_usage("send", "unknown option");
+}
+
 static int parse_args(int argc, char **argv, struct send_job *job, struct cli_tracer *tracer)
 {
-    const char *file = NULL;
-    unsigned long secs;
-    int c, err;
+    struct send_args args = { job, tracer, NULL };
+    int err = cli_parse_options("send", argc, argv, ":f:t:h", send_options, send_help, NULL,
+                                parse_option, &args);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:t:h", send_options, NULL)) != -1) {
-        switch (c) {
-        case 'h': fputs(send_help, stdout); return -1;
-        case 'f': file = optarg; break;
-        case 't':
-            if ((err = cli_number("send", "--timeout", optarg, 1, 86400, &secs)) != 0)
-                return err;
-            job->timeout_ms = (int)secs * 1000;
-            break;
-        case OPT_NODELAY: job->opts.flags |= SOCKIT_NODELAY; break;
-        case OPT_JSON: job->json = true; break;
-        case OPT_TRACE: job->opts.trace = &tracer->hook; break;
-        case ':': return cli_usage("send", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage("send", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    int want = file ? 1 : 2;
+    if (err)
+        return err;
+    int want = args.file ? 1 : 2;
     if (argc - optind != want)
         return cli_usage("send", argc - optind < want ? "missing %s" : "too many arguments%s",
                          argc - optind < want ? (optind >= argc ? "ENDPOINT" : "MESSAGE") : "");
     job->ep_text = argv[optind];
     if ((err = cli_endpoint("send", job->ep_text, &job->ep)) != 0)
         return err;
-    if (file)
-        return read_file(&job->msg, file);
+    if (args.file)
+        return read_file(&job->msg, args.file);
     return sockit_buf_append(&job->msg, argv[optind + 1], strlen(argv[optind + 1]));
 }
 
@@ -125,7 +136,7 @@ static int parse_args(int argc, char **argv, struct send_job *job, struct cli_tr
 static int take_reply(struct send_job *job, const char *data, size_t n)
 {
     if (job->received == 0)
-        job->t_reply_first = cli_now_us();
+        job->t_reply_first = sockit_clock_ns();
     job->received += n;
     if (n > 0)
         job->last = data[n - 1];
@@ -214,6 +225,11 @@ static int exchange_dgram(struct send_job *job, int fd, const char **op)
     return (int)n;
 }
 
+static long long micros(uint64_t from_ns, uint64_t to_ns)
+{
+    return (long long)((to_ns - from_ns) / 1000);
+}
+
 static void print_json(const struct send_job *job, const struct sockit_addr *peer)
 {
     char where[SOCKIT_ADDR_STRLEN];
@@ -225,8 +241,9 @@ static void print_json(const struct send_job *job, const struct sockit_addr *pee
     cli_json_string(stdout, where, strlen(where));
     printf(",\"sent\":%zu,\"received\":%zu,\"connect_us\":%lld,\"first_reply_us\":%lld,"
            "\"total_us\":%lld,\"reply_truncated\":%s,\"reply\":",
-           job->sent, job->received, job->t_connected - job->t_start,
-           job->received ? job->t_reply_first - job->t_connected : -1, job->t_end - job->t_start,
+           job->sent, job->received, micros(job->t_start, job->t_connected),
+           job->received ? micros(job->t_connected, job->t_reply_first) : -1,
+           micros(job->t_start, job->t_end),
            job->received > sockit_buf_len(&job->reply) ? "true" : "false");
     cli_json_string(stdout, job->reply.data, sockit_buf_len(&job->reply));
     printf("}\n");
@@ -238,16 +255,16 @@ static int run(struct send_job *job)
     const char *op = "connect";
     int fd, err;
 
-    job->t_start = cli_now_us();
+    job->t_start = sockit_clock_ns();
     fd = sockit_socket_connect(&job->ep, &job->opts, &peer);
     if (fd < 0)
         return cli_fail("connect", job->ep_text, fd);
-    job->t_connected = cli_now_us();
+    job->t_connected = sockit_clock_ns();
     if (sockit_endpoint_is_stream(&job->ep))
         err = exchange_stream(job, fd, &op);
     else
         err = exchange_dgram(job, fd, &op);
-    job->t_end = cli_now_us();
+    job->t_end = sockit_clock_ns();
     sockit_socket_close(fd, job->opts.trace);
     if (err)
         return cli_fail(op, job->ep_text, err);

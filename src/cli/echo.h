@@ -16,6 +16,12 @@
 
 enum echo_model { ECHO_ITERATIVE, ECHO_FORK, ECHO_THREAD, ECHO_LOOP };
 
+/* "iterative", "fork", "thread", "loop": the names --model takes and the log prints. */
+const char *echo_model_name(enum echo_model model);
+
+/* The model named TEXT into *MODEL: 0, or -EINVAL for an unknown name. */
+int echo_model_parse(const char *text, enum echo_model *model);
+
 struct echo_config {
     struct sockit_endpoint ep;
     const char *ep_text;

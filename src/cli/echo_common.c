@@ -6,13 +6,38 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "echo.h"
 #include "sockit/error.h"
 
-static const char *const model_names[] = { "iterative", "fork", "thread", "loop" };
+/* The one table of model names, indexed by enum echo_model. */
+static const char *const model_names[] = {
+    [ECHO_ITERATIVE] = "iterative",
+    [ECHO_FORK] = "fork",
+    [ECHO_THREAD] = "thread",
+    [ECHO_LOOP] = "loop",
+};
+
+#define NMODELS (sizeof(model_names) / sizeof(model_names[0]))
+
+const char *echo_model_name(enum echo_model model)
+{
+    return (size_t)model < NMODELS ? model_names[model] : "?";
+}
+
+int echo_model_parse(const char *text, enum echo_model *model)
+{
+    for (size_t i = 0; i < NMODELS; i++) {
+        if (strcmp(text, model_names[i]) == 0) {
+            *model = (enum echo_model)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
 
 void echo_log(const struct echo_config *cfg, const char *fmt, ...)
 {
@@ -76,7 +101,7 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
     if (cfg->model != ECHO_LOOP) /* loop listeners keep their own reserve fd */
         srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     cli_format_addr(cfg->ep.transport, &srv->local, where, sizeof(where));
-    echo_log(cfg, "listening on %s (model %s)", where, model_names[cfg->model]);
+    echo_log(cfg, "listening on %s (model %s)", where, echo_model_name(cfg->model));
     return 0;
 }
 

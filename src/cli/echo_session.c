@@ -27,21 +27,16 @@ static int idle_timeout(const struct echo_config *cfg)
 /* Returns WAIT_READY when all was sent, else WAIT_STOP, WAIT_TIMEOUT or -errno. */
 static int send_or_stop(struct session *s, const char *p, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = sockit_send_all(s->fd, p, len, s->cfg->opts.trace);
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            s->out += (unsigned long long)n;
-            continue;
-        }
-        if (n != -EAGAIN)
-            return (int)n;
-        int w = echo_wait(s->fd, POLLOUT, s->stop_fd, idle_timeout(s->cfg));
-        if (w != WAIT_READY)
-            return w;
-    }
-    return WAIT_READY;
+    size_t sent = 0;
+    int err = sockit_send_all_wait(s->fd, p, len, s->stop_fd, idle_timeout(s->cfg), &sent,
+                                   s->cfg->opts.trace);
+
+    s->out += sent;
+    if (err == -ECANCELED)
+        return WAIT_STOP;
+    if (err == -ETIMEDOUT && s->cfg->idle_ms)
+        return WAIT_TIMEOUT;
+    return err ? err : WAIT_READY;
 }
 
 #define ROUND_EOF 3 /* beside the echo_wait_result values */

@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -100,27 +99,18 @@ void cli_tracer_init(struct cli_tracer *t, bool per_process)
     t->per_process = per_process;
 }
 
-static const char *scheme_name(enum sockit_transport transport)
-{
-    switch (transport) {
-    case SOCKIT_TCP: return "tcp://";
-    case SOCKIT_UDP: return "udp://";
-    case SOCKIT_UNIX: return "";
-    case SOCKIT_UNIX_DGRAM: return "";
-    }
-    return "";
-}
-
 void cli_format_addr(enum sockit_transport transport, const struct sockit_addr *a, char *buf,
                      size_t size)
 {
     char addr[SOCKIT_ADDR_STRLEN];
+    const char *rest = addr;
 
+    /* sockit_addr_format writes unix addresses as "unix:...": the transport's scheme replaces
+     * that prefix (unix-dgram:), as it prefixes an inet address. */
     sockit_addr_format(a, addr, sizeof(addr));
-    if (transport == SOCKIT_UNIX_DGRAM && strncmp(addr, "unix:", 5) == 0)
-        snprintf(buf, size, "unix-dgram:%s", addr + 5);
-    else
-        snprintf(buf, size, "%s%s", scheme_name(transport), addr);
+    if (strncmp(addr, "unix:", 5) == 0)
+        rest = addr + 5;
+    snprintf(buf, size, "%s%s", sockit_endpoint_scheme(transport), rest);
 }
 
 void cli_json_string(FILE *f, const void *data, size_t len)
@@ -144,12 +134,4 @@ void cli_json_string(FILE *f, const void *data, size_t len)
             fputc(c, f);
     }
     fputc('"', f);
-}
-
-long long cli_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

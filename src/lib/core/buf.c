@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sockit/buf.h"
+#include "sockit/socket.h"
 
 #define BUF_MIN_CAP 4096
 

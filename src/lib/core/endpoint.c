@@ -18,13 +18,16 @@ struct scheme {
     enum sockit_transport transport;
 };
 
-/* Longest prefixes first, so "unix-dgram:" wins over "unix:". */
+/* The one table of scheme names, for parsing and formatting alike. Longest prefixes first,
+ * so "unix-dgram:" wins over "unix:". */
 static const struct scheme schemes[] = {
     { "tcp://", SOCKIT_TCP },
     { "udp://", SOCKIT_UDP },
     { "unix-dgram:", SOCKIT_UNIX_DGRAM },
     { "unix:", SOCKIT_UNIX },
 };
+
+#define NSCHEMES (sizeof(schemes) / sizeof(schemes[0]))
 
 static int is_digit(char c)
 {
@@ -206,7 +209,7 @@ int sockit_endpoint_parse(const char *text, struct sockit_endpoint *ep)
     memset(ep, 0, sizeof(*ep));
     if (err)
         return err;
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+    for (size_t i = 0; i < NSCHEMES; i++) {
         size_t plen = strlen(schemes[i].prefix);
         if (strncmp(text, schemes[i].prefix, plen) != 0)
             continue;
@@ -225,27 +228,26 @@ int sockit_endpoint_parse(const char *text, struct sockit_endpoint *ep)
     return parse_hostport(text, ep);
 }
 
-static const char *scheme_of(enum sockit_transport t)
+const char *sockit_endpoint_scheme(enum sockit_transport t)
 {
-    switch (t) {
-    case SOCKIT_TCP: return "tcp://";
-    case SOCKIT_UDP: return "udp://";
-    case SOCKIT_UNIX: return "unix:";
-    case SOCKIT_UNIX_DGRAM: return "unix-dgram:";
+    for (size_t i = 0; i < NSCHEMES; i++) {
+        if (schemes[i].transport == t)
+            return schemes[i].prefix;
     }
     return "?:";
 }
 
 int sockit_endpoint_format(const struct sockit_endpoint *ep, char *buf, size_t size)
 {
+    const char *scheme = sockit_endpoint_scheme(ep->transport);
     int n;
 
     if (sockit_endpoint_is_unix(ep))
-        n = snprintf(buf, size, "%s%s", scheme_of(ep->transport), ep->path);
+        n = snprintf(buf, size, "%s%s", scheme, ep->path);
     else if (strchr(ep->host, ':'))
-        n = snprintf(buf, size, "%s[%s]:%u", scheme_of(ep->transport), ep->host, ep->port);
+        n = snprintf(buf, size, "%s[%s]:%u", scheme, ep->host, ep->port);
     else
-        n = snprintf(buf, size, "%s%s:%u", scheme_of(ep->transport), ep->host, ep->port);
+        n = snprintf(buf, size, "%s%s:%u", scheme, ep->host, ep->port);
     if (n < 0 || (size_t)n >= size)
         return -ENOSPC;
     return n;

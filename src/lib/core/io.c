@@ -8,28 +8,58 @@
 #include "sockit/socket.h"
 #include "trace.h"
 
-ssize_t sockit_send_all(int fd, const void *buf, size_t len, const struct sockit_trace *trace)
+static void trace_send(const struct sockit_trace *trace, int fd, size_t len, ssize_t result)
 {
-    const char *p = buf;
-    size_t sent = 0;
     char call[48];
 
-    while (sent < len) {
-        ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
+    snprintf(call, sizeof(call), "send(%d, %zu)", fd, len);
+    sockit__trace_result(trace, call, result);
+}
+
+/* The one stream send loop: send BUF[*SENT..LEN) over partial writes and EINTR, adding what
+ * went to *SENT. Returns 0 when all went, -EAGAIN when the socket is full, or -errno. */
+static int send_loop(int fd, const char *buf, size_t len, size_t *sent,
+                     const struct sockit_trace *trace)
+{
+    while (*sent < len) {
+        ssize_t n = send(fd, buf + *sent, len - *sent, MSG_NOSIGNAL);
         int err = n < 0 ? errno : 0; /* before the trace hook, which may change errno */
-        snprintf(call, sizeof(call), "send(%d, %zu)", fd, len - sent);
-        sockit__trace_result(trace, call, n < 0 ? -err : n);
-        if (n >= 0) {
-            sent += (size_t)n;
-            continue;
-        }
-        if (err == EINTR)
-            continue;
-        if (err == EAGAIN || err == EWOULDBLOCK)
-            return sent > 0 ? (ssize_t)sent : -EAGAIN;
-        return -err;
+        if (trace)
+            trace_send(trace, fd, len - *sent, n < 0 ? -err : n);
+        if (n >= 0)
+            *sent += (size_t)n;
+        else if (err != EINTR)
+            return (err == EAGAIN || err == EWOULDBLOCK) ? -EAGAIN : -err;
     }
-    return (ssize_t)sent;
+    return 0;
+}
+
+ssize_t sockit_send_all(int fd, const void *buf, size_t len, const struct sockit_trace *trace)
+{
+    size_t sent = 0;
+    int err = send_loop(fd, buf, len, &sent, trace);
+
+    if (err == -EAGAIN && sent > 0)
+        return (ssize_t)sent;
+    return err ? err : (ssize_t)sent;
+}
+
+int sockit_send_all_wait(int fd, const void *buf, size_t len, int stop_fd, int timeout_ms,
+                         size_t *sent, const struct sockit_trace *trace)
+{
+    size_t done = 0;
+    int err;
+
+    while ((err = send_loop(fd, buf, len, &done, trace)) == -EAGAIN) {
+        int rc = sockit_wait(fd, POLLOUT, stop_fd, timeout_ms);
+        if (rc <= 0) {
+            err = rc == 0 ? -ETIMEDOUT : rc;
+            break;
+        }
+    }
+    if (sent)
+        *sent = done;
+    return err;
 }
 
 ssize_t sockit_recv(int fd, void *buf, size_t cap, const struct sockit_trace *trace)

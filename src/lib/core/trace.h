@@ -2,7 +2,7 @@
 #ifndef SOCKIT_CORE_TRACE_H
 #define SOCKIT_CORE_TRACE_H
 
-#include "sockit/socket.h"
+#include "sockit/trace.h"
 
 /* Format a line and hand it to TRACE's hook; a no-op when TRACE is NULL. */
 void sockit__trace(const struct sockit_trace *trace, const char *fmt, ...)

@@ -7,16 +7,15 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "loop_internal.h"
+#include "sockit/clock.h"
 
+/* The backends' name for the one clock (sockit/clock.h). */
 uint64_t sockit__clock_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return sockit_clock_ns();
 }
 
 /* ---- fd table ------------------------------------------------------------------------- */

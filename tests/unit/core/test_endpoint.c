@@ -324,6 +324,30 @@ Test(endpoint, transport_predicates_and_socket_type)
     cr_expect_eq(sockit_endpoint_socktype(&d), SOCK_DGRAM, "unix-dgram socktype");
 }
 
+Test(endpoint, scheme_names_each_transport_and_parses_back_to_it)
+{
+    static const struct {
+        enum sockit_transport t;
+        const char *scheme, *rest;
+    } cases[] = {
+        { SOCKIT_TCP, "tcp://", "a:1" },
+        { SOCKIT_UDP, "udp://", "a:1" },
+        { SOCKIT_UNIX, "unix:", "/x" },
+        { SOCKIT_UNIX_DGRAM, "unix-dgram:", "@x" },
+    };
+    char text[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *scheme = sockit_endpoint_scheme(cases[i].t);
+        cr_expect_str_eq(scheme, cases[i].scheme, "scheme of transport %d", (int)cases[i].t);
+        snprintf(text, sizeof(text), "%s%s", scheme, cases[i].rest);
+        struct sockit_endpoint ep = parse_ok(text);
+        cr_expect_eq(ep.transport, cases[i].t, "\"%s\" parses to transport %d", text,
+                     (int)ep.transport);
+    }
+    cr_expect_str_eq(sockit_endpoint_scheme((enum sockit_transport)99), "?:");
+}
+
 /* ---------------------------------------------------------------- rejections */
 
 Test(endpoint, empty_text_is_eempty)

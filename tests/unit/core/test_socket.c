@@ -1094,27 +1094,115 @@ static void *read_and_check(void *arg)
     return NULL;
 }
 
+/* 1 MiB for a TCP client with a tiny send buffer, read and checked by a thread on the server
+ * side: the client's sends must wait for the reader many times over. */
+struct slow_reader {
+    int c, s;
+    size_t len;
+    unsigned char *data;
+    struct reader r;
+    pthread_t t;
+};
+
+static void slow_reader_start(struct slow_reader *x, unsigned client_flags, unsigned seed)
+{
+    int small = 4096;
+
+    tcp_pair(&x->c, &x->s, client_flags);
+    cr_assert_eq(setsockopt(x->c, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    x->len = 1 << 20;
+    x->data = malloc(x->len);
+    cr_assert_not_null(x->data);
+    h_fill(x->data, x->len, seed);
+    x->r = (struct reader){ .fd = x->s, .len = x->len, .seed = seed };
+    cr_assert_eq(pthread_create(&x->t, NULL, read_and_check, &x->r), 0);
+}
+
+static void slow_reader_finish(struct slow_reader *x)
+{
+    pthread_join(x->t, NULL);
+    cr_expect_eq(x->r.result, 0, "the peer got %s",
+                 x->r.result < 0 ? "too few bytes" : "wrong bytes");
+    free(x->data);
+    close_ok(x->c);
+    close_ok(x->s);
+}
+
 Test(socket, send_all_on_blocking_socket_delivers_every_byte)
 {
-    int c, s;
-    tcp_pair(&c, &s, 0);
-    int small = 4096;
-    cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
-    size_t len = 1 << 20;
-    unsigned char *data = malloc(len);
-    cr_assert_not_null(data);
-    h_fill(data, len, 42);
-    struct reader r = { .fd = s, .len = len, .seed = 42 };
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, read_and_check, &r), 0);
-    ssize_t n = sockit_send_all(c, data, len, NULL);
-    pthread_join(t, NULL);
-    cr_expect_eq(n, (ssize_t)len, "blocking send_all returned %zd (%s)", n,
+    struct slow_reader x;
+    slow_reader_start(&x, 0, 42);
+    ssize_t n = sockit_send_all(x.c, x.data, x.len, NULL);
+    cr_expect_eq(n, (ssize_t)x.len, "blocking send_all returned %zd (%s)", n,
                  sockit_strerror((int)n));
-    cr_expect_eq(r.result, 0, "the peer got %s", r.result < 0 ? "too few bytes" : "wrong bytes");
+    slow_reader_finish(&x);
+}
+
+Test(socket, send_all_wait_delivers_every_byte_through_a_full_nonblocking_socket)
+{
+    struct slow_reader x;
+    size_t sent = 0;
+    slow_reader_start(&x, SOCKIT_NONBLOCK, 43);
+    int rc = sockit_send_all_wait(x.c, x.data, x.len, -1, 5000, &sent, NULL);
+    cr_expect_eq(rc, 0, "send_all_wait returned %d (%s)", rc, sockit_strerror(rc));
+    cr_expect_eq(sent, x.len, "sent %zu of %zu bytes", sent, x.len);
+    slow_reader_finish(&x);
+}
+
+/* Nobody reads SV[1]: what send_all_wait reports as sent is exactly what the peer can read. */
+static void expect_sent_is_readable(int sv[2], size_t sent, size_t len)
+{
+    unsigned char *got = malloc(len);
+    size_t total = 0;
+    ssize_t r;
+
+    cr_assert_not_null(got);
+    while ((r = recv(sv[1], got + total, len - total, MSG_DONTWAIT)) > 0)
+        total += (size_t)r;
+    cr_expect(sent > 0 && sent < len, "sent %zu of %zu into a peer that never reads", sent, len);
+    cr_expect_eq(total, sent, "send_all_wait reported %zu bytes, the peer read %zu", sent, total);
+    free(got);
+}
+
+Test(socket, send_all_wait_times_out_when_the_peer_takes_nothing)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    size_t len = 4 << 20, sent = 0;
+    unsigned char *data = calloc(1, len);
+    cr_assert_not_null(data);
+
+    long long t0 = now_ms();
+    int rc = sockit_send_all_wait(sv[0], data, len, -1, 100, &sent, NULL);
+    long long took = now_ms() - t0;
+    cr_expect_eq(rc, -ETIMEDOUT, "send_all_wait to a stalled peer: %d (%s)", rc,
+                 sockit_strerror(rc));
+    cr_expect(took >= 90 && took < 2000, "a 100 ms timeout took %lld ms", took);
+    expect_sent_is_readable(sv, sent, len);
     free(data);
-    close_ok(c);
-    close_ok(s);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+Test(socket, send_all_wait_stops_when_the_stop_fd_is_readable)
+{
+    int sv[2], stop[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(pipe(stop), 0);
+    cr_assert_eq(write(stop[1], "s", 1), 1);
+    size_t len = 4 << 20, sent = 0;
+    unsigned char *data = calloc(1, len);
+    cr_assert_not_null(data);
+
+    int rc = sockit_send_all_wait(sv[0], data, len, stop[0], -1, &sent, NULL);
+    cr_expect_eq(rc, -ECANCELED, "send_all_wait with the stop fd readable: %d (%s)", rc,
+                 sockit_strerror(rc));
+    expect_sent_is_readable(sv, sent, len);
+    free(data);
+    close(sv[0]);
+    close(sv[1]);
+    close(stop[0]);
+    close(stop[1]);
 }
 
 Test(socket, send_all_of_zero_bytes_returns_zero)
