@@ -167,8 +167,10 @@ static void deliver_held(struct sockit_loop *loop, void *data)
     if (sockit_buf_len(&held) > 0)
         s->ops->on_data(s, held.data + held.head, sockit_buf_len(&held), s->ud);
     sockit_buf_free(&held);
-    if (eof && !s->closing)
+    if (eof && can_deliver(s))
         s->ops->on_data(s, NULL, 0, s->ud);
+    else if (eof && !s->closing)
+        s->held_eof = true; /* on_data stopped reading: the end waits for read_start */
     reading_changed(s);
 }
 
