@@ -292,11 +292,16 @@ static void pump(struct sockit_stream *s)
         update_interest(s);
 }
 
+/* Readiness backends: the connect ended; SO_ERROR says how. Not after a connect() that failed
+ * at once (close_err set): the unconnected socket polls writable and hung up with no SO_ERROR,
+ * and connect_failed reports the real error. */
 static void finish_connect(struct sockit_stream *s)
 {
     int err = 0;
     socklen_t len = sizeof(err);
 
+    if (s->close_err)
+        return;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     sockit__stream_connected(s, -err);
