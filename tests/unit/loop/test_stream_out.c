@@ -528,7 +528,21 @@ STREAM_TEST(writev_sends_a_head_and_a_body_in_order)
     else
         cr_expect_leq(sockit_stream_pending(x.s), want.n);
     memset(body, 0, BODY); /* the caller's memory is its own again on return */
-    flush_and_check(&x, &want, "head and body");
+    /* then 100 small entries, some empty, in one call: taken at once too */
+    static struct iovec many[100];
+    unsigned char *small = pattern(100 * 160, 15);
+    size_t total = 0;
+    for (int i = 0; i < 100; i++) {
+        many[i] = (struct iovec){ small + total, (size_t)(i * 37 % 100) };
+        total += many[i].iov_len;
+    }
+    cr_assert_eq(sockit_stream_writev(x.s, many, 100), 0);
+    want_add(&want, small, total);
+    if (readiness())
+        cr_expect_eq(sockit_stream_pending(x.s), 0, "%zu bytes of 100 small entries pending",
+                     sockit_stream_pending(x.s));
+    flush_and_check(&x, &want, "head and body, then small entries");
+    free(small);
     free(body);
     free(want.p);
     sx_close(&x);
@@ -881,6 +895,31 @@ STREAM_TEST(send_file_ranges_between_writes_arrive_exactly)
 STREAM_TEST(send_file_resumes_after_a_full_socket)
 {
     send_file_between_writes(tr, 16 * 1024);
+}
+
+/* A file range waits for room in the socket (sendfile met EAGAIN; io_uring: a POLLOUT poll
+ * is armed) when the stream is closed: on_close(0), and the stream's reference goes, so the
+ * file its creator left is closed. */
+STREAM_TEST(close_while_a_file_range_waits_for_room_releases_the_file)
+{
+    struct sx x;
+    sx_open(&x, tr, 16 * 1024, NULL);
+    struct tfile f;
+    tfile_make(&f, 2 << 20, 37);
+    cr_assert_eq(sockit_stream_send_file(x.s, f.sh, 0, f.len), 0);
+    sockit_shared_unref(f.sh);
+    run_briefly(&x, 20);
+    size_t pend = sockit_stream_pending(x.s);
+    cr_assert_gt(pend, 0, "2 MiB went into 16 KiB socket buffers");
+    cr_assert_lt(pend, f.len, "the loop sent nothing of the file in 20 ms");
+    cr_expect(fd_open(f.fd), "the file was closed while its range was queued");
+    sockit_stream_close(x.s);
+    sx_run(&x, "on_close");
+    cr_expect_eq(x.close_calls, 1);
+    cr_expect_eq(x.close_err, 0, "on_close err %d (%s)", x.close_err, sockit_strerror(x.close_err));
+    cr_expect_not(fd_open(f.fd), "the closed stream kept its reference to the file");
+    free(f.data);
+    sx_close(&x);
 }
 
 LOOP_TEST(send_file_rejects_a_range_past_the_end_and_buffers)
@@ -1430,7 +1469,8 @@ static void write_after_connect(struct sx *x)
 }
 
 /* Connect to listening socket LFD at TO: on_connect once, before any on_data; what was written
- * before the connection was up goes first; data flows both ways; both ends see the end. */
+ * before the connection was up (plain, writev, a shared buffer, a file range) goes first; data
+ * flows both ways; both ends see the end. */
 static void connect_exchange(int lfd, const struct sockit_addr *to)
 {
     struct sx x;
@@ -1453,6 +1493,13 @@ static void connect_exchange(int lfd, const struct sockit_addr *to)
     struct iovec iov[2] = { { early, 10 }, { early + 10, 20 } };
     cr_assert_eq(sockit_stream_writev(x.s, iov, 2), 0);
     want_add(&want, early, 30);
+    struct sockit_shared *sh = shared_pattern(1000, 63);
+    write_shared_ok(&x, &want, sh, 10, 900);
+    sockit_shared_unref(sh);
+    struct tfile f;
+    tfile_make(&f, 256 * 1024, 64);
+    send_file_ok(&x, &want, &f, 1, f.len - 1);
+    sockit_shared_unref(f.sh);
     cr_expect_eq(sockit_stream_pending(x.s), want.n,
                  "written before the connection is up: %zu pending of %zu",
                  sockit_stream_pending(x.s), want.n);
@@ -1469,6 +1516,7 @@ static void connect_exchange(int lfd, const struct sockit_addr *to)
     close(lfd);
     sx_free(&x);
     free(early);
+    free(f.data);
     free((void *)c.hello);
     free((void *)c.after);
     free(want.p);
@@ -1690,4 +1738,53 @@ LOOP_TEST(connect_started_from_on_close_reports_its_failure)
     sockit_loop_free(x.loop);
     sx_free(&y);
     sx_free(&x);
+}
+
+/* Output queued while connecting, then close_after_flush (or shutdown), both before the
+ * connection is up: once it is, the output is sent, then the end of stream. */
+static void connect_then_end_early(int lfd, const struct sockit_addr *to, bool shut)
+{
+    struct sx x;
+    sx_init_connect(&x);
+    struct bytes want = { 0 };
+    struct conn c = { .lfd = lfd, .want = &want };
+    x.test = &c;
+    x.on_peer_eof = close_stream; /* after a shutdown: the stream is still open */
+    set_nonblock(lfd);
+    cr_assert_eq(sockit_loop_watch(x.loop, lfd, SOCKIT_EV_READ, accept_peer, &x), 0);
+    connect_ok(&x, to, 2000);
+    unsigned char *data = pattern(500 * 1024, 65);
+    write_ok(&x, &want, data, 500 * 1024);
+    if (shut)
+        sockit_stream_shutdown(x.s);
+    else
+        sockit_stream_close_after_flush(x.s);
+    cr_expect_eq(sockit_stream_write(x.s, "x", 1), -EPIPE, "a write after the end was asked");
+    sx_run(&x, "the connection, the output, then the end of stream");
+    cr_expect_eq(x.connect_calls, 1, "on_connect ran %d times", x.connect_calls);
+    expect_bytes(&x.pin, want.p, want.n, "the output queued while connecting");
+    cr_expect(x.peer_eof, "no end of stream at the peer");
+    cr_expect_eq(x.close_calls, 1);
+    cr_expect_eq(x.close_err, 0, "on_close err %d (%s)", x.close_err, sockit_strerror(x.close_err));
+    sockit_loop_free(x.loop);
+    close(lfd);
+    sx_free(&x);
+    free(data);
+    free(want.p);
+}
+
+LOOP_TEST(connect_then_close_after_flush_at_once_sends_the_output_first)
+{
+    struct sockit_addr a;
+    connect_then_end_early(tcp_listener(false, 8, &a), &a, false);
+    connect_then_end_early(unix_listener(true, &a), &a, false);
+    unlink(a.u.un.sun_path);
+}
+
+LOOP_TEST(connect_then_shutdown_at_once_sends_the_output_first)
+{
+    struct sockit_addr a;
+    connect_then_end_early(tcp_listener(false, 8, &a), &a, true);
+    connect_then_end_early(unix_listener(true, &a), &a, true);
+    unlink(a.u.un.sun_path);
 }
