@@ -1788,3 +1788,34 @@ LOOP_TEST(connect_then_shutdown_at_once_sends_the_output_first)
     connect_then_end_early(unix_listener(true, &a), &a, true);
     unlink(a.u.un.sun_path);
 }
+
+/* A file range queued while connecting, and the file shrinks before the connection is up:
+ * once connected, the stream fails with -EIO (after on_connect), as it would connected. */
+LOOP_TEST(connect_with_a_file_range_truncated_before_the_connection_fails_with_eio)
+{
+    struct sockit_addr a;
+    int lfd = tcp_listener(false, 8, &a);
+    struct sx x;
+    sx_init_connect(&x);
+    struct bytes want = { 0 };
+    struct conn c = { .lfd = lfd, .want = &want };
+    x.test = &c;
+    set_nonblock(lfd);
+    cr_assert_eq(sockit_loop_watch(x.loop, lfd, SOCKIT_EV_READ, accept_peer, &x), 0);
+    connect_ok(&x, &a, 2000);
+    struct tfile f;
+    tfile_make(&f, 64 * 1024, 66);
+    cr_assert_eq(sockit_stream_send_file(x.s, f.sh, 0, f.len), 0);
+    sockit_shared_unref(f.sh);
+    cr_assert_eq(ftruncate(f.fd, 0), 0);
+    sx_run(&x, "the connection, then the failure");
+    cr_expect_eq(x.connect_calls, 1);
+    cr_expect_eq(x.close_calls, 1);
+    cr_expect_eq(x.close_err, -EIO, "on_close err %d (%s)", x.close_err,
+                 sockit_strerror(x.close_err));
+    cr_expect_eq(x.pin.n, 0, "the peer got %zu bytes of an empty file", x.pin.n);
+    sockit_loop_free(x.loop);
+    close(lfd);
+    sx_free(&x);
+    free(f.data);
+}
