@@ -609,8 +609,9 @@ void sockit__stream_connected(struct sockit_stream *s, int err)
         shutdown(s->fd, SHUT_WR);
     }
     if (s->loop->be->complete) {
-        s->loop->be->stream_send(s->loop, s);
-        s->loop->be->stream_read(s->loop, s, wants_read(s));
+        s->loop->be->stream_send(s->loop, s); /* may fail at once (a file that shrank) */
+        if (!s->closing)
+            s->loop->be->stream_read(s->loop, s, wants_read(s));
     } else {
         update_interest(s);
         pump(s);
