@@ -479,16 +479,24 @@ static size_t fill_socket(int fd, struct bytes *want, unsigned seed)
     return total;
 }
 
-/* Block until the peer has read at least N bytes in all, outside the loop (1 s at most). */
-static void peer_read_until(struct sx *x, size_t n)
+/* The peer reads exactly N more bytes, outside the loop (1 s at most). */
+static void peer_read_exactly(struct sx *x, size_t n)
 {
+    static char buf[65536];
     long long deadline = h_now_ms() + 1000;
-    while (x->pin.n < n && h_now_ms() < deadline) {
+    while (n > 0 && h_now_ms() < deadline) {
+        ssize_t r = recv(x->fd[1], buf, n < sizeof buf ? n : sizeof buf, 0);
+        if (r > 0) {
+            bytes_add(&x->pin, buf, (size_t)r);
+            n -= (size_t)r;
+            continue;
+        }
+        cr_assert(r < 0 && (errno == EAGAIN || errno == EINTR), "peer recv: %zd (%s)", r,
+                  r < 0 ? strerror(errno) : "end of stream");
         struct pollfd p = { .fd = x->fd[1], .events = POLLIN };
         poll(&p, 1, 10);
-        peer_drain(x, x->fd[1]);
     }
-    cr_assert_geq(x->pin.n, n, "the peer read %zu of %zu bytes", x->pin.n, n);
+    cr_assert_eq(n, 0, "the peer missed %zu bytes", n);
 }
 
 /* Read everything the kernel still carries towards the peer, outside the loop: for TCP, wait
@@ -609,9 +617,14 @@ STREAM_TEST(writev_into_a_nearly_full_socket_queues_only_the_remainder)
     sx_open(&x, tr, 64 * 1024, NULL);
     struct bytes want = { 0 };
     size_t filled = fill_socket(x.fd[0], &want, 100);
-    peer_read_until(&x, filled / 2); /* room for some, not for all that follows */
-    struct pollfd p = { .fd = x.fd[0], .events = POLLOUT };
-    poll(&p, 1, 500);
+    peer_read_exactly(&x, filled / 2); /* room for some, not for all that follows */
+    /* unix: the skbs read are freed, so the kernel takes more at once; TCP: once the peer's
+     * window update has freed send buffer space */
+    bool room = tr == UNIX_PAIR;
+    if (!room) {
+        struct pollfd p = { .fd = x.fd[0], .events = POLLOUT };
+        room = poll(&p, 1, 500) == 1;
+    }
 
     static const size_t sizes[] = { 0, 1, 1000, 4096, 7, 0, 20000, 3 };
     static struct iovec iov[300];
@@ -632,8 +645,8 @@ STREAM_TEST(writev_into_a_nearly_full_socket_queues_only_the_remainder)
     size_t taken = x.pin.n - filled;
     cr_expect_eq(pend + taken, total, "pending %zu + taken by the kernel %zu != %zu written (%s)",
                  pend, taken, total, backend_str(test_backend));
-    if (readiness())
-        cr_expect_gt(taken, 0, "a writable socket took none of the writev");
+    if (readiness() && room)
+        cr_expect_gt(taken, 0, "a socket with room took none of the writev");
     cr_expect_gt(pend, 0, "%zu bytes fit in a socket that held %zu", total, filled);
     flush_and_check(&x, &want, "fill, then a writev into the rest of the room");
     free(src);
