@@ -167,8 +167,10 @@ static void deliver_held(struct sockit_loop *loop, void *data)
     if (sockit_buf_len(&held) > 0)
         s->ops->on_data(s, held.data + held.head, sockit_buf_len(&held), s->ud);
     sockit_buf_free(&held);
-    if (eof && !s->closing)
+    if (eof && can_deliver(s))
         s->ops->on_data(s, NULL, 0, s->ud);
+    else if (eof && !s->closing)
+        s->held_eof = true; /* on_data stopped reading: the end waits for read_start */
     reading_changed(s);
 }
 
@@ -309,11 +311,16 @@ static void pump(struct sockit_stream *s)
         update_interest(s);
 }
 
+/* Readiness backends: the connect ended; SO_ERROR says how. Not after a connect() that failed
+ * at once (close_err set): the unconnected socket polls writable and hung up with no SO_ERROR,
+ * and connect_failed reports the real error. */
 static void finish_connect(struct sockit_stream *s)
 {
     int err = 0;
     socklen_t len = sizeof(err);
 
+    if (s->close_err)
+        return;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     sockit__stream_connected(s, -err);
@@ -645,8 +652,9 @@ void sockit__stream_connected(struct sockit_stream *s, int err)
         shutdown(s->fd, SHUT_WR);
     }
     if (s->loop->be->complete) {
-        s->loop->be->stream_send(s->loop, s);
-        s->loop->be->stream_read(s->loop, s, wants_read(s));
+        s->loop->be->stream_send(s->loop, s); /* may fail at once (a file that shrank) */
+        if (!s->closing)
+            s->loop->be->stream_read(s->loop, s, wants_read(s));
     } else {
         update_interest(s);
         pump(s);
