@@ -365,12 +365,16 @@ static int check_write(const struct sockit_stream *s, size_t mem)
     return 0;
 }
 
+/* The bytes in IOV; SIZE_MAX when they do not fit in a size_t (a write past any limit). */
 static size_t iov_bytes(const struct iovec *iov, int n)
 {
     size_t total = 0;
 
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (iov[i].iov_len > SIZE_MAX - total)
+            return SIZE_MAX;
         total += iov[i].iov_len;
+    }
     return total;
 }
 
