@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "sockit/endpoint.h"
+#include "sockit/trace.h"
 
 struct sockit_loop;
 
@@ -43,6 +44,11 @@ struct sockit_loop_options {
      * on epoll/poll, one multishot receive on io_uring. 256 KiB (4 KiB to 16 MiB). It is also
      * what a stream that stops reading may still hold unread (docs/design.md). */
     size_t read_chunk;
+    /* Report each system call and io_uring request the loop makes for streams and listeners
+     * (sockit/trace.h): "accept4(3) = 5", "recv(5, 262144) = 64", "io_uring: recv multishot
+     * fd 5 -> 64 B". Borrowed: it must outlive the loop. NULL: no tracing, at the cost of one
+     * predictable branch per call. */
+    const struct sockit_trace *trace;
 };
 
 /* Create a loop with OPTS (NULL: all defaults). AUTO falls back down the chain when the

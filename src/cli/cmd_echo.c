@@ -139,7 +139,10 @@ static int parse_option(int c, void *ctx)
     case OPT_REUSEPORT: cfg->opts.flags |= SOCKIT_REUSEPORT; return 0;
     case OPT_V6ONLY: cfg->opts.flags |= SOCKIT_V6ONLY; return 0;
     case OPT_NODELAY: cfg->opts.flags |= SOCKIT_NODELAY; return 0;
-    case OPT_TRACE: cfg->opts.trace = &tracer->hook; return 0;
+    case OPT_TRACE:
+        cfg->opts.trace = &tracer->hook;
+        cfg->loop.trace = &tracer->hook; /* the loop model: accept, recv, send, io_uring */
+        return 0;
     }
     return cli_usage("echo", "unknown option");
 }

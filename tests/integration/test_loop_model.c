@@ -330,3 +330,44 @@ Test(loop_model, never_reading_clients_cost_one_read_each_on_uring_classic, .tim
 {
     never_reading_clients("uring", "classic");
 }
+
+/* --trace on the loop model shows the article's calls as the backend makes them: the accept,
+ * then recv and send (epoll, poll) or the io_uring requests and completions. */
+static void trace_shows_the_loop(const char *backend, const char *const want[])
+{
+    struct proc p;
+    char ep[64];
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    const char *const extra[] = { "--backend", backend, "--trace", NULL };
+    start_loop_server(&p, ep, extra, NULL);
+    h_expect_send_echo(ep, "traced", 5000);
+    for (int i = 0; want[i]; i++)
+        cr_expect(h_wait_stderr(&p, want[i], 3000), "%s: no '%s' in --trace output:\n%s", backend,
+                  want[i], h_text_of(&p, true, NULL));
+    cr_expect_eq(h_stop(&p, SIGTERM, 5000), 0);
+    h_cleanup(&p);
+}
+
+Test(loop_model, trace_shows_accept_recv_send_on_epoll, .timeout = 30)
+{
+    const char *const want[] = { "accept(", "epoll_pwait2(", "recv(", "send(", "close(", NULL };
+    trace_shows_the_loop("epoll", want);
+}
+
+Test(loop_model, trace_shows_accept_recv_send_on_poll, .timeout = 30)
+{
+    const char *const want[] = { "accept(", "ppoll(", "recv(", "send(", NULL };
+    trace_shows_the_loop("poll", want);
+}
+
+Test(loop_model, trace_shows_io_uring_requests, .timeout = 30)
+{
+    const char *const want[] = { "accept(",
+                                 "io_uring: + recv multishot fd",
+                                 "io_uring: recv multishot fd",
+                                 "io_uring: + send fd",
+                                 "io_uring_enter(submit",
+                                 NULL };
+    trace_shows_the_loop("uring", want);
+}

@@ -1,4 +1,5 @@
 /* strace-style trace lines for socket calls; the caller's hook decides where they go. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,4 +46,30 @@ const char *sockit__family_name(int family)
 const char *sockit__socktype_name(int type)
 {
     return type == SOCK_STREAM ? "SOCK_STREAM" : type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_?";
+}
+
+void sockit__trace_call(const struct sockit_trace *trace, long result, const char *fmt, ...)
+{
+    char call[256];
+    va_list ap;
+
+    if (!trace)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(call, sizeof(call), fmt, ap);
+    va_end(ap);
+    sockit__trace_result(trace, call, result);
+}
+
+void sockit__trace_syscall(const struct sockit_trace *trace, long ret, const char *fmt, ...)
+{
+    int saved = errno;
+    char call[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(call, sizeof(call), fmt, ap);
+    va_end(ap);
+    sockit__trace_result(trace, call, ret < 0 ? -saved : ret);
+    errno = saved;
 }

@@ -11,6 +11,15 @@ void sockit__trace(const struct sockit_trace *trace, const char *fmt, ...)
 /* Report "CALL = RESULT": RESULT >= 0 prints as a number, < 0 as "-1 ENAME (text)". */
 void sockit__trace_result(const struct sockit_trace *trace, const char *call, long result);
 
+/* The same, with CALL formatted from FMT. */
+void sockit__trace_call(const struct sockit_trace *trace, long result, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A system call that returned RET (-1: the reason is in errno, which is left as it was).
+ * Out of line and cold, so that a call site costs only its test of the hook. */
+void sockit__trace_syscall(const struct sockit_trace *trace, long ret, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), cold, noinline));
+
 /* Names for trace lines: "AF_INET6", "SOCK_STREAM". */
 const char *sockit__family_name(int family);
 const char *sockit__socktype_name(int type);

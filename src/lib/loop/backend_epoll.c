@@ -86,6 +86,8 @@ static int ep_wait(struct sockit_loop *loop, int64_t timeout_ns)
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
         n = epoll_wait(st->epfd, st->events, EVENTS_PER_WAIT, ms);
     }
+    SOCKIT__TRACE_CALL(loop, n, "epoll_pwait2(%d, timeout %lld us)", st->epfd,
+                       timeout_ns < 0 ? -1 : (long long)(timeout_ns / 1000));
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     loop->now = sockit__clock_ns();

@@ -120,6 +120,9 @@ static int pl_wait(struct sockit_loop *loop, int64_t timeout_ns)
     struct poll_state *st = loop->be_state;
     struct timespec ts = { (time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000) };
     int n = ppoll(st->fds, st->n, timeout_ns < 0 ? NULL : &ts, NULL);
+
+    SOCKIT__TRACE_CALL(loop, n, "ppoll(%zu fds, timeout %lld us)", (size_t)st->n,
+                       timeout_ns < 0 ? -1 : (long long)(timeout_ns / 1000));
     size_t nready = 0;
 
     if (n < 0)

@@ -189,6 +189,43 @@ static void ur_fini(struct sockit_loop *loop)
     loop->be_state = NULL;
 }
 
+/* ---- tracing (only when a hook is set) ------------------------------------------------------ */
+
+static const char *poll_name(unsigned ev)
+{
+    return (ev & POLLIN) && (ev & POLLOUT) ? "IN|OUT" : (ev & POLLIN) ? "IN" : "OUT";
+}
+
+static const char *const op_names[] = { "?", "poll", "recv multishot", "send", "poll", "connect" };
+
+/* The fd a request's tag names: in the tag itself for polls, else the stream's. */
+static int tag_fd(uint64_t tag)
+{
+    unsigned op = tag & TAG_MASK;
+
+    if (op == TAG_POLL)
+        return (int)((tag & 0xffffffffu) >> 3);
+    return ((struct sockit_stream *)(uintptr_t)(tag & ~(uint64_t)TAG_MASK))->fd;
+}
+
+static void trace_cancel(struct sockit_loop *loop, uint64_t tag)
+{
+    unsigned op = tag & TAG_MASK;
+
+    if (op >= 1 && op <= TAG_CONNECT)
+        sockit__trace(loop->opts.trace, "io_uring: + cancel %s fd %d", op_names[op], tag_fd(tag));
+}
+
+static void trace_completion(struct sockit_loop *loop, uint64_t tag, const struct io_uring_cqe *cqe)
+{
+    unsigned op = tag & TAG_MASK;
+
+    if (op < 1 || op > TAG_CONNECT)
+        return; /* a cancellation's own completion */
+    sockit__trace_call(loop->opts.trace, cqe->res, "io_uring: %s fd %d%s", op_names[op],
+                       tag_fd(tag), (cqe->flags & IORING_CQE_F_MORE) ? " (more)" : "");
+}
+
 /* ---- polls: watchers, listeners, internal fds ------------------------------------------- */
 
 /* (generation, arm number, fd): a completion of a poll that was cancelled or replaced, or
@@ -206,6 +243,7 @@ static void arm_poll(struct sockit_loop *loop, int fd, struct sockit__fdslot *sl
                   ((slot->mask & SOCKIT_EV_WRITE) ? POLLOUT : 0u);
 
     slot->arm_seq++;
+    SOCKIT__TRACE(loop, "io_uring: + poll fd %d %s", fd, poll_name(ev));
     io_uring_prep_poll_add(sqe, fd, ev);
     io_uring_sqe_set_data64(sqe, poll_tag(fd, slot));
     slot->registered = true;
@@ -216,6 +254,8 @@ static void cancel(struct sockit_loop *loop, uint64_t tag)
 {
     struct io_uring_sqe *sqe = get_sqe(loop);
 
+    if (__builtin_expect(loop->opts.trace != NULL, 0))
+        trace_cancel(loop, tag);
     io_uring_prep_cancel64(sqe, tag, 0);
     io_uring_sqe_set_data64(sqe, 0); /* its own completion is not interesting */
 }
@@ -277,6 +317,8 @@ static void arm_recv(struct sockit_loop *loop, struct sockit_stream *s)
 {
     struct io_uring_sqe *sqe = get_sqe(loop);
 
+    SOCKIT__TRACE(loop, "io_uring: + recv multishot fd %d (limit %zu B)", s->fd,
+                  state(loop)->no_recv_limit ? (size_t)0 : loop->opts.read_chunk);
     io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BUF_GROUP;
@@ -308,6 +350,8 @@ static void submit_send(struct sockit_loop *loop, struct sockit_stream *s)
         u->msg = (struct msghdr){ .msg_iov = u->iov, .msg_iovlen = (size_t)n };
         io_uring_prep_sendmsg(sqe, s->fd, &u->msg, MSG_NOSIGNAL);
     }
+    SOCKIT__TRACE(loop, "io_uring: + send fd %d, %u piece%s, %zu B", s->fd, s->out.flight_segs,
+                  s->out.flight_segs == 1 ? "" : "s", s->out.flight);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | TAG_SEND);
     u->send_armed = true;
 }
@@ -317,6 +361,7 @@ static void arm_wpoll(struct sockit_loop *loop, struct sockit_stream *s)
 {
     struct io_uring_sqe *sqe = get_sqe(loop);
 
+    SOCKIT__TRACE(loop, "io_uring: + poll fd %d OUT (file range)", s->fd);
     io_uring_prep_poll_add(sqe, s->fd, POLLOUT);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | TAG_WPOLL);
     ustream(s)->wpoll_armed = true;
@@ -349,7 +394,7 @@ static void ur_stream_read(struct sockit_loop *loop, struct sockit_stream *s, bo
 static bool send_files(struct sockit_loop *loop, struct sockit_stream *s)
 {
     while (s->out.head && s->out.head->kind == SEG_FILE) {
-        ssize_t n = sockit__out_sendfile(&s->out, s->fd);
+        ssize_t n = sockit__out_sendfile(loop, &s->out, s->fd);
         if (n == -EAGAIN) {
             arm_wpoll(loop, s);
             return true;
@@ -393,6 +438,7 @@ static void ur_stream_connect(struct sockit_loop *loop, struct sockit_stream *s,
     }
     *u->peer = *to;
     sqe = get_sqe(loop);
+    SOCKIT__TRACE(loop, "io_uring: + connect fd %d", s->fd);
     io_uring_prep_connect(sqe, s->fd, &u->peer->u.sa, u->peer->len);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)s | TAG_CONNECT);
     u->connect_armed = true;
@@ -543,6 +589,8 @@ static void handle(struct sockit_loop *loop, const struct io_uring_cqe *cqe)
     uint64_t tag = io_uring_cqe_get_data64(cqe);
     struct sockit_stream *s = (struct sockit_stream *)(uintptr_t)(tag & ~(uint64_t)TAG_MASK);
 
+    if (__builtin_expect(loop->opts.trace != NULL, 0))
+        trace_completion(loop, tag, cqe);
     switch (tag & TAG_MASK) {
     case TAG_POLL: on_poll(loop, tag, cqe->res); break;
     case TAG_RECV: on_recv(loop, s, cqe); break;
@@ -578,8 +626,15 @@ static int ur_wait(struct sockit_loop *loop, int64_t timeout_ns)
     struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000,
                                     .tv_nsec = timeout_ns % 1000000000 };
     struct io_uring_cqe *cqe;
+    unsigned ready = io_uring_sq_ready(&st->ring);
     int err =
         io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+
+    if (err < 0)
+        errno = -err;
+    SOCKIT__TRACE_CALL(loop, err < 0 ? -1 : err,
+                       "io_uring_enter(submit %u, wait 1, timeout %lld us)", ready,
+                       timeout_ns < 0 ? -1 : (long long)(timeout_ns / 1000));
 
     if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN && err != -EBUSY)
         return err;

@@ -26,14 +26,14 @@ static void set_interest(struct sockit_listener *l, bool on)
 static void accept_failed(struct sockit_listener *l, int err)
 {
     if (err == -EMFILE || err == -ENFILE)
-        sockit_socket_shed(l->fd, &l->spare, NULL);
+        sockit_socket_shed(l->fd, &l->spare, l->loop->opts.trace);
     if (l->on_error)
         l->on_error(l, err, l->ud);
 }
 
 void sockit__listener_ready(struct sockit_listener *l, unsigned events)
 {
-    struct sockit_sockopts o = { .flags = SOCKIT_NONBLOCK };
+    struct sockit_sockopts o = { .flags = SOCKIT_NONBLOCK, .trace = l->loop->opts.trace };
 
     (void)events;
     for (int i = 0; i < ACCEPTS_PER_ROUND && !l->paused; i++) {

@@ -3,12 +3,14 @@
 #ifndef SOCKIT_LOOP_INTERNAL_H
 #define SOCKIT_LOOP_INTERNAL_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "../core/trace.h"
 #include "sockit/buf.h"
 #include "sockit/loop.h"
 #include "sockit/shared.h"
@@ -159,6 +161,19 @@ struct sockit_listener {
     struct sockit_listener *prev, *next;
 };
 
+/* Trace lines (sockit_loop_options.trace): formatted only when a hook is set. */
+#define SOCKIT__TRACE(loop, ...)                                                                   \
+    do {                                                                                           \
+        if (__builtin_expect((loop)->opts.trace != NULL, 0))                                       \
+            sockit__trace((loop)->opts.trace, __VA_ARGS__);                                        \
+    } while (0)
+/* A system call's line: RET is what the call returned (-1: errno says why; kept intact). */
+#define SOCKIT__TRACE_CALL(loop, ret, ...)                                                         \
+    do {                                                                                           \
+        if (__builtin_expect((loop)->opts.trace != NULL, 0))                                       \
+            sockit__trace_syscall((loop)->opts.trace, (long)(ret), __VA_ARGS__);                   \
+    } while (0)
+
 /* fd table. The slot of FD, or NULL past the table's end. */
 static inline struct sockit__fdslot *sockit__slot(struct sockit_loop *loop, int fd)
 {
@@ -204,7 +219,7 @@ void sockit__out_free(struct sockit__outq *q);
 /* With nothing queued, free an empty piece larger than KEEP bytes (0: any). */
 void sockit__out_trim(struct sockit__outq *q, size_t keep);
 /* Send from the file piece at the head: > 0 bytes sent, or -errno (-EAGAIN: socket full). */
-ssize_t sockit__out_sendfile(struct sockit__outq *q, int fd);
+ssize_t sockit__out_sendfile(struct sockit_loop *loop, struct sockit__outq *q, int fd);
 
 uint64_t sockit__clock_ns(void);
 

@@ -115,6 +115,7 @@ static void close_with(struct sockit_stream *s, int err)
 
 void sockit__stream_closed(struct sockit_stream *s)
 {
+    SOCKIT__TRACE(s->loop, "close(%d)", s->fd);
     close(s->fd);
     s->fd = -1;
     sockit_loop_defer(s->loop, &s->close_defer, finish_deferred, s);
@@ -131,6 +132,13 @@ void sockit_stream_close(struct sockit_stream *s)
 }
 
 static void deliver_held(struct sockit_loop *loop, void *data);
+
+static void shut_write(struct sockit_stream *s)
+{
+    int rc = shutdown(s->fd, SHUT_WR);
+
+    SOCKIT__TRACE_CALL(s->loop, rc, "shutdown(%d, SHUT_WR)", s->fd);
+}
 
 /* Reading was stopped or resumed (by the caller or the watermarks): tell the backend, and
  * hand over first what was held meanwhile. */
@@ -216,7 +224,7 @@ static void after_output(struct sockit_stream *s)
             sockit__out_trim(&s->out, keep);
         if (s->shut_pending && !s->shut_done) {
             s->shut_done = true;
-            shutdown(s->fd, SHUT_WR);
+            shut_write(s);
         }
         if (s->close_after_flush) {
             close_with(s, 0);
@@ -240,12 +248,13 @@ static ssize_t send_head(struct sockit_stream *s)
     ssize_t n;
 
     if (s->out.head->kind == SEG_FILE)
-        return sockit__out_sendfile(&s->out, s->fd);
+        return sockit__out_sendfile(s->loop, &s->out, s->fd);
     struct msghdr msg = { .msg_iov = iov };
     msg.msg_iovlen = (size_t)sockit__out_gather(&s->out, iov, IOV_BATCH, &bytes);
-    do
+    do {
         n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+        SOCKIT__TRACE_CALL(s->loop, n, "sendmsg(%d, %zu iov, %zu B)", s->fd, msg.msg_iovlen, bytes);
+    } while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
     sockit__out_consume(&s->out, (size_t)n);
@@ -276,10 +285,12 @@ void sockit__stream_sent(struct sockit_stream *s)
 
 static void read_some(struct sockit_stream *s)
 {
-    size_t chunk = s->loop->opts.read_chunk;
+    struct sockit_loop *loop = s->loop;
+    size_t chunk = loop->opts.read_chunk;
 
     for (int i = 0; i < READS_PER_ROUND; i++) {
-        ssize_t n = recv(s->fd, s->loop->rbuf, chunk, 0);
+        ssize_t n = recv(s->fd, loop->rbuf, chunk, 0);
+        SOCKIT__TRACE_CALL(loop, n, "recv(%d, %zu)", s->fd, chunk);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -292,11 +303,11 @@ static void read_some(struct sockit_stream *s)
         }
         if (n > 0 && (size_t)n < chunk && !s->peer_shut)
             s->can_read = false; /* drained: a stream socket returns short only when empty */
-        deliver(s, s->loop->rbuf, (size_t)n);
+        deliver(s, loop->rbuf, (size_t)n);
         if (n == 0 || !s->can_read || !wants_read(s))
             return;
     }
-    sockit_loop_defer(s->loop, &s->pump_defer, pump_deferred, s); /* let others run */
+    sockit_loop_defer(loop, &s->pump_defer, pump_deferred, s); /* let others run */
 }
 
 static void pump(struct sockit_stream *s)
@@ -387,9 +398,11 @@ static ssize_t send_now(struct sockit_stream *s, const struct iovec *iov, int n)
 
     if (s->loop->be->complete || s->connecting || pending(s) > 0 || !s->can_write)
         return 0;
-    do
+    do {
         sent = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
+        SOCKIT__TRACE_CALL(s->loop, sent, "sendmsg(%d, %d iov, %zu B)", s->fd, n,
+                           iov_bytes(iov, n));
+    } while (sent < 0 && errno == EINTR);
     if (sent < 0 && errno == EAGAIN)
         sent = 0;
     if (sent >= 0 && (size_t)sent < iov_bytes(iov, n))
@@ -431,15 +444,17 @@ int sockit_stream_writev(struct sockit_stream *s, const struct iovec *iov, int n
  * into the queue; no iovec is built unless bytes are left over. */
 int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 {
+    struct sockit_loop *loop = s->loop;
     ssize_t sent = 0;
     int err = check_write(s, len);
 
     if (err || len == 0)
         return err;
-    if (!s->loop->be->complete && s->can_write && pending(s) == 0 && !s->connecting) {
-        do
+    if (!loop->be->complete && s->can_write && pending(s) == 0 && !s->connecting) {
+        do {
             sent = send(s->fd, data, len, MSG_NOSIGNAL);
-        while (sent < 0 && errno == EINTR);
+            SOCKIT__TRACE_CALL(loop, sent, "send(%d, %zu)", s->fd, len);
+        } while (sent < 0 && errno == EINTR);
         if ((size_t)sent == len)
             return 0;
         if (sent < 0 && errno != EAGAIN) {
@@ -531,7 +546,7 @@ void sockit_stream_shutdown(struct sockit_stream *s)
     s->shut_pending = true;
     if (pending(s) == 0 && !s->connecting) {
         s->shut_done = true;
-        shutdown(s->fd, SHUT_WR);
+        shut_write(s);
     }
 }
 
@@ -653,7 +668,7 @@ void sockit__stream_connected(struct sockit_stream *s, int err)
         return;
     if (s->shut_pending && pending(s) == 0 && !s->shut_done) {
         s->shut_done = true;
-        shutdown(s->fd, SHUT_WR);
+        shut_write(s);
     }
     if (s->loop->be->complete) {
         s->loop->be->stream_send(s->loop, s); /* may fail at once (a file that shrank) */
@@ -680,7 +695,14 @@ static void connect_failed(struct sockit_loop *loop, void *data)
  * a deferred call, so on_close never runs inside sockit_stream_connect. */
 static void connect_now(struct sockit_stream *s, const struct sockit_addr *to)
 {
-    if (connect(s->fd, &to->u.sa, to->len) == 0 || errno == EINPROGRESS)
+    int rc = connect(s->fd, &to->u.sa, to->len);
+
+    if (__builtin_expect(s->loop->opts.trace != NULL, 0)) {
+        char addr[SOCKIT_ADDR_STRLEN];
+        sockit_addr_format(to, addr, sizeof(addr));
+        SOCKIT__TRACE_CALL(s->loop, rc, "connect(%d, %s)", s->fd, addr);
+    }
+    if (rc == 0 || errno == EINPROGRESS)
         return;
     s->close_err = -errno;
     sockit_loop_defer(s->loop, &s->pump_defer, connect_failed, s);

@@ -189,16 +189,18 @@ int sockit__out_gather(const struct sockit__outq *q, struct iovec *iov, int max,
     return n;
 }
 
-ssize_t sockit__out_sendfile(struct sockit__outq *q, int fd)
+ssize_t sockit__out_sendfile(struct sockit_loop *loop, struct sockit__outq *q, int fd)
 {
     struct sockit__seg *g = q->head;
     off_t off = (off_t)g->foff;
     size_t want = g->len < (1u << 30) ? g->len : (1u << 30);
     ssize_t n;
 
-    do
+    do {
         n = sendfile(fd, sockit_shared_fd(g->sh), &off, want);
-    while (n < 0 && errno == EINTR);
+        SOCKIT__TRACE_CALL(loop, n, "sendfile(%d, %d, %llu, %zu)", fd, sockit_shared_fd(g->sh),
+                           (unsigned long long)g->foff, want);
+    } while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
     if (n == 0)
