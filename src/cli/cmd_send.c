@@ -12,8 +12,9 @@
 #include "sockit/clock.h"
 #include "sockit/error.h"
 
-#define REPLY_JSON_MAX (16u << 20) /* --json keeps at most this much of the reply */
-#define MESSAGE_MAX    (1u << 30)
+#define REPLY_JSON_MAX (16u << 20)  /* --json keeps at most this much of the reply */
+#define WINDOW         (256u << 10) /* -f on a stream: bytes read ahead of the socket */
+#define DGRAM_FILE_MAX (256u << 10) /* -f on datagrams: the whole file is one datagram */
 
 static const char send_help[] =
     "Usage: sockit send [OPTIONS] ENDPOINT [MESSAGE]\n"
@@ -23,7 +24,9 @@ static const char send_help[] =
     "everything the server sends until it closes. Datagram endpoints (udp://, unix-dgram:):\n"
     "one datagram out, the first datagram back is the reply.\n\n"
     "Options:\n"
-    "  -f, --file FILE      send the contents of FILE ('-' for stdin) instead of MESSAGE\n"
+    "  -f, --file FILE      send the contents of FILE ('-' for stdin) instead of MESSAGE;\n"
+    "                       streamed on stream endpoints (any size, 256 KiB in memory),\n"
+    "                       one datagram on datagram endpoints\n"
     "  -t, --timeout SEC    give up after SEC seconds without progress (default 10)\n"
     "      --nodelay        set TCP_NODELAY\n"
     "      --json           print one JSON object: sizes, timings and the reply\n"
@@ -40,7 +43,9 @@ struct send_job {
     struct sockit_endpoint ep;
     const char *ep_text;
     struct sockit_sockopts opts;
-    struct sockit_buf msg;
+    struct sockit_buf msg; /* the message, or the window of FILE not yet sent */
+    int src_fd;            /* -f: the file (or stdin) still to read; -1: none */
+    const char *src_name;
     int timeout_ms;
     bool json;
     /* results */
@@ -62,28 +67,48 @@ static const struct option send_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int read_file(struct sockit_buf *b, const char *path)
+/* Read what fits into the window from the -f source. Returns bytes read (0 at its end, and
+ * the source is closed then) or -errno. */
+static ssize_t refill(struct send_job *job)
 {
-    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    int err = 0;
+    struct sockit_buf *b = &job->msg;
+    ssize_t n;
 
-    if (fd < 0)
-        return cli_fail("open", path, -errno);
-    for (;;) {
-        if ((err = sockit_buf_reserve(b, 65536)) < 0)
-            break;
-        ssize_t n = read(fd, b->data + b->tail, b->cap - b->tail);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            err = n < 0 ? -errno : 0;
-            break;
-        }
-        b->tail += (size_t)n;
+    if (sockit_buf_reserve(b, 1) < 0)
+        return 0; /* the window is full: send first */
+    do
+        n = read(job->src_fd, b->data + b->tail, b->cap - b->tail);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    b->tail += (size_t)n;
+    if (n == 0) {
+        if (job->src_fd != STDIN_FILENO)
+            close(job->src_fd);
+        job->src_fd = -1;
     }
-    if (fd != STDIN_FILENO)
-        close(fd);
-    return err ? cli_fail("read", path, err == -ENOBUFS ? -EFBIG : err) : 0;
+    return n;
+}
+
+static int open_source(struct send_job *job, const char *path)
+{
+    job->src_name = path;
+    job->src_fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    return job->src_fd < 0 ? cli_fail("open", path, -errno) : 0;
+}
+
+/* Datagram endpoints: the whole source is one datagram, so it must fit. */
+static int read_whole_source(struct send_job *job)
+{
+    ssize_t n;
+
+    while ((n = refill(job)) > 0)
+        ;
+    if (n < 0)
+        return cli_fail("read", job->src_name, (int)n);
+    if (job->src_fd >= 0) /* still open: the window filled before the end */
+        return cli_fail("read", job->src_name, -SOCKIT_EDGRAMSIZE);
+    return 0;
 }
 
 struct send_args {
@@ -127,9 +152,12 @@ static int parse_args(int argc, char **argv, struct send_job *job, struct cli_tr
     job->ep_text = argv[optind];
     if ((err = cli_endpoint("send", job->ep_text, &job->ep)) != 0)
         return err;
-    if (args.file)
-        return read_file(&job->msg, args.file);
-    return sockit_buf_append(&job->msg, argv[optind + 1], strlen(argv[optind + 1]));
+    if (!args.file)
+        return sockit_buf_append(&job->msg, argv[optind + 1], strlen(argv[optind + 1]));
+    sockit_buf_init(&job->msg, sockit_endpoint_is_stream(&job->ep) ? WINDOW : DGRAM_FILE_MAX + 1);
+    if ((err = open_source(job, args.file)) != 0)
+        return err;
+    return sockit_endpoint_is_stream(&job->ep) ? 0 : read_whole_source(job);
 }
 
 /* Keep the reply for --json, or write it straight to stdout. */
@@ -159,46 +187,85 @@ static int wait_fd(int fd, short events, int timeout_ms, short *revents)
     return 0;
 }
 
-/* Stream: send and receive at once (a large echo would deadlock otherwise), half-close after
- * the last byte, read until the server closes. */
-static int exchange_stream(struct send_job *job, int fd, const char **op)
+/* Wait for the socket (readable; writable while there is something to send) and, while the
+ * window is empty, for more of the -f source. */
+static int wait_stream(struct send_job *job, int fd, bool sending, short *sock_ev, bool *src_ready)
+{
+    struct pollfd p[2] = { { .fd = fd, .events = POLLIN | (sending ? POLLOUT : 0) },
+                           { .fd = job->src_fd, .events = POLLIN } };
+    nfds_t n = (!sending && job->src_fd >= 0) ? 2 : 1;
+    int rc;
+
+    do
+        rc = poll(p, n, job->timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    if (rc == 0)
+        return -ETIMEDOUT;
+    *sock_ev = p[0].revents;
+    *src_ready = n == 2 && p[1].revents != 0;
+    return 0;
+}
+
+/* Send what the socket takes from the window. */
+static int send_window(struct send_job *job, int fd)
+{
+    ssize_t n = sockit_send_all(fd, job->msg.data + job->msg.head, sockit_buf_len(&job->msg),
+                                job->opts.trace);
+
+    if (n < 0 && n != -EAGAIN)
+        return (int)n;
+    if (n > 0) {
+        sockit_buf_consume(&job->msg, (size_t)n);
+        job->sent += (size_t)n;
+    }
+    return 0;
+}
+
+static int recv_reply(struct send_job *job, int fd, bool *done)
 {
     char buf[65536];
-    bool shut = false;
+    ssize_t n = sockit_recv(fd, buf, sizeof(buf), job->opts.trace);
 
-    for (;;) {
-        bool sending = job->sent < sockit_buf_len(&job->msg);
+    *done = n == 0;
+    if (n < 0 && n != -EAGAIN)
+        return (int)n;
+    return n > 0 ? take_reply(job, buf, (size_t)n) : 0;
+}
+
+/* Stream: send and receive at once (a large echo would deadlock otherwise), reading the -f
+ * source a window at a time; half-close after the last byte, read until the server closes. */
+static int exchange_stream(struct send_job *job, int fd, const char **op)
+{
+    bool shut = false, done = false, src_ready = false;
+
+    while (!done) {
+        bool sending = sockit_buf_len(&job->msg) > 0;
         short rev = 0;
-        if (!sending && !shut) {
+        int err = 0;
+        if (!sending && job->src_fd < 0 && !shut) {
             *op = "shutdown";
-            int err = sockit_socket_shutdown_write(fd, job->opts.trace);
-            if (err)
+            if ((err = sockit_socket_shutdown_write(fd, job->opts.trace)) != 0)
                 return err;
             shut = true;
         }
         *op = "recv";
-        int err = wait_fd(fd, POLLIN | (sending ? POLLOUT : 0), job->timeout_ms, &rev);
-        if (err)
+        if ((err = wait_stream(job, fd, sending, &rev, &src_ready)) != 0)
             return err;
-        if (rev & POLLOUT) {
-            *op = "send";
-            ssize_t n = sockit_send_all(fd, job->msg.data + job->sent,
-                                        sockit_buf_len(&job->msg) - job->sent, job->opts.trace);
-            if (n < 0 && n != -EAGAIN)
-                return (int)n;
-            job->sent += n > 0 ? (size_t)n : 0;
+        ssize_t got = src_ready ? refill(job) : 0;
+        if (got < 0) {
+            *op = "read";
+            return (int)got;
         }
-        if (!(rev & (POLLIN | POLLHUP | POLLERR)))
-            continue;
+        *op = "send";
+        if ((rev & POLLOUT) && (err = send_window(job, fd)) != 0)
+            return err;
         *op = "recv";
-        ssize_t n = sockit_recv(fd, buf, sizeof(buf), job->opts.trace);
-        if (n == 0)
-            return 0;
-        if (n < 0 && n != -EAGAIN)
-            return (int)n;
-        if (n > 0 && (err = take_reply(job, buf, (size_t)n)) < 0)
+        if ((rev & (POLLIN | POLLHUP | POLLERR)) && (err = recv_reply(job, fd, &done)) != 0)
             return err;
     }
+    return 0;
 }
 
 static int exchange_dgram(struct send_job *job, int fd, const char **op)
@@ -278,11 +345,13 @@ static int run(struct send_job *job)
 int cmd_send(int argc, char **argv)
 {
     struct cli_tracer tracer;
-    struct send_job job = { .timeout_ms = 10000, .opts = { .flags = SOCKIT_NONBLOCK } };
+    struct send_job job = { .timeout_ms = 10000,
+                            .src_fd = -1,
+                            .opts = { .flags = SOCKIT_NONBLOCK } };
     int rc;
 
     cli_tracer_init(&tracer, false);
-    sockit_buf_init(&job.msg, MESSAGE_MAX);
+    sockit_buf_init(&job.msg, 1u << 20); /* an argument: at most 128 KiB on Linux */
     sockit_buf_init(&job.reply, REPLY_JSON_MAX);
     job.opts.timeout_ms = job.timeout_ms;
     rc = parse_args(argc, argv, &job, &tracer);
@@ -292,5 +361,7 @@ int cmd_send(int argc, char **argv)
     }
     sockit_buf_free(&job.msg);
     sockit_buf_free(&job.reply);
+    if (job.src_fd > STDIN_FILENO)
+        close(job.src_fd);
     return rc < 0 ? CLI_OK : rc;
 }
