@@ -38,6 +38,8 @@ enum sockit_errcode {
     SOCKIT_ETRUNC,                 /* datagram larger than the receive buffer: truncated */
     SOCKIT_EDGRAMSIZE,             /* datagram larger than the family's maximum payload */
     SOCKIT_ETYPE,                  /* operation does not fit the endpoint's socket type */
+    SOCKIT_EZONE,                  /* IPv6 zone names no network interface */
+    SOCKIT_ENOTSOCK_PATH,          /* unix path exists and is not a socket */
     SOCKIT_E_CORE_END,
 
     /* Reserved ranges, no codes yet. */

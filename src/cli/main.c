@@ -30,7 +30,8 @@ static void usage(FILE *f)
           "  tcp://:PORT                  any address (listen) / this host (connect)\n"
           "  udp://HOST:PORT              UDP datagrams\n"
           "  unix:/PATH, unix:@NAME       Unix stream socket (file, or abstract name)\n"
-          "  unix-dgram:/PATH             Unix datagram socket\n\n"
+          "  unix-dgram:/PATH, unix-dgram:@NAME\n"
+          "                               Unix datagram socket (file, or abstract name)\n\n"
           "Options:\n"
           "  -h, --help      show this help (also: sockit COMMAND --help)\n"
           "  -V, --version   show the version\n\n"
@@ -58,6 +59,12 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *name = argv[1];
+    char *help_argv[] = { argv[0], argc > 2 ? argv[2] : NULL, "--help", NULL };
+    if (strcmp(name, "help") == 0 && argc > 2) { /* "sockit help echo" = "sockit echo --help" */
+        name = argv[2];
+        argv = help_argv;
+        argc = 3;
+    }
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
         return CLI_OK;
@@ -70,6 +77,7 @@ int main(int argc, char **argv)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
     }
-    fprintf(stderr, "sockit: unknown command '%s'\nTry 'sockit --help' for the list.\n", name);
+    fprintf(stderr, "sockit: unknown %s '%s'\nTry 'sockit --help' for the list.\n",
+            name[0] == '-' ? "option" : "command", name);
     return CLI_USAGE;
 }

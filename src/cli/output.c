@@ -55,12 +55,34 @@ int cli_parse_options(const char *cmd, int argc, char **argv, const char *shorto
     return 0;
 }
 
+/* TEXT for an error line: control and non-ASCII bytes as \xNN, at most SHOWN bytes of it,
+ * then how long it really was. BUF must hold 4 * SHOWN + 32. */
+static const char *quote_for_error(const char *text, char *buf, size_t size)
+{
+    enum { SHOWN = 64 };
+    size_t len = strlen(text), o = 0;
+
+    for (size_t i = 0; i < len && i < SHOWN && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+        else
+            buf[o++] = (char)c;
+    }
+    buf[o] = '\0';
+    if (len > SHOWN)
+        snprintf(buf + o, size - o, "... (%zu bytes)", len);
+    return buf;
+}
+
 int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
 {
     int err = sockit_endpoint_parse(text, ep);
+    char shown[4 * 64 + 32];
 
     if (err)
-        return cli_usage(cmd, "invalid endpoint '%s': %s", text, sockit_strerror(err));
+        return cli_usage(cmd, "invalid endpoint '%s': %s",
+                         quote_for_error(text, shown, sizeof(shown)), sockit_strerror(err));
     return 0;
 }
 

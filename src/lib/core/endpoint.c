@@ -98,13 +98,29 @@ static int check_label(const char *label, size_t len)
     return 0;
 }
 
+/* A host whose last label is all digits or starts with "0x" (no top-level domain does, RFC
+ * 3696 section 2) is meant as an IPv4 address: getaddrinfo would take "0x7f.1" or "127.1" as
+ * one in inet_aton's loose forms. Only the dotted-decimal form is accepted. */
+static bool looks_numeric(const char *host, size_t len)
+{
+    const char *dot = memrchr(host, '.', len);
+    const char *last = dot ? dot + 1 : host;
+    size_t n = len - (size_t)(last - host);
+
+    if (n == 0)
+        return false; /* a trailing dot: a fully qualified name */
+    if (n > 1 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X'))
+        return true;
+    return strspn(last, "0123456789") == n;
+}
+
 /* A dotted-decimal IPv4 literal, or an RFC 1123 host name (underscores tolerated). */
 static int check_host(const char *host)
 {
     size_t len = strlen(host);
     struct in_addr bin;
 
-    if (strspn(host, "0123456789.") == len)
+    if (strspn(host, "0123456789.") == len || looks_numeric(host, len))
         return inet_pton(AF_INET, host, &bin) == 1 ? 0 : -SOCKIT_EIPV4;
     if (host[len - 1] == '.') /* one trailing dot: fully qualified */
         len--;
@@ -354,6 +370,17 @@ static int copy_results(const struct addrinfo *res, struct sockit_addr *out, siz
     return n ? (int)n : -SOCKIT_ENOADDR;
 }
 
+/* "fe80::1%eth0": the zone must name an interface (or be an index) for the address to mean
+ * anything; getaddrinfo would only say the name does not resolve. */
+static bool zone_exists(const char *host)
+{
+    const char *zone = strchr(host, '%');
+
+    if (!zone || strspn(zone + 1, "0123456789") == strlen(zone + 1))
+        return true;
+    return if_nametoindex(zone + 1) != 0;
+}
+
 static int resolve_inet(const struct sockit_endpoint *ep, int flags, struct sockit_addr *out,
                         size_t max)
 {
@@ -362,6 +389,8 @@ static int resolve_inet(const struct sockit_endpoint *ep, int flags, struct sock
 
     if (ep->host[0] == '\0')
         return resolve_unspecified(ep, flags, out, max);
+    if (!zone_exists(ep->host))
+        return -SOCKIT_EZONE;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = sockit_endpoint_socktype(ep);
     hints.ai_flags = AI_NUMERICSERV | ((flags & SOCKIT_RESOLVE_PASSIVE) ? AI_PASSIVE : 0);

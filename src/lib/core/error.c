@@ -29,6 +29,9 @@ static const char *const core_texts[SOCKIT_E_CORE_END - SOCKIT_E_CORE] = {
     [SOCKIT_EDGRAMSIZE - SOCKIT_E_CORE] =
         "datagram too large (UDP payload max is 65507 bytes over IPv4, 65527 over IPv6)",
     [SOCKIT_ETYPE - SOCKIT_E_CORE] = "operation does not fit this endpoint type",
+    [SOCKIT_EZONE - SOCKIT_E_CORE] = "no such network interface (the IPv6 zone after '%')",
+    [SOCKIT_ENOTSOCK_PATH - SOCKIT_E_CORE] =
+        "the path exists and is not a socket (remove it or choose another)",
 };
 
 /* One row per module that has codes; error.h reserves the range of every module. */

@@ -106,13 +106,24 @@ static int unix_path_is_stale(const struct sockit_addr *a, int type)
     return stale;
 }
 
+static bool is_socket_file(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) < 0 || S_ISSOCK(st.st_mode); /* gone meanwhile: not our call */
+}
+
 static int bind_with_stale_check(int fd, const struct sockit_addr *a, int type,
                                  const struct sockit_sockopts *o)
 {
     int err = traced_bind(fd, a, o->trace);
     int is_path = a->u.sa.sa_family == AF_UNIX && a->u.un.sun_path[0] != '\0';
 
-    if (err != -EADDRINUSE || !is_path || !unix_path_is_stale(a, type))
+    if (err != -EADDRINUSE || !is_path)
+        return err;
+    if (!is_socket_file(a->u.un.sun_path))
+        return -SOCKIT_ENOTSOCK_PATH; /* a regular file, a directory...: never removed */
+    if (!unix_path_is_stale(a, type))
         return err;
     sockit__trace(o->trace, "unlink(\"%s\") = %d  (stale socket file)", a->u.un.sun_path,
                   unlink(a->u.un.sun_path) < 0 ? -1 : 0);

@@ -50,11 +50,12 @@ static struct sockit_endpoint parse_ok(const char *text)
 static const char *code_name(int code)
 {
     static const char *const names[] = {
-        "SOCKIT_EEMPTY",         "SOCKIT_ETOOLONG", "SOCKIT_ECTRL",       "SOCKIT_ESCHEME",
-        "SOCKIT_ENOPORT",        "SOCKIT_EPORT",    "SOCKIT_EHOST",       "SOCKIT_EIPV4",
-        "SOCKIT_EIPV6",          "SOCKIT_EBRACKET", "SOCKIT_EV6BRACKETS", "SOCKIT_EPATHEMPTY",
-        "SOCKIT_EPATHLONG",      "SOCKIT_ENONAME",  "SOCKIT_ENOADDR",     "SOCKIT_ERESOLVE",
-        "SOCKIT_EAGAIN_RESOLVE", "SOCKIT_ETRUNC",   "SOCKIT_EDGRAMSIZE",  "SOCKIT_ETYPE",
+        "SOCKIT_EEMPTY",         "SOCKIT_ETOOLONG",      "SOCKIT_ECTRL",       "SOCKIT_ESCHEME",
+        "SOCKIT_ENOPORT",        "SOCKIT_EPORT",         "SOCKIT_EHOST",       "SOCKIT_EIPV4",
+        "SOCKIT_EIPV6",          "SOCKIT_EBRACKET",      "SOCKIT_EV6BRACKETS", "SOCKIT_EPATHEMPTY",
+        "SOCKIT_EPATHLONG",      "SOCKIT_ENONAME",       "SOCKIT_ENOADDR",     "SOCKIT_ERESOLVE",
+        "SOCKIT_EAGAIN_RESOLVE", "SOCKIT_ETRUNC",        "SOCKIT_EDGRAMSIZE",  "SOCKIT_ETYPE",
+        "SOCKIT_EZONE",          "SOCKIT_ENOTSOCK_PATH",
     };
     int c = -code;
     if (c >= SOCKIT_E_FIRST && c < SOCKIT_E_LAST && (size_t)(c - SOCKIT_E_FIRST) < NELEM(names))
@@ -948,4 +949,41 @@ Test(endpoint, dgram_max_follows_address_family)
     a.u.sa.sa_family = AF_UNIX;
     a.len = sizeof(struct sockaddr_un);
     cr_expect_eq(sockit_addr_dgram_max(&a), 0);
+}
+
+/* ---------------------------------------------------------------- strict IPv4, zones (issue 16) */
+
+Test(endpoint, loose_ipv4_forms_are_eipv4_not_host_names)
+{
+    /* getaddrinfo takes these as IPv4 in inet_aton's loose forms; only dotted decimal is. */
+    expect_reject("tcp://0x7f.1:80", SOCKIT_EIPV4);
+    expect_reject("tcp://0x7f000001:80", SOCKIT_EIPV4);
+    expect_reject("tcp://127.1:80", SOCKIT_EIPV4);
+    expect_reject("tcp://example.0x1:80", SOCKIT_EIPV4);
+    expect_reject("tcp://1.2.3:80", SOCKIT_EIPV4);
+}
+
+Test(endpoint, names_with_digits_stay_host_names)
+{
+    expect_inet("tcp://3com.com:80", SOCKIT_TCP, "3com.com", 80);
+    expect_inet("tcp://123abc:80", SOCKIT_TCP, "123abc", 80);
+    expect_inet("tcp://host1.example.:80", SOCKIT_TCP, "host1.example.", 80);
+}
+
+Test(endpoint, resolve_of_an_unknown_ipv6_zone_is_ezone)
+{
+    struct sockit_endpoint ep = parse_ok("tcp://[fe80::1%nosuchif9]:80");
+    struct sockit_addr out[2];
+    int n = sockit_endpoint_resolve(&ep, 0, out, NELEM(out));
+
+    cr_expect_eq(n, -SOCKIT_EZONE, "resolve gave %d (%s)", n, sockit_strerror(n));
+    cr_expect(strstr(sockit_strerror(-SOCKIT_EZONE), "interface") != NULL);
+}
+
+Test(endpoint, resolve_of_a_known_or_numeric_ipv6_zone_works)
+{
+    struct sockit_addr out[2];
+
+    resolve_ok("tcp://[fe80::1%lo]:80", 0, out, NELEM(out));
+    resolve_ok("tcp://[fe80::1%1]:80", 0, out, NELEM(out));
 }
