@@ -277,6 +277,27 @@ static bool fd_open(int fd)
     return fcntl(fd, F_GETFD) >= 0;
 }
 
+/* A temp file (unlinked at once): its fd. */
+static int temp_fd(void)
+{
+    char path[] = "/tmp/sockit-test-stream-out-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
+    unlink(path);
+    return fd;
+}
+
+/* A shared file object on a temp file of LEN zero bytes; the fd in *FD, to see whether the
+ * object still holds it open. */
+static struct sockit_shared *shared_zero_file(size_t len, int *fd)
+{
+    *fd = temp_fd();
+    cr_assert_eq(ftruncate(*fd, (off_t)len), 0);
+    struct sockit_shared *file = NULL;
+    cr_assert_eq(sockit_shared_file(*fd, &file), 0);
+    return file;
+}
+
 static struct sockit_shared *shared_pattern(size_t len, unsigned seed)
 {
     struct sockit_shared *sh = NULL;
@@ -363,13 +384,8 @@ STREAM_TEST(close_releases_queued_shared_buffers_and_files)
     sx_open(&x, tr, 32 * 1024, NULL);
     struct sockit_shared *sh = shared_pattern(100 * 1024, 21);
     unsigned char *copy = pattern(100 * 1024, 21);
-    char path[] = "/tmp/sockit-test-stream-out-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    unlink(path);
-    cr_assert_eq(ftruncate(fd, 1 << 20), 0);
-    struct sockit_shared *file = NULL;
-    cr_assert_eq(sockit_shared_file(fd, &file), 0);
+    int fd;
+    struct sockit_shared *file = shared_zero_file(1 << 20, &fd);
 
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(sockit_stream_write_shared(x.s, sh, 0, 100 * 1024), 0);
@@ -394,13 +410,8 @@ LOOP_TEST(write_shared_rejects_ranges_outside_the_buffer_and_files)
     struct sx x;
     sx_open(&x, UNIX_PAIR, 0, NULL);
     struct sockit_shared *sh = shared_pattern(100, 22);
-    char path[] = "/tmp/sockit-test-stream-out-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    unlink(path);
-    cr_assert_eq(ftruncate(fd, 100), 0);
-    struct sockit_shared *file = NULL;
-    cr_assert_eq(sockit_shared_file(fd, &file), 0);
+    int fd;
+    struct sockit_shared *file = shared_zero_file(100, &fd);
     static const struct {
         size_t off, len;
     } bad[] = { { 101, 0 },       { 100, 1 },      { 0, 101 },     { 99, 2 },
@@ -435,10 +446,7 @@ struct tfile {
 /* A temp file of LEN pattern bytes (unlinked at once), wrapped in a shared object. */
 static void tfile_make(struct tfile *f, size_t len, unsigned seed)
 {
-    char path[] = "/tmp/sockit-test-stream-out-XXXXXX";
-    f->fd = mkstemp(path);
-    cr_assert_geq(f->fd, 0, "mkstemp: %s", strerror(errno));
-    unlink(path);
+    f->fd = temp_fd();
     f->data = pattern(len, seed);
     f->len = len;
     cr_assert_eq(h_write_all(f->fd, f->data, len), 0, "writing the temp file");
