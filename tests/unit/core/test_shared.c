@@ -211,6 +211,22 @@ static void *race(void *arg)
     return NULL;
 }
 
+/* Start two racers on SH and FD at once and wait for both; returns the times they saw the fd
+ * closed while holding a reference. Each drops one reference of the caller's at its end. */
+static int race_two_threads(struct sockit_shared *sh, int fd)
+{
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    struct racer r[2] = { { sh, fd, &start, 0 }, { sh, fd, &start, 0 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&start);
+    return r[0].closed_early + r[1].closed_early;
+}
+
 Test(shared, references_from_two_threads_free_the_object_once)
 {
     for (int round = 0; round < 20; round++) {
@@ -218,16 +234,7 @@ Test(shared, references_from_two_threads_free_the_object_once)
         struct sockit_shared *sh = NULL;
         cr_assert_eq(sockit_shared_file(fd, &sh), 0);
         sockit_shared_ref(sh); /* two references: one per thread; the creator keeps none */
-        pthread_barrier_t start;
-        pthread_barrier_init(&start, NULL, 2);
-        struct racer r[2] = { { sh, fd, &start, 0 }, { sh, fd, &start, 0 } };
-        pthread_t t[2];
-        for (int i = 0; i < 2; i++)
-            cr_assert_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
-        for (int i = 0; i < 2; i++)
-            pthread_join(t[i], NULL);
-        pthread_barrier_destroy(&start);
-        cr_expect_eq(r[0].closed_early + r[1].closed_early, 0,
+        cr_expect_eq(race_two_threads(sh, fd), 0,
                      "round %d: the fd was closed while references were held", round);
         expect_closed(fd, "after both threads dropped their references");
     }
@@ -241,16 +248,8 @@ Test(shared, references_from_two_threads_leave_the_creators_reference)
     struct sockit_shared *sh = NULL;
     cr_assert_eq(sockit_shared_file(fd, &sh), 0);
     sockit_shared_ref(sh);
-    sockit_shared_ref(sh);
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, 2);
-    struct racer r[2] = { { sh, fd, &start, 0 }, { sh, fd, &start, 0 } };
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        cr_assert_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
-    pthread_barrier_destroy(&start);
+    sockit_shared_ref(sh); /* one per thread */
+    race_two_threads(sh, fd);
     cr_expect(fd_open(fd), "closed although the creator still holds a reference");
     cr_expect_eq(sockit_shared_len(sh), 100);
     sockit_shared_unref(sh);
