@@ -108,6 +108,8 @@ int sockit__out_append_slow(struct sockit__outq *q, const void *data, size_t len
     return 0;
 }
 
+static void pop(struct sockit__outq *q);
+
 int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct sockit_shared *sh,
                     uint64_t off, size_t len)
 {
@@ -115,6 +117,11 @@ int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct s
 
     if (!g)
         return -ENOMEM;
+    /* The emptied piece a drained queue keeps in place (sockit__out_consume) takes no bytes
+     * from this piece: retire it, or io_uring would send it alone, zero bytes, forever, ahead
+     * of a file range. */
+    if (q->head && q->head->len == 0 && q->flight_segs == 0)
+        pop(q);
     g->kind = kind;
     g->sh = sockit_shared_ref(sh);
     g->len = len;
