@@ -696,15 +696,17 @@ static void connect_failed(struct sockit_loop *loop, void *data)
 static void connect_now(struct sockit_stream *s, const struct sockit_addr *to)
 {
     int rc = connect(s->fd, &to->u.sa, to->len);
+    int err = rc < 0 ? errno : 0; /* before formatting the address, which may set errno */
 
     if (__builtin_expect(s->loop->opts.trace != NULL, 0)) {
         char addr[SOCKIT_ADDR_STRLEN];
         sockit_addr_format(to, addr, sizeof(addr));
+        errno = err;
         SOCKIT__TRACE_CALL(s->loop, rc, "connect(%d, %s)", s->fd, addr);
     }
-    if (rc == 0 || errno == EINPROGRESS)
+    if (rc == 0 || err == EINPROGRESS)
         return;
-    s->close_err = -errno;
+    s->close_err = -err;
     sockit_loop_defer(s->loop, &s->pump_defer, connect_failed, s);
 }
 

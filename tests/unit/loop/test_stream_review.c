@@ -208,3 +208,93 @@ LOOP_TEST(send_file_behind_a_shared_buffer_after_a_drained_write_is_sent)
     cr_expect_eq(got[6 + FLEN], 'z');
     rv_free(&r);
 }
+
+/* ---------------------------------------------------------------- connects */
+
+static bool closed(struct rv *r)
+{
+    return r->close_calls > 0;
+}
+
+static void drop_line(void *ctx, const char *text)
+{
+    (void)ctx;
+    (void)text;
+}
+
+/* The error with which a connect to TO ends (0: it connected), on a loop traced or not. */
+static int connect_result(const struct sockit_addr *to, bool traced)
+{
+    struct sockit_trace hook = { drop_line, NULL };
+    struct sockit_loop_options o = test_options;
+    struct rv r = { .peer = -1 };
+
+    o.trace = traced ? &hook : NULL;
+    cr_assert_eq(sockit_loop_new(&r.loop, &o), 0);
+    int rc = sockit_stream_connect(r.loop, to, 1000, &rv_ops, &r, NULL, &r.s);
+    cr_assert_eq(rc, 0, "sockit_stream_connect: %d (%s)", rc, sockit_strerror(rc));
+    run_until(&r, closed, 2000);
+    int err = r.connect_calls ? 0 : r.close_err;
+    cr_assert(r.connect_calls || r.close_calls, "the connect neither succeeded nor failed");
+    rv_free(&r);
+    return err;
+}
+
+/* A connect that fails at once is reported with its own errno whether the loop traces or not:
+ * formatting the trace line (an IPv6 scope is looked up by name) must not clobber errno. */
+LOOP_TEST(connect_failing_at_once_reports_the_same_error_when_traced)
+{
+    struct sockit_addr to = { .len = sizeof(struct sockaddr_in6) };
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+
+    if (probe < 0)
+        cr_skip_test("no IPv6 here");
+    close(probe);
+    to.u.in6 = (struct sockaddr_in6){ .sin6_family = AF_INET6,
+                                      .sin6_port = htons(9),
+                                      .sin6_scope_id = 99999 }; /* no such interface */
+    cr_assert_eq(inet_pton(AF_INET6, "fe80::1", &to.u.in6.sin6_addr), 1);
+    int plain = connect_result(&to, false);
+    int traced = connect_result(&to, true);
+    cr_assert_lt(plain, 0, "the connect to fe80::1%%99999 did not fail");
+    cr_expect_eq(traced, plain, "traced: %d (%s), untraced: %d (%s)", traced,
+                 sockit_strerror(traced), plain, sockit_strerror(plain));
+}
+
+/* A unix listener whose backlog is full: design.md says the connect fails at once (EAGAIN),
+ * reported from a deferred call, on every backend. */
+LOOP_TEST(connect_to_a_unix_listener_with_a_full_backlog_fails_at_once)
+{
+    struct sockit_addr a = { .len = sizeof(struct sockaddr_un) };
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fillers[64], nfill = 0;
+
+    a.u.un.sun_family = AF_UNIX;
+    snprintf(a.u.un.sun_path, sizeof a.u.un.sun_path, "/tmp/sockit-review-backlog-%d",
+             (int)getpid());
+    unlink(a.u.un.sun_path);
+    cr_assert_eq(bind(l, &a.u.sa, a.len), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(listen(l, 0), 0);
+    for (; nfill < 64; nfill++) {
+        fillers[nfill] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (connect(fillers[nfill], &a.u.sa, a.len) < 0) {
+            cr_assert_eq(errno, EAGAIN, "filler connect: %s", strerror(errno));
+            close(fillers[nfill]);
+            break;
+        }
+    }
+    struct rv r = { .peer = -1, .loop = new_loop() };
+    cr_assert_eq(sockit_stream_connect(r.loop, &a, 500, &rv_ops, &r, NULL, &r.s), 0);
+    cr_expect_eq(r.close_calls, 0, "on_close ran inside sockit_stream_connect");
+    uint64_t t0 = mono_ns();
+    run_until(&r, closed, 2000);
+    uint64_t took = (mono_ns() - t0) / MS;
+    cr_expect_eq(r.connect_calls, 0);
+    cr_expect_eq(r.close_err, -EAGAIN, "on_close err %d (%s) after %llu ms", r.close_err,
+                 sockit_strerror(r.close_err), (unsigned long long)took);
+    cr_expect_lt(took, 200, "the failure took %llu ms", (unsigned long long)took);
+    rv_free(&r);
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    close(l);
+    unlink(a.u.un.sun_path);
+}
