@@ -209,6 +209,49 @@ LOOP_TEST(send_file_behind_a_shared_buffer_after_a_drained_write_is_sent)
     rv_free(&r);
 }
 
+/* ---------------------------------------------------------------- memory against max_output */
+
+/* Bytes the allocator has handed out and not had back. */
+static size_t heap_in_use(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
+}
+
+/* A server sends a slow client many small messages, each a copied header and a shared body
+ * (a WebSocket frame, a chat line): max_output bounds the bytes queued, and what the queue
+ * costs in memory must stay in proportion to it, not grow to many times the limit. */
+LOOP_TEST(many_small_pieces_cost_memory_in_proportion_to_max_output)
+{
+    enum { MAX_OUT = 64 * 1024 };
+    const struct sockit_stream_limits lim = { 16 * 1024, 32 * 1024, MAX_OUT };
+    struct sockit_shared *body = NULL;
+    struct rv r;
+
+    rv_open(&r, 4096, &lim);
+    cr_assert_eq(sockit_shared_copy("twenty bytes of chat", 20, &body), 0);
+    size_t before = heap_in_use();
+    int rc = 0, n = 0;
+    while (n < 1000000) {
+        if ((rc = sockit_stream_write(r.s, "hd", 2)) < 0 ||
+            (rc = sockit_stream_write_shared(r.s, body, 0, 20)) < 0)
+            break;
+        n++;
+    }
+    size_t used = heap_in_use() - before;
+    cr_assert_eq(rc, -ENOBUFS, "after %d messages: %d (%s)", n, rc, sockit_strerror(rc));
+    cr_expect_leq(used, (size_t)4 * MAX_OUT,
+                  "%d messages of 22 B queued (%zu B pending) took %zu KiB of heap; "
+                  "max_output is %d KiB",
+                  n, sockit_stream_pending(r.s), used / 1024, MAX_OUT / 1024);
+    cr_expect_eq(r.close_calls, 0);
+    sockit_shared_unref(body);
+    rv_free(&r);
+}
+
 /* ---------------------------------------------------------------- connects */
 
 static bool closed(struct rv *r)
