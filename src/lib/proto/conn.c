@@ -118,6 +118,20 @@ static void offer_kept(struct sockit_loop *loop, void *data)
         sockit_stream_read_start(c->s);
 }
 
+/* The peer ended its side. No input_end: close once what the engine wrote is sent; an error
+ * from it closes now, with that error, as one from input does. */
+static void end_of_input(struct sockit_conn *c)
+{
+    int rc;
+
+    if (!c->ops->input_end) {
+        sockit_stream_close_after_flush(c->s);
+        return;
+    }
+    if ((rc = c->ops->input_end(c->eng, sockit_loop_now(c->loop), &c->io)) < 0)
+        fail(c, rc);
+}
+
 static void on_data(struct sockit_stream *s, const void *data, size_t len, void *ud)
 {
     struct sockit_conn *c = ud;
@@ -125,10 +139,7 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
 
     (void)s;
     if (len == 0) {
-        int keep_open =
-            c->ops->input_end && c->ops->input_end(c->eng, sockit_loop_now(c->loop), &c->io) == 0;
-        if (!keep_open)
-            sockit_stream_close(c->s);
+        end_of_input(c);
         return;
     }
     if (sockit_buf_len(&c->in) == 0) { /* the common case: straight from the read */
