@@ -88,7 +88,8 @@ int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, siz
     for (int i = 0; i < n; i++) {
         size_t from = skip < iov[i].iov_len ? skip : iov[i].iov_len;
         size_t take = iov[i].iov_len - from;
-        memcpy(g->base + g->head + g->len, (const char *)iov[i].iov_base + from, take);
+        if (take) /* an empty iovec may have no base at all */
+            memcpy(g->base + g->head + g->len, (const char *)iov[i].iov_base + from, take);
         g->len += take;
         skip -= from;
     }
