@@ -89,6 +89,15 @@ static long feed(struct sockit_conn *c, const uint8_t *data, size_t len)
     return (long)done;
 }
 
+/* N bytes of the kept input were consumed. An emptied buffer is freed: an idle conn holds
+ * none, however long the head it once had to keep (up to max_input and one read). */
+static void consume_kept(struct sockit_conn *c, size_t n)
+{
+    sockit_buf_consume(&c->in, n);
+    if (sockit_buf_len(&c->in) == 0)
+        sockit_buf_free(&c->in);
+}
+
 /* Unconsumed input waiting for more may not pass max_input; input left while paused is at
  * most one read (the stream stops) and is kept whole. */
 static void check_kept(struct sockit_conn *c)
@@ -112,7 +121,7 @@ static void offer_kept(struct sockit_loop *loop, void *data)
         return;
     if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
         return;
-    sockit_buf_consume(&c->in, (size_t)n);
+    consume_kept(c, (size_t)n);
     check_kept(c);
     if (!c->paused && !c->err)
         sockit_stream_read_start(c->s);
@@ -155,7 +164,7 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
     if (len && sockit_buf_len(&c->in) > len && !c->paused) { /* old and new together */
         if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
             return;
-        sockit_buf_consume(&c->in, (size_t)n);
+        consume_kept(c, (size_t)n);
     }
     check_kept(c);
 }

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -158,4 +159,107 @@ LOOP_TEST(conn_input_end_zero_stays_open_for_output)
     cr_expect_not(b.got_wrong);
     cr_expect_eq(b.closed_calls, 1, "closed by sockit_loop_free");
     cr_expect_eq(b.closed_err, -ECANCELED);
+}
+
+/* ---------------------------------------------------------------- idle memory */
+
+/* Bytes the allocator has handed out and not had back. */
+#if defined(__SANITIZE_ADDRESS__)
+size_t __sanitizer_get_current_allocated_bytes(void); /* ASan's, as malloc is */
+static size_t heap_in_use(void)
+{
+    return __sanitizer_get_current_allocated_bytes();
+}
+#else
+static size_t heap_in_use(void)
+{
+    return mallinfo2().uordblks;
+}
+#endif
+
+struct liner {
+    struct sockit_loop *loop;
+    int peer, answered, closed_calls;
+    size_t offered; /* the most bytes input was offered at once */
+    struct sockit_timer tick;
+    int want_answers, ticks;
+};
+
+/* Answers each line with "ok". */
+static long liner_input(void *eng, const uint8_t *data, size_t len, uint64_t now,
+                        const struct sockit_io *io)
+{
+    struct liner *l = eng;
+    const uint8_t *nl = memchr(data, '\n', len);
+
+    (void)now;
+    l->offered = len > l->offered ? len : l->offered;
+    if (!nl)
+        return 0;
+    cr_assert_eq(io->writev(io->ctx, &(struct iovec){ "ok", 2 }, 1), 0);
+    l->answered++;
+    return nl - data + 1;
+}
+
+static void liner_closed(void *eng, int err)
+{
+    (void)err;
+    ((struct liner *)eng)->closed_calls++;
+}
+
+static void liner_tick(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    struct liner *l = data;
+
+    (void)t;
+    if (l->answered >= l->want_answers || ++l->ticks > 2000)
+        sockit_loop_stop(loop);
+}
+
+/* Run until the engine has answered N lines (2 s at most). */
+static void run_until_answered(struct liner *l, int n)
+{
+    l->want_answers = n;
+    l->ticks = 0;
+    cr_assert_eq(sockit_timer_start(l->loop, &l->tick, MS, MS), 0);
+    run_ok(l->loop);
+    sockit_timer_stop(l->loop, &l->tick);
+    cr_assert_geq(l->answered, n, "%d lines answered, %d expected", l->answered, n);
+}
+
+/* A peer sends a long line in two parts (the first kept, unconsumed, by the conn), then goes
+ * idle: the conn must not keep the input buffer it needed for that line. With 10,000 idle
+ * keep-alive connections, each that ever sent a long head would hold up to max_input plus one
+ * read, for as long as it stays open. */
+LOOP_TEST(conn_idle_after_a_long_line_holds_no_input_buffer)
+{
+    static const struct sockit_engine_ops ops = { liner_input, NULL, liner_closed };
+    static char part[60000];
+    struct liner l = { .loop = new_loop() };
+    struct sockit_conn *c;
+    int sv[2];
+
+    pair(sv);
+    l.peer = sv[1];
+    sockit_timer_init(&l.tick, liner_tick, &l);
+    cr_assert_eq(sockit_conn_open(l.loop, sv[0], &ops, &l, NULL, &c), 0);
+    cr_assert_eq(write(l.peer, "warm up\n", 8), 8);
+    run_until_answered(&l, 1);
+    size_t before = heap_in_use();
+    memset(part, 'x', sizeof part);
+    cr_assert_eq(write(l.peer, part, sizeof part), (ssize_t)sizeof part);
+    for (int i = 0; i < 200 && l.offered < sizeof part; i++) {
+        cr_assert_eq(sockit_timer_start(l.loop, &l.tick, MS, 0), 0);
+        run_ok(l.loop); /* the tick stops the loop after a millisecond */
+    }
+    cr_assert_geq(l.offered, sizeof part, "the first part never reached the engine");
+    cr_assert_eq(write(l.peer, "\n", 1), 1);
+    run_until_answered(&l, 2);
+    size_t after = heap_in_use();
+    cr_expect_lt(after - before, (size_t)16 * 1024,
+                 "an idle conn holds %zu KiB more than before the long line",
+                 (after - before) / 1024);
+    cr_expect_eq(l.closed_calls, 0);
+    sockit_loop_free(l.loop);
+    close(l.peer);
 }
