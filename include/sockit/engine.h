@@ -42,7 +42,8 @@ struct sockit_engine_ops {
     long (*input)(void *eng, const uint8_t *data, size_t len, uint64_t now,
                   const struct sockit_io *io);
     /* The peer ended its side (after every byte was offered). Return 0 to stay open for
-     * output, < 0 to close. May be NULL: close. */
+     * output, < 0 to close now with that error (as from input). May be NULL: close once the
+     * output already written is sent. */
     int (*input_end)(void *eng, uint64_t now, const struct sockit_io *io);
     /* The connection is gone (ERR 0, or -errno / -SOCKIT_E*): free ENG here. */
     void (*closed)(void *eng, int err);

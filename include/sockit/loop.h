@@ -203,8 +203,10 @@ struct sockit_stream_limits {
     size_t high_water; /* pause reading above this much pending output */
     /* Hard bound on output held in memory (copied bytes and shared-buffer bytes; file ranges
      * take no memory and do not count): a write that would pass it fails with -ENOBUFS and
-     * queues nothing, so one peer that never reads cannot take the server's memory. 0: the
-     * default, 8 MiB. */
+     * queues nothing, so one peer that never reads cannot take the server's memory. Each
+     * queued piece (a write, a shared or a file range) also costs bookkeeping, so at most one
+     * piece per 64 bytes of the bound (at least 64 pieces) waits; a write past that fails the
+     * same way. 0: the default, 8 MiB. */
     size_t max_output;
 };
 

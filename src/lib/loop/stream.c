@@ -17,6 +17,9 @@
 
 #define IOV_BATCH 64 /* pieces per sendmsg */
 
+#define PIECE_COST 64 /* bytes of max_output a queued piece stands for (sockit_stream_limits) */
+#define MIN_PIECES 64 /* pieces a stream may queue, however small its max_output */
+
 static const struct sockit_stream_limits default_limits = { 16 * 1024, 64 * 1024, 8u << 20 };
 
 static void pump(struct sockit_stream *s);
@@ -366,12 +369,20 @@ static void queued(struct sockit_stream *s)
     update_interest(s);
 }
 
+/* The most pieces a stream may queue: each costs about PIECE_COST bytes of bookkeeping
+ * besides its bytes, so max_output bounds them too (sockit_stream_limits). */
+static size_t most_pieces(const struct sockit_stream *s)
+{
+    size_t n = s->max_out / PIECE_COST;
+    return n > MIN_PIECES ? n : MIN_PIECES;
+}
+
 /* May LEN more bytes of memory be queued? 0, -EPIPE or -ENOBUFS. */
 static int check_write(const struct sockit_stream *s, size_t mem)
 {
     if (s->closing || s->shut_pending || s->close_after_flush)
         return -EPIPE;
-    if (mem > s->max_out || s->out.mem > s->max_out - mem)
+    if (mem > s->max_out || s->out.mem > s->max_out - mem || s->out.nsegs >= most_pieces(s))
         return -ENOBUFS;
     return 0;
 }
@@ -696,15 +707,17 @@ static void connect_failed(struct sockit_loop *loop, void *data)
 static void connect_now(struct sockit_stream *s, const struct sockit_addr *to)
 {
     int rc = connect(s->fd, &to->u.sa, to->len);
+    int err = rc < 0 ? errno : 0; /* before formatting the address, which may set errno */
 
     if (__builtin_expect(s->loop->opts.trace != NULL, 0)) {
         char addr[SOCKIT_ADDR_STRLEN];
         sockit_addr_format(to, addr, sizeof(addr));
+        errno = err;
         SOCKIT__TRACE_CALL(s->loop, rc, "connect(%d, %s)", s->fd, addr);
     }
-    if (rc == 0 || errno == EINPROGRESS)
+    if (rc == 0 || err == EINPROGRESS)
         return;
-    s->close_err = -errno;
+    s->close_err = -err;
     sockit_loop_defer(s->loop, &s->pump_defer, connect_failed, s);
 }
 

@@ -9,6 +9,8 @@
 
 #include "loop_internal.h"
 
+#define SEAL_SLACK 64 /* unused bytes a sealed copy piece may keep */
+
 static void push(struct sockit__outq *q, struct sockit__seg *g)
 {
     g->next = NULL;
@@ -86,7 +88,8 @@ int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, siz
     for (int i = 0; i < n; i++) {
         size_t from = skip < iov[i].iov_len ? skip : iov[i].iov_len;
         size_t take = iov[i].iov_len - from;
-        memcpy(g->base + g->head + g->len, (const char *)iov[i].iov_base + from, take);
+        if (take) /* an empty iovec may have no base at all */
+            memcpy(g->base + g->head + g->len, (const char *)iov[i].iov_base + from, take);
         g->len += take;
         skip -= from;
     }
@@ -108,6 +111,28 @@ int sockit__out_append_slow(struct sockit__outq *q, const void *data, size_t len
     return 0;
 }
 
+static void pop(struct sockit__outq *q);
+
+/* A copy piece that a shared or file piece follows takes no more bytes: give back the storage
+ * it does not use (a new piece starts with SOCKIT__KEEP_BUF), or a slow reader sent a copied
+ * header and a shared body per message would hold 4 KiB per message. Not the head (the piece
+ * a busy stream reuses), nor a piece in flight. */
+static void seal_tail(struct sockit__outq *q)
+{
+    struct sockit__seg *g = q->tail;
+
+    if (!g || g == q->head || g->kind != SEG_COPY || q->flight_segs == q->nsegs || g->len == 0 ||
+        g->cap - g->len <= SEAL_SLACK)
+        return;
+    memmove(g->base, g->base + g->head, g->len);
+    g->head = 0;
+    char *p = realloc(g->base, g->len);
+    if (p) {
+        g->base = p;
+        g->cap = g->len;
+    }
+}
+
 int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct sockit_shared *sh,
                     uint64_t off, size_t len)
 {
@@ -115,6 +140,12 @@ int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct s
 
     if (!g)
         return -ENOMEM;
+    /* The emptied piece a drained queue keeps in place (sockit__out_consume) takes no bytes
+     * from this piece: retire it, or io_uring would send it alone, zero bytes, forever, ahead
+     * of a file range. */
+    if (q->head && q->head->len == 0 && q->flight_segs == 0)
+        pop(q);
+    seal_tail(q);
     g->kind = kind;
     g->sh = sockit_shared_ref(sh);
     g->len = len;

@@ -89,6 +89,15 @@ static long feed(struct sockit_conn *c, const uint8_t *data, size_t len)
     return (long)done;
 }
 
+/* N bytes of the kept input were consumed. An emptied buffer is freed: an idle conn holds
+ * none, however long the head it once had to keep (up to max_input and one read). */
+static void consume_kept(struct sockit_conn *c, size_t n)
+{
+    sockit_buf_consume(&c->in, n);
+    if (sockit_buf_len(&c->in) == 0)
+        sockit_buf_free(&c->in);
+}
+
 /* Unconsumed input waiting for more may not pass max_input; input left while paused is at
  * most one read (the stream stops) and is kept whole. */
 static void check_kept(struct sockit_conn *c)
@@ -112,10 +121,24 @@ static void offer_kept(struct sockit_loop *loop, void *data)
         return;
     if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
         return;
-    sockit_buf_consume(&c->in, (size_t)n);
+    consume_kept(c, (size_t)n);
     check_kept(c);
     if (!c->paused && !c->err)
         sockit_stream_read_start(c->s);
+}
+
+/* The peer ended its side. No input_end: close once what the engine wrote is sent; an error
+ * from it closes now, with that error, as one from input does. */
+static void end_of_input(struct sockit_conn *c)
+{
+    int rc;
+
+    if (!c->ops->input_end) {
+        sockit_stream_close_after_flush(c->s);
+        return;
+    }
+    if ((rc = c->ops->input_end(c->eng, sockit_loop_now(c->loop), &c->io)) < 0)
+        fail(c, rc);
 }
 
 static void on_data(struct sockit_stream *s, const void *data, size_t len, void *ud)
@@ -125,10 +148,7 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
 
     (void)s;
     if (len == 0) {
-        int keep_open =
-            c->ops->input_end && c->ops->input_end(c->eng, sockit_loop_now(c->loop), &c->io) == 0;
-        if (!keep_open)
-            sockit_stream_close(c->s);
+        end_of_input(c);
         return;
     }
     if (sockit_buf_len(&c->in) == 0) { /* the common case: straight from the read */
@@ -144,7 +164,7 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
     if (len && sockit_buf_len(&c->in) > len && !c->paused) { /* old and new together */
         if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
             return;
-        sockit_buf_consume(&c->in, (size_t)n);
+        consume_kept(c, (size_t)n);
     }
     check_kept(c);
 }
