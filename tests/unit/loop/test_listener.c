@@ -393,3 +393,33 @@ LOOP_TEST(loop_free_closes_open_listeners)
     cr_expect_eq(errno, ECONNREFUSED, "connect: %s", strerror(errno));
     close(fd);
 }
+
+/* A loop that has run its listener (so a backend request may hold the socket) releases the
+ * port when it is freed, at once: a new server binds the same port right after, on every
+ * backend. On io_uring the poll request kept the socket alive until the ring's teardown, which
+ * the kernel finishes later in a worker (EADDRINUSE for 5-11 ms after a clean exit). */
+LOOP_TEST(loop_free_releases_the_port_at_once)
+{
+    for (int round = 0; round < 20; round++) {
+        struct lx x = { .loop = new_loop(), .close_after = 0 };
+        struct sockaddr_in addr;
+        int lfd = tcp_listener(&addr);
+        open_listener(&x, lfd, NULL);
+        sockit_timer_stop(x.loop, &x.deadline);
+        cr_assert_eq(sockit_timer_start(x.loop, &x.deadline, 50 * MS, 0), 0);
+        int c = client(&addr, NULL);
+        run_ok(x.loop); /* accepts the client, re-arms, stops at the deadline */
+        cr_assert_eq(x.accepts, 1, "round %d: %d accepts", round, x.accepts);
+        sockit_loop_free(x.loop);
+        close_accepted(&x);
+        close(c);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        cr_assert_geq(fd, 0);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        cr_expect_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0,
+                     "round %d: bind to the freed loop's port %d: %s", round, ntohs(addr.sin_port),
+                     strerror(errno));
+        cr_expect_eq(listen(fd, 1), 0, "round %d: listen: %s", round, strerror(errno));
+        close(fd);
+    }
+}
