@@ -59,17 +59,6 @@ static int client(const struct sockaddr_in *addr, struct sockaddr_in *local)
     return fd;
 }
 
-/* Wait up to MS for FD to become readable; then what a read gives: 0 (end of stream), a byte
- * count, or -errno. -ETIMEDOUT if nothing happened. */
-static ssize_t read_within(int fd, int ms, char *buf, size_t cap)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll(&p, 1, ms) != 1)
-        return -ETIMEDOUT;
-    ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
-    return n < 0 ? -errno : n;
-}
-
 struct lx {
     struct sockit_loop *loop;
     struct sockit_listener *l;
@@ -175,7 +164,7 @@ LOOP_TEST(listener_accepts_and_reports_the_peer_address)
         if (match >= 0) {
             char b[8];
             cr_expect_eq(send(x.fds[i], "hi", 2, MSG_NOSIGNAL), 2);
-            cr_expect_eq(read_within(c[match], 1000, b, sizeof b), 2);
+            cr_expect_eq(h_read_within(c[match], 1000, b, sizeof b), 2);
         }
     }
     sockit_loop_free(x.loop);
@@ -254,7 +243,7 @@ LOOP_TEST(listener_closed_inside_on_accept_is_safe)
         if (x.peers[0].u.in.sin_port == local[i].sin_port)
             continue; /* the accepted one: its fd is open */
         char b[8];
-        ssize_t r = read_within(c[i], 1000, b, sizeof b);
+        ssize_t r = h_read_within(c[i], 1000, b, sizeof b);
         cr_expect(r == 0 || r == -ECONNRESET,
                   "client %d, left in the backlog of a closed listener, read %zd (%s)", i, r,
                   r < 0 ? strerror((int)-r) : "bytes");

@@ -146,24 +146,13 @@ static int tcp_client(int port)
     return fd;
 }
 
-/* Wait up to MS for FD to be readable; then what a read gives: a byte count, 0 at end of
- * stream, or -errno (-ETIMEDOUT: nothing came). */
-static ssize_t read_within(int fd, int ms, char *buf, size_t cap)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll(&p, 1, ms) != 1)
-        return -ETIMEDOUT;
-    ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
-    return n < 0 ? -errno : n;
-}
-
 /* Send "ping" and read the answer: 4 when echoed, 0 or -errno when the server closed. */
 static ssize_t ping(int fd)
 {
     char buf[8];
     if (send(fd, "ping", 4, MSG_NOSIGNAL) != 4)
         return -errno;
-    ssize_t n = read_within(fd, 3000, buf, sizeof(buf));
+    ssize_t n = h_read_within(fd, 3000, buf, sizeof(buf));
     if (n == 4)
         cr_expect_eq(memcmp(buf, "ping", 4), 0, "the echo");
     return n;
@@ -275,7 +264,7 @@ LOOP_TEST(client_over_the_cap_is_closed_at_once)
     cr_assert_eq(ping(a), 4);
     uint64_t t0 = mono_ns();
     int b = tcp_client(port); /* sends nothing: it is told all the same */
-    ssize_t n = read_within(b, 3000, buf, sizeof(buf));
+    ssize_t n = h_read_within(b, 3000, buf, sizeof(buf));
     uint64_t ms = (mono_ns() - t0) / MS;
     cr_expect(n == 0 || n == -ECONNRESET, "the client over the cap: read %zd", n);
     cr_expect_lt(ms, 1000, "closed after %lu ms", (unsigned long)ms);
@@ -303,7 +292,7 @@ LOOP_TEST(idle_timeout_closes_a_quiet_client_and_spares_a_busy_one)
         cr_assert_eq(ping(busy), 4, "busy client, round %d", i);
         usleep(50000);
     }
-    ssize_t n = read_within(quiet, 2000, buf, sizeof(buf));
+    ssize_t n = h_read_within(quiet, 2000, buf, sizeof(buf));
     uint64_t ms = (mono_ns() - t0) / MS;
     cr_expect_eq(n, 0, "the quiet client sees the end of the stream (read %zd)", n);
     cr_expect(ms >= 190 && ms < 2000, "closed after %lu ms, idle_ms 200", (unsigned long)ms);
@@ -339,7 +328,7 @@ LOOP_TEST(stop_from_another_thread_closes_the_clients)
     cr_expect_eq(sockit_server_wait(srv), 0);
     pthread_join(tid, NULL);
     cr_expect_eq(atomic_load(&x.closed_cancel), 1, "on_close(-ECANCELED) for the client");
-    cr_expect_eq(read_within(fd, 1000, buf, sizeof(buf)), 0, "the client sees the end");
+    cr_expect_eq(h_read_within(fd, 1000, buf, sizeof(buf)), 0, "the client sees the end");
     cr_expect_eq(stats(srv).live, 0);
     close(fd);
     sockit_server_free(srv);
@@ -504,7 +493,7 @@ LOOP_TEST(datagrams_are_served_by_a_dgram_per_thread)
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         char buf[16];
         cr_assert_eq(sendto(fd, "datagram", 8, 0, (struct sockaddr *)&a, sizeof(a)), 8);
-        cr_expect_eq(read_within(fd, 3000, buf, sizeof(buf)), 8, "datagram %d answered", i);
+        cr_expect_eq(h_read_within(fd, 3000, buf, sizeof(buf)), 8, "datagram %d answered", i);
         close(fd);
     }
     stop_and_wait(srv);
