@@ -42,9 +42,14 @@ enum sockit_errcode {
     SOCKIT_ENOTSOCK_PATH,          /* unix path exists and is not a socket */
     SOCKIT_E_CORE_END,
 
+    /* server (src/lib/server: sockit/server.h): 10200-10299 */
+    SOCKIT_E_SERVER = SOCKIT_E_FIRST + 2 * SOCKIT_E_RANGE,
+    SOCKIT_EFULL = SOCKIT_E_SERVER, /* client turned away: the server is at max_clients */
+    SOCKIT_EIDLE,                   /* client closed: it sent nothing for idle_ms */
+    SOCKIT_E_SERVER_END,
+
     /* Reserved ranges, no codes yet. */
     SOCKIT_E_LOOP = SOCKIT_E_FIRST + 1 * SOCKIT_E_RANGE,    /* 10100 src/lib/loop */
-    SOCKIT_E_SERVER = SOCKIT_E_FIRST + 2 * SOCKIT_E_RANGE,  /* 10200 src/lib/server */
     SOCKIT_E_HTTP = SOCKIT_E_FIRST + 3 * SOCKIT_E_RANGE,    /* 10300 src/lib/proto/http */
     SOCKIT_E_WS = SOCKIT_E_FIRST + 4 * SOCKIT_E_RANGE,      /* 10400 src/lib/proto/ws */
     SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE,    /* 10500 src/lib/proto/game */

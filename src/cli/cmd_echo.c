@@ -20,7 +20,9 @@ static const char echo_help[] =
     "  -b, --backlog N         listen() backlog (default: 3 for iterative, else SOMAXCONN)\n"
     "  -n, --clients N         exit after serving N clients (datagram endpoints: N datagrams)\n"
     "      --max-clients N     serve at most N clients at once (fork, thread, loop;\n"
-    "                          default 1024); more wait in the backlog\n"
+    "                          default 1024). The loop model counts them over all its\n"
+    "                          threads and closes a client over the cap at once; fork\n"
+    "                          and thread leave it waiting in the backlog\n"
     "  -w, --workers N         datagram endpoints: workers sharing the socket (default 2)\n"
     "  -B, --backend NAME      loop model: uring, epoll, poll or auto (default: the best the\n"
     "                          kernel allows, with one notice when it falls back)\n"
@@ -168,13 +170,14 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
     return cli_endpoint("echo", cfg->ep_text, &cfg->ep);
 }
 
+/* The blocking models, on the socket echo_open opened. */
 static int run_model(struct echo_server *srv)
 {
     switch (srv->cfg->model) {
     case ECHO_ITERATIVE: return echo_run_iterative(srv);
     case ECHO_FORK: return echo_run_fork(srv);
     case ECHO_THREAD: return echo_run_thread(srv);
-    case ECHO_LOOP: return echo_run_loop(srv);
+    case ECHO_LOOP: break; /* the library's server: echo_run_loop */
     }
     return CLI_FAIL;
 }
@@ -200,8 +203,8 @@ int cmd_echo(int argc, char **argv)
     /* Every model waits in poll() (on the socket and the stop signals), so the socket is
      * non-blocking: a client that vanishes between poll and accept cannot hang us. */
     cfg.opts.flags |= SOCKIT_NONBLOCK;
-    if (cfg.threads > 1 && !sockit_endpoint_is_unix(&cfg.ep))
-        cfg.opts.flags |= SOCKIT_REUSEPORT; /* each loop thread binds the port too */
+    if (cfg.model == ECHO_LOOP)
+        return echo_run_loop(&cfg); /* the server opens its sockets, one per thread */
     rc = echo_open(&srv, &cfg, cfg.model == ECHO_FORK);
     if (rc != 0)
         return rc;

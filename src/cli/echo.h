@@ -55,6 +55,9 @@ enum echo_end { ECHO_DONE, ECHO_STOP };
  * Returns 0 or CLI_FAIL (message printed). */
 int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld);
 
+/* Log "listening on ENDPOINT (model M)" for the bound address LOCAL. */
+void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr *local);
+
 /* Close everything echo_open opened and remove a unix socket file. */
 void echo_close(struct echo_server *srv);
 
@@ -112,6 +115,8 @@ void echo_log_client(const struct echo_config *cfg, const struct sockit_addr *pe
 int echo_run_iterative(struct echo_server *srv);
 int echo_run_fork(struct echo_server *srv);
 int echo_run_thread(struct echo_server *srv);
-int echo_run_loop(struct echo_server *srv);
+/* The loop model runs on the library's server, which opens its own sockets (no echo_open):
+ * returns CLI_OK or CLI_FAIL (printed). */
+int echo_run_loop(const struct echo_config *cfg);
 
 #endif

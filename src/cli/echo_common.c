@@ -83,10 +83,16 @@ static int open_sigfd(bool with_sigchld)
     return fd < 0 ? -errno : fd;
 }
 
-int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld)
+void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr *local)
 {
     char where[SOCKIT_ADDR_STRLEN + 16];
 
+    cli_format_addr(cfg->ep.transport, local, where, sizeof(where));
+    echo_log(cfg, "listening on %s (model %s)", where, echo_model_name(cfg->model));
+}
+
+int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld)
+{
     srv->cfg = cfg;
     srv->spare = -1;
     srv->sigfd = open_sigfd(with_sigchld);
@@ -98,10 +104,8 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text,
                         srv->lfd);
     }
-    if (cfg->model != ECHO_LOOP) /* loop listeners keep their own reserve fd */
-        srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    cli_format_addr(cfg->ep.transport, &srv->local, where, sizeof(where));
-    echo_log(cfg, "listening on %s (model %s)", where, echo_model_name(cfg->model));
+    srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    echo_log_listening(cfg, &srv->local);
     return 0;
 }
 

@@ -442,6 +442,14 @@ int h_read_exact(int fd, void *buf, size_t len)
     return 0;
 }
 
+ssize_t h_read_within(int fd, int ms, void *buf, size_t cap)
+{
+    if (wait_ready(fd, POLLIN, h_now_ms() + ms) < 0)
+        return -ETIMEDOUT;
+    ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}
+
 void h_fill(void *buf, size_t len, unsigned seed)
 {
     unsigned char *p = buf;

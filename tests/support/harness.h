@@ -125,6 +125,10 @@ int h_connect(const char *endpoint);
 int h_write_all(int fd, const void *buf, size_t len);
 int h_read_exact(int fd, void *buf, size_t len);
 
+/* Wait up to MS for FD to become readable; then what one read of up to CAP bytes gives: a
+ * byte count, 0 at end of stream, or -errno (-ETIMEDOUT: nothing happened in time). */
+ssize_t h_read_within(int fd, int ms, void *buf, size_t cap);
+
 /* Fill BUF with LEN reproducible pseudo-random bytes from SEED. */
 void h_fill(void *buf, size_t len, unsigned seed);
 

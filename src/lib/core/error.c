@@ -34,15 +34,22 @@ static const char *const core_texts[SOCKIT_E_CORE_END - SOCKIT_E_CORE] = {
         "the path exists and is not a socket (remove it or choose another)",
 };
 
+static const char *const server_texts[SOCKIT_E_SERVER_END - SOCKIT_E_SERVER] = {
+    [SOCKIT_EFULL - SOCKIT_E_SERVER] = "server at its client limit",
+    [SOCKIT_EIDLE - SOCKIT_E_SERVER] = "client idle for too long",
+};
+
 /* One row per module that has codes; error.h reserves the range of every module. */
 static const struct {
     int base, end;
     const char *const *texts; /* indexed by code - base */
 } modules[] = {
     { SOCKIT_E_CORE, SOCKIT_E_CORE_END, core_texts },
+    { SOCKIT_E_SERVER, SOCKIT_E_SERVER_END, server_texts },
 };
 
 _Static_assert(SOCKIT_E_CORE_END <= SOCKIT_E_LOOP, "core's codes overflow into the loop's range");
+_Static_assert(SOCKIT_E_SERVER_END <= SOCKIT_E_HTTP, "server's codes overflow into http's range");
 
 static const char *module_text(int e)
 {

@@ -42,6 +42,7 @@ enum { TAG_POLL = 1, TAG_RECV, TAG_SEND, TAG_WPOLL, TAG_CONNECT, TAG_MASK = 7 };
 
 struct ur_state {
     struct io_uring ring;
+    unsigned polls; /* poll requests in flight: each holds its file (drain_polls) */
     struct io_uring_buf_ring *br;
     char *bufs;
     unsigned buf_size, buf_count; /* buf_count is a power of two */
@@ -183,8 +184,11 @@ static int ur_init(struct sockit_loop *loop)
     return 0;
 }
 
+static void drain_polls(struct sockit_loop *loop);
+
 static void ur_fini(struct sockit_loop *loop)
 {
+    drain_polls(loop);
     free_state(state(loop), true);
     loop->be_state = NULL;
 }
@@ -248,6 +252,7 @@ static void arm_poll(struct sockit_loop *loop, int fd, struct sockit__fdslot *sl
     io_uring_sqe_set_data64(sqe, poll_tag(fd, slot));
     slot->registered = true;
     slot->armed = slot->mask;
+    state(loop)->polls++;
 }
 
 static void cancel(struct sockit_loop *loop, uint64_t tag)
@@ -281,6 +286,7 @@ static void on_poll(struct sockit_loop *loop, uint64_t tag, int res)
     int fd = (int)((tag & 0xffffffffu) >> 3);
     struct sockit__fdslot *slot = sockit__slot(loop, fd);
 
+    state(loop)->polls--; /* one-shot: this is its only completion */
     if (res < 0 || !slot || !slot->registered || poll_tag(fd, slot) != tag)
         return; /* cancelled or replaced, or the fd changed hands */
     uint32_t gen = slot->gen;
@@ -654,6 +660,24 @@ static void ur_drain(struct sockit_loop *loop)
             return;
         ur_wait(loop, 10000000);
     }
+}
+
+/* Loop teardown, after the streams: cancel the polls still armed and reap every poll's
+ * completion before the ring goes. A poll request holds a reference to its file, and the
+ * ring's own teardown cancels requests later, in a kernel worker: a listening socket closed
+ * with its poll still armed kept its port for milliseconds after the loop was freed (a new
+ * bind failed with EADDRINUSE). Reaping the completion drops the reference in this thread. */
+static void drain_polls(struct sockit_loop *loop)
+{
+    for (size_t fd = 0; fd < loop->nslots; fd++) {
+        struct sockit__fdslot *slot = &loop->slots[fd];
+        if (slot->registered) { /* a watcher the caller left: the loop is going anyway */
+            cancel(loop, poll_tag((int)fd, slot));
+            slot->registered = false;
+        }
+    }
+    for (int rounds = 0; state(loop)->polls > 0 && rounds < 100; rounds++)
+        ur_wait(loop, 10000000);
 }
 
 const struct sockit__backend sockit__backend_uring = {

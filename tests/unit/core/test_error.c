@@ -39,3 +39,13 @@ Test(error, every_core_code_has_a_text_and_the_gaps_have_none)
     cr_expect_str_eq(sockit_strerror(-SOCKIT_E_END), "unknown error", "past every range");
     cr_expect_str_eq(sockit_strerror(-ECONNREFUSED), "Connection refused", "errno codes");
 }
+
+Test(error, every_server_code_has_a_text_in_the_server_range)
+{
+    cr_expect_eq(SOCKIT_EFULL, SOCKIT_E_SERVER, "the server's codes start at its base");
+    for (int c = SOCKIT_E_SERVER; c < SOCKIT_E_SERVER_END; c++)
+        cr_expect_str_neq(sockit_strerror(-c), "unknown error", "code -%d has no text", c);
+    cr_expect_str_eq(sockit_strerror(-SOCKIT_E_SERVER_END), "unknown error",
+                     "the first free server code");
+    cr_expect_leq(SOCKIT_E_SERVER_END, SOCKIT_E_HTTP, "server's codes stay in server's range");
+}
