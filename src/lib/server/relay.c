@@ -25,16 +25,13 @@ static bool blocked(const struct relay_side *from, const struct relay_side *to)
     size_t limit = from->held ? from->r->low : from->r->high;
     struct sockit_dgram_stats st;
 
-    switch (to->kind) {
-    case SOCKIT_RELAY_STREAM: return to->stream && sockit_stream_full(to->stream);
-    case SOCKIT_RELAY_SOCKET:
-        if (!to->dgram)
-            return false;
+    if (to->stream)
+        return sockit_stream_full(to->stream);
+    if (to->dgram) {
         sockit_dgram_stats(to->dgram, &st);
         return !to->has_peer || st.queued_bytes > limit;
-    case SOCKIT_RELAY_FDS: return sockit_buf_len(&to->out) > limit;
     }
-    return false;
+    return to->kind == SOCKIT_RELAY_FDS && sockit_buf_len(&to->out) > limit;
 }
 
 /* Start or stop reading X's input to match wants_input. */

@@ -462,8 +462,11 @@ static bool slow_done(struct ctx *c)
     return c->closed && c->a.eof && c->b.in_len == SLOW_TOTAL;
 }
 
-static void slow_side(bool pipes)
+enum slow_kind { SLOW_STREAM, SLOW_SOCKET, SLOW_PIPES };
+
+static void slow_side(enum slow_kind kind)
 {
+    bool pipes = kind == SLOW_PIPES;
     struct slow s = { 0 };
     int ua[2], ub[2], pin[2], pout[2];
     unsigned char *pa = pattern(SLOW_TOTAL, 3);
@@ -481,7 +484,10 @@ static void slow_side(bool pipes)
     } else {
         pair(ub);
         small_buffers(ub[1], 16384);
-        b = stream_side(s.c.loop, ub[0]);
+        if (kind == SLOW_STREAM)
+            b = stream_side(s.c.loop, ub[0]);
+        else
+            b = (struct sockit_relay_side){ .kind = SOCKIT_RELAY_SOCKET, .fd = ub[0] };
     }
     struct sockit_relay_side a = stream_side(s.c.loop, ua[0]);
     open_relay(&s.c, &a, &b);
@@ -502,12 +508,17 @@ static void slow_side(bool pipes)
 
 LOOP_TEST(relay_slow_stream_stops_the_other_side_with_bounded_memory)
 {
-    slow_side(false);
+    slow_side(SLOW_STREAM);
+}
+
+LOOP_TEST(relay_slow_socket_stops_the_other_side_with_bounded_memory)
+{
+    slow_side(SLOW_SOCKET);
 }
 
 LOOP_TEST(relay_slow_pipe_stops_the_other_side_with_bounded_memory)
 {
-    slow_side(true);
+    slow_side(SLOW_PIPES);
 }
 
 /* ---------------------------------------------------------------- errors and close */
