@@ -9,6 +9,7 @@
 
 #include "sockit/endpoint.h"
 #include "sockit/hist.h"
+#include "sockit/loop.h"
 
 enum bench_mode { BENCH_PINGPONG, BENCH_PIPELINE, BENCH_BULK, BENCH_CONNECT, BENCH_SEND };
 
@@ -21,10 +22,12 @@ struct bench_config {
     unsigned long size;  /* message size (bulk: write size) */
     unsigned long depth; /* messages in flight per connection */
     unsigned long threads;
-    double duration_s;        /* 0: until count */
-    unsigned long long count; /* total messages (bulk: bytes); 0: until duration */
-    double rate;              /* messages/s over all connections; 0: closed loop */
-    unsigned long timeout_ms; /* datagram reply timeout */
+    double duration_s;           /* 0: until count */
+    unsigned long long count;    /* total messages (bulk: bytes); 0: until duration */
+    double rate;                 /* messages/s over all connections; 0: closed loop */
+    unsigned long timeout_ms;    /* datagram reply timeout */
+    enum sockit_backend backend; /* the loop's backend (AUTO: the best the kernel allows) */
+    bool epoll_engine;           /* --engine epoll: the hand-written epoll loop */
     bool json, quiet;
 };
 
@@ -52,7 +55,9 @@ struct bench_worker {
     struct bench_result result;
 };
 
-/* Run one worker to completion (thread entry point; ARG is a struct bench_worker). */
-void *bench_worker_run(void *arg);
+/* Run one worker to completion (thread entry point; ARG is a struct bench_worker): on the
+ * loop library (bench_loop.c), or on the hand-written epoll loop (bench_engine.c). */
+void *bench_loop_worker_run(void *arg);
+void *bench_epoll_worker_run(void *arg);
 
 #endif

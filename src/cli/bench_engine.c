@@ -423,7 +423,7 @@ static void teardown(struct engine *e)
     free(e->rx);
 }
 
-void *bench_worker_run(void *arg)
+void *bench_epoll_worker_run(void *arg)
 {
     struct bench_worker *w = arg;
     struct engine e = { .epfd = -1 };
