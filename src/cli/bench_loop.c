@@ -59,6 +59,7 @@ struct engine {
 static void pump(struct bconn *c);
 static void connect_step(struct bconn *c);
 static void check_done(struct engine *e);
+static void quota_check(struct engine *e);
 
 static int64_t now(const struct engine *e)
 {
@@ -297,7 +298,7 @@ static void on_stream_data(struct sockit_stream *s, const void *data, size_t len
     c->rx %= e->cfg->size;
     if (e->cfg->mode == BENCH_BULK) {
         add_messages(e, whole);
-        check_done(e);
+        quota_check(e);
         return;
     }
     complete(c, whole);
@@ -305,7 +306,7 @@ static void on_stream_data(struct sockit_stream *s, const void *data, size_t len
         sockit_stream_close(c->s); /* on_close starts the next connection */
     else
         pump(c);
-    check_done(e);
+    quota_check(e);
 }
 
 static void on_stream_drain(struct sockit_stream *s, void *ud)
@@ -340,7 +341,7 @@ static void on_dgram_recv(struct sockit_dgram *d, const struct sockit_dgram_msg 
         add_bytes(c->e, msgs[i].full_len);
     complete(c, n);
     pump(c);
-    check_done(c->e);
+    quota_check(c->e);
 }
 
 static void on_dgram_error(struct sockit_dgram *d, int err, const struct sockit_addr *peer,
@@ -441,6 +442,13 @@ static void check_done(struct engine *e)
 {
     if (!e->ending && finished(e))
         sockit_loop_stop(e->loop);
+}
+
+/* After replies: only a count can have been reached (closes and timers check the rest). */
+static void quota_check(struct engine *e)
+{
+    if (e->w->quota)
+        check_done(e);
 }
 
 /* Datagrams that got no reply within the timeout are lost: free their slots. */
