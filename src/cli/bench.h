@@ -1,5 +1,6 @@
-/* sockit bench: a load generator for echo servers. Worker threads each run their own epoll
- * loop over a share of the connections; the main thread prints progress and the summary. */
+/* sockit bench: a load generator for echo servers. Worker threads each run their own loop
+ * (sockit/loop.h) over a share of the connections; the main thread prints progress and the
+ * summary. */
 #ifndef SOCKIT_CLI_BENCH_H
 #define SOCKIT_CLI_BENCH_H
 
@@ -26,15 +27,13 @@ struct bench_config {
     unsigned long long count;    /* total messages (bulk: bytes); 0: until duration */
     double rate;                 /* messages/s over all connections; 0: closed loop */
     unsigned long timeout_ms;    /* datagram reply timeout */
-    enum sockit_backend backend; /* the loop's backend (AUTO: the best the kernel allows) */
-    bool epoll_engine;           /* --engine epoll: the hand-written epoll loop */
+    enum sockit_backend backend; /* the loop's backend (AUTO: see bench_engine.c) */
     bool json, quiet;
 };
 
 /* Counters shared between workers and the reporter (relaxed atomics: statistics only). */
 struct bench_live {
     _Atomic unsigned long long messages, bytes, errors;
-    _Atomic bool stop;
 };
 
 /* What one worker measured. */
@@ -55,9 +54,8 @@ struct bench_worker {
     struct bench_result result;
 };
 
-/* Run one worker to completion (thread entry point; ARG is a struct bench_worker): on the
- * loop library (bench_loop.c), or on the hand-written epoll loop (bench_engine.c). */
-void *bench_loop_worker_run(void *arg);
-void *bench_epoll_worker_run(void *arg);
+/* Run one worker to completion on its own loop (thread entry point; ARG is a struct
+ * bench_worker). */
+void *bench_worker_run(void *arg);
 
 #endif

@@ -34,8 +34,9 @@ static const char bench_help[] =
     "                          message's intended send time (no coordinated omission)\n"
     "  -t, --threads N         client threads (default 1)\n"
     "      --timeout MS        datagrams: count a reply as lost after MS ms (default 1000)\n"
-    "      --backend NAME      the client's event loop: uring, epoll, poll or auto (default)\n"
-    "      --engine NAME       loop (default) or epoll (the hand-written epoll loop)\n"
+    "      --backend NAME      the client's event loop: uring, epoll, poll or auto (default:\n"
+    "                          uring where the kernel has it; epoll for bulk and send)\n"
+
     "      --json              print the result as one JSON object on stdout\n"
     "  -q, --quiet             no live progress line\n"
     "  -h, --help              show this help\n\n"
@@ -48,7 +49,7 @@ static const char bench_help[] =
     "  sockit bench tcp://127.0.0.1:7000 -m bulk -c 1 -n 1G\n"
     "  sockit bench udp://[::1]:9000 -r 50000 -d 5\n";
 
-enum { OPT_TIMEOUT = 256, OPT_JSON, OPT_BACKEND, OPT_ENGINE };
+enum { OPT_TIMEOUT = 256, OPT_JSON, OPT_BACKEND };
 
 static const struct option bench_options[] = {
     { "mode", required_argument, NULL, 'm' },
@@ -62,7 +63,6 @@ static const struct option bench_options[] = {
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "json", no_argument, NULL, OPT_JSON },
     { "backend", required_argument, NULL, OPT_BACKEND },
-    { "engine", required_argument, NULL, OPT_ENGINE },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -149,11 +149,7 @@ static int parse_option(int c, void *ctx)
         if (sockit_backend_parse(optarg, &cfg->backend) < 0)
             return cli_usage("bench", "--backend: '%s' is not uring, epoll, poll or auto", optarg);
         return 0;
-    case OPT_ENGINE:
-        if (strcmp(optarg, "loop") != 0 && strcmp(optarg, "epoll") != 0)
-            return cli_usage("bench", "--engine: '%s' is not loop or epoll", optarg);
-        cfg->epoll_engine = strcmp(optarg, "epoll") == 0;
-        return 0;
+
     case 'q': cfg->quiet = true; return 0;
     }
     return cli_usage("bench", "unknown option");
@@ -330,9 +326,7 @@ static int run(struct bench_config *cfg, struct totals *t)
         w[i].end_ns = cfg->duration_s > 0 ? start + (int64_t)(cfg->duration_s * 1e9) : 0;
         first += w[i].nconns;
         sockit_hist_reset(&w[i].result.latency);
-        if (pthread_create(&tids[i], NULL,
-                           cfg->epoll_engine ? bench_epoll_worker_run : bench_loop_worker_run,
-                           &w[i]) != 0)
+        if (pthread_create(&tids[i], NULL, bench_worker_run, &w[i]) != 0)
             break;
         started++;
     }
