@@ -295,6 +295,24 @@ static void open_relay(struct ctx *c, const struct sockit_relay_side *a,
     cr_assert_eq(rc, 0, "sockit_relay_open: %s", sockit_strerror(rc));
 }
 
+/* The context (ending when DONE says so) and a relay between two streams, each over a unix
+ * pair or (TCP_A, TCP_B) loopback TCP; the test's ends are PA[1] and PB[1]. */
+static void stream_relay(struct ctx *c, bool (*done)(struct ctx *c), bool tcp_a, bool tcp_b,
+                         int pa[2], int pb[2])
+{
+    ctx_init(c, done);
+    if (tcp_a)
+        tcp_pair(pa);
+    else
+        pair(pa);
+    if (tcp_b)
+        tcp_pair(pb);
+    else
+        pair(pb);
+    struct sockit_relay_side a = stream_side(c->loop, pa[0]), b = stream_side(c->loop, pb[0]);
+    open_relay(c, &a, &b);
+}
+
 /* ---------------------------------------------------------------- checks */
 
 static bool closed_and_both_eof(struct ctx *c)
@@ -342,11 +360,7 @@ LOOP_TEST(relay_moves_bulk_both_ways_exactly)
     int ua[2], tb[2];
     unsigned char *pa = pattern(BULK_A, 1), *pb = pattern(BULK_B, 2);
 
-    ctx_init(&c, closed_and_both_eof);
-    pair(ua);
-    tcp_pair(tb);
-    struct sockit_relay_side a = stream_side(c.loop, ua[0]), b = stream_side(c.loop, tb[0]);
-    open_relay(&c, &a, &b);
+    stream_relay(&c, closed_and_both_eof, false, true, ua, tb);
     peer_start(&c.a, c.loop, ua[1], ua[1], pa, BULK_A, true);
     peer_start(&c.b, c.loop, tb[1], tb[1], pb, BULK_B, true);
     ctx_run(&c);
@@ -389,12 +403,8 @@ static void half_close(int first)
     struct half_close h = { 0 };
     int ua[2], ub[2];
 
-    ctx_init(&h.c, closed_and_both_eof);
+    stream_relay(&h.c, closed_and_both_eof, false, false, ua, ub);
     h.c.tick = answer_after_eof;
-    pair(ua);
-    pair(ub);
-    struct sockit_relay_side a = stream_side(h.c.loop, ua[0]), b = stream_side(h.c.loop, ub[0]);
-    open_relay(&h.c, &a, &b);
     h.asker = first == SOCKIT_RELAY_A ? &h.c.a : &h.c.b;
     h.answerer = first == SOCKIT_RELAY_A ? &h.c.b : &h.c.a;
     for (int i = 0; i < 2; i++) {
@@ -553,12 +563,8 @@ LOOP_TEST(relay_reset_on_one_side_closes_the_other)
     struct reset r = { 0 };
     int ta[2], ub[2];
 
-    ctx_init(&r.c, closed_and_b_eof);
+    stream_relay(&r.c, closed_and_b_eof, true, false, ta, ub);
     r.c.tick = reset_a;
-    tcp_pair(ta);
-    pair(ub);
-    struct sockit_relay_side a = stream_side(r.c.loop, ta[0]), b = stream_side(r.c.loop, ub[0]);
-    open_relay(&r.c, &a, &b);
     peer_start(&r.c.a, r.c.loop, ta[1], ta[1], (const unsigned char *)"hello", 5, false);
     peer_start(&r.c.b, r.c.loop, ub[1], ub[1], NULL, 0, false);
     ctx_run(&r.c);
@@ -575,11 +581,7 @@ LOOP_TEST(relay_close_cancels_and_closes_both_sides)
     struct ctx c;
     int ua[2], ub[2];
 
-    ctx_init(&c, closed_and_both_eof);
-    pair(ua);
-    pair(ub);
-    struct sockit_relay_side a = stream_side(c.loop, ua[0]), b = stream_side(c.loop, ub[0]);
-    open_relay(&c, &a, &b);
+    stream_relay(&c, closed_and_both_eof, false, false, ua, ub);
     peer_start(&c.a, c.loop, ua[1], ua[1], NULL, 0, false);
     peer_start(&c.b, c.loop, ub[1], ub[1], NULL, 0, false);
     sockit_relay_close(c.relay);
