@@ -188,7 +188,9 @@ struct sockit_stream_ops {
      * or paused: bytes the kernel had already handed over wait in the stream (at most one
      * read's worth, sockit_loop_options.read_chunk) and come first when reading resumes. */
     void (*on_data)(struct sockit_stream *s, const void *data, size_t len, void *ud);
-    /* Output fell to the low watermark after reaching the high one. May be NULL. */
+    /* Output fell to the low watermark after passing the high one (sockit_stream_full is
+     * false again). Not called when the stream closes once flushed instead
+     * (sockit_stream_close_after_flush). May be NULL. */
     void (*on_drain)(struct sockit_stream *s, void *ud);
     /* The stream is gone: closed by sockit_stream_close (ERR 0) or by an error (-errno; for
      * sockit_stream_connect also a failed or timed-out connect). Called once, from a deferred
@@ -264,6 +266,23 @@ void sockit_stream_read_start(struct sockit_stream *s);
 
 /* Bytes queued (copied, shared or file ranges) and not yet taken by the kernel. */
 size_t sockit_stream_pending(const struct sockit_stream *s);
+
+/* True from the write that took pending output above the high watermark until it falls to
+ * the low one, when on_drain runs: a producer feeding S (another stream's reads, a file)
+ * holds back while it is true and goes on at on_drain. */
+bool sockit_stream_full(const struct sockit_stream *s);
+
+/* Whether a full stream stops reading its own input (true, the default: an echo must not read
+ * what it cannot answer). A caller that holds back another producer instead turns it off (a
+ * relay: the other side stops being read; this side's own input keeps flowing the other way,
+ * so neither direction can wait on the other); sockit_stream_full and on_drain work either
+ * way. Loop thread; any time before on_close. */
+void sockit_stream_set_backpressure(struct sockit_stream *s, bool pause_reading);
+
+/* Hand S to new callbacks: every later event goes to OPS with UD (a stream opened, connected
+ * or accepted by one part of a program and then given to another, such as a relay). OPS must
+ * outlive S. Loop thread; any time before on_close. */
+void sockit_stream_set_ops(struct sockit_stream *s, const struct sockit_stream_ops *ops, void *ud);
 
 /* Half-close (shutdown SHUT_WR) once the pending output is sent. */
 void sockit_stream_shutdown(struct sockit_stream *s);

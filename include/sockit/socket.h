@@ -11,6 +11,7 @@
 #ifndef SOCKIT_SOCKET_H
 #define SOCKIT_SOCKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -109,5 +110,23 @@ int sockit_socket_close(int fd, const struct sockit_trace *trace);
 /* Remove the file of a unix-path endpoint a listener was bound to; no-op for other endpoints
  * and abstract names. Call after closing the listener. */
 int sockit_socket_unlink(const struct sockit_endpoint *ep, const struct sockit_trace *trace);
+
+/* The identity of a unix-path endpoint's socket file, taken right after binding it, so that
+ * the file is removed at the end only if it is still this one: a server started since may
+ * have replaced it with its own. VALID is false for endpoints without a file. */
+struct sockit_socket_file {
+    dev_t dev;
+    ino_t ino;
+    bool valid;
+};
+
+/* Take the identity of EP's socket file into *OUT (VALID false, and 0, for an endpoint without
+ * a file). Returns 0 or -errno from stat. */
+int sockit_socket_file_id(const struct sockit_endpoint *ep, struct sockit_socket_file *out);
+
+/* sockit_socket_unlink, only if EP's file is still ID (same st_dev and st_ino): another
+ * process's file is left alone. Returns 0 (removed, or not ours or gone), or -errno. */
+int sockit_socket_unlink_same(const struct sockit_endpoint *ep, const struct sockit_socket_file *id,
+                              const struct sockit_trace *trace);
 
 #endif

@@ -1,5 +1,6 @@
-/* sockit bench: a load generator for echo servers. Worker threads each run their own epoll
- * loop over a share of the connections; the main thread prints progress and the summary. */
+/* sockit bench: a load generator for echo servers. Worker threads each run their own loop
+ * (sockit/loop.h) over a share of the connections; the main thread prints progress and the
+ * summary. */
 #ifndef SOCKIT_CLI_BENCH_H
 #define SOCKIT_CLI_BENCH_H
 
@@ -9,6 +10,7 @@
 
 #include "sockit/endpoint.h"
 #include "sockit/hist.h"
+#include "sockit/loop.h"
 
 enum bench_mode { BENCH_PINGPONG, BENCH_PIPELINE, BENCH_BULK, BENCH_CONNECT, BENCH_SEND };
 
@@ -21,17 +23,17 @@ struct bench_config {
     unsigned long size;  /* message size (bulk: write size) */
     unsigned long depth; /* messages in flight per connection */
     unsigned long threads;
-    double duration_s;        /* 0: until count */
-    unsigned long long count; /* total messages (bulk: bytes); 0: until duration */
-    double rate;              /* messages/s over all connections; 0: closed loop */
-    unsigned long timeout_ms; /* datagram reply timeout */
+    double duration_s;           /* 0: until count */
+    unsigned long long count;    /* total messages (bulk: bytes); 0: until duration */
+    double rate;                 /* messages/s over all connections; 0: closed loop */
+    unsigned long timeout_ms;    /* datagram reply timeout */
+    enum sockit_backend backend; /* the loop's backend (AUTO: see bench_engine.c) */
     bool json, quiet;
 };
 
 /* Counters shared between workers and the reporter (relaxed atomics: statistics only). */
 struct bench_live {
     _Atomic unsigned long long messages, bytes, errors;
-    _Atomic bool stop;
 };
 
 /* What one worker measured. */
@@ -52,7 +54,8 @@ struct bench_worker {
     struct bench_result result;
 };
 
-/* Run one worker to completion (thread entry point; ARG is a struct bench_worker). */
+/* Run one worker to completion on its own loop (thread entry point; ARG is a struct
+ * bench_worker). */
 void *bench_worker_run(void *arg);
 
 #endif

@@ -34,6 +34,9 @@ static const char bench_help[] =
     "                          message's intended send time (no coordinated omission)\n"
     "  -t, --threads N         client threads (default 1)\n"
     "      --timeout MS        datagrams: count a reply as lost after MS ms (default 1000)\n"
+    "      --backend NAME      the client's event loop: uring, epoll, poll or auto (default:\n"
+    "                          uring where the kernel has it; epoll for bulk and send)\n"
+
     "      --json              print the result as one JSON object on stdout\n"
     "  -q, --quiet             no live progress line\n"
     "  -h, --help              show this help\n\n"
@@ -46,7 +49,7 @@ static const char bench_help[] =
     "  sockit bench tcp://127.0.0.1:7000 -m bulk -c 1 -n 1G\n"
     "  sockit bench udp://[::1]:9000 -r 50000 -d 5\n";
 
-enum { OPT_TIMEOUT = 256, OPT_JSON };
+enum { OPT_TIMEOUT = 256, OPT_JSON, OPT_BACKEND };
 
 static const struct option bench_options[] = {
     { "mode", required_argument, NULL, 'm' },
@@ -59,6 +62,7 @@ static const struct option bench_options[] = {
     { "threads", required_argument, NULL, 't' },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "json", no_argument, NULL, OPT_JSON },
+    { "backend", required_argument, NULL, OPT_BACKEND },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -141,6 +145,11 @@ static int parse_option(int c, void *ctx)
     case 't': return cli_number("bench", "--threads", optarg, 1, 256, &cfg->threads);
     case OPT_TIMEOUT: return cli_number("bench", "--timeout", optarg, 1, 3600000, &cfg->timeout_ms);
     case OPT_JSON: cfg->json = true; return 0;
+    case OPT_BACKEND:
+        if (sockit_backend_parse(optarg, &cfg->backend) < 0)
+            return cli_usage("bench", "--backend: '%s' is not uring, epoll, poll or auto", optarg);
+        return 0;
+
     case 'q': cfg->quiet = true; return 0;
     }
     return cli_usage("bench", "unknown option");

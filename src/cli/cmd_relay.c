@@ -1,18 +1,16 @@
-/* sockit connect / sockit listen: netcat-style relays between stdin/stdout and one socket.
- * Both directions flow at once through non-blocking buffers and end separately: stdin's end
- * becomes a half-close (shutdown SHUT_WR) on stream sockets, the peer's end of stream ends
- * the output, and the relay is over when both are (on a terminal, when the peer ends). */
+/* sockit connect / sockit listen: netcat-style relays between stdin/stdout and one socket,
+ * on the library's relay (sockit/relay.h): this file parses options, opens the socket, hands
+ * it and stdin/stdout to a relay on a loop, and prints what happened. */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "sockit/buf.h"
 #include "sockit/error.h"
-
-#define RELAY_CHUNK 65536
+#include "sockit/loop.h"
+#include "sockit/relay.h"
 
 struct relay_config {
     const char *cmd; /* "connect" or "listen" */
@@ -24,13 +22,16 @@ struct relay_config {
     bool verbose; /* -v: say what happens on stderr */
 };
 
-struct relay {
+/* One run of connect or listen: the loop, the listening socket, the relay of the moment. */
+struct relay_run {
     const struct relay_config *cfg;
-    int sock;
-    bool stream;
-    bool in_eof;   /* stdin ended */
-    bool sock_eof; /* peer ended */
-    struct sockit_buf to_sock, to_out;
+    struct sockit_loop *loop;
+    int lfd; /* listen on a stream endpoint: watched for clients; -1 otherwise */
+    struct sockit_socket_file file; /* listen: the unix socket file it made, to remove */
+    struct sockit_relay *relay;
+    struct sockit_addr peer;
+    bool stopping; /* SIGINT/SIGTERM */
+    int rc;
 };
 
 static const char connect_help[] =
@@ -46,7 +47,8 @@ static const char listen_help[] =
     "Listen on ENDPOINT, take one client and relay: stdin goes to the client, the client to\n"
     "stdout. Each direction ends on its own (stdin's end half-closes the socket); the relay\n"
     "ends when both have (stdin on a terminal, or -k: when the client ends). On datagram\n"
-    "endpoints the first sender becomes the peer.\n\n";
+    "endpoints the first sender becomes the peer. SIGINT or SIGTERM stops it (exit 0) and\n"
+    "removes its unix socket file, if that is still the one it made.\n\n";
 static const char relay_options_help[] =
     "Options:\n"
     "  -k, --keep-open     listen: after a client ends, accept the next (stream endpoints)\n"
@@ -131,206 +133,198 @@ static void note(const struct relay_config *cfg, const char *what, const struct 
     fprintf(stderr, "sockit %s: %s %s\n", cfg->cmd, what, where);
 }
 
-/* stdin -> socket buffer. */
-static int pull_stdin(struct relay *r)
+/* What failed, in the words of the old relay: the socket side's reads and writes are recv
+ * and send, stdin's and stdout's are named. */
+static const char *failed_op(const struct sockit_relay_end *end)
 {
-    size_t chunk = r->stream ? RELAY_CHUNK : SOCKIT_UDP4_MAX;
-    ssize_t n;
+    bool sock = end->side == SOCKIT_RELAY_A;
 
-    if (sockit_buf_reserve(&r->to_sock, chunk) < 0)
-        return -ENOMEM;
-    do
-        n = read(STDIN_FILENO, r->to_sock.data + r->to_sock.tail, chunk);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    if (n == 0) {
-        r->in_eof = true;
-        return r->stream ? sockit_socket_shutdown_write(r->sock, r->cfg->opts.trace) : 0;
-    }
-    r->to_sock.tail += (size_t)n;
-    return 0;
+    if (strcmp(end->op, "read") == 0)
+        return sock ? "recv" : "read stdin";
+    if (strcmp(end->op, "write") == 0)
+        return sock ? "send" : "write stdout";
+    return strcmp(end->op, "stream") == 0 ? "relay" : end->op;
 }
 
-/* socket buffer -> socket: a datagram socket sends the whole chunk as one datagram. */
-static int push_sock(struct relay *r)
+/* Remove the socket file while the socket still holds it (so that its inode number cannot
+ * have gone to a file made since), and only if it is still the one listen made. */
+static void remove_file(struct relay_run *run)
 {
-    ssize_t n;
-
-    if (r->stream) {
-        n = sockit_buf_send(&r->to_sock, r->sock, r->cfg->opts.trace);
-        return (n < 0 && n != -EAGAIN) ? (int)n : 0;
-    }
-    n = sockit_dgram_send(r->sock, r->to_sock.data + r->to_sock.head, sockit_buf_len(&r->to_sock),
-                          NULL, r->cfg->opts.trace);
-    if (n == -EAGAIN)
-        return 0;
-    sockit_buf_consume(&r->to_sock, sockit_buf_len(&r->to_sock));
-    return n < 0 ? (int)n : 0;
+    sockit_socket_unlink_same(&run->cfg->ep, &run->file, run->cfg->opts.trace);
+    run->file.valid = false;
 }
 
-/* socket -> stdout (blocking writes: stdout is local and we must not lose data). */
-static int pull_sock(struct relay *r)
+static void stop_listening(struct relay_run *run)
 {
-    char buf[RELAY_CHUNK];
-    size_t full;
-    ssize_t n = r->stream
-                    ? sockit_recv(r->sock, buf, sizeof(buf), r->cfg->opts.trace)
-                    : sockit_dgram_recv(r->sock, buf, sizeof(buf), NULL, &full, r->cfg->opts.trace);
-
-    if (n == -EAGAIN)
-        return 0;
-    if (n == -SOCKIT_ETRUNC)
-        n = sizeof(buf); /* keep what fits; the error is the datagram's size */
-    if (n < 0)
-        return (int)n;
-    if (n == 0 && r->stream) {
-        r->sock_eof = true;
-        return 0;
-    }
-    for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
-        if (w < 0 && errno != EINTR)
-            return -errno;
-        off += w > 0 ? w : 0;
-    }
-    return 0;
+    if (run->lfd < 0)
+        return;
+    remove_file(run);
+    sockit_loop_unwatch(run->loop, run->lfd);
+    sockit_socket_close(run->lfd, run->cfg->opts.trace);
+    run->lfd = -1;
 }
 
-/* Both directions are done. Two cases end with the peer alone: a terminal on stdin (a person
- * at the keyboard is done when the peer is), and listen -k, whose stdin is shared by all the
- * clients in turn and so cannot be waited for by one of them. */
-static bool relay_over(const struct relay *r)
+static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *data);
+
+/* Accept clients, or (ON false) let them wait in the backlog while one is served. */
+static void listen_for_client(struct relay_run *run, bool on)
 {
-    if (!r->sock_eof)
-        return false;
-    if (r->in_eof && sockit_buf_len(&r->to_sock) == 0)
-        return true;
-    return r->cfg->keep || isatty(STDIN_FILENO);
+    int err = sockit_loop_watch(run->loop, run->lfd, on ? SOCKIT_EV_READ : 0, on_client, run);
+
+    if (err) {
+        run->rc = cli_fail("listen", run->cfg->ep_text, err);
+        stop_listening(run);
+    }
 }
 
-/* One poll round. Returns 1 to go on, 0 when the relay is over, or a negative code. */
-static int relay_round(struct relay *r, const char **op)
+static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud)
 {
-    bool pending = sockit_buf_len(&r->to_sock) > 0;
-    struct pollfd p[2] = {
-        { .fd = (r->in_eof || pending) ? -1 : STDIN_FILENO, .events = POLLIN },
-        /* after the peer's end only pending output needs the socket (POLLHUP would spin) */
-        { .fd = (r->sock_eof && !pending) ? -1 : r->sock,
-          .events = (short)((r->sock_eof ? 0 : POLLIN) | (pending ? POLLOUT : 0)) },
-    };
-    int timeout = (r->in_eof && !r->stream && !pending) ? r->cfg->wait_ms : -1;
-    int rc = poll(p, 2, timeout), err = 0;
+    struct relay_run *run = ud;
 
-    if (rc < 0)
-        return errno == EINTR ? 1 : -errno;
-    if (rc == 0)
-        return 0; /* datagram wait after stdin's end is over */
-    if (p[0].revents) {
-        *op = "read stdin";
-        err = pull_stdin(r);
+    (void)r;
+    run->relay = NULL;
+    if (end->err && end->err != -ECANCELED)
+        run->rc = cli_fail(failed_op(end), run->cfg->ep_text, end->err);
+    if (run->lfd >= 0)
+        note(run->cfg, "closed", &run->peer);
+    if (run->lfd >= 0 && run->cfg->keep && !run->stopping) {
+        listen_for_client(run, true); /* the next one */
+        return;
     }
-    if (!err && (p[1].revents & POLLOUT)) {
-        *op = "send";
-        err = push_sock(r);
-    }
-    if (!err && !r->sock_eof && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-        *op = "recv";
-        err = pull_sock(r);
-    }
-    if (err)
-        return err;
-    return relay_over(r) ? 0 : 1;
+    stop_listening(run);
+    remove_file(run); /* datagrams: the relay had the socket (and closed it just now) */
 }
 
-static int relay_run(const struct relay_config *cfg, int sock)
+static void on_relay_peer(struct sockit_relay *r, int side, const struct sockit_addr *peer,
+                          void *ud)
 {
-    struct relay r = { .cfg = cfg, .sock = sock, .stream = sockit_endpoint_is_stream(&cfg->ep) };
-    const char *op = "relay";
-    int rc;
+    (void)r;
+    (void)side;
+    note(((struct relay_run *)ud)->cfg, "peer", peer);
+}
 
-    sockit_buf_init(&r.to_sock, RELAY_CHUNK + SOCKIT_UDP6_MAX);
-    while ((rc = relay_round(&r, &op)) == 1)
-        ;
-    sockit_buf_free(&r.to_sock);
-    return rc < 0 ? cli_fail(op, cfg->ep_text, rc) : CLI_OK;
+static const struct sockit_relay_ops relay_ops = { .on_close = on_relay_close,
+                                                   .on_peer = on_relay_peer };
+
+/* Relay between socket FD (taken over) and stdin/stdout. The socket side's end ends it all
+ * in two cases: a terminal on stdin (a person at the keyboard is done when the peer is), and
+ * listen -k, whose stdin is shared by all the clients in turn and so cannot be waited for by
+ * one of them. */
+static int start_relay(struct relay_run *run, int fd)
+{
+    struct sockit_relay_side sock = { .kind = SOCKIT_RELAY_SOCKET,
+                                      .fd = fd,
+                                      .eof_ends = run->cfg->keep || isatty(STDIN_FILENO),
+                                      .linger_ms = (unsigned)run->cfg->wait_ms };
+    struct sockit_relay_side stdio = { .kind = SOCKIT_RELAY_FDS,
+                                       .in_fd = STDIN_FILENO,
+                                       .out_fd = STDOUT_FILENO };
+    int err = sockit_relay_open(run->loop, &sock, &stdio, &relay_ops, run, NULL, &run->relay);
+
+    return err ? cli_fail("relay", run->cfg->ep_text, err) : CLI_OK;
+}
+
+/* One client at a time: accept it (traced), then wait for the relay to end. */
+static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *data)
+{
+    struct relay_run *run = data;
+    int fd;
+
+    (void)loop;
+    (void)events;
+    fd = sockit_socket_accept(lfd, &run->cfg->opts, &run->peer);
+    if (fd == -EAGAIN)
+        return;
+    if (fd < 0) {
+        run->rc = cli_fail("accept", run->cfg->ep_text, fd);
+        stop_listening(run);
+        return;
+    }
+    note(run->cfg, "connection from", &run->peer);
+    listen_for_client(run, false);
+    if (run->lfd < 0)
+        sockit_socket_close(fd, run->cfg->opts.trace);
+    else if ((run->rc = start_relay(run, fd)) != CLI_OK)
+        stop_listening(run);
+}
+
+/* SIGINT/SIGTERM: close the relay and the listener; the loop ends when they are gone. */
+static void on_stop(struct sockit_loop *loop, int signo, void *data)
+{
+    struct relay_run *run = data;
+
+    (void)loop;
+    (void)signo;
+    run->stopping = true;
+    remove_file(run);
+    if (run->relay)
+        sockit_relay_close(run->relay);
+    stop_listening(run);
+}
+
+static int new_loop(struct relay_run *run)
+{
+    int err = sockit_loop_new(&run->loop, NULL);
+
+    return err ? cli_fail("loop", NULL, err) : CLI_OK;
 }
 
 static int connect_main(const struct relay_config *cfg)
 {
-    struct sockit_addr peer;
-    int fd = sockit_socket_connect(&cfg->ep, &cfg->opts, &peer);
-    int rc;
+    struct relay_run run = { .cfg = cfg, .lfd = -1 };
+    int fd = sockit_socket_connect(&cfg->ep, &cfg->opts, &run.peer);
 
     if (fd < 0)
         return cli_fail("connect", cfg->ep_text, fd);
-    note(cfg, "connected to", &peer);
-    rc = relay_run(cfg, fd);
-    sockit_socket_close(fd, cfg->opts.trace);
-    return rc;
-}
-
-/* Datagram listen: the first sender becomes the peer; its datagram is the first output. */
-static int adopt_first_sender(const struct relay_config *cfg, int fd)
-{
-    char buf[RELAY_CHUNK];
-    struct sockit_addr from;
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    ssize_t n;
-
-    do {
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            return -errno;
-        n = sockit_dgram_recv(fd, buf, sizeof(buf), &from, NULL, cfg->opts.trace);
-    } while (n == -EAGAIN);
-    if (n < 0 && n != -SOCKIT_ETRUNC)
-        return (int)n;
-    note(cfg, "peer", &from);
-    if (connect(fd, &from.u.sa, from.len) < 0)
-        return -errno;
-    n = n < 0 ? (ssize_t)sizeof(buf) : n;
-    return write(STDOUT_FILENO, buf, (size_t)n) == n ? 0 : -EIO;
-}
-
-static int serve_clients(const struct relay_config *cfg, int lfd)
-{
-    int rc = CLI_OK;
-
-    do {
-        struct sockit_addr peer;
-        struct pollfd p = { .fd = lfd, .events = POLLIN };
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            return cli_fail("poll", cfg->ep_text, -errno);
-        int fd = sockit_socket_accept(lfd, &cfg->opts, &peer);
-        if (fd == -EAGAIN)
-            continue;
-        if (fd < 0)
-            return cli_fail("accept", cfg->ep_text, fd);
-        note(cfg, "connection from", &peer);
-        rc = relay_run(cfg, fd);
+    note(cfg, "connected to", &run.peer);
+    if ((run.rc = new_loop(&run)) != CLI_OK) {
         sockit_socket_close(fd, cfg->opts.trace);
-        note(cfg, "closed", &peer);
-    } while (cfg->keep);
-    return rc;
+        return run.rc;
+    }
+    if ((run.rc = start_relay(&run, fd)) == CLI_OK)
+        sockit_loop_run(run.loop);
+    sockit_loop_free(run.loop);
+    return run.rc;
 }
 
-static int listen_main(const struct relay_config *cfg)
+/* Listen, and serve clients (stream endpoints) or the first sender (datagram endpoints)
+ * until done or stopped by a signal. */
+static int serve(struct relay_run *run)
 {
+    const struct relay_config *cfg = run->cfg;
     struct sockit_addr local;
     int fd = sockit_socket_listen(&cfg->ep, &cfg->opts, &local);
-    int rc;
 
     if (fd < 0)
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text, fd);
+    sockit_socket_file_id(&cfg->ep, &run->file);
     note(cfg, "listening on", &local);
     if (sockit_endpoint_is_stream(&cfg->ep)) {
-        rc = serve_clients(cfg, fd);
+        run->lfd = fd;
+        listen_for_client(run, true);
     } else {
-        int err = adopt_first_sender(cfg, fd);
-        rc = err ? cli_fail("recvfrom", cfg->ep_text, err) : relay_run(cfg, fd);
+        run->rc = start_relay(run, fd);
     }
-    sockit_socket_close(fd, cfg->opts.trace);
-    sockit_socket_unlink(&cfg->ep, cfg->opts.trace);
+    if (run->rc == CLI_OK)
+        sockit_loop_run(run->loop);
+    return run->rc;
+}
+
+/* The signals are taken before the socket exists: a SIGTERM right after "listening on" must
+ * find them handled. */
+static int listen_main(const struct relay_config *cfg)
+{
+    struct relay_run run = { .cfg = cfg, .lfd = -1 };
+    int err, rc = new_loop(&run);
+
+    if (rc != CLI_OK)
+        return rc;
+    if ((err = sockit_loop_signal(run.loop, SIGINT, on_stop, &run)) == 0)
+        err = sockit_loop_signal(run.loop, SIGTERM, on_stop, &run);
+    rc = err ? cli_fail("signalfd", NULL, err) : serve(&run);
+    stop_listening(&run);
+    remove_file(&run);
+    sockit_loop_free(run.loop);
     return rc;
 }
 

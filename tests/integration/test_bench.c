@@ -96,6 +96,22 @@ Test(bench, udp_pingpong_with_two_threads, .timeout = 30)
     check_mode("udp://127.0.0.1:%d", "loop", extra, 10000);
 }
 
+/* The load side runs on every loop backend: ping-pong, bulk and datagram counts complete
+ * exactly on each. */
+Test(bench, runs_on_every_backend, .timeout = 60)
+{
+    static const char *const backends[] = { "uring", "epoll", "poll" };
+
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        const char *const pingpong[] = { "-c", "4", "-n", "5000", "--backend", backends[i], NULL };
+        const char *const bulk[] = { "-m",  "bulk",      "-c",        "2", "-n",
+                                     "16M", "--backend", backends[i], NULL };
+        check_mode("tcp://127.0.0.1:%d", "loop", pingpong, 5000);
+        check_mode("tcp://127.0.0.1:%d", "loop", bulk, 256); /* 16 MiB / 64 KiB writes */
+        check_mode("udp://127.0.0.1:%d", "loop", pingpong, 5000);
+    }
+}
+
 Test(bench, open_loop_rate_is_kept, .timeout = 30)
 {
     struct proc srv;

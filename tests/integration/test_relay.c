@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../support/harness.h"
@@ -343,4 +344,82 @@ Test(relay, sockit_connect_with_socat_listener, .timeout = 30)
     H_CHECK(h_wait_stdout(c, "from socat\n", 3000), "connect should print what socat sent");
     end_stdin(c); /* connect half-closes; socat ends that direction, then closes */
     expect_both_exit_0(c, s, 3000);
+}
+
+/* ---------------------------------------------------------------- stopping by signal */
+
+static bool file_exists(const char *path, struct stat *st)
+{
+    return stat(path, st) == 0;
+}
+
+/* SIG stops listen like the servers: exit 0, its unix socket file removed, and a client in
+ * the middle of a relay sees the end of the stream. */
+static void stop_while_relaying(int sig, enum transport t)
+{
+    char ep[160];
+    struct stat st;
+    const char *path;
+
+    endpoint(t, ep, sizeof(ep));
+    path = strchr(ep, ':') + 1;
+    struct proc *l = start_listen(ep, NULL);
+    H_CHECK(file_exists(path, &st), "listen should have made %s", path);
+    struct proc *c = start_connect(ep, NULL, NULL);
+    feed(c, "before the signal\n");
+    H_CHECK(h_wait_stdout(l, "before the signal\n", 3000), "the relay should run first");
+    int rc = h_stop(l, sig, 3000);
+    H_CHECK(rc == 0, "listen stopped by signal %d exited with %d, expected 0", sig, rc);
+    H_CHECK(!file_exists(path, &st), "listen should remove its socket file %s", path);
+    end_stdin(c);
+    rc = h_wait(c, 3000);
+    H_CHECK(rc == 0, "the client should see the end and exit 0, not %d", rc);
+}
+
+Test(relay, listen_stops_on_sigterm_and_removes_its_socket_file, .timeout = 30)
+{
+    stop_while_relaying(SIGTERM, T_UNIX);
+}
+
+Test(relay, listen_stops_on_sigint_while_relaying, .timeout = 30)
+{
+    stop_while_relaying(SIGINT, T_UNIX);
+}
+
+/* A datagram listen waiting for its first sender stops too, and removes its file. */
+Test(relay, datagram_listen_stops_on_sigterm, .timeout = 30)
+{
+    char ep[160];
+    struct stat st;
+
+    endpoint(T_UNIX_DGRAM, ep, sizeof(ep));
+    struct proc *l = start_listen(ep, NULL);
+    int rc = h_stop(l, SIGTERM, 3000);
+    H_CHECK(rc == 0, "exit %d, expected 0", rc);
+    H_CHECK(!file_exists(ep + strlen("unix-dgram:"), &st), "the socket file should be gone");
+}
+
+/* The socket file was replaced by another server's while listen waited: it is not listen's
+ * to remove any more. */
+Test(relay, listen_leaves_a_socket_file_that_is_no_longer_its_own, .timeout = 30)
+{
+    char ep[160];
+    struct stat before, after;
+    const char *path;
+
+    endpoint(T_UNIX, ep, sizeof(ep));
+    path = ep + strlen("unix:");
+    struct proc *l = start_listen(ep, NULL);
+    H_CHECK(unlink(path) == 0, "unlink %s: %s", path, strerror(errno));
+    int other = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%.100s", path);
+    H_CHECK(other >= 0 && bind(other, (struct sockaddr *)&a, sizeof(a)) == 0,
+            "another server's bind %s: %s", path, strerror(errno));
+    H_CHECK(stat(path, &before) == 0, "the other server's file");
+    int rc = h_stop(l, SIGINT, 3000);
+    H_CHECK(rc == 0, "exit %d, expected 0", rc);
+    H_CHECK(stat(path, &after) == 0 && after.st_ino == before.st_ino,
+            "listen removed a socket file that another server had made since");
+    close(other);
 }

@@ -372,15 +372,46 @@ int sockit_socket_close(int fd, const struct sockit_trace *trace)
     return err;
 }
 
+/* A unix endpoint with a file: not abstract, not another transport. */
+static bool has_file(const struct sockit_endpoint *ep)
+{
+    return sockit_endpoint_is_unix(ep) && ep->path[0] != '@';
+}
+
 int sockit_socket_unlink(const struct sockit_endpoint *ep, const struct sockit_trace *trace)
 {
     char call[SOCKIT_UNIX_PATH_MAX + 16];
     int err;
 
-    if (!sockit_endpoint_is_unix(ep) || ep->path[0] == '@')
+    if (!has_file(ep))
         return 0;
     err = unlink(ep->path) < 0 ? -errno : 0;
     snprintf(call, sizeof(call), "unlink(\"%s\")", ep->path);
     sockit__trace_result(trace, call, err);
     return err;
+}
+
+int sockit_socket_file_id(const struct sockit_endpoint *ep, struct sockit_socket_file *out)
+{
+    struct stat st;
+
+    *out = (struct sockit_socket_file){ 0 };
+    if (!has_file(ep))
+        return 0;
+    if (stat(ep->path, &st) < 0)
+        return -errno;
+    *out = (struct sockit_socket_file){ .dev = st.st_dev, .ino = st.st_ino, .valid = true };
+    return 0;
+}
+
+int sockit_socket_unlink_same(const struct sockit_endpoint *ep, const struct sockit_socket_file *id,
+                              const struct sockit_trace *trace)
+{
+    struct stat st;
+
+    if (!id->valid || !has_file(ep) || stat(ep->path, &st) < 0)
+        return 0;
+    if (st.st_dev != id->dev || st.st_ino != id->ino)
+        return 0; /* replaced by another server since: not ours to remove */
+    return sockit_socket_unlink(ep, trace);
 }

@@ -539,6 +539,12 @@ static void on_send(struct sockit_loop *loop, struct sockit_stream *s, int res)
     struct ur_stream *u = ustream(s);
 
     u->send_armed = false;
+    if (res == -EAGAIN && !s->closing) {
+        /* No room after all: a send the kernel retried from its workers on a non-blocking
+         * socket ends so. The pieces in flight are still queued: wait for room, send again. */
+        arm_wpoll(loop, s);
+        return;
+    }
     if (res < 0) {
         if (res != -ECANCELED && !s->closing)
             sockit__stream_fail(s, res);

@@ -134,6 +134,8 @@ struct sockit_stream {
     size_t low, high, max_out;
     bool can_read, can_write; /* readiness seen and not yet used up (EAGAIN) */
     bool paused;              /* output above the high watermark: not reading */
+    bool full;                /* output passed the high watermark; on_drain at the low one */
+    bool keep_reading;        /* sockit_stream_set_backpressure(false): full does not pause */
     bool stopped;             /* the caller stopped reading */
     bool read_eof;            /* the peer ended its side, and we read the end */
     bool held_eof;            /* ... while not reading: on_data(0) is still to come */

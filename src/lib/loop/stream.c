@@ -234,9 +234,12 @@ static void after_output(struct sockit_stream *s)
             return;
         }
     }
-    if (s->paused && left <= s->low) {
-        s->paused = false;
-        reading_changed(s);
+    if (s->full && left <= s->low) {
+        s->full = false;
+        if (s->paused) {
+            s->paused = false;
+            reading_changed(s);
+        }
         if (s->ops->on_drain)
             s->ops->on_drain(s, s->ud);
     }
@@ -362,9 +365,12 @@ static void queued(struct sockit_stream *s)
 
     if (loop->be->complete && !s->connecting)
         loop->be->stream_send(loop, s);
-    if (!s->paused && pending(s) > s->high) {
-        s->paused = true;
-        reading_changed(s);
+    if (!s->full && pending(s) > s->high) {
+        s->full = true;
+        if (!s->keep_reading) {
+            s->paused = true;
+            reading_changed(s);
+        }
     }
     update_interest(s);
 }
@@ -548,6 +554,29 @@ void sockit_stream_read_start(struct sockit_stream *s)
 size_t sockit_stream_pending(const struct sockit_stream *s)
 {
     return pending(s);
+}
+
+bool sockit_stream_full(const struct sockit_stream *s)
+{
+    return s->full;
+}
+
+void sockit_stream_set_backpressure(struct sockit_stream *s, bool pause_reading)
+{
+    s->keep_reading = !pause_reading;
+    if (s->keep_reading && s->paused) {
+        s->paused = false;
+        reading_changed(s);
+    } else if (!s->keep_reading && s->full && !s->paused) {
+        s->paused = true;
+        reading_changed(s);
+    }
+}
+
+void sockit_stream_set_ops(struct sockit_stream *s, const struct sockit_stream_ops *ops, void *ud)
+{
+    s->ops = ops;
+    s->ud = ud;
 }
 
 void sockit_stream_shutdown(struct sockit_stream *s)

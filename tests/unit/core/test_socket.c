@@ -859,6 +859,30 @@ Test(socket, unlink_removes_the_socket_file_once)
     unlink(path);
 }
 
+/* The file identity taken after bind: the file is removed while it is still the one bound,
+ * and left alone once another server has replaced it. */
+Test(socket, unlink_same_removes_only_the_file_it_was_given)
+{
+    char path[96];
+    struct sockit_socket_file mine, none;
+    h_tmp_path(path, sizeof path, "same.sock");
+    struct sockit_endpoint ep = *ep_of("unix:%s", path);
+    int first = listen_ok(&ep, 0, 0, NULL); /* open: its file's inode cannot be reused */
+    cr_assert_eq(sockit_socket_file_id(&ep, &mine), 0);
+    cr_assert(mine.valid);
+    cr_assert_eq(unlink(path), 0);
+    close_ok(listen_ok(&ep, 0, 0, NULL)); /* another server's file now */
+    cr_expect_eq(sockit_socket_unlink_same(&ep, &mine, NULL), 0);
+    cr_expect(path_is_socket(path), "a replaced file must be left alone");
+    close_ok(first);
+    cr_assert_eq(sockit_socket_file_id(&ep, &mine), 0);
+    cr_expect_eq(sockit_socket_unlink_same(&ep, &mine, NULL), 0);
+    cr_expect_not(path_exists(path), "its own file must be removed");
+    cr_expect_eq(sockit_socket_file_id(ep_of("tcp://127.0.0.1:%d", 9), &none), 0);
+    cr_expect(!none.valid, "an inet endpoint has no file");
+    cr_expect_eq(sockit_socket_unlink_same(ep_of("tcp://127.0.0.1:%d", 9), &none, NULL), 0);
+}
+
 Test(socket, unlink_is_a_noop_for_abstract_names_and_inet_endpoints)
 {
     char name[96];

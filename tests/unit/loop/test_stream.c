@@ -334,7 +334,8 @@ struct bp {
     bool paused;
     int data_calls_at_pause, data_calls_at_check;
     size_t pending_at_pause, pending_at_check, peer_inq_at_check, outq_at_check;
-    bool checked;
+    bool checked, full_at_check, full_at_drain;
+    bool shut_at_drain; /* the peer ends its side at on_drain, not at phase 2 */
     struct sockit_timer sender, phase;
 };
 
@@ -389,30 +390,53 @@ static void bp_phase2(struct sockit_loop *loop, struct sockit_timer *t, void *da
     b->data_calls_at_check = x->data_calls;
     b->up_sent_at_check = b->up_sent;
     b->pending_at_check = sockit_stream_pending(x->s);
+    b->full_at_check = sockit_stream_full(x->s);
     b->peer_inq_at_check = inq(x->fd[1]);
     b->outq_at_check = x->tr == TCP_LOOPBACK ? outq(x->fd[0]) : 0;
     sockit_timer_stop(loop, &b->sender);
-    cr_assert_eq(shutdown(x->fd[1], SHUT_WR), 0);
+    if (!b->shut_at_drain)
+        cr_assert_eq(shutdown(x->fd[1], SHUT_WR), 0);
     peer_read(x);
+}
+
+static void bp_drained(struct sx *x)
+{
+    struct bp *b = x->test;
+
+    b->full_at_drain = sockit_stream_full(x->s);
+    if (b->shut_at_drain) /* a stream that closes after its flush has no on_drain */
+        cr_assert_eq(shutdown(x->fd[1], SHUT_WR), 0);
+}
+
+/* Both phases, with the stream's own backpressure on or off. */
+static void bp_run(struct sx *x, struct bp *b, enum transport tr, bool backpressure)
+{
+    sx_open(x, tr, 32 * 1024, &bp_limits);
+    *b = (struct bp){ .down = pattern(BP_DOWN, 7), .up = pattern(BP_UP, 8), .up_len = BP_UP };
+    b->shut_at_drain = !backpressure;
+    sockit_stream_set_backpressure(x->s, backpressure);
+    x->test = b;
+    x->after_data = bp_after_data;
+    x->on_eof = close_stream_after_flush;
+    x->on_drain_hook = bp_drained;
+    sockit_timer_init(&b->sender, bp_send_tick, x);
+    sockit_timer_init(&b->phase, bp_phase2, x);
+    cr_assert_eq(sockit_timer_start(x->loop, &b->sender, 0, 2 * MS), 0);
+    sx_run(x, "pause, drain, resume and the close after flush");
+    cr_assert(b->paused, "the stream never received 4 KiB to answer");
+    cr_assert(b->checked, "phase 2 never started");
+    cr_expect_gt(b->up_sent_at_check, b->up_sent_at_pause,
+                 "the peer did not keep sending while the output was full");
+    cr_expect(b->full_at_check, "sockit_stream_full must be true above the high watermark");
+    cr_expect(!b->full_at_drain, "sockit_stream_full must be false again at on_drain");
 }
 
 STREAM_TEST(stream_backpressure_pauses_reading_until_the_output_drains)
 {
     struct sx x;
-    sx_open(&x, tr, 32 * 1024, &bp_limits);
-    struct bp b = { .down = pattern(BP_DOWN, 7), .up = pattern(BP_UP, 8), .up_len = BP_UP };
-    x.test = &b;
-    x.after_data = bp_after_data;
-    x.on_eof = close_stream_after_flush;
-    sockit_timer_init(&b.sender, bp_send_tick, &x);
-    sockit_timer_init(&b.phase, bp_phase2, &x);
-    cr_assert_eq(sockit_timer_start(x.loop, &b.sender, 0, 2 * MS), 0);
-    sx_run(&x, "pause, drain, resume and the close after flush");
+    struct bp b;
 
-    cr_assert(b.paused, "the stream never received 4 KiB to answer");
-    cr_assert(b.checked, "phase 2 never started");
-    cr_expect_gt(b.up_sent_at_check, b.up_sent_at_pause,
-                 "the peer did not keep sending while the stream was paused");
+    bp_run(&x, &b, tr, true);
     cr_expect_eq(b.data_calls_at_check, b.data_calls_at_pause,
                  "on_data ran %d times while the output was above the high watermark (%zu "
                  "pending)",
@@ -443,6 +467,28 @@ STREAM_TEST(stream_backpressure_pauses_reading_until_the_output_drains)
     expect_bytes(&x.pin, b.down, BP_DOWN, "peer");
     cr_expect(x.peer_eof);
     cr_expect_eq(x.close_calls, 1);
+    cr_expect_eq(x.close_err, 0, "on_close err %d (%s)", x.close_err, sockit_strerror(x.close_err));
+    free(b.down);
+    free(b.up);
+    sx_close(&x);
+}
+
+/* With its own backpressure off (a relay holds the other side back instead), a full stream
+ * keeps reading, while sockit_stream_full and on_drain still tell when it is full and when it
+ * has drained. */
+STREAM_TEST(stream_without_backpressure_keeps_reading_while_full)
+{
+    struct sx x;
+    struct bp b;
+
+    bp_run(&x, &b, tr, false);
+    cr_expect_gt(b.data_calls_at_check, b.data_calls_at_pause,
+                 "on_data stopped while full, with backpressure off");
+    cr_expect_eq(x.drain_calls, 1, "on_drain ran %d times", x.drain_calls);
+    cr_expect_leq(x.pending_at_drain, bp_limits.low_water, "on_drain with %zu pending",
+                  x.pending_at_drain);
+    expect_bytes(&x.in, b.up, b.up_sent, "on_data (everything the peer sent)");
+    expect_bytes(&x.pin, b.down, BP_DOWN, "peer");
     cr_expect_eq(x.close_err, 0, "on_close err %d (%s)", x.close_err, sockit_strerror(x.close_err));
     free(b.down);
     free(b.up);

@@ -1,0 +1,115 @@
+/* sockit/relay.h — a relay: two sides joined full-duplex on one loop, what netcat, socat and
+ * a TCP proxy do. Each side is a loop stream, a socket (stream or datagram), or a pair of
+ * plain fds such as stdin/stdout. Bytes read from one side are written to the other; a side
+ * whose output is full stops the other side from being read (flow control), so a relay holds
+ * a bounded amount of memory whatever its peers do; the end of one side's input is passed on
+ * as a half-close (shutdown SHUT_WR) once what came before it has been sent.
+ *
+ * A relay lives on one loop and is used only from that loop's thread. It owns the streams and
+ * sockets it is given from sockit_relay_open on (it closes them); plain fds stay the caller's
+ * (never closed, only watched). Close every relay before freeing its loop. */
+#ifndef SOCKIT_RELAY_H
+#define SOCKIT_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockit/endpoint.h"
+#include "sockit/loop.h"
+
+struct sockit_relay;
+
+enum { SOCKIT_RELAY_A = 0, SOCKIT_RELAY_B = 1 }; /* the two sides, as indexes */
+
+enum sockit_relay_kind {
+    /* An open loop stream (sockit_stream_open, sockit_stream_connect, a server's client),
+     * connected or still connecting. The relay takes it over: its callbacks and backpressure
+     * (sockit_stream_set_ops, sockit_stream_set_backpressure) and its close. Its limits stay:
+     * its high watermark bounds what waits for its peer. */
+    SOCKIT_RELAY_STREAM,
+    /* A connected socket FD, which the relay opens as a loop stream (SOCK_STREAM, default
+     * limits) or as a datagram socket (SOCK_DGRAM): each chunk of the other side's input leaves
+     * as one datagram (at most SOCKIT_UDP4_MAX bytes), each datagram received is written to the
+     * other side whole. A datagram socket not yet connected takes the first sender as its peer
+     * (connects to it) and holds the other side's input until then. Taken over and closed. */
+    SOCKIT_RELAY_SOCKET,
+    /* Plain fds: IN is read and OUT written (they may be the same fd), the caller's. Pipes,
+     * terminals, sockets and character devices are watched by the loop and never block it
+     * where the kernel allows (RWF_NOWAIT; not on a terminal, whose writes may block the loop
+     * while it is full). Regular files, which the loop cannot watch, are read and written
+     * directly. At the other side's end, OUT is shut down for writing if it is a socket and
+     * left open otherwise. Writing to a pipe whose reader is gone raises SIGPIPE as any write
+     * does: ignore it (SIG_IGN) to see -EPIPE instead. */
+    SOCKIT_RELAY_FDS,
+};
+
+struct sockit_relay_side {
+    enum sockit_relay_kind kind;
+    struct sockit_stream *stream; /* STREAM */
+    int fd;                       /* SOCKET */
+    int in_fd, out_fd;            /* FDS; -1: no input (ended from the start) / no output */
+    /* The end of this side's input ends the relay once what was read has been sent, without
+     * waiting for the other direction (a person at a terminal is done when the peer is). */
+    bool eof_ends;
+    /* SOCKET (datagram): datagrams have no end of stream, so once the other side's input has
+     * ended the relay ends when none has arrived for this long (0: at once). */
+    unsigned linger_ms;
+};
+
+/* Counters since open. */
+struct sockit_relay_stats {
+    uint64_t a_to_b; /* bytes read from side A and handed to side B */
+    uint64_t b_to_a;
+    size_t buffered; /* bytes read and not yet taken by the kernel on the other side: streams'
+                        pending output, FDS output and datagram queues */
+};
+
+/* Why a relay ended. */
+struct sockit_relay_end {
+    /* 0: both directions ended and their output was sent (or an eof_ends side ended, or a
+     * datagram side's linger passed); -ECANCELED: sockit_relay_close; else the -errno that
+     * failed SIDE (a reset, a refused connect, a failed read or write), after which the other
+     * side was closed at once. */
+    int err;
+    int side;       /* SOCKIT_RELAY_A or _B for a failure, else -1 */
+    const char *op; /* what failed: "connect", "read", "write" or "stream"; "" if err is 0 */
+    struct sockit_relay_stats stats;
+};
+
+struct sockit_relay_ops {
+    /* The relay is over; END says why (valid during the call). Called once, from a deferred
+     * call, after both sides have let go; the relay pointer is dead after it returns. */
+    void (*on_close)(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud);
+    /* A datagram side that had no peer took PEER, the first sender (borrowed for the call).
+     * May be NULL. */
+    void (*on_peer)(struct sockit_relay *r, int side, const struct sockit_addr *peer, void *ud);
+};
+
+/* All fields 0 mean the default. */
+struct sockit_relay_opts {
+    /* Output the relay buffers itself (FDS output, datagram queues): above HIGH_WATER the
+     * other side stops being read, at or below LOW_WATER it is read again. Stream sides use
+     * their own watermarks. Default 16 KiB / 64 KiB. Per direction, a relay holds at most
+     * the high watermark plus one read (the loop's read_chunk; 64 KiB from an fd). */
+    size_t low_water, high_water;
+};
+
+/* Join sides A and B (described by the caller, copied) on LOOP, with OPS (which must outlive
+ * the relay) and UD. OPTS may be NULL. Reading starts at once. Returns 0 and the relay in
+ * *OUT, -EINVAL for an invalid side or options, or -errno. The streams and sockets are the
+ * relay's from this call on, even when it fails: then they are closed (a stream's own
+ * on_close runs, with its old callbacks) and no relay callback follows. */
+int sockit_relay_open(struct sockit_loop *loop, const struct sockit_relay_side *a,
+                      const struct sockit_relay_side *b, const struct sockit_relay_ops *ops,
+                      void *ud, const struct sockit_relay_opts *opts, struct sockit_relay **out);
+
+/* Close now: pending output is dropped, streams and sockets closed, fds unwatched. on_close
+ * follows (err -ECANCELED) from a deferred call. Safe from the relay's callbacks.
+ * Idempotent. */
+void sockit_relay_close(struct sockit_relay *r);
+
+/* Copy R's counters into *OUT (the caller's). */
+void sockit_relay_stats(const struct sockit_relay *r, struct sockit_relay_stats *out);
+
+#endif
