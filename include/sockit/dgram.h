@@ -55,8 +55,9 @@ struct sockit_dgram_ops {
      * whose queue is full (-ENOBUFS; dropped). PEER is the address concerned, or NULL when
      * the kernel did not say. The dgram keeps receiving and sending. May be NULL. */
     void (*on_error)(struct sockit_dgram *d, int err, const struct sockit_addr *peer, void *ud);
-    /* The dgram is gone (sockit_dgram_close; ERR 0). Called once, from a deferred call; the
-     * pointer is dead after it returns. May be NULL. */
+    /* The dgram is gone: ERR 0 after sockit_dgram_close, -ECANCELED when sockit_loop_free
+     * closed it. Called once, from a deferred call; the pointer is dead after it returns. May
+     * be NULL. */
     void (*on_close)(struct sockit_dgram *d, int err, void *ud);
 };
 
@@ -89,8 +90,8 @@ struct sockit_dgram_stats {
  * -errno (-SOCKIT_ETYPE for a socket that is not SOCK_DGRAM, -EINVAL for bad OPTS); FD is
  * closed then.
  *
- * Close every dgram before freeing its loop: sockit_loop_free does not know dgrams yet (it
- * runs the on_close of dgrams closed before it, but does not close open ones). */
+ * sockit_loop_free closes the dgrams still open, as sockit_dgram_close does, and runs every
+ * dgram's on_close (-ECANCELED for those it closed), so callback data can be freed there. */
 int sockit_dgram_open(struct sockit_loop *loop, int fd, const struct sockit_dgram_ops *ops,
                       void *ud, const struct sockit_dgram_opts *opts, struct sockit_dgram **out);
 

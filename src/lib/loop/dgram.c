@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../core/trace.h"
+#include "loop_internal.h"
 #include "sockit/buf.h"
 #include "sockit/dgram.h"
 #include "sockit/error.h"
@@ -65,11 +66,13 @@ struct sockit_dgram {
     bool unix_unconnected;        /* EAGAIN may mean one receiver's queue is full */
     bool paused, closing;
     bool blocked;  /* the socket refused the queue (EAGAIN): flush when it is writable */
+    int close_err; /* for on_close: 0, or -ECANCELED when the loop closed it */
     unsigned mask; /* events asked of the loop */
     struct rx rx;
     struct txq q;
     struct sockit_dgram_stats st;
     struct sockit_defer flush_defer, close_defer;
+    struct sockit_dgram *prev, *next; /* the loop's dgrams */
 };
 
 /* ---- the send queue --------------------------------------------------------------------- */
@@ -474,6 +477,24 @@ static void free_dgram(struct sockit_dgram *d)
     free(d);
 }
 
+static void link_dgram(struct sockit_dgram *d)
+{
+    d->next = d->loop->dgrams;
+    if (d->next)
+        d->next->prev = d;
+    d->loop->dgrams = d;
+}
+
+static void unlink_dgram(struct sockit_dgram *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        d->loop->dgrams = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+}
+
 /* A flush still queued was queued before this call (writes end at close), so it has run
  * (and done nothing) by now: deferred calls run in order. */
 static void finish_deferred(struct sockit_loop *loop, void *data)
@@ -482,17 +503,19 @@ static void finish_deferred(struct sockit_loop *loop, void *data)
 
     (void)loop;
     if (d->ops->on_close)
-        d->ops->on_close(d, 0, d->ud);
+        d->ops->on_close(d, d->close_err, d->ud);
+    unlink_dgram(d);
     free_dgram(d);
 }
 
-void sockit_dgram_close(struct sockit_dgram *d)
+static void close_with(struct sockit_dgram *d, int err)
 {
     int n = 1;
 
     if (d->closing)
         return;
     d->closing = true; /* from here on, no callback but on_close */
+    d->close_err = err;
     while (queue_len(&d->q) > 0 && (n = send_batch(d)) > 0) {
         queue_pop(&d->q, (size_t)n);
         d->st.sent += (uint64_t)n;
@@ -503,6 +526,19 @@ void sockit_dgram_close(struct sockit_dgram *d)
     close(d->fd);
     d->fd = -1;
     sockit_loop_defer(d->loop, &d->close_defer, finish_deferred, d);
+}
+
+void sockit_dgram_close(struct sockit_dgram *d)
+{
+    close_with(d, 0);
+}
+
+/* Loop teardown: close every dgram still open; their on_close (-ECANCELED) follows from the
+ * deferred calls the loop runs before it goes. Closed ones stay listed until then. */
+void sockit__dgram_close_all(struct sockit_loop *loop)
+{
+    for (struct sockit_dgram *d = loop->dgrams; d; d = d->next)
+        close_with(d, -ECANCELED);
 }
 
 /* Defaults for zero fields; -EINVAL for values out of range. */
@@ -614,6 +650,7 @@ int sockit_dgram_open(struct sockit_loop *loop, int fd, const struct sockit_dgra
         free_dgram(d);
         return err;
     }
+    link_dgram(d);
     *out = d;
     return 0;
 }

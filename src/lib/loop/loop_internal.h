@@ -24,6 +24,8 @@
  * read then no longer means "drained": the end of stream is still to be read. */
 #define SOCKIT__EV_RDHUP (1u << 8)
 
+struct sockit_dgram;
+
 enum sockit__fd_kind { FD_FREE = 0, FD_WATCHER, FD_STREAM, FD_LISTENER, FD_INTERNAL };
 
 /* One entry per fd number. GEN changes with every registration so that a stale event for a
@@ -90,10 +92,11 @@ struct sockit_loop {
         sockit_signal_fn *fn;
         void *data;
     } sig[65];
-    /* streams and listeners still open, to close them when the loop is freed */
+    /* streams, listeners and dgrams still open, to close them when the loop is freed */
     struct sockit_stream *streams;
     struct sockit_listener *listeners;
-    char *rbuf; /* shared read buffer of the readiness backends */
+    struct sockit_dgram *dgrams; /* until their on_close has run (dgram.c) */
+    char *rbuf;                  /* shared read buffer of the readiness backends */
     int fallback_err;
     const char *fallback_name;
 };
@@ -184,6 +187,7 @@ void sockit__stream_ready(struct sockit_stream *s, unsigned events);
 void sockit__listener_ready(struct sockit_listener *l, unsigned events);
 void sockit__stream_close_all(struct sockit_loop *loop);
 void sockit__listener_free_all(struct sockit_loop *loop);
+void sockit__dgram_close_all(struct sockit_loop *loop); /* dgram.c */
 
 /* For completion backends: bytes arrived / a send finished / an error. */
 void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len);

@@ -1,9 +1,9 @@
 /* Unit tests for datagrams on the loop (sockit/dgram.h): batches with the right peers, sends to
  * several peers in one sendmmsg, truncation, ICMP errors reported and never fatal, pause and
- * resume, the send-queue bounds, a full socket, close from a callback, and a closed dgram
- * finished by sockit_loop_free. Most run over UDP on 127.0.0.1 and ::1 and over unix-dgram
- * (DGRAM_TEST), each on every backend (backends.h). Peers are the test's own sockets, driven
- * from the same loop by watchers; a deadline timer turns a hang into a failure. */
+ * resume, the send-queue bounds, a full socket, close from a callback, and a dgram closed or
+ * still open finished by sockit_loop_free. Most run over UDP on 127.0.0.1 and ::1 and over
+ * unix-dgram (DGRAM_TEST), each on every backend (backends.h). Peers are the test's own sockets,
+ * driven from the same loop by watchers; a deadline timer turns a hang into a failure. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -880,6 +880,26 @@ DGRAM_TEST(loop_free_finishes_a_closed_dgram)
     cr_expect_eq(x.close_calls, 1, "sockit_loop_free ran on_close");
     cr_expect_eq(peer_read(x.peer[0], buf, sizeof(buf), NULL), 3, "sent at close");
     cr_expect_eq(peer_read(x.peer[0], buf, sizeof(buf), NULL), 3, "both");
+    for (int i = 0; i < NPEERS; i++)
+        close(x.peer[i]);
+}
+
+/* A dgram still open when the loop is freed is closed by it: what it had queued leaves, the
+ * fd is closed, and on_close runs once with -ECANCELED. */
+DGRAM_TEST(loop_free_closes_an_open_dgram)
+{
+    struct dx x;
+    char buf[16];
+
+    dx_open(&x, tr, NULL);
+    cr_assert_eq(sockit_dgram_write(x.d, "bye", 3, &x.peer_addr[0]), 0);
+    sockit_timer_stop(x.loop, &x.deadline);
+    sockit_loop_free(x.loop);
+    cr_expect_eq(x.close_calls, 1, "sockit_loop_free closed the dgram and ran on_close");
+    cr_expect_eq(x.close_err, -ECANCELED);
+    cr_expect_null(x.d);
+    cr_expect(fcntl(x.fd, F_GETFD) < 0 && errno == EBADF, "the dgram's fd is closed");
+    cr_expect_eq(peer_read(x.peer[0], buf, sizeof(buf), NULL), 3, "the queue was sent at close");
     for (int i = 0; i < NPEERS; i++)
         close(x.peer[i]);
 }
