@@ -62,6 +62,14 @@ struct sockit__backend {
     void (*stream_connect)(struct sockit_loop *loop, struct sockit_stream *s,
                            const struct sockit_addr *to);
     void (*drain)(struct sockit_loop *loop);
+    /* Backends that move datagrams themselves (dgram_internal.h); NULL: dgrams use watchers.
+     * dgram_start returns -EOPNOTSUPP when the kernel cannot, and the dgram uses watchers;
+     * dgram_read turns receiving on or off, dgram_send hands the queue to the kernel,
+     * dgram_close ends it all and calls sockit__dgram_closed once nothing is in flight. */
+    int (*dgram_start)(struct sockit_loop *loop, struct sockit_dgram *d);
+    void (*dgram_read)(struct sockit_loop *loop, struct sockit_dgram *d, bool on);
+    void (*dgram_send)(struct sockit_loop *loop, struct sockit_dgram *d);
+    void (*dgram_close)(struct sockit_loop *loop, struct sockit_dgram *d);
 };
 
 extern const struct sockit__backend sockit__backend_epoll;
