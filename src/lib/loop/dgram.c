@@ -85,9 +85,7 @@ static int read_error(struct sockit_dgram *d)
     return 1;
 }
 
-/* Report what the error queue holds (reading it also clears the socket's pending error).
- * Returns how many messages were read. */
-static int drain_errors(struct sockit_dgram *d)
+int sockit__dgram_drain_errors(struct sockit_dgram *d)
 {
     int n = 0;
 
@@ -100,7 +98,7 @@ static int drain_errors(struct sockit_dgram *d)
 
 void sockit__dgram_recv_error(struct sockit_dgram *d, int err)
 {
-    if (drain_errors(d) == 0)
+    if (sockit__dgram_drain_errors(d) == 0)
         report(d, err, d->connected.len ? &d->connected : NULL);
 }
 
@@ -222,7 +220,7 @@ static bool send_failed(struct sockit_dgram *d, int err)
     }
     /* An ICMP error that arrived earlier fails the next send whatever its peer: when the error
      * queue held one, the datagram was not at fault, and is tried again. */
-    if (err != -EAGAIN && d->retries < SEND_RETRIES && drain_errors(d) > 0) {
+    if (err != -EAGAIN && d->retries < SEND_RETRIES && sockit__dgram_drain_errors(d) > 0) {
         d->retries++;
         return true;
     }
@@ -288,7 +286,7 @@ static void on_ready(struct sockit_loop *loop, int fd, unsigned events, void *da
     (void)loop;
     (void)fd;
     if (events & SOCKIT_EV_ERROR)
-        drain_errors(d);
+        sockit__dgram_drain_errors(d);
     if (!d->closing && d->blocked && !d->tx_native &&
         (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))) {
         d->blocked = false;

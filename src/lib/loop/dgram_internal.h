@@ -87,6 +87,9 @@ void sockit__dgram_deliver(struct sockit_dgram *d, size_t n);
 /* Receiving stopped with ERR (an ICMP error, most often): report what the error queue holds,
  * or ERR itself. */
 void sockit__dgram_recv_error(struct sockit_dgram *d, int err);
+/* Report what the socket's error queue holds (reading it also clears the socket's pending
+ * error). Returns how many messages were read. */
+int sockit__dgram_drain_errors(struct sockit_dgram *d);
 /* Receive through a watcher from now on (the kernel refused the backend's way). */
 void sockit__dgram_use_watch(struct sockit_dgram *d);
 /* Fill d->tx_hdr / d->tx_iov for the first datagrams of the queue (at most BATCH). They point
