@@ -4,8 +4,10 @@
 #ifndef SOCKIT_DGRAM_INTERNAL_H
 #define SOCKIT_DGRAM_INTERNAL_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "loop_internal.h"
@@ -21,6 +23,20 @@ struct sockit__qrec {
 };
 
 struct sockit__qchunk;
+
+/* Copy address SRC (LEN bytes of its union, at most the union) into DST. The common sizes, up
+ * to an IPv6 address, are copied as a fixed 28 bytes, which compiles to a few moves; SRC must
+ * have that many readable bytes, as a whole struct sockit_addr does. */
+static inline void sockit__addr_copy(struct sockit_addr *dst, const void *src, socklen_t len)
+{
+    size_t n = len < sizeof(dst->u) ? len : sizeof(dst->u);
+
+    dst->len = (socklen_t)n;
+    if (n <= sizeof(struct sockaddr_in6))
+        memcpy(&dst->u, src, sizeof(struct sockaddr_in6));
+    else
+        memcpy(&dst->u, src, n);
+}
 
 /* Datagrams waiting to be sent, oldest first, at most MAX of them and MAX_BYTES bytes of
  * payload. The queue owns its chunks; records are popped from the head only. */

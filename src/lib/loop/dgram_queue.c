@@ -71,7 +71,7 @@ int sockit__dgq_push(struct sockit__dgq *q, const void *data, size_t len,
     r->len = len;
     r->peer.len = 0;
     if (peer && peer->len)
-        r->peer = *peer;
+        sockit__addr_copy(&r->peer, &peer->u, peer->len);
     if (len)
         memcpy(r->data, data, len);
     if (q->tail)

@@ -1,11 +1,12 @@
 /* io_uring datagrams. Receiving is one multishot recvmsg per dgram that draws from the dgram's
  * own provided-buffer ring (each buffer: the recvmsg header, the sender, max_size bytes), and
  * what one reap brings reaches on_recv as one batch. Sending is a chain of linked sendmsg
- * requests, one per queued datagram, submitted together; MSG_DONTWAIT makes a full socket
- * fail the request and cancel the rest of the chain, as a short sendmmsg would, and a datagram
- * leaves the queue only after its request has completed. Paused, the dgram keeps what the
- * receive still brings before its cancellation lands (at most its buffers), and hands it over
- * first when resumed. The backend state of a dgram is freed after its last completion.
+ * requests, one per queued datagram, submitted together and completed with one CQE;
+ * MSG_DONTWAIT makes a full socket fail the request and cancel the rest of the chain, as a
+ * short sendmmsg would, and a datagram leaves the queue only after its request has completed.
+ * Paused, the dgram keeps what the receive still brings before its cancellation lands (at most its
+ * buffers), and hands it over first when resumed. The backend state of a dgram is freed after its
+ * last completion.
  *
  * Ownership: struct ur_dgram is this file's, hung on sockit_dgram.be_data while the dgram is
  * native; the buffers and the ring are the kernel's while handed out, then the dgram's. */
@@ -28,10 +29,12 @@
 
 enum dreq_op { OP_RECV, OP_SEND, OP_WPOLL, NOPS };
 
-/* What a request's tag points at: the dgram and the operation. */
+/* What a request's tag points at: the dgram, the operation, and for a send its place in the
+ * chain. */
 struct ur_dreq {
     struct sockit_dgram *d;
     unsigned op;
+    unsigned idx;
 };
 
 /* A received buffer not yet handed to on_recv: its id and the bytes the kernel wrote. */
@@ -42,6 +45,8 @@ struct held {
 
 struct ur_dgram {
     struct ur_dreq req[NOPS];
+    struct ur_dreq *sreq;           /* one per send of a chain (BATCH) */
+    struct sockit__uring_dgrams *g; /* the loop's, for the attention list */
     struct io_uring_buf_ring *br;
     char *bufs;
     size_t stride;      /* bytes from one buffer to the next */
@@ -53,9 +58,8 @@ struct ur_dgram {
     unsigned nheld;     /* how many */
     unsigned got;       /* datagrams of the receive in flight (for the trace) */
     size_t chain;       /* send requests in flight, all of one chain */
-    size_t chain_done;  /* of them, completed */
-    size_t chain_ok;    /* completed and sent, before any failure */
-    int chain_err;      /* the first failure (the rest are cancelled) */
+    size_t chain_ok;    /* of them, sent */
+    int chain_err;      /* the error of the first that failed (those after it are cancelled) */
     bool recv_armed;    /* the multishot recvmsg is in flight */
     bool wpoll_armed;   /* waiting for room in the socket */
     bool on_list;       /* in the loop's attention list */
@@ -159,6 +163,7 @@ static void free_state(struct sockit_loop *loop, struct ur_dgram *u)
     }
     free(u->bufs);
     free(u->held);
+    free(u->sreq);
     free(u);
 }
 
@@ -202,8 +207,7 @@ static void parse(const struct ur_dgram *u, const struct held *h, struct sockit_
     m->len = io_uring_recvmsg_payload_length(o, h->res, tmpl);
     m->truncated = (o->flags & MSG_TRUNC) != 0;
     m->full_len = m->truncated ? o->payloadlen : m->len;
-    m->peer.len = o->namelen < sizeof(m->peer.u) ? o->namelen : sizeof(m->peer.u);
-    memcpy(&m->peer.u, io_uring_recvmsg_name(o), m->peer.len);
+    sockit__addr_copy(&m->peer, io_uring_recvmsg_name(o), o->namelen); /* room for a whole one */
 }
 
 /* Hand HELD[FROM, FROM + N) to on_recv, then their buffers back to the kernel. */
@@ -278,7 +282,9 @@ static void on_recv(struct sockit_loop *loop, struct sockit_dgram *d, struct ur_
 /* ---- sending ---------------------------------------------------------------------------- */
 
 /* One linked chain of sendmsg requests for the first datagrams of the queue (at most BATCH);
- * it must not straddle two submissions, or it would be cut in two. */
+ * it must not straddle two submissions, or it would be cut in two. It posts one completion:
+ * the last request's, or that of the first to fail (IOSQE_CQE_SKIP_SUCCESS on the others: the
+ * kernel then posts none for those the failure cancels). */
 static void submit_chain(struct sockit_loop *loop, struct sockit_dgram *d, struct ur_dgram *u)
 {
     struct io_uring *ring = sockit__uring_ring(loop);
@@ -289,15 +295,13 @@ static void submit_chain(struct sockit_loop *loop, struct sockit_dgram *d, struc
     if (io_uring_sq_space_left(ring) < n)
         io_uring_submit(ring);
     for (size_t i = 0; i < n; i++) {
-        struct io_uring_sqe *sqe = sockit__uring_sqe(loop);
+        struct io_uring_sqe *sqe = io_uring_get_sqe(ring); /* there is room: checked above */
         io_uring_prep_sendmsg(sqe, d->fd, &d->tx_hdr[i].msg_hdr, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (i + 1 < n)
-            sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe_set_data64(sqe, tag_of(u, OP_SEND));
+            sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&u->sreq[i] | SOCKIT__URING_TAG_DGRAM);
     }
     u->chain = n;
-    u->chain_done = u->chain_ok = 0;
-    u->chain_err = 0;
 }
 
 /* Wait for room in the socket (a send met EAGAIN). */
@@ -315,8 +319,7 @@ static void trace_chain(const struct sockit_dgram *d, const struct ur_dgram *u)
     char call[64];
 
     snprintf(call, sizeof(call), "io_uring sendmsg(%d, %zu linked)", d->fd, u->chain);
-    sockit__trace_result(d->trace, call,
-                         u->chain_ok || !u->chain_err ? (long)u->chain_ok : u->chain_err);
+    sockit__trace_result(d->trace, call, u->chain_ok ? (long)u->chain_ok : u->chain_err);
 }
 
 /* Every request of the chain has completed: pop what left, and go on as a sendmmsg loop
@@ -337,15 +340,15 @@ static void chain_ended(struct sockit_loop *loop, struct sockit_dgram *d, struct
         submit_chain(loop, d, u);
 }
 
-static void on_send(struct sockit_loop *loop, struct sockit_dgram *d, struct ur_dgram *u, int res)
+/* The one completion of the chain: of its last request, or of request IDX, which failed. */
+static void on_send(struct sockit_loop *loop, struct sockit_dgram *d, struct ur_dgram *u,
+                    unsigned idx, int res)
 {
-    u->chain_done++;
-    if (res >= 0 && !u->chain_err)
-        u->chain_ok++;
-    else if (!u->chain_err)
-        u->chain_err = res < 0 ? res : -EIO;
-    if (u->chain_done == u->chain)
-        chain_ended(loop, d, u);
+    if (!u->chain)
+        return; /* none in flight: not ours to count */
+    u->chain_ok = res < 0 ? idx : u->chain;
+    u->chain_err = res < 0 ? res : 0;
+    chain_ended(loop, d, u);
 }
 
 static void on_wpoll(struct sockit_loop *loop, struct sockit_dgram *d, struct ur_dgram *u, int res)
@@ -367,15 +370,13 @@ static void on_wpoll(struct sockit_loop *loop, struct sockit_dgram *d, struct ur
 
 /* ---- completions and their aftermath ---------------------------------------------------- */
 
-static void attention(struct sockit_loop *loop, struct ur_dgram *u)
+static void attention(struct ur_dgram *u)
 {
-    struct sockit__uring_dgrams *g = sockit__uring_dgrams(loop);
-
     if (u->on_list)
         return;
     u->on_list = true;
-    u->next_attention = g->attention;
-    g->attention = u;
+    u->next_attention = u->g->attention;
+    u->g->attention = u;
 }
 
 /* A closing dgram of which the kernel holds nothing any more: free the backend state and let
@@ -406,10 +407,10 @@ void sockit__uring_dgram_complete(struct sockit_loop *loop, uint64_t tag,
     struct sockit_dgram *d = r->d;
     struct ur_dgram *u = udgram(d);
 
-    attention(loop, u); /* first: a callback below may close D, and U must stay until then */
+    attention(u); /* first: a callback below may close D, and U must stay until then */
     switch (r->op) {
     case OP_RECV: on_recv(loop, d, u, cqe); break;
-    case OP_SEND: on_send(loop, d, u, cqe->res); break;
+    case OP_SEND: on_send(loop, d, u, r->idx, cqe->res); break;
     case OP_WPOLL: on_wpoll(loop, d, u, cqe->res); break;
     default: break;
     }
@@ -446,9 +447,14 @@ int sockit__uring_dgram_start(struct sockit_loop *loop, struct sockit_dgram *d)
         return -EOPNOTSUPP;
     if (!(u = calloc(1, sizeof(*u))))
         return -ENOMEM;
+    u->g = sockit__uring_dgrams(loop);
     for (unsigned op = 0; op < NOPS; op++)
-        u->req[op] = (struct ur_dreq){ d, op };
-    if ((err = setup_buffers(loop, d, u)) < 0) {
+        u->req[op] = (struct ur_dreq){ d, op, 0 };
+    if ((u->sreq = calloc(d->batch, sizeof(*u->sreq))))
+        for (unsigned i = 0; i < d->batch; i++)
+            u->sreq[i] = (struct ur_dreq){ d, OP_SEND, i };
+    err = u->sreq ? setup_buffers(loop, d, u) : -ENOMEM;
+    if (err < 0) {
         free_state(loop, u);
         return err;
     }
