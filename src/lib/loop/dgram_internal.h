@@ -5,6 +5,7 @@
 #define SOCKIT_DGRAM_INTERNAL_H
 
 #include <netinet/in.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -22,7 +23,13 @@ struct sockit__qrec {
     char data[];
 };
 
-struct sockit__qchunk;
+/* A chunk of the queue: records laid end to end in MEM. */
+struct sockit__qchunk {
+    struct sockit__qchunk *next;
+    size_t used, cap; /* bytes of MEM */
+    size_t live;      /* records in it still queued */
+    alignas(max_align_t) char mem[];
+};
 
 /* Copy address SRC (LEN bytes of its union, at most the union) into DST. The common sizes, up
  * to an IPv6 address, are copied as a fixed 28 bytes, which compiles to a few moves; SRC must
@@ -48,12 +55,57 @@ struct sockit__dgq {
 };
 
 void sockit__dgq_init(struct sockit__dgq *q, size_t max, size_t max_bytes);
-/* Copy a datagram in. Returns 0, -ENOBUFS over a bound, or -ENOMEM. */
-int sockit__dgq_push(struct sockit__dgq *q, const void *data, size_t len,
-                     const struct sockit_addr *peer);
 /* Forget the first N records (sent or dropped); N <= q->n. */
 void sockit__dgq_pop(struct sockit__dgq *q, size_t n);
 void sockit__dgq_free(struct sockit__dgq *q);
+int sockit__dgq_push_slow(struct sockit__dgq *q, const void *data, size_t len,
+                          const struct sockit_addr *peer);
+
+/* Bytes a record of LEN payload bytes takes in a chunk. */
+static inline size_t sockit__dgq_record_size(size_t len)
+{
+    size_t a = alignof(max_align_t);
+
+    return (sizeof(struct sockit__qrec) + len + a - 1) / a * a;
+}
+
+/* Copy a datagram into chunk C, which has room for it, and queue it. */
+static inline void sockit__dgq_put(struct sockit__dgq *q, struct sockit__qchunk *c,
+                                   const void *data, size_t len, const struct sockit_addr *peer)
+{
+    struct sockit__qrec *r = (struct sockit__qrec *)(c->mem + c->used);
+
+    c->used += sockit__dgq_record_size(len);
+    c->live++;
+    r->next = NULL;
+    r->len = len;
+    r->peer.len = 0;
+    if (peer && peer->len)
+        sockit__addr_copy(&r->peer, &peer->u, peer->len);
+    if (len)
+        memcpy(r->data, data, len);
+    if (q->tail)
+        q->tail->next = r;
+    else
+        q->head = r;
+    q->tail = r;
+    q->n++;
+    q->bytes += len;
+}
+
+/* Copy a datagram in. Returns 0, -ENOBUFS over a bound, or -ENOMEM. Inline: the common case,
+ * room in the last chunk, is a few stores and the copy; the rest is in dgram_queue.c. */
+static inline int sockit__dgq_push(struct sockit__dgq *q, const void *data, size_t len,
+                                   const struct sockit_addr *peer)
+{
+    struct sockit__qchunk *c = q->last;
+
+    if (!c || c->cap - c->used < sockit__dgq_record_size(len) || q->n >= q->max ||
+        len > q->max_bytes - q->bytes)
+        return sockit__dgq_push_slow(q, data, len, peer);
+    sockit__dgq_put(q, c, data, len, peer);
+    return 0;
+}
 
 /* Received datagrams as the caller sees them (BATCH of them), and for the readiness path one
  * recvmmsg's worth of slots of STRIDE bytes. */

@@ -1,8 +1,8 @@
 /* The dgram send queue: datagrams copied into records laid end to end in chunks, so that a
  * record never moves while it is queued (a send request in flight may point into it) and the
- * common case, a few small datagrams per round, costs one memcpy and no allocation. */
+ * common case, a few small datagrams per round, costs one memcpy and no allocation. That case
+ * is inline in dgram_internal.h; chunks come and go here. */
 #include <errno.h>
-#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,23 +10,9 @@
 
 #define CHUNK_BYTES (64u * 1024) /* a chunk of small records; an idle queue keeps one */
 
-struct sockit__qchunk {
-    struct sockit__qchunk *next;
-    size_t used, cap; /* bytes of MEM */
-    size_t live;      /* records in it still queued */
-    alignas(max_align_t) char mem[];
-};
-
 void sockit__dgq_init(struct sockit__dgq *q, size_t max, size_t max_bytes)
 {
     *q = (struct sockit__dgq){ .max = max, .max_bytes = max_bytes };
-}
-
-static size_t record_size(size_t len)
-{
-    size_t a = alignof(max_align_t);
-
-    return (sizeof(struct sockit__qrec) + len + a - 1) / a * a;
 }
 
 /* A chunk with SIZE bytes free at its end, or NULL. Appends a new chunk when the last has
@@ -54,33 +40,17 @@ static struct sockit__qchunk *room(struct sockit__dgq *q, size_t size)
     return c;
 }
 
-int sockit__dgq_push(struct sockit__dgq *q, const void *data, size_t len,
-                     const struct sockit_addr *peer)
+/* Push when the last chunk has no room (or a bound is hit): a new chunk first. */
+int sockit__dgq_push_slow(struct sockit__dgq *q, const void *data, size_t len,
+                          const struct sockit_addr *peer)
 {
-    size_t size = record_size(len);
     struct sockit__qchunk *c;
 
     if (q->n >= q->max || len > q->max_bytes - q->bytes)
         return -ENOBUFS;
-    if (!(c = room(q, size)))
+    if (!(c = room(q, sockit__dgq_record_size(len))))
         return -ENOMEM;
-    struct sockit__qrec *r = (struct sockit__qrec *)(c->mem + c->used);
-    c->used += size;
-    c->live++;
-    r->next = NULL;
-    r->len = len;
-    r->peer.len = 0;
-    if (peer && peer->len)
-        sockit__addr_copy(&r->peer, &peer->u, peer->len);
-    if (len)
-        memcpy(r->data, data, len);
-    if (q->tail)
-        q->tail->next = r;
-    else
-        q->head = r;
-    q->tail = r;
-    q->n++;
-    q->bytes += len;
+    sockit__dgq_put(q, c, data, len, peer);
     return 0;
 }
 
