@@ -6,7 +6,9 @@
  *
  * Each request carries a 64-bit tag: a stream pointer with the operation in the low bits, or
  * (fd, generation) for polls, so a completion for a closed and reused fd is recognised and
- * dropped. A stream is freed only after the final completion of each of its requests. */
+ * dropped. A stream is freed only after the final completion of each of its requests.
+ * Datagrams have requests and buffer rings of their own: uring_dgram.c, through
+ * uring_internal.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>

@@ -100,11 +100,12 @@ struct sockit_loop {
         sockit_signal_fn *fn;
         void *data;
     } sig[65];
-    /* streams, listeners and dgrams still open, to close them when the loop is freed */
+    /* streams, listeners and dgrams still open, to close them when the loop is freed (dgrams
+     * stay listed until their on_close has run: dgram.c) */
     struct sockit_stream *streams;
     struct sockit_listener *listeners;
-    struct sockit_dgram *dgrams; /* until their on_close has run (dgram.c) */
-    char *rbuf;                  /* shared read buffer of the readiness backends */
+    struct sockit_dgram *dgrams;
+    char *rbuf; /* shared read buffer of the readiness backends */
     int fallback_err;
     const char *fallback_name;
 };
