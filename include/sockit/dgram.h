@@ -4,8 +4,7 @@
  * A dgram wraps a datagram socket the caller opened and bound (and maybe connected): UDP over
  * IPv4 or IPv6, or unix-dgram. It lives on one loop and is used only from that loop's thread.
  *
- * What is batched how (this step; every backend, io_uring included, drives it through
- * sockit_loop_watch readiness):
+ * What is batched how. epoll and poll (the readiness path, through sockit_loop_watch):
  *   - receive: recvmmsg into one buffer the dgram owns (BATCH slots of MAX_SIZE bytes), up to
  *     BATCH datagrams per call and a few calls per readiness; each call's datagrams reach
  *     on_recv in one batch.
@@ -14,8 +13,15 @@
  *     leave in one system call. What a full socket does not take waits for it to drain.
  *   - errors: ICMP errors (IP_RECVERR / IPV6_RECVERR) are read from the socket's error queue,
  *     with the address they concern, and handed to on_error.
- * A later io_uring-native path (multishot recvmsg into provided buffers, send requests) keeps
- * this contract; only the system calls underneath change.
+ * io_uring keeps this contract with requests instead of system calls:
+ *   - receive: one multishot recvmsg into buffers of the dgram's own (at least BATCH of
+ *     MAX_SIZE bytes plus a header); the datagrams one wait of the loop brings reach on_recv
+ *     in batches of up to BATCH. A kernel that refuses multishot recvmsg (before Linux 6.0)
+ *     gets the readiness path for receiving.
+ *   - send: the queue leaves as a chain of linked send requests, up to BATCH, submitted with
+ *     the loop's next wait; a datagram stays queued until its request has completed.
+ *   - errors: an ICMP error ends the multishot receive; the error queue is read as above and
+ *     receiving resumes.
  *
  * Note: sockit_dgram_send / sockit_dgram_recv in sockit/socket.h are one-shot calls on a plain
  * fd; this header's object queues instead, hence write/writev as for streams. */
@@ -55,8 +61,9 @@ struct sockit_dgram_ops {
      * whose queue is full (-ENOBUFS; dropped). PEER is the address concerned, or NULL when
      * the kernel did not say. The dgram keeps receiving and sending. May be NULL. */
     void (*on_error)(struct sockit_dgram *d, int err, const struct sockit_addr *peer, void *ud);
-    /* The dgram is gone (sockit_dgram_close; ERR 0). Called once, from a deferred call; the
-     * pointer is dead after it returns. May be NULL. */
+    /* The dgram is gone: ERR 0 after sockit_dgram_close, -ECANCELED when sockit_loop_free
+     * closed it. Called once, from a deferred call; the pointer is dead after it returns. May
+     * be NULL. */
     void (*on_close)(struct sockit_dgram *d, int err, void *ud);
 };
 
@@ -64,11 +71,13 @@ struct sockit_dgram_ops {
 struct sockit_dgram_opts {
     size_t max_size;    /* bytes kept per received datagram; longer ones are truncated and
                            flagged. Default 65536: more than any UDP payload (65,527 B) */
-    unsigned batch;     /* datagrams per recvmmsg / sendmmsg; default 32, at most 1024 */
+    unsigned batch;     /* datagrams per recvmmsg / sendmmsg (io_uring: per send chain, and
+                           receive buffers, 8 at least); default 32, at most 1024 */
     size_t queue_max;   /* datagrams waiting to be sent, at most; default 1024 */
     size_t queue_bytes; /* their bytes at most; default 4 MiB */
-    const struct sockit_trace *trace; /* each recvmmsg / sendmmsg as one line; borrowed, must
-                                         outlive the dgram; NULL: none */
+    const struct sockit_trace *trace; /* each recvmmsg / sendmmsg as one line (io_uring: each
+                                         send chain, and each multishot receive as it ends);
+                                         borrowed, must outlive the dgram; NULL: none */
 };
 
 /* Counters since open. */
@@ -89,8 +98,8 @@ struct sockit_dgram_stats {
  * -errno (-SOCKIT_ETYPE for a socket that is not SOCK_DGRAM, -EINVAL for bad OPTS); FD is
  * closed then.
  *
- * Close every dgram before freeing its loop: sockit_loop_free does not know dgrams yet (it
- * runs the on_close of dgrams closed before it, but does not close open ones). */
+ * sockit_loop_free closes the dgrams still open, as sockit_dgram_close does, and runs every
+ * dgram's on_close (-ECANCELED for those it closed), so callback data can be freed there. */
 int sockit_dgram_open(struct sockit_loop *loop, int fd, const struct sockit_dgram_ops *ops,
                       void *ud, const struct sockit_dgram_opts *opts, struct sockit_dgram **out);
 
@@ -109,7 +118,9 @@ int sockit_dgram_writev(struct sockit_dgram *d, const struct sockit_dgram_msg *m
 
 /* Stop / restart receiving. Datagrams that arrive meanwhile wait in the socket's receive
  * buffer (the kernel drops what does not fit); queued output is still sent. ICMP errors wait
- * too, unless output is waiting for the socket. Idempotent. */
+ * too, unless output is waiting for the socket. On io_uring the receive already in the kernel
+ * is cancelled, and what it still brings before that lands (at most the dgram's buffers:
+ * BATCH, and 8 or more) is held and delivered first on resume, as streams do. Idempotent. */
 void sockit_dgram_pause(struct sockit_dgram *d);
 void sockit_dgram_resume(struct sockit_dgram *d);
 

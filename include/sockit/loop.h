@@ -60,9 +60,9 @@ int sockit_loop_new(struct sockit_loop **out, const struct sockit_loop_options *
 /* Parse "auto", "incremental" or "classic". Returns 0 or -EINVAL. */
 int sockit_uring_buffers_parse(const char *name, enum sockit_uring_buffers *out);
 
-/* Free the loop. Streams still open are closed and their on_close runs (err -ECANCELED), so
- * their callback data can be freed there; listeners are closed; watched fds, timers and data
- * stay the caller's. NULL is a no-op. */
+/* Free the loop. Streams and dgrams still open are closed and their on_close runs (err
+ * -ECANCELED), so their callback data can be freed there; listeners are closed; watched fds, timers
+ * and data stay the caller's. NULL is a no-op. */
 void sockit_loop_free(struct sockit_loop *loop);
 
 /* "uring", "epoll" or "poll". */

@@ -6,7 +6,9 @@
  *
  * Each request carries a 64-bit tag: a stream pointer with the operation in the low bits, or
  * (fd, generation) for polls, so a completion for a closed and reused fd is recognised and
- * dropped. A stream is freed only after the final completion of each of its requests. */
+ * dropped. A stream is freed only after the final completion of each of its requests.
+ * Datagrams have requests and buffer rings of their own: uring_dgram.c, through
+ * uring_internal.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "loop_internal.h"
+#include "uring_internal.h"
 
 #define RING_ENTRIES 1024
 #define BUF_GROUP    1
@@ -39,6 +42,8 @@
 #endif
 
 enum { TAG_POLL = 1, TAG_RECV, TAG_SEND, TAG_WPOLL, TAG_CONNECT, TAG_MASK = 7 };
+_Static_assert(SOCKIT__URING_TAG_DGRAM > TAG_CONNECT && SOCKIT__URING_TAG_DGRAM < TAG_MASK,
+               "datagram requests have a tag of their own (uring_dgram.c)");
 
 struct ur_state {
     struct io_uring ring;
@@ -50,6 +55,8 @@ struct ur_state {
     bool incremental;
     bool no_recv_limit; /* the kernel refused a byte limit on multishot receives */
     unsigned returned;  /* buffers given back since the last advance */
+    /* uring_dgram.c's state */
+    struct sockit__uring_dgrams dgrams;
 };
 
 static struct ur_state *state(struct sockit_loop *loop)
@@ -609,6 +616,7 @@ static void handle(struct sockit_loop *loop, const struct io_uring_cqe *cqe)
     case TAG_SEND: on_send(loop, s, cqe->res); break;
     case TAG_WPOLL: on_wpoll(loop, s, cqe->res); break;
     case TAG_CONNECT: on_connect(loop, s, cqe->res); break;
+    case SOCKIT__URING_TAG_DGRAM: sockit__uring_dgram_complete(loop, tag, cqe); break;
     default: break; /* cancellations */
     }
 }
@@ -629,6 +637,7 @@ static int reap(struct sockit_loop *loop)
         io_uring_buf_ring_advance(st->br, (int)st->returned);
         st->returned = 0;
     }
+    sockit__uring_dgram_reaped(loop); /* the datagrams of this reap, as batches */
     return (int)n;
 }
 
@@ -655,11 +664,11 @@ static int ur_wait(struct sockit_loop *loop, int64_t timeout_ns)
     return 0;
 }
 
-/* Loop teardown: keep completing until no stream has a request in flight. */
+/* Loop teardown: keep completing until no stream or dgram has a request in flight. */
 static void ur_drain(struct sockit_loop *loop)
 {
-    for (int rounds = 0; loop->streams && rounds < 1000; rounds++) {
-        bool busy = false;
+    for (int rounds = 0; (loop->streams || loop->dgrams) && rounds < 1000; rounds++) {
+        bool busy = sockit__uring_dgram_busy(loop);
         for (struct sockit_stream *s = loop->streams; s; s = s->next)
             busy |= s->be_data != NULL;
         if (!busy)
@@ -699,4 +708,30 @@ const struct sockit__backend sockit__backend_uring = {
     .stream_close = ur_stream_close,
     .stream_connect = ur_stream_connect,
     .drain = ur_drain,
+    .dgram_start = sockit__uring_dgram_start,
+    .dgram_read = sockit__uring_dgram_read,
+    .dgram_send = sockit__uring_dgram_send,
+    .dgram_close = sockit__uring_dgram_close,
 };
+
+/* ---- for uring_dgram.c (uring_internal.h) ------------------------------------------------ */
+
+struct io_uring *sockit__uring_ring(struct sockit_loop *loop)
+{
+    return &state(loop)->ring;
+}
+
+struct sockit__uring_dgrams *sockit__uring_dgrams(struct sockit_loop *loop)
+{
+    return &state(loop)->dgrams;
+}
+
+struct io_uring_sqe *sockit__uring_sqe(struct sockit_loop *loop)
+{
+    return get_sqe(loop);
+}
+
+void sockit__uring_cancel(struct sockit_loop *loop, uint64_t tag)
+{
+    cancel(loop, tag);
+}

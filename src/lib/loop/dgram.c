@@ -1,8 +1,9 @@
-/* Datagram sockets on the loop: one recvmmsg fills a batch of slots the dgram owns and the
- * batch goes to the caller in one call; writes are copied into a bounded queue that one
- * sendmmsg per round empties. Driven by sockit_loop_watch on every backend. Receive, flush
- * and error reading are separate small steps, so that a completion path (io_uring multishot
- * recvmsg, send requests) can feed deliver() and queue_pop() the same way. */
+/* Datagram sockets on the loop. The readiness path (epoll, poll, and io_uring where the
+ * kernel refuses its own way): one recvmmsg fills a batch of slots the dgram owns and the
+ * batch goes to the caller in one call; writes are copied into a bounded queue
+ * (dgram_queue.c) that one sendmmsg per round empties. A backend that moves datagrams itself
+ * (sockit__backend.dgram_*, io_uring) feeds the same steps: sockit__dgram_deliver for what
+ * arrived, sockit__dgram_gather / _sent for the queue, _recv_error for ICMP errors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
@@ -14,8 +15,7 @@
 #include <unistd.h>
 
 #include "../core/trace.h"
-#include "sockit/buf.h"
-#include "sockit/dgram.h"
+#include "dgram_internal.h"
 #include "sockit/error.h"
 
 #define DEFAULT_MAX_SIZE     65536
@@ -27,112 +27,10 @@
 #define RECV_CALLS_PER_ROUND 4 /* then let the other fds run; the watch is level-triggered */
 #define ERRORS_PER_ROUND     64
 #define SEND_RETRIES         8 /* sends retried after reading a pending ICMP error, per flush */
-#define KEEP_QUEUE_BYTES     (64u * 1024) /* queue storage an idle dgram may keep */
 
-struct qent {
-    size_t len;
-    struct sockit_addr peer; /* len 0: the connected peer */
-};
-
-/* Datagrams waiting to be sent: entries [head, tail) and their bytes, in order, in BYTES. */
-struct txq {
-    struct qent *ent;
-    size_t head, tail, cap, max;
-    struct sockit_buf bytes;
-    struct mmsghdr *hdr; /* one sendmmsg's worth */
-    struct iovec *iov;
-};
-
-/* One recvmmsg's worth: BATCH slots of STRIDE bytes, and what the caller sees of each. */
-struct rx {
-    char *buf;
-    size_t stride;
-    struct mmsghdr *hdr;
-    struct iovec *iov;
-    struct sockit_dgram_msg *msgs;
-};
-
-struct sockit_dgram {
-    struct sockit_loop *loop;
-    int fd;
-    const struct sockit_dgram_ops *ops;
-    void *ud;
-    const struct sockit_trace *trace;
-    unsigned batch;
-    size_t max_size;
-    struct sockit_addr connected; /* len 0: not connected */
-    bool inet;                    /* has an error queue (IP_RECVERR) */
-    bool unix_unconnected;        /* EAGAIN may mean one receiver's queue is full */
-    bool paused, closing;
-    bool blocked;  /* the socket refused the queue (EAGAIN): flush when it is writable */
-    unsigned mask; /* events asked of the loop */
-    struct rx rx;
-    struct txq q;
-    struct sockit_dgram_stats st;
-    struct sockit_defer flush_defer, close_defer;
-};
-
-/* ---- the send queue --------------------------------------------------------------------- */
-
-static size_t queue_len(const struct txq *q)
+static size_t queue_len(const struct sockit_dgram *d)
 {
-    return q->tail - q->head;
-}
-
-/* Room for one more entry: compact, else grow (up to q->max). */
-static int ent_reserve(struct txq *q)
-{
-    if (queue_len(q) >= q->max)
-        return -ENOBUFS;
-    if (q->tail < q->cap)
-        return 0;
-    if (q->head > 0) {
-        memmove(q->ent, q->ent + q->head, queue_len(q) * sizeof(*q->ent));
-        q->tail -= q->head;
-        q->head = 0;
-        return 0;
-    }
-    size_t cap = q->cap ? q->cap * 2 : 16;
-    if (cap > q->max)
-        cap = q->max;
-    struct qent *e = realloc(q->ent, cap * sizeof(*e));
-    if (!e)
-        return -ENOMEM;
-    q->ent = e;
-    q->cap = cap;
-    return 0;
-}
-
-static int queue_push(struct txq *q, const void *data, size_t len, const struct sockit_addr *peer)
-{
-    int err = ent_reserve(q);
-
-    if (!err)
-        err = sockit_buf_append(&q->bytes, data, len);
-    if (err)
-        return err;
-    struct qent *e = &q->ent[q->tail++];
-    e->len = len;
-    e->peer.len = 0;
-    if (peer && peer->len)
-        e->peer = *peer;
-    return 0;
-}
-
-/* Forget the first N entries (sent or dropped). */
-static void queue_pop(struct txq *q, size_t n)
-{
-    size_t bytes = 0;
-
-    for (size_t i = 0; i < n; i++)
-        bytes += q->ent[q->head + i].len;
-    sockit_buf_consume(&q->bytes, bytes);
-    q->head += n;
-    if (q->head < q->tail)
-        return;
-    q->head = q->tail = 0;
-    if (q->bytes.cap > KEEP_QUEUE_BYTES)
-        sockit_buf_free(&q->bytes);
+    return d->q.n;
 }
 
 /* ---- errors ----------------------------------------------------------------------------- */
@@ -187,9 +85,7 @@ static int read_error(struct sockit_dgram *d)
     return 1;
 }
 
-/* Report what the error queue holds (reading it also clears the socket's pending error).
- * Returns how many messages were read. */
-static int drain_errors(struct sockit_dgram *d)
+int sockit__dgram_drain_errors(struct sockit_dgram *d)
 {
     int n = 0;
 
@@ -200,9 +96,23 @@ static int drain_errors(struct sockit_dgram *d)
 
 /* ---- receiving -------------------------------------------------------------------------- */
 
+void sockit__dgram_recv_error(struct sockit_dgram *d, int err)
+{
+    if (sockit__dgram_drain_errors(d) == 0)
+        report(d, err, d->connected.len ? &d->connected : NULL);
+}
+
+void sockit__dgram_deliver(struct sockit_dgram *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d->st.truncated += d->rx.msgs[i].truncated;
+    d->st.received += n;
+    d->ops->on_recv(d, d->rx.msgs, n, d->ud);
+}
+
 static int recv_batch(struct sockit_dgram *d)
 {
-    struct rx *rx = &d->rx;
+    struct sockit__dgram_rx *rx = &d->rx;
     int n;
 
     for (unsigned i = 0; i < d->batch; i++)
@@ -221,9 +131,9 @@ static int recv_batch(struct sockit_dgram *d)
 }
 
 /* Hand the first N slots to the caller. */
-static void deliver(struct sockit_dgram *d, size_t n)
+static void deliver_slots(struct sockit_dgram *d, size_t n)
 {
-    struct rx *rx = &d->rx;
+    struct sockit__dgram_rx *rx = &d->rx;
 
     for (size_t i = 0; i < n; i++) {
         struct sockit_dgram_msg *m = &rx->msgs[i];
@@ -231,10 +141,8 @@ static void deliver(struct sockit_dgram *d, size_t n)
         m->truncated = (rx->hdr[i].msg_hdr.msg_flags & MSG_TRUNC) || m->full_len > d->max_size;
         m->len = m->truncated ? d->max_size : m->full_len;
         m->peer.len = rx->hdr[i].msg_hdr.msg_namelen;
-        d->st.truncated += m->truncated;
     }
-    d->st.received += n;
-    d->ops->on_recv(d, rx->msgs, n, d->ud);
+    sockit__dgram_deliver(d, n);
 }
 
 static void receive(struct sockit_dgram *d)
@@ -244,11 +152,10 @@ static void receive(struct sockit_dgram *d)
         if (n == -EAGAIN)
             return;
         if (n < 0) { /* the pending error of an earlier datagram: report it, read on */
-            if (drain_errors(d) == 0)
-                report(d, n, d->connected.len ? &d->connected : NULL);
+            sockit__dgram_recv_error(d, n);
             continue;
         }
-        deliver(d, (size_t)n);
+        deliver_slots(d, (size_t)n);
         if ((unsigned)n < d->batch)
             return; /* drained */
     }
@@ -256,25 +163,29 @@ static void receive(struct sockit_dgram *d)
 
 /* ---- sending ---------------------------------------------------------------------------- */
 
+size_t sockit__dgram_gather(struct sockit_dgram *d)
+{
+    size_t n = 0;
+
+    for (struct sockit__qrec *r = d->q.head; r && n < d->batch; r = r->next, n++) {
+        d->tx_iov[n] = (struct iovec){ r->data, r->len };
+        d->tx_hdr[n].msg_hdr = (struct msghdr){ .msg_name = r->peer.len ? &r->peer.u : NULL,
+                                                .msg_namelen = r->peer.len,
+                                                .msg_iov = &d->tx_iov[n],
+                                                .msg_iovlen = 1 };
+    }
+    return n;
+}
+
 /* One sendmmsg of the first datagrams of the queue. Returns how many the kernel took, or
  * -errno (for the first of them). */
 static int send_batch(struct sockit_dgram *d)
 {
-    struct txq *q = &d->q;
-    size_t n = queue_len(q) < d->batch ? queue_len(q) : d->batch, off = q->bytes.head;
+    size_t n = sockit__dgram_gather(d);
     int sent;
 
-    for (size_t i = 0; i < n; i++) {
-        struct qent *e = &q->ent[q->head + i];
-        q->iov[i] = (struct iovec){ e->len ? q->bytes.data + off : NULL, e->len };
-        q->hdr[i].msg_hdr = (struct msghdr){ .msg_name = e->peer.len ? &e->peer.u : NULL,
-                                             .msg_namelen = e->peer.len,
-                                             .msg_iov = &q->iov[i],
-                                             .msg_iovlen = 1 };
-        off += e->len;
-    }
     do
-        sent = sendmmsg(d->fd, q->hdr, (unsigned)n, MSG_NOSIGNAL);
+        sent = sendmmsg(d->fd, d->tx_hdr, (unsigned)n, MSG_NOSIGNAL);
     while (sent < 0 && errno == EINTR);
     sent = sent < 0 ? -errno : sent;
     if (d->trace) {
@@ -288,27 +199,29 @@ static int send_batch(struct sockit_dgram *d)
 /* The first queued datagram will not leave: drop it and say why. */
 static void drop_head(struct sockit_dgram *d, int err)
 {
-    struct sockit_addr peer = d->q.ent[d->q.head].peer;
+    struct sockit_addr peer = d->q.head->peer;
 
-    queue_pop(&d->q, 1);
+    sockit__dgq_pop(&d->q, 1);
     d->st.dropped++;
     if (!peer.len)
         peer = d->connected;
     report(d, err, peer.len ? &peer : NULL);
 }
 
-/* The first datagram of a sendmmsg failed with ERR. STUCK: the loop has just said the socket
- * is writable and nothing went out since. Returns true to try the queue again. */
-static bool send_failed(struct sockit_dgram *d, int err, bool stuck, int *retries)
+/* The first queued datagram failed with ERR. Returns true to try the queue again. */
+static bool send_failed(struct sockit_dgram *d, int err)
 {
+    /* the loop has just said the socket is writable and nothing went out since */
+    bool stuck = d->flush_writable && !d->flush_progress && d->unix_unconnected;
+
     if (err == -EAGAIN && !stuck) {
         d->blocked = true; /* the socket buffer is full: wait until it drains */
         return false;
     }
     /* An ICMP error that arrived earlier fails the next send whatever its peer: when the error
      * queue held one, the datagram was not at fault, and is tried again. */
-    if (err != -EAGAIN && *retries < SEND_RETRIES && drain_errors(d) > 0) {
-        ++*retries;
+    if (err != -EAGAIN && d->retries < SEND_RETRIES && sockit__dgram_drain_errors(d) > 0) {
+        d->retries++;
         return true;
     }
     /* EAGAIN although writable: an unconnected unix socket whose receiver's queue is full. */
@@ -316,22 +229,34 @@ static bool send_failed(struct sockit_dgram *d, int err, bool stuck, int *retrie
     return true;
 }
 
+void sockit__dgram_flush_begin(struct sockit_dgram *d, bool writable)
+{
+    d->flush_writable = writable;
+    d->flush_progress = false;
+    d->retries = 0;
+}
+
+bool sockit__dgram_sent(struct sockit_dgram *d, size_t n, int err)
+{
+    if (n > 0) {
+        sockit__dgq_pop(&d->q, n);
+        d->st.sent += n;
+        d->flush_progress = true;
+    }
+    if (!err)
+        return queue_len(d) > 0;
+    if (d->closing)
+        return false; /* closing sends only what the socket takes at once */
+    return send_failed(d, err);
+}
+
 /* Send the queue until it is empty or the socket is full. WRITABLE: the loop said so. */
 static void flush(struct sockit_dgram *d, bool writable)
 {
-    bool progress = false;
-    int retries = 0;
-
-    while (!d->closing && queue_len(&d->q) > 0) {
+    sockit__dgram_flush_begin(d, writable);
+    while (!d->closing && queue_len(d) > 0) {
         int n = send_batch(d);
-        if (n > 0) {
-            queue_pop(&d->q, (size_t)n);
-            d->st.sent += (uint64_t)n;
-            progress = true;
-            continue;
-        }
-        bool stuck = writable && !progress && d->unix_unconnected;
-        if (!send_failed(d, n < 0 ? n : -EAGAIN, stuck, &retries))
+        if (!sockit__dgram_sent(d, n > 0 ? (size_t)n : 0, n > 0 ? 0 : n < 0 ? n : -EAGAIN))
             break;
     }
 }
@@ -340,17 +265,18 @@ static void flush(struct sockit_dgram *d, bool writable)
 
 static void on_ready(struct sockit_loop *loop, int fd, unsigned events, void *data);
 
-/* Ask the loop for what the dgram can use: reading unless paused, writability while the
- * socket is full. Events 0 keeps the fd registered but silent. The fd is registered already,
- * so changing its events does not fail. */
-static void set_interest(struct sockit_dgram *d)
+/* Ask the loop for what the dgram's readiness path can use: reading unless paused,
+ * writability while the socket is full; nothing of what the backend does itself. Events 0
+ * keeps the fd registered but silent. Returns 0 or -errno (only a first registration fails). */
+static int set_interest(struct sockit_dgram *d)
 {
-    unsigned mask = (d->paused ? 0u : SOCKIT_EV_READ) | (d->blocked ? SOCKIT_EV_WRITE : 0u);
+    unsigned mask = (d->paused || d->rx_native ? 0u : SOCKIT_EV_READ) |
+                    (d->blocked && !d->tx_native ? SOCKIT_EV_WRITE : 0u);
 
     if (d->closing || mask == d->mask)
-        return;
+        return 0;
     d->mask = mask;
-    sockit_loop_watch(d->loop, d->fd, mask, on_ready, d);
+    return sockit_loop_watch(d->loop, d->fd, mask, on_ready, d);
 }
 
 static void on_ready(struct sockit_loop *loop, int fd, unsigned events, void *data)
@@ -360,8 +286,9 @@ static void on_ready(struct sockit_loop *loop, int fd, unsigned events, void *da
     (void)loop;
     (void)fd;
     if (events & SOCKIT_EV_ERROR)
-        drain_errors(d);
-    if (!d->closing && d->blocked && (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))) {
+        sockit__dgram_drain_errors(d);
+    if (!d->closing && d->blocked && !d->tx_native &&
+        (events & (SOCKIT_EV_WRITE | SOCKIT_EV_ERROR))) {
         d->blocked = false;
         flush(d, true);
     }
@@ -374,9 +301,12 @@ static void flush_deferred(struct sockit_loop *loop, void *data)
 {
     struct sockit_dgram *d = data;
 
-    (void)loop;
     if (d->closing || d->blocked)
         return;
+    if (d->tx_native) {
+        loop->be->dgram_send(loop, d);
+        return;
+    }
     flush(d, false);
     set_interest(d);
 }
@@ -385,7 +315,7 @@ static void flush_deferred(struct sockit_loop *loop, void *data)
 static int enqueue(struct sockit_dgram *d, const void *data, size_t len,
                    const struct sockit_addr *peer)
 {
-    int err = queue_push(&d->q, data, len, peer);
+    int err = sockit__dgq_push(&d->q, data, len, peer);
 
     if (err)
         return err;
@@ -433,76 +363,143 @@ int sockit_dgram_writev(struct sockit_dgram *d, const struct sockit_dgram_msg *m
     return i > 0 || n == 0 ? (int)i : err;
 }
 
+static void reading_changed(struct sockit_dgram *d)
+{
+    if (d->closing)
+        return;
+    if (d->rx_native)
+        d->loop->be->dgram_read(d->loop, d, !d->paused);
+    else
+        set_interest(d);
+}
+
 void sockit_dgram_pause(struct sockit_dgram *d)
 {
     d->paused = true;
-    set_interest(d);
+    reading_changed(d);
 }
 
 void sockit_dgram_resume(struct sockit_dgram *d)
 {
     d->paused = false;
-    set_interest(d);
+    reading_changed(d);
 }
 
 void sockit_dgram_stats(const struct sockit_dgram *d, struct sockit_dgram_stats *out)
 {
     *out = d->st;
-    out->queued = queue_len(&d->q);
-    out->queued_bytes = sockit_buf_len(&d->q.bytes);
+    out->queued = queue_len(d);
+    out->queued_bytes = d->q.bytes;
 }
 
 int sockit_dgram_fd(const struct sockit_dgram *d)
 {
-    return d->fd;
+    return d->closing ? -1 : d->fd;
 }
 
 /* ---- open and close --------------------------------------------------------------------- */
+
+static void free_slots(struct sockit__dgram_rx *rx)
+{
+    free(rx->buf);
+    free(rx->hdr);
+    free(rx->iov);
+    rx->buf = NULL;
+    rx->hdr = NULL;
+    rx->iov = NULL;
+}
 
 static void free_dgram(struct sockit_dgram *d)
 {
     if (!d)
         return;
-    free(d->rx.buf);
-    free(d->rx.hdr);
-    free(d->rx.iov);
+    free_slots(&d->rx);
     free(d->rx.msgs);
-    free(d->q.ent);
-    free(d->q.hdr);
-    free(d->q.iov);
-    sockit_buf_free(&d->q.bytes);
+    free(d->tx_hdr);
+    free(d->tx_iov);
+    sockit__dgq_free(&d->q);
     free(d);
 }
 
-/* A flush still queued was queued before this call (writes end at close), so it has run
- * (and done nothing) by now: deferred calls run in order. */
+static void link_dgram(struct sockit_dgram *d)
+{
+    d->next = d->loop->dgrams;
+    if (d->next)
+        d->next->prev = d;
+    d->loop->dgrams = d;
+    d->loop->refs++; /* an open dgram keeps the loop running */
+}
+
+static void unlink_dgram(struct sockit_dgram *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        d->loop->dgrams = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    d->loop->refs--;
+}
+
+/* Writes end at close and the backend queues nothing after sockit__dgram_closed, so what is
+ * still queued here is a no-op to run first. */
 static void finish_deferred(struct sockit_loop *loop, void *data)
 {
     struct sockit_dgram *d = data;
 
-    (void)loop;
+    if (d->flush_defer.queued || d->rx_defer.queued) {
+        sockit_loop_defer(loop, &d->close_defer, finish_deferred, d);
+        return;
+    }
     if (d->ops->on_close)
-        d->ops->on_close(d, 0, d->ud);
+        d->ops->on_close(d, d->close_err, d->ud);
+    unlink_dgram(d);
     free_dgram(d);
 }
 
-void sockit_dgram_close(struct sockit_dgram *d)
+void sockit__dgram_closed(struct sockit_dgram *d)
 {
-    int n = 1;
+    d->st.dropped += queue_len(d);
+    sockit__dgq_pop(&d->q, queue_len(d));
+    close(d->fd);
+    d->fd = -1;
+    sockit_loop_defer(d->loop, &d->close_defer, finish_deferred, d);
+}
+
+static void close_with(struct sockit_dgram *d, int err)
+{
+    struct sockit_loop *loop = d->loop;
 
     if (d->closing)
         return;
     d->closing = true; /* from here on, no callback but on_close */
-    while (queue_len(&d->q) > 0 && (n = send_batch(d)) > 0) {
-        queue_pop(&d->q, (size_t)n);
-        d->st.sent += (uint64_t)n;
+    d->close_err = err;
+    if (!d->rx_native)
+        sockit_loop_unwatch(loop, d->fd);
+    if (d->rx_native || d->tx_native) {
+        loop->be->dgram_close(loop, d); /* sockit__dgram_closed follows, maybe at once */
+        return;
     }
-    d->st.dropped += queue_len(&d->q);
-    queue_pop(&d->q, queue_len(&d->q));
-    sockit_loop_unwatch(d->loop, d->fd);
-    close(d->fd);
-    d->fd = -1;
-    sockit_loop_defer(d->loop, &d->close_defer, finish_deferred, d);
+    /* send what the socket takes at once */
+    while (queue_len(d) > 0) {
+        int n = send_batch(d);
+        if (!sockit__dgram_sent(d, n > 0 ? (size_t)n : 0, n > 0 ? 0 : -EAGAIN))
+            break;
+    }
+    sockit__dgram_closed(d);
+}
+
+void sockit_dgram_close(struct sockit_dgram *d)
+{
+    close_with(d, 0);
+}
+
+/* Loop teardown: close every dgram still open; their on_close (-ECANCELED) follows from the
+ * deferred calls the loop runs before it goes. Closed ones stay listed until then. */
+void sockit__dgram_close_all(struct sockit_loop *loop)
+{
+    for (struct sockit_dgram *d = loop->dgrams; d; d = d->next)
+        close_with(d, -ECANCELED);
 }
 
 /* Defaults for zero fields; -EINVAL for values out of range. */
@@ -516,16 +513,15 @@ static int settle_opts(const struct sockit_dgram_opts *in, struct sockit_dgram_o
     return o->batch > MAX_BATCH || o->max_size > MAX_SLOT ? -EINVAL : 0;
 }
 
-/* The receive slots, each one cache line longer than a multiple of 64: the first bytes of
- * successive slots then fall in different cache sets instead of all in one. */
-static int alloc_rx(struct rx *rx, unsigned batch, size_t max_size)
+/* The readiness path's receive slots, each one cache line longer than a multiple of 64: the
+ * first bytes of successive slots then fall in different cache sets instead of all in one. */
+static int alloc_slots(struct sockit__dgram_rx *rx, unsigned batch, size_t max_size)
 {
     rx->stride = (max_size + 63) / 64 * 64 + 64;
     rx->buf = malloc(batch * rx->stride);
     rx->hdr = calloc(batch, sizeof(*rx->hdr));
     rx->iov = calloc(batch, sizeof(*rx->iov));
-    rx->msgs = calloc(batch, sizeof(*rx->msgs));
-    if (!rx->buf || !rx->hdr || !rx->iov || !rx->msgs)
+    if (!rx->buf || !rx->hdr || !rx->iov)
         return -ENOMEM;
     for (unsigned i = 0; i < batch; i++) {
         rx->iov[i] = (struct iovec){ rx->buf + i * rx->stride, max_size };
@@ -539,13 +535,43 @@ static int alloc_rx(struct rx *rx, unsigned batch, size_t max_size)
 
 static int alloc_buffers(struct sockit_dgram *d, const struct sockit_dgram_opts *o)
 {
-    d->q.max = o->queue_max;
-    sockit_buf_init(&d->q.bytes, o->queue_bytes);
-    d->q.hdr = calloc(o->batch, sizeof(*d->q.hdr));
-    d->q.iov = calloc(o->batch, sizeof(*d->q.iov));
-    if (!d->q.hdr || !d->q.iov)
-        return -ENOMEM;
-    return alloc_rx(&d->rx, o->batch, o->max_size);
+    sockit__dgq_init(&d->q, o->queue_max, o->queue_bytes);
+    d->tx_hdr = calloc(o->batch, sizeof(*d->tx_hdr));
+    d->tx_iov = calloc(o->batch, sizeof(*d->tx_iov));
+    d->rx.msgs = calloc(o->batch, sizeof(*d->rx.msgs));
+    return d->tx_hdr && d->tx_iov && d->rx.msgs ? 0 : -ENOMEM;
+}
+
+/* Receive through the loop's readiness watch: slots for recvmmsg, and the watch. */
+static int watch_reading(struct sockit_dgram *d)
+{
+    int err = d->rx.buf ? 0 : alloc_slots(&d->rx, d->batch, d->max_size);
+
+    d->rx_native = false;
+    return err ? err : set_interest(d);
+}
+
+void sockit__dgram_use_watch(struct sockit_dgram *d)
+{
+    int err = watch_reading(d);
+
+    if (err) /* receiving has stopped; sending goes on */
+        report(d, err, NULL);
+}
+
+/* The backend moves the datagrams itself where it can; else the readiness path does. */
+static int start(struct sockit_dgram *d)
+{
+    const struct sockit__backend *be = d->loop->be;
+    int err = -EOPNOTSUPP;
+
+    d->rx_native = d->tx_native = true;
+    if (be->dgram_start)
+        err = be->dgram_start(d->loop, d);
+    if (err != -EOPNOTSUPP)
+        return err;
+    d->tx_native = false;
+    return watch_reading(d);
 }
 
 /* ICMP errors to the error queue, with the address they concern (without this, Linux drops
@@ -601,19 +627,19 @@ int sockit_dgram_open(struct sockit_loop *loop, int fd, const struct sockit_dgra
                                     .ud = ud,
                                     .trace = o.trace,
                                     .batch = o.batch,
-                                    .max_size = o.max_size,
-                                    .mask = SOCKIT_EV_READ };
+                                    .max_size = o.max_size };
         err = setup_socket(d);
     }
     if (!err)
         err = alloc_buffers(d, &o);
     if (!err)
-        err = sockit_loop_watch(loop, fd, SOCKIT_EV_READ, on_ready, d);
+        err = start(d);
     if (err) {
         close(fd);
         free_dgram(d);
         return err;
     }
+    link_dgram(d);
     *out = d;
     return 0;
 }

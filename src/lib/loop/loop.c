@@ -394,11 +394,12 @@ void sockit_loop_free(struct sockit_loop *loop)
         return;
     if (loop->be) {
         sockit__stream_close_all(loop);
+        sockit__dgram_close_all(loop);
         if (loop->be->drain)
             loop->be->drain(loop); /* completion backends: wait out what is in flight */
     }
     while (loop->defer_head)
-        run_deferred(loop); /* the streams' on_close run here */
+        run_deferred(loop); /* the streams' and dgrams' on_close run here */
     if (loop->be) {
         sockit__listener_free_all(loop);
         if (loop->sigfd >= 0)

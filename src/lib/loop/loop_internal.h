@@ -26,6 +26,8 @@
  * read then no longer means "drained": the end of stream is still to be read. */
 #define SOCKIT__EV_RDHUP (1u << 8)
 
+struct sockit_dgram;
+
 enum sockit__fd_kind { FD_FREE = 0, FD_WATCHER, FD_STREAM, FD_LISTENER, FD_INTERNAL };
 
 /* One entry per fd number. GEN changes with every registration so that a stale event for a
@@ -62,6 +64,14 @@ struct sockit__backend {
     void (*stream_connect)(struct sockit_loop *loop, struct sockit_stream *s,
                            const struct sockit_addr *to);
     void (*drain)(struct sockit_loop *loop);
+    /* Backends that move datagrams themselves (dgram_internal.h); NULL: dgrams use watchers.
+     * dgram_start returns -EOPNOTSUPP when the kernel cannot, and the dgram uses watchers;
+     * dgram_read turns receiving on or off, dgram_send hands the queue to the kernel,
+     * dgram_close ends it all and calls sockit__dgram_closed once nothing is in flight. */
+    int (*dgram_start)(struct sockit_loop *loop, struct sockit_dgram *d);
+    void (*dgram_read)(struct sockit_loop *loop, struct sockit_dgram *d, bool on);
+    void (*dgram_send)(struct sockit_loop *loop, struct sockit_dgram *d);
+    void (*dgram_close)(struct sockit_loop *loop, struct sockit_dgram *d);
 };
 
 extern const struct sockit__backend sockit__backend_epoll;
@@ -92,9 +102,11 @@ struct sockit_loop {
         sockit_signal_fn *fn;
         void *data;
     } sig[65];
-    /* streams and listeners still open, to close them when the loop is freed */
+    /* streams, listeners and dgrams still open, to close them when the loop is freed (dgrams
+     * stay listed until their on_close has run: dgram.c) */
     struct sockit_stream *streams;
     struct sockit_listener *listeners;
+    struct sockit_dgram *dgrams;
     char *rbuf; /* shared read buffer of the readiness backends */
     int fallback_err;
     const char *fallback_name;
@@ -201,6 +213,7 @@ void sockit__stream_ready(struct sockit_stream *s, unsigned events);
 void sockit__listener_ready(struct sockit_listener *l, unsigned events);
 void sockit__stream_close_all(struct sockit_loop *loop);
 void sockit__listener_free_all(struct sockit_loop *loop);
+void sockit__dgram_close_all(struct sockit_loop *loop); /* dgram.c */
 
 /* For completion backends: bytes arrived / a send finished / an error. */
 void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len);

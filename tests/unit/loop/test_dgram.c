@@ -1,9 +1,9 @@
 /* Unit tests for datagrams on the loop (sockit/dgram.h): batches with the right peers, sends to
  * several peers in one sendmmsg, truncation, ICMP errors reported and never fatal, pause and
- * resume, the send-queue bounds, a full socket, close from a callback, and a closed dgram
- * finished by sockit_loop_free. Most run over UDP on 127.0.0.1 and ::1 and over unix-dgram
- * (DGRAM_TEST), each on every backend (backends.h). Peers are the test's own sockets, driven
- * from the same loop by watchers; a deadline timer turns a hang into a failure. */
+ * resume, the send-queue bounds, a full socket, close from a callback, and a dgram closed or
+ * still open finished by sockit_loop_free. Most run over UDP on 127.0.0.1 and ::1 and over
+ * unix-dgram (DGRAM_TEST), each on every backend (backends.h). Peers are the test's own sockets,
+ * driven from the same loop by watchers; a deadline timer turns a hang into a failure. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../../../src/lib/loop/uring_internal.h" /* sockit__uring_dgram_refuse_next */
 #include "../../support/harness.h"
 #include "backends.h"
 #include "sockit/dgram.h"
@@ -41,6 +42,13 @@ enum transport { UDP4, UDP6, UNIX_DGRAM };
     ON_TRANSPORT_(name, udp6, UDP6)                                                                \
     ON_TRANSPORT_(name, unix, UNIX_DGRAM)                                                          \
     static void name##_impl(enum transport tr)
+
+/* URING_TEST(name) { ... }: on the io_uring variants only. */
+#define URING_TEST(name)                                                                           \
+    static void name##_body(enum sockit_backend backend);                                          \
+    LOOP_TEST_ONE_(uring, SOCKIT_BACKEND_URING, name)                                              \
+    LOOP_TEST_ONE_(uring_classic, SOCKIT_BACKEND_URING, name)                                      \
+    static void name##_body(enum sockit_backend backend __attribute__((unused)))
 
 /* UDP_TEST(name): the same over UDP only (name_udp4, name_udp6). */
 #define UDP_TEST(name)                                                                             \
@@ -215,12 +223,17 @@ static void on_deadline(struct sockit_loop *loop, struct sockit_timer *t, void *
     sockit_loop_stop(loop);
 }
 
+/* Called on the new loop before the dgram opens, when set. */
+static void (*before_open)(struct sockit_loop *loop);
+
 /* A loop and a dgram on FD (transport TR) with OPTS (NULL: defaults); NPEERS peer sockets,
  * bound but not connected. */
 static void dx_start(struct dx *x, enum transport tr, int fd, const struct sockit_dgram_opts *opts)
 {
     *x = (struct dx){ .tr = tr, .fd = fd, .addr.len = sizeof(x->addr.u) };
     x->loop = new_loop();
+    if (before_open)
+        before_open(x->loop);
     cr_assert_eq(getsockname(fd, &x->addr.u.sa, &x->addr.len), 0);
     int rc = sockit_dgram_open(x->loop, fd, &dx_ops, x, opts, &x->d);
     cr_assert_eq(rc, 0, "sockit_dgram_open: %d (%s)", rc, sockit_strerror(rc));
@@ -399,16 +412,21 @@ DGRAM_TEST(truncation_is_flagged_and_the_rest_delivered)
 
 /* ---------------------------------------------------------------- sending */
 
-/* Count the trace lines that start with x->test's text. */
+/* Count the trace lines that start with PREFIX, or with ALT (when not NULL). */
 struct trace_count {
-    const char *prefix;
+    const char *prefix, *alt;
     int n;
 };
+
+static bool starts_with(const char *text, const char *prefix)
+{
+    return prefix && strncmp(text, prefix, strlen(prefix)) == 0;
+}
 
 static void count_line(void *ctx, const char *text)
 {
     struct trace_count *c = ctx;
-    c->n += strncmp(text, c->prefix, strlen(c->prefix)) == 0;
+    c->n += starts_with(text, c->prefix) || starts_with(text, c->alt);
 }
 
 /* Each peer reads what arrives (watched for reading) and checks it came from the dgram. */
@@ -450,10 +468,11 @@ static void watch_readers(struct dx *x, struct reader r[NPEERS], size_t total)
     }
 }
 
-/* Writes to three peers in one round leave in one sendmmsg, each to its own peer, in order. */
+/* Writes to three peers in one round leave in one sendmmsg (io_uring: one chain of send
+ * requests), each to its own peer, in order. */
 DGRAM_TEST(writes_of_a_round_go_to_several_peers_in_one_sendmmsg)
 {
-    struct trace_count sends = { "sendmmsg(", 0 };
+    struct trace_count sends = { "sendmmsg(", "io_uring sendmsg(", 0 };
     struct sockit_trace trace = { count_line, &sends };
     struct sockit_dgram_opts o = { .trace = &trace };
     struct reader r[NPEERS];
@@ -474,7 +493,7 @@ DGRAM_TEST(writes_of_a_round_go_to_several_peers_in_one_sendmmsg)
         cr_expect_eq(r[i].got, 5, "peer %d got %zu datagrams", i, r[i].got);
         cr_expect_str_eq(r[i].last, msg, "peer %d: the last datagram last", i);
     }
-    cr_expect_eq(sends.n, 1, "one sendmmsg for the round's %d datagrams, not %d", 5 * NPEERS,
+    cr_expect_eq(sends.n, 1, "one send call for the round's %d datagrams, not %d", 5 * NPEERS,
                  sends.n);
     struct sockit_dgram_stats st = stats_of(&x);
     cr_expect(st.sent == 5 * NPEERS && st.queued == 0 && st.queued_bytes == 0 && st.dropped == 0);
@@ -882,6 +901,274 @@ DGRAM_TEST(loop_free_finishes_a_closed_dgram)
     cr_expect_eq(peer_read(x.peer[0], buf, sizeof(buf), NULL), 3, "both");
     for (int i = 0; i < NPEERS; i++)
         close(x.peer[i]);
+}
+
+/* A dgram still open when the loop is freed is closed by it: what it had queued leaves, the
+ * fd is closed, and on_close runs once with -ECANCELED. */
+DGRAM_TEST(loop_free_closes_an_open_dgram)
+{
+    struct dx x;
+    char buf[16];
+
+    dx_open(&x, tr, NULL);
+    cr_assert_eq(sockit_dgram_write(x.d, "bye", 3, &x.peer_addr[0]), 0);
+    sockit_timer_stop(x.loop, &x.deadline);
+    sockit_loop_free(x.loop);
+    cr_expect_eq(x.close_calls, 1, "sockit_loop_free closed the dgram and ran on_close");
+    cr_expect_eq(x.close_err, -ECANCELED);
+    cr_expect_null(x.d);
+    cr_expect(fcntl(x.fd, F_GETFD) < 0 && errno == EBADF, "the dgram's fd is closed");
+    cr_expect_eq(peer_read(x.peer[0], buf, sizeof(buf), NULL), 3, "the queue was sent at close");
+    for (int i = 0; i < NPEERS; i++)
+        close(x.peer[i]);
+}
+
+/* ---------------------------------------------------------------- batches, holding, teardown
+ * (what io_uring does its own way: multishot recvmsg, held datagrams, requests in flight) */
+
+/* Datagrams that wait together reach on_recv in one call: one recvmmsg on epoll and poll, the
+ * completions of one reap on io_uring (which then makes no recvmmsg at all). */
+DGRAM_TEST(datagrams_waiting_together_arrive_in_one_batch)
+{
+    struct trace_count recvmmsgs = { "recvmmsg(", NULL, 0 };
+    struct sockit_trace trace = { count_line, &recvmmsgs };
+    struct sockit_dgram_opts o = { .trace = &trace };
+    struct seen_msg got[8];
+    struct dx x;
+    char msg[16];
+
+    dx_open(&x, tr, &o);
+    for (int i = 0; i < 8; i++) {
+        int len = snprintf(msg, sizeof(msg), "#%d", i);
+        peer_send(x.peer[i % NPEERS], msg, (size_t)len, &x.addr);
+    }
+    x.test = got;
+    x.on_msg = record;
+    x.want = 8;
+    dx_run(&x, "eight datagrams");
+    cr_expect_eq(x.batches, 1, "8 datagrams that waited came in %zu calls", x.batches);
+    for (int i = 0; i < 8; i++) {
+        snprintf(msg, sizeof(msg), "#%d", i);
+        cr_expect(got[i].len == strlen(msg) && memcmp(got[i].head, msg, got[i].len) == 0,
+                  "datagram %d out of order", i);
+        cr_expect(same_addr(&got[i].peer, &x.peer_addr[i % NPEERS]), "datagram %d's peer", i);
+    }
+    if (test_backend == SOCKIT_BACKEND_URING)
+        cr_expect_eq(recvmmsgs.n, 0, "io_uring receives with multishot recvmsg, not recvmmsg");
+    dx_close(&x);
+}
+
+/* A datagram of exactly max_size is whole; one byte more is truncated (io_uring: the buffer
+ * holds max_size bytes of payload after the recvmsg header and the sender). */
+DGRAM_TEST(truncation_starts_one_byte_past_max_size)
+{
+    struct sockit_dgram_opts o = { .max_size = 64 };
+    unsigned char data[65];
+    struct seen_msg got[3];
+    struct dx x;
+
+    dx_open(&x, tr, &o);
+    h_fill(data, sizeof(data), 3);
+    peer_send(x.peer[0], data, 64, &x.addr);
+    peer_send(x.peer[0], data, 65, &x.addr);
+    peer_send(x.peer[0], data, 63, &x.addr);
+    x.test = got;
+    x.on_msg = record;
+    x.want = 3;
+    dx_run(&x, "three datagrams");
+    cr_expect(got[0].len == 64 && got[0].full == 64 && !got[0].trunc, "64 bytes fit");
+    cr_expect(got[1].len == 64 && got[1].full == 65 && got[1].trunc, "65 bytes: truncated");
+    cr_expect(got[2].len == 63 && got[2].full == 63 && !got[2].trunc);
+    cr_expect_eq(memcmp(got[1].head, data, 64), 0);
+    cr_expect_eq(stats_of(&x).truncated, 1);
+    dx_close(&x);
+}
+
+/* An ICMP error ends io_uring's multishot receive; it is reported and receiving goes on, round
+ * after round, with nothing lost between. */
+UDP_TEST(icmp_errors_between_datagrams_lose_none)
+{
+    struct sockit_addr dead;
+    struct dx x;
+
+    dx_open(&x, tr, NULL);
+    dead_address(tr, &dead);
+    for (int round = 0; round < 3; round++) {
+        x.after_error = stop_after_error;
+        x.on_msg = NULL;
+        cr_assert_eq(sockit_dgram_write(x.d, "gone?", 5, &dead), 0);
+        dx_run(&x, "the error");
+        cr_assert_eq(x.nerrors, round + 1, "round %d: %d errors", round, x.nerrors);
+        expect_refused(&x, round, &dead);
+        x.after_error = NULL;
+        size_t before = x.received;
+        for (int i = 0; i < 6; i++)
+            peer_send(x.peer[i % NPEERS], "more", 4, &x.addr);
+        x.test = (struct seen_msg[6]){ 0 };
+        x.on_msg = record;
+        x.nseen = 0;
+        x.want = 6;
+        dx_run(&x, "the datagrams after the error");
+        cr_expect_eq(x.received - before, 6, "round %d", round);
+    }
+    cr_expect_eq(stats_of(&x).errors, 3);
+    dx_close(&x);
+}
+
+/* on_msg: check that the datagrams are "#0", "#1", ... in order; stop at x->want. */
+static void check_sequence(struct dx *x, const struct sockit_dgram_msg *m)
+{
+    char want[16];
+    int len = snprintf(want, sizeof(want), "#%zu", x->nseen);
+
+    cr_assert(m->len == (size_t)len && memcmp(m->data, want, m->len) == 0,
+              "datagram %zu: '%.*s', not '%s'", x->nseen, (int)m->len, (const char *)m->data, want);
+    if (++x->nseen == x->want)
+        sockit_loop_stop(x->loop);
+}
+
+/* Paused from on_recv with more arriving (io_uring: completions of the receive before its
+ * cancellation lands are held), nothing is delivered until resume; then everything comes, in
+ * the order sent, what was held first. */
+DGRAM_TEST(pause_holds_and_resume_delivers_in_order)
+{
+    struct sockit_dgram_opts o = { .batch = 1 };
+    struct dx x;
+    char msg[16];
+
+    dx_open(&x, tr, &o);
+    for (int i = 0; i < 5; i++) {
+        int len = snprintf(msg, sizeof(msg), "#%d", i);
+        peer_send(x.peer[0], msg, (size_t)len, &x.addr);
+    }
+    x.on_msg = check_sequence;
+    x.want = 9;
+    x.after_batch = pause_now;
+    run_briefly(&x, 30);
+    cr_expect_eq(x.received, 1, "paused after the first: %zu delivered", x.received);
+    for (int i = 5; i < 9; i++) {
+        int len = snprintf(msg, sizeof(msg), "#%d", i);
+        peer_send(x.peer[0], msg, (size_t)len, &x.addr);
+    }
+    run_briefly(&x, 30);
+    cr_expect_eq(x.received, 1, "still paused: %zu delivered", x.received);
+    x.after_batch = NULL;
+    sockit_dgram_resume(x.d);
+    dx_run(&x, "the rest after resume");
+    cr_expect_eq(x.received, 9);
+    cr_expect_eq(stats_of(&x).received, 9);
+    dx_close(&x);
+}
+
+static int plain_closes;
+
+static void count_close(struct sockit_dgram *d, int err, void *ud)
+{
+    (void)d;
+    (void)ud;
+    cr_expect_eq(err, -ECANCELED);
+    plain_closes++;
+}
+
+static void ignore_recv(struct sockit_dgram *d, const struct sockit_dgram_msg *m, size_t n,
+                        void *ud)
+{
+    (void)d;
+    (void)m;
+    (void)n;
+    (void)ud;
+}
+
+/* The loop is freed while receives are in flight (io_uring: a multishot recvmsg in the kernel,
+ * datagrams held by a paused dgram, a second dgram whose receive was never even submitted):
+ * each dgram is closed once, with -ECANCELED, and nothing leaks (the ASan run checks). */
+DGRAM_TEST(loop_free_with_receives_in_flight)
+{
+    static const struct sockit_dgram_ops plain = { ignore_recv, NULL, count_close };
+    struct sockit_dgram *other = NULL;
+    struct sockit_addr a;
+    struct dx x;
+
+    dx_open(&x, tr, NULL);
+    for (int i = 0; i < 4; i++)
+        peer_send(x.peer[0], "held", 4, &x.addr);
+    x.after_batch = pause_now;
+    run_briefly(&x, 20);
+    cr_expect_eq(x.batches, 1);
+    plain_closes = 0;
+    cr_assert_eq(sockit_dgram_open(x.loop, bound(tr, &a), &plain, NULL, NULL, &other), 0);
+    cr_assert_eq(sockit_dgram_write(other, "x", 1, &x.peer_addr[1]), 0);
+    sockit_timer_stop(x.loop, &x.deadline);
+    sockit_loop_free(x.loop);
+    cr_expect_eq(x.close_calls, 1);
+    cr_expect_eq(x.close_err, -ECANCELED);
+    cr_expect_eq(plain_closes, 1, "the second dgram's on_close ran %d times", plain_closes);
+    for (int i = 0; i < NPEERS; i++)
+        close(x.peer[i]);
+}
+
+/* Two counts of trace lines from one hook. */
+struct trace_counts {
+    struct trace_count a, b;
+};
+
+static void count_lines(void *ctx, const char *text)
+{
+    struct trace_counts *c = ctx;
+    count_line(&c->a, text);
+    count_line(&c->b, text);
+}
+
+static void stop_on_recv(struct sockit_dgram *d, const struct sockit_dgram_msg *m, size_t n,
+                         void *ud)
+{
+    (void)m;
+    (void)n;
+    (void)ud;
+    sockit_loop_stop(*(struct sockit_loop **)ud);
+    (void)d;
+}
+
+/* io_uring: a kernel that refuses multishot recvmsg (before Linux 6.0: EINVAL) gets the
+ * readiness path for receiving, for this dgram and the next ones on the loop; sending stays
+ * io_uring requests. */
+URING_TEST(dgram_receives_through_watchers_when_multishot_recvmsg_is_refused)
+{
+    static const struct sockit_dgram_ops second_ops = { stop_on_recv, NULL, NULL };
+    struct trace_counts c = { { "recvmmsg(", NULL, 0 }, { "io_uring sendmsg(", NULL, 0 } };
+    struct trace_count second = { "recvmmsg(", NULL, 0 };
+    struct sockit_trace trace = { count_lines, &c }, trace2 = { count_line, &second };
+    struct sockit_dgram_opts o = { .trace = &trace }, o2 = { .trace = &trace2 };
+    struct sockit_dgram *d2 = NULL;
+    struct sockit_addr a2;
+    struct seen_msg got[3];
+    struct reader r[NPEERS];
+    struct dx x;
+
+    before_open = sockit__uring_dgram_refuse_next;
+    dx_open(&x, UDP4, &o);
+    before_open = NULL;
+    x.test = got;
+    x.on_msg = record;
+    x.want = 3;
+    for (int i = 0; i < 3; i++)
+        peer_send(x.peer[i], "hi", 2, &x.addr);
+    dx_run(&x, "the datagrams, through a watcher");
+    cr_expect_eq(x.received, 3);
+    cr_expect_gt(c.a.n, 0, "after the refusal, recvmmsg receives");
+    cr_expect_eq(x.nerrors, 0, "the refusal is no error of the caller's");
+    x.on_msg = NULL;
+    watch_readers(&x, r, 1);
+    cr_assert_eq(sockit_dgram_write(x.d, "out", 3, &x.peer_addr[0]), 0);
+    dx_run(&x, "the datagram out");
+    cr_expect_eq(c.b.n, 1, "sending is still io_uring requests");
+    /* the loop remembers: a new dgram on it goes straight to watchers */
+    cr_assert_eq(sockit_dgram_open(x.loop, bound(UDP4, &a2), &second_ops, &x.loop, &o2, &d2), 0);
+    peer_send(x.peer[0], "two", 3, &a2);
+    dx_run(&x, "the second dgram's datagram");
+    cr_expect_gt(second.n, 0, "the second dgram receives with recvmmsg");
+    sockit_dgram_close(d2);
+    dx_close(&x);
 }
 
 /* ---------------------------------------------------------------- open */
