@@ -130,7 +130,10 @@ static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)
     struct client *c = eng;
     const struct sockit_engine_ops *ops = c->t->srv->h.engine;
 
-    return ops->input_end ? ops->input_end(c->ud, now, io) : -1; /* none: close */
+    if (ops->input_end)
+        return ops->input_end(c->ud, now, io);
+    io->finish(io->ctx); /* none: close once the output is sent, as sockit_conn does */
+    return 0;
 }
 
 static void engine_closed(void *eng, int err)
