@@ -202,7 +202,8 @@ struct sockit_stream_ops {
 
 struct sockit_stream_limits {
     size_t low_water;  /* resume reading at or below this much pending output */
-    size_t high_water; /* pause reading above this much pending output */
+    size_t high_water; /* pause reading above this much pending output; 0: the defaults,
+                          16 KiB / 64 KiB (low_water 0 then also means 16 KiB) */
     /* Hard bound on output held in memory (copied bytes and shared-buffer bytes; file ranges
      * take no memory and do not count): a write that would pass it fails with -ENOBUFS and
      * queues nothing, so one peer that never reads cannot take the server's memory. Each

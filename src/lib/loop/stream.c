@@ -627,11 +627,16 @@ static int new_stream(struct sockit_loop *loop, int fd, const struct sockit_stre
                       void *ud, const struct sockit_stream_limits *limits,
                       struct sockit_stream **out)
 {
+    struct sockit_stream_limits lim = limits ? *limits : default_limits;
     struct sockit_stream *s;
 
-    limits = limits ? limits : &default_limits;
-    size_t max_out = limits->max_output ? limits->max_output : default_limits.max_output;
-    if (limits->low_water > limits->high_water)
+    if (lim.high_water == 0) { /* zero is the default, as for every other setting */
+        lim.high_water = default_limits.high_water;
+        lim.low_water = lim.low_water ? lim.low_water : default_limits.low_water;
+    }
+    if (lim.max_output == 0)
+        lim.max_output = default_limits.max_output;
+    if (lim.low_water > lim.high_water)
         return -EINVAL;
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
         return -errno;
@@ -641,9 +646,9 @@ static int new_stream(struct sockit_loop *loop, int fd, const struct sockit_stre
                                  .fd = fd,
                                  .ops = ops,
                                  .ud = ud,
-                                 .low = limits->low_water,
-                                 .high = limits->high_water,
-                                 .max_out = max_out,
+                                 .low = lim.low_water,
+                                 .high = lim.high_water,
+                                 .max_out = lim.max_output,
                                  .can_write = true };
     sockit_buf_init(&s->held, SIZE_MAX);
     *out = s;
