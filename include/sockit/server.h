@@ -93,10 +93,10 @@ struct sockit_server_handler {
      * closed() gets the same ERR as on_close above. */
     const struct sockit_engine_ops *engine;
     /* A client was turned away: ERR -SOCKIT_EFULL at max_clients (it was accepted and closed
-     * at once), -ENOMEM when its stream could not be made (closed), with its address in
-     * PEER; or accepting failed: -EMFILE / -ENFILE (out of fds: the waiting client was
-     * accepted and closed, PEER NULL) or another -errno from accept (PEER NULL). Runs on
-     * the thread that turned it away. May be NULL. */
+     * at once) or the -errno with which its stream could not be made (-ENOMEM; it was
+     * closed), with its address in PEER; or accepting failed: -EMFILE / -ENFILE (out of fds:
+     * the waiting client was accepted and closed) or another -errno from accept, PEER NULL.
+     * Runs on the thread that turned it away. May be NULL. */
     void (*on_reject)(struct sockit_server *srv, int err, const struct sockit_addr *peer, void *ud);
     /* Datagram mode: each thread's dgram gets these callbacks, with the server's UD (so all
      * threads share it). on_recv required. */

@@ -111,6 +111,12 @@ static struct sockit_server_options options(const char *endpoint, bool port0, un
     return o;
 }
 
+/* Options for 127.0.0.1 on a port the kernel picks. */
+static struct sockit_server_options tcp_options(unsigned threads)
+{
+    return options("tcp://127.0.0.1:1", true, threads);
+}
+
 static struct sockit_server *start(struct seen *x, const struct sockit_server_options *o,
                                    const struct sockit_server_handler *h)
 {
@@ -181,13 +187,19 @@ static void stop_and_wait(struct sockit_server *srv)
     cr_expect_eq(rc, 0, "sockit_server_wait: %d (%s)", rc, sockit_strerror(rc));
 }
 
+static void stop_and_free(struct sockit_server *srv)
+{
+    stop_and_wait(srv);
+    sockit_server_free(srv);
+}
+
 /* ---------------------------------------------------------------- serving */
 
 LOOP_TEST(server_serves_clients_on_every_thread)
 {
     enum { N = 30, THREADS = 3 };
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, THREADS);
+    struct sockit_server_options o = tcp_options(THREADS);
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int port = port_of(srv), fds[N];
 
@@ -216,7 +228,7 @@ LOOP_TEST(max_clients_is_one_cap_over_all_threads)
 {
     enum { N = 10, CAP = 3 };
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 4);
+    struct sockit_server_options o = tcp_options(4);
     o.max_clients = CAP;
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int port = port_of(srv), fds[N], served = 0, turned_away = 0, kept = -1;
@@ -248,14 +260,13 @@ LOOP_TEST(max_clients_is_one_cap_over_all_threads)
     for (int i = 0; i < N; i++)
         if (i != kept)
             close(fds[i]);
-    stop_and_wait(srv);
-    sockit_server_free(srv);
+    stop_and_free(srv);
 }
 
 LOOP_TEST(client_over_the_cap_is_closed_at_once)
 {
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 2);
+    struct sockit_server_options o = tcp_options(2);
     o.max_clients = 1;
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int port = port_of(srv), a = tcp_client(port);
@@ -272,8 +283,7 @@ LOOP_TEST(client_over_the_cap_is_closed_at_once)
     cr_expect_eq(ping(a), 4, "the client under the cap is still served");
     close(a);
     close(b);
-    stop_and_wait(srv);
-    sockit_server_free(srv);
+    stop_and_free(srv);
 }
 
 /* ---------------------------------------------------------------- idle timeout */
@@ -281,7 +291,7 @@ LOOP_TEST(client_over_the_cap_is_closed_at_once)
 LOOP_TEST(idle_timeout_closes_a_quiet_client_and_spares_a_busy_one)
 {
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 2);
+    struct sockit_server_options o = tcp_options(2);
     o.idle_ms = 200;
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int port = port_of(srv), quiet = tcp_client(port), busy = tcp_client(port);
@@ -301,8 +311,7 @@ LOOP_TEST(idle_timeout_closes_a_quiet_client_and_spares_a_busy_one)
     cr_expect_eq(stats(srv).idled_out, 1);
     close(quiet);
     close(busy);
-    stop_and_wait(srv);
-    sockit_server_free(srv);
+    stop_and_free(srv);
 }
 
 /* ---------------------------------------------------------------- stopping */
@@ -317,7 +326,7 @@ static void *stop_later(void *arg)
 LOOP_TEST(stop_from_another_thread_closes_the_clients)
 {
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 2);
+    struct sockit_server_options o = tcp_options(2);
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int port = port_of(srv), fd = tcp_client(port);
     pthread_t tid;
@@ -337,7 +346,7 @@ LOOP_TEST(stop_from_another_thread_closes_the_clients)
 LOOP_TEST(sigterm_stops_a_server_that_handles_signals)
 {
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 1);
+    struct sockit_server_options o = tcp_options(1);
     o.handle_signals = true;
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int fd = tcp_client(port_of(srv));
@@ -355,7 +364,7 @@ LOOP_TEST(sigterm_stops_a_server_that_handles_signals)
 LOOP_TEST(server_stops_by_itself_after_max_served_clients)
 {
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 2);
+    struct sockit_server_options o = tcp_options(2);
     o.max_served = 3;
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int port = port_of(srv);
@@ -377,7 +386,7 @@ LOOP_TEST(port_is_free_right_after_the_server_stops)
 {
     for (int round = 0; round < 20; round++) {
         struct seen x = { 0 };
-        struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 2);
+        struct sockit_server_options o = tcp_options(2);
         struct sockit_server *srv = start(&x, &o, &echo_handler);
         int port = port_of(srv), fd = tcp_client(port), one = 1;
 
@@ -455,7 +464,7 @@ LOOP_TEST(engine_per_client)
     static const struct sockit_engine_ops echo_engine = { .input = e_input, .closed = e_closed };
     const struct sockit_server_handler h = { .on_open = t_open, .engine = &echo_engine };
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 2);
+    struct sockit_server_options o = tcp_options(2);
     o.idle_ms = 5000;
     struct sockit_server *srv = start(&x, &o, &h);
     int port = port_of(srv), fds[5];
@@ -469,8 +478,7 @@ LOOP_TEST(engine_per_client)
     cr_expect(WITHIN(3000, atomic_load(&x.closed_ok) == 5), "closed() once per client: %d",
               atomic_load(&x.closed_ok));
     cr_expect_eq(atomic_load(&x.opened), 5);
-    stop_and_wait(srv);
-    sockit_server_free(srv);
+    stop_and_free(srv);
 }
 
 static void d_recv(struct sockit_dgram *d, const struct sockit_dgram_msg *msgs, size_t n, void *ud)
@@ -496,8 +504,7 @@ LOOP_TEST(datagrams_are_served_by_a_dgram_per_thread)
         cr_expect_eq(h_read_within(fd, 3000, buf, sizeof(buf)), 8, "datagram %d answered", i);
         close(fd);
     }
-    stop_and_wait(srv);
-    sockit_server_free(srv);
+    stop_and_free(srv);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -526,7 +533,7 @@ Test(server, new_refuses_a_handler_that_does_not_fit_the_endpoint)
 Test(server, start_twice_is_refused_and_wait_needs_a_start)
 {
     struct seen x = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 1);
+    struct sockit_server_options o = tcp_options(1);
 
     cr_assert_eq(sockit_server_new(&x.srv, &o, &echo_handler, &x), 0);
     cr_expect_eq(sockit_server_wait(x.srv), -EINVAL, "wait before start");
@@ -538,7 +545,7 @@ Test(server, start_twice_is_refused_and_wait_needs_a_start)
 Test(server, start_reports_an_address_in_use_and_leaves_nothing_open)
 {
     struct seen x = { 0 }, y = { 0 };
-    struct sockit_server_options o = options("tcp://127.0.0.1:1", true, 1);
+    struct sockit_server_options o = tcp_options(1);
 
     start(&x, &o, &echo_handler);
     o.endpoint.port = (uint16_t)port_of(x.srv);
