@@ -38,8 +38,9 @@ enum sockit_relay_kind {
      * terminals, sockets and character devices are watched by the loop and never block it
      * where the kernel allows (RWF_NOWAIT; not on a terminal, whose writes may block the loop
      * while it is full). Regular files, which the loop cannot watch, are read and written
-     * directly. At the other side's end, OUT is shut down for writing if it is a socket and
-     * left open otherwise. Writing to a pipe whose reader is gone raises SIGPIPE as any write
+     * directly. OUT is never shut down or closed, as it may be shared (a stdout that a
+     * service manager reads): the other side's end shows as the relay's end. The fds' flags
+     * are left alone. Writing to a pipe whose reader is gone raises SIGPIPE as any write
      * does: ignore it (SIG_IGN) to see -EPIPE instead. */
     SOCKIT_RELAY_FDS,
 };
@@ -72,8 +73,11 @@ struct sockit_relay_end {
      * failed SIDE (a reset, a refused connect, a failed read or write), after which the other
      * side was closed at once. */
     int err;
-    int side;       /* SOCKIT_RELAY_A or _B for a failure, else -1 */
-    const char *op; /* what failed: "connect", "read", "write" or "stream"; "" if err is 0 */
+    int side; /* SOCKIT_RELAY_A or _B for a failure, else -1 */
+    /* What failed: "read" or "write" (fds, datagrams), "stream" (a stream's own error: a
+     * reset, a refused connect), "connect" (a datagram side could not take its first
+     * sender); "" when ERR is 0 or -ECANCELED. */
+    const char *op;
     struct sockit_relay_stats stats;
 };
 
