@@ -88,6 +88,10 @@ void sockit_loop_stop(struct sockit_loop *loop);
 /* The loop's clock: CLOCK_MONOTONIC in nanoseconds, read once per round. */
 uint64_t sockit_loop_now(const struct sockit_loop *loop);
 
+/* Where the loop keeps that clock, for a per-message path that reads it without a call
+ * (valid as long as the loop; read it only on the loop's thread). */
+const uint64_t *sockit_loop_clock(const struct sockit_loop *loop);
+
 /* ---- fd readiness ---------------------------------------------------------------------- */
 
 enum sockit_loop_event {

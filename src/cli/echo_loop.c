@@ -16,6 +16,7 @@ struct echo_loop {
     const struct echo_config *cfg;
     struct sockit_server *srv;
     _Atomic unsigned long served; /* datagrams answered, for --clients */
+    bool listening;               /* the sockets opened: a failure after is the loop's */
 };
 
 struct echo_client {
@@ -131,12 +132,16 @@ static void on_dgram_error(struct sockit_dgram *d, int err, const struct sockit_
 static const struct sockit_dgram_ops dgram_ops = { .on_recv = on_dgrams,
                                                    .on_error = on_dgram_error };
 
+static void on_listening(struct sockit_server *srv, void *ud);
+
 static const struct sockit_server_handler stream_handler = {
     .on_open = on_open,
     .stream = &client_ops,
     .on_reject = on_reject,
+    .on_listening = on_listening,
 };
-static const struct sockit_server_handler dgram_handler = { .dgram = &dgram_ops };
+static const struct sockit_server_handler dgram_handler = { .dgram = &dgram_ops,
+                                                            .on_listening = on_listening };
 
 static struct sockit_server_options server_options(const struct echo_config *cfg)
 {
@@ -171,15 +176,22 @@ static void say_started(const struct echo_config *cfg, struct sockit_server *srv
              info.threads == 1 ? "" : "s");
 }
 
-/* Start SRV, announce it, and serve until it stops. Returns CLI_OK or CLI_FAIL (printed). */
-static int serve(const struct echo_config *cfg, struct sockit_server *srv)
+static void on_listening(struct sockit_server *srv, void *ud)
 {
-    int err = sockit_server_start(srv);
+    struct echo_loop *el = ud;
 
-    if (err)
+    el->listening = true;
+    say_started(el->cfg, srv);
+}
+
+/* Serve on this thread until the server stops (announced once listening). Returns CLI_OK or
+ * CLI_FAIL (printed). */
+static int serve(const struct echo_config *cfg, struct sockit_server *srv, bool *listening)
+{
+    int err = sockit_server_run(srv);
+
+    if (err && !*listening)
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text, err);
-    say_started(cfg, srv);
-    err = sockit_server_wait(srv);
     return err ? cli_fail("event loop", NULL, err) : CLI_OK;
 }
 
@@ -193,7 +205,7 @@ int echo_run_loop(const struct echo_config *cfg)
 
     if (err)
         return cli_fail("start event loop", sockit_backend_name(cfg->loop.backend), err);
-    int rc = serve(cfg, el.srv);
+    int rc = serve(cfg, el.srv, &el.listening);
     sockit_server_free(el.srv);
     return rc;
 }

@@ -251,6 +251,11 @@ uint64_t sockit_loop_now(const struct sockit_loop *loop)
     return loop->now;
 }
 
+const uint64_t *sockit_loop_clock(const struct sockit_loop *loop)
+{
+    return &loop->now;
+}
+
 /* ---- create, run, free ------------------------------------------------------------------ */
 
 static const struct sockit__backend *backend_of(enum sockit_backend b)

@@ -463,11 +463,13 @@ int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 {
     struct sockit_loop *loop = s->loop;
     ssize_t sent = 0;
-    int err = check_write(s, len);
+    int err;
 
-    if (err || len == 0)
-        return err;
-    if (!loop->be->complete && s->can_write && pending(s) == 0 && !s->connecting) {
+    /* With nothing queued, the only limit a write can pass is max_output itself. */
+    if (!loop->be->complete && s->can_write && pending(s) == 0 && !s->connecting &&
+        !(s->closing | s->shut_pending | s->close_after_flush) && len <= s->max_out) {
+        if (len == 0)
+            return 0;
         do {
             sent = send(s->fd, data, len, MSG_NOSIGNAL);
             SOCKIT__TRACE_CALL(loop, sent, "send(%d, %zu)", s->fd, len);
@@ -481,6 +483,8 @@ int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
         }
         sent = sent < 0 ? 0 : sent;
         s->can_write = false; /* the socket is full */
+    } else if ((err = check_write(s, len)) < 0 || len == 0) {
+        return err;
     }
     if ((err = sockit__out_append(&s->out, (const char *)data + sent, len - (size_t)sent)) < 0) {
         close_with(s, err);

@@ -15,6 +15,8 @@ struct client {
     struct sockit_conn *conn; /* engine mode */
     void *ud;                 /* the caller's: from on_open */
     uint64_t last_input;      /* loop clock of the last bytes received (idle_ms) */
+    const uint64_t *now;      /* the loop's clock, read where it is kept (per message) */
+    void (*on_data)(struct sockit_stream *, const void *, size_t, void *); /* the caller's */
     struct sockit_timer idle; /* fires at most once per idle_ms, checks last_input */
     bool idled_out;
 };
@@ -84,8 +86,8 @@ static void stream_data(struct sockit_stream *s, const void *data, size_t len, v
 {
     struct client *c = ud;
 
-    c->last_input = sockit_loop_now(c->t->loop); /* no timer work per message */
-    c->t->srv->h.stream->on_data(s, data, len, c->ud);
+    c->last_input = *c->now; /* no timer work per message */
+    c->on_data(s, data, len, c->ud);
 }
 
 static void stream_drain(struct sockit_stream *s, void *ud)
@@ -188,7 +190,11 @@ static int client_open(struct client *c, struct sockit__server_thread *t, int fd
     const struct sockit_conn_limits *l = any_limit(&srv->o.limits) ? &srv->o.limits : NULL;
     int err;
 
-    *c = (struct client){ .t = t, .ud = srv->ud, .last_input = sockit_loop_now(t->loop) };
+    *c = (struct client){ .t = t,
+                          .ud = srv->ud,
+                          .last_input = sockit_loop_now(t->loop),
+                          .now = sockit_loop_clock(t->loop),
+                          .on_data = srv->h.stream ? srv->h.stream->on_data : NULL };
     sockit_timer_init(&c->idle, on_idle, c);
     if (srv->h.stream)
         return sockit_stream_open(t->loop, fd, &stream_ops, c, l ? &l->stream : NULL, &c->s);

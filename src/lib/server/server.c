@@ -93,13 +93,34 @@ int sockit_server_start(struct sockit_server *srv)
     srv->started = true;
     err = sockit__server_open_sockets(srv);
     if (!err)
-        err = sockit__server_start_threads(srv);
+        err = sockit__server_start_threads(srv, 0);
     if (err) {
         sockit__server_stop_all(srv);
         sockit__server_join_threads(srv);
         srv->joined = true;
     }
     return err;
+}
+
+int sockit_server_run(struct sockit_server *srv)
+{
+    int err;
+
+    if (srv->started)
+        return -EALREADY;
+    srv->started = true;
+    err = sockit__server_open_sockets(srv);
+    if (!err)
+        err = sockit__server_start_threads(srv, 1);
+    if (!err && srv->h.on_listening)
+        srv->h.on_listening(srv, srv->ud);
+    if (!err)
+        sockit__server_run_here(&srv->threads[0]); /* until the server stops */
+    else
+        sockit__server_stop_all(srv);
+    srv->joined = true;
+    int rc = sockit__server_join_threads(srv);
+    return err ? err : rc;
 }
 
 void sockit__server_stop_all(struct sockit_server *srv)

@@ -47,7 +47,8 @@ void sockit__server_stop_all(struct sockit_server *srv);
  * threads; join them (and release what threads never started hold). Each returns 0 or a
  * negative code. */
 int sockit__server_open_sockets(struct sockit_server *srv);
-int sockit__server_start_threads(struct sockit_server *srv);
+int sockit__server_start_threads(struct sockit_server *srv, unsigned first);
+void sockit__server_run_here(struct sockit__server_thread *t); /* thread T on this thread */
 int sockit__server_join_threads(struct sockit_server *srv);
 
 /* clients.c: the listener callbacks of every thread (UD: the struct sockit__server_thread). */

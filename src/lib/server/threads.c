@@ -152,9 +152,14 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-int sockit__server_start_threads(struct sockit_server *srv)
+void sockit__server_run_here(struct sockit__server_thread *t)
 {
-    for (unsigned i = 0; i < srv->nthreads; i++) {
+    thread_main(t);
+}
+
+int sockit__server_start_threads(struct sockit_server *srv, unsigned first)
+{
+    for (unsigned i = first; i < srv->nthreads; i++) {
         struct sockit__server_thread *t = &srv->threads[i];
         int err = pthread_create(&t->tid, NULL, thread_main, t);
         if (err)
