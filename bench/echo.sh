@@ -12,8 +12,9 @@
 # connection) per server and of iperf3 over loopback. Prints a table with ratios and appends
 # it, with the date, machine and exact commands, to docs/benchmarks.md (unless --no-record).
 #
-# SOCKIT_BEFORE=/path/to/an/older/sockit adds its UDP rows (before-udp-uring, -epoll) beside
-# this build's, for a before/after comparison in the same run.
+# SOCKIT_BEFORE=/path/to/an/older/sockit adds its rows (before-uring, before-epoll over TCP
+# and in bulk; before-udp-uring, -epoll over UDP) beside this build's, for a before/after
+# comparison in the same run.
 #
 # Usage: bench/echo.sh [--quick] [--seconds N] [--runs N] [--conns "50 500"]
 #                      [--udp-conns "50"] [--only "tcp udp bulk"] [--no-record]
@@ -140,7 +141,7 @@ measure() {
     for s in $1; do median "$OUT/$s.$2.runs" >"$OUT/$s.$2"; done
 }
 
-SERVERS=${SERVERS:-"sockit-uring sockit-epoll sockit-poll epoll libuv socat sockit-uring-2t sockit-thread sockit-fork sockit-iterative"}
+SERVERS=${SERVERS:-"sockit-uring sockit-epoll sockit-poll epoll libuv socat sockit-uring-2t sockit-thread sockit-fork sockit-iterative${SOCKIT_BEFORE:+ before-uring before-epoll}"}
 : >"$OUT/table"
 if wanted tcp; then
     printf '%-17s %6s %10s %9s %12s %9s %9s %9s\n' server conns msgs/s p99_us cpu_us/msg "vs libuv" \
@@ -183,7 +184,7 @@ fi
 # same size); medians, with ratios to libuv and to iperf3 from the same rounds.
 if wanted bulk; then
     printf '\n%-17s %12s %9s %10s\n' server "bulk GB/s" "vs libuv" "vs iperf3" >>"$OUT/table"
-    BULK_SERVERS="sockit-uring sockit-epoll epoll libuv"
+    BULK_SERVERS="sockit-uring sockit-epoll epoll libuv${SOCKIT_BEFORE:+ before-uring before-epoll}"
     for s in $BULK_SERVERS iperf3; do : >"$OUT/$s.bulkruns"; done
     r=0
     while [ $r -lt "$RUNS" ]; do

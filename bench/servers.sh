@@ -24,6 +24,7 @@ server_cmd() {
     epoll-udp) echo "$ANCHORS/epoll_echo --udp @PORT@" ;;
     sockit-udp-*) echo "$SOCKIT echo udp://127.0.0.1:@PORT@ --model loop --backend ${1#sockit-udp-} --quiet" ;;
     # an older build, for a before/after row: SOCKIT_BEFORE=/path/to/old/sockit
+    before-uring | before-epoll) echo "${SOCKIT_BEFORE:?set SOCKIT_BEFORE to an older sockit binary} echo tcp://127.0.0.1:@PORT@ --model loop --backend ${1#before-} --quiet --max-clients 100000" ;;
     before-udp-*) echo "${SOCKIT_BEFORE:?set SOCKIT_BEFORE to an older sockit binary} echo udp://127.0.0.1:@PORT@ --model loop --backend ${1#before-udp-} --quiet" ;;
     libuv) echo "$ANCHORS/uv_echo @PORT@" ;;
     socat) echo "socat TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork,backlog=1024 PIPE" ;;
