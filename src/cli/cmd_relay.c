@@ -264,7 +264,9 @@ static void on_stop(struct sockit_loop *loop, int signo, void *data)
 
 static int new_loop(struct relay_run *run)
 {
-    int err = sockit_loop_new(&run->loop, NULL);
+    /* --trace: the loop reports its calls too (recv, send, shutdown, close, io_uring) */
+    struct sockit_loop_options o = { .trace = run->cfg->opts.trace };
+    int err = sockit_loop_new(&run->loop, &o);
 
     return err ? cli_fail("loop", NULL, err) : CLI_OK;
 }
