@@ -57,7 +57,7 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-.PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install \
+.PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install cxx-headers \
         uninstall deps clean bench anchors check-lib-deps check-test-deps
 .DEFAULT_GOAL := all
 
@@ -172,6 +172,7 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory all examples man $(TESTS)
+	@$(MAKE) --no-print-directory cxx-headers
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all $(BUILD)/san/tests/sockit-tests
 	SOCKIT_BIN=$(BIN) SOCKIT_EXAMPLES=$(BUILD)/examples $(TESTS) --jobs 2 --short-filename
@@ -182,6 +183,13 @@ test: deps
 	    $(BUILD)/san/tests/sockit-tests --jobs 2 --short-filename
 
 check: test
+
+# The public headers from C++: every one included by a C++17 file that calls the library.
+cxx-headers: $(LIB)
+	@mkdir -p $(BUILD)/cxx
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE tests/cxx/headers.cpp \
+	    $(LIB) $(LDLIBS) -pthread -o $(BUILD)/cxx/headers
+	$(Q)$(BUILD)/cxx/headers && echo "cxx-headers: ok"
 
 # fuzz/corpus holds inputs, not code: only the fuzz targets themselves are formatted.
 FORMAT_FILES = $(call files_under,include src tests examples bench/anchors,*.[ch]) $(wildcard fuzz/*.c)

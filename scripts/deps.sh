@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="
-make gcc pkg-config
+make gcc g++ pkg-config
 clang llvm lld libclang-rt-14-dev clang-format
 libcriterion-dev
 socat ncat iproute2 util-linux

@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "sockit/trace.h"
 
 struct sockit_buf {
@@ -49,5 +53,9 @@ ssize_t sockit_buf_recv(struct sockit_buf *b, int fd, const struct sockit_trace 
 
 /* send() from the head and consume what was sent. Returns bytes sent or -errno. */
 ssize_t sockit_buf_send(struct sockit_buf *b, int fd, const struct sockit_trace *trace);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

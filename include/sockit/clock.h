@@ -8,7 +8,15 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Now, in nanoseconds since an arbitrary fixed point. Never decreases. */
 uint64_t sockit_clock_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

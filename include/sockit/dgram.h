@@ -32,6 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "sockit/endpoint.h"
 #include "sockit/loop.h"
 #include "sockit/socket.h"
@@ -134,5 +138,9 @@ void sockit_dgram_stats(const struct sockit_dgram *d, struct sockit_dgram_stats 
 
 /* D's socket, still owned by D (for getsockname, socket options); -1 once closed. */
 int sockit_dgram_fd(const struct sockit_dgram *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SOCKIT_ENDPOINT_MAX  512   /* longest endpoint text accepted, in bytes */
 #define SOCKIT_HOST_MAX      253   /* longest host name (RFC 1035) */
 #define SOCKIT_UNIX_PATH_MAX 107   /* sizeof(sun_path) - 1 */
@@ -88,5 +92,9 @@ int sockit_addr_format(const struct sockit_addr *a, char *buf, size_t size);
  * travels as IPv4), SOCKIT_UDP6_MAX for IPv6, or 0 when the kernel decides (AF_UNIX: limited
  * by the socket's send buffer). */
 size_t sockit_addr_dgram_max(const struct sockit_addr *a);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

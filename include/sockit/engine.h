@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "sockit/loop.h"
 
 struct sockit_shared;
@@ -67,5 +71,9 @@ struct sockit_stream *sockit_conn_stream(struct sockit_conn *c);
 
 /* Close now (unsent output is dropped); OPS->closed follows from a deferred call. */
 void sockit_conn_close(struct sockit_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #ifndef SOCKIT_ERROR_H
 #define SOCKIT_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* sockit's own codes start far above any errno value, so -code never collides. Each module
  * owns a range of SOCKIT_E_RANGE codes from its base, reserved before its first code exists,
  * so that no code ever changes value when another module adds one. A module's codes start at
@@ -63,5 +67,9 @@ enum sockit_errcode {
 /* Text for a code returned by any libsockit function (negative), e.g. "Connection refused"
  * or "port is not a number from 1 to 65535". Always a static string; thread-safe. */
 const char *sockit_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SOCKIT_HIST_SUB_BITS 7 /* 128 linear sub-buckets per power of two */
 #define SOCKIT_HIST_BUCKETS  ((64 - SOCKIT_HIST_SUB_BITS + 1) << SOCKIT_HIST_SUB_BITS)
 
@@ -35,5 +39,9 @@ uint64_t sockit_hist_percentile(const struct sockit_hist *h, double p);
 
 /* Mean of the recorded values; 0 if empty. */
 double sockit_hist_mean(const struct sockit_hist *h);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "sockit/endpoint.h"
 #include "sockit/trace.h"
 
@@ -321,5 +325,9 @@ void sockit_listener_resume(struct sockit_listener *l);
 
 /* Close the listening socket and free the listener. */
 void sockit_listener_close(struct sockit_listener *l);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

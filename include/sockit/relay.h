@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "sockit/endpoint.h"
 #include "sockit/loop.h"
 
@@ -115,5 +119,9 @@ void sockit_relay_close(struct sockit_relay *r);
 
 /* Copy R's counters into *OUT (the caller's). */
 void sockit_relay_stats(const struct sockit_relay *r, struct sockit_relay_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -32,6 +32,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "sockit/dgram.h"
 #include "sockit/endpoint.h"
 #include "sockit/engine.h"
@@ -168,5 +172,9 @@ struct sockit_server_info {
 };
 
 void sockit_server_info(const struct sockit_server *srv, struct sockit_server_info *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

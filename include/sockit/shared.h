@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct sockit_shared;
 
 /* A buffer of LEN bytes (uninitialised: fill it through sockit_shared_data before queueing
@@ -40,5 +44,9 @@ struct sockit_shared *sockit_shared_ref(struct sockit_shared *sh);
 
 /* Drop one reference; the last one frees the object (and closes a file). NULL is a no-op. */
 void sockit_shared_unref(struct sockit_shared *sh);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

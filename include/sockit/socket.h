@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "sockit/endpoint.h"
 #include "sockit/trace.h"
 
@@ -128,5 +132,9 @@ int sockit_socket_file_id(const struct sockit_endpoint *ep, struct sockit_socket
  * process's file is left alone. Returns 0 (removed, or not ours or gone), or -errno. */
 int sockit_socket_unlink_same(const struct sockit_endpoint *ep, const struct sockit_socket_file *id,
                               const struct sockit_trace *trace);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,9 +12,17 @@
 #ifndef SOCKIT_TRACE_H
 #define SOCKIT_TRACE_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct sockit_trace {
     void (*line)(void *ctx, const char *text);
     void *ctx; /* the caller's, handed back to LINE */
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
