@@ -460,8 +460,12 @@ LOOP_TEST(ten_thousand_timers_fire_in_deadline_order_and_on_time)
     qsort(late, NTIMERS, sizeof late[0], cmp_u64);
     uint64_t p50 = late[NTIMERS / 2], p90 = late[NTIMERS * 90 / 100],
              p99 = late[NTIMERS * 99 / 100], worst = late[NTIMERS - 1];
-    cr_expect_leq(p90, 1 * MS, "lateness p90 %.3f ms over 1 ms (p50 %.3f ms, p99 %.3f ms)",
-                  (double)p90 / MS, (double)p50 / MS, (double)p99 / MS);
+    /* As for p99 below: what the machine took from us (this thread waiting for a CPU, or a
+     * sleeping canary thread woken late) is not the loop's lateness. On a quiet machine the
+     * slack is about 0 and the bound is 1 ms. */
+    cr_expect_leq(p90, 1 * MS + slack,
+                  "lateness p90 %.3f ms over 1 ms + slack %.3f ms (p50 %.3f ms, p99 %.3f ms)",
+                  (double)p90 / MS, (double)slack / MS, (double)p50 / MS, (double)p99 / MS);
     cr_expect_leq(p99, 1 * MS + slack,
                   "lateness p99 %.3f ms over 1 ms + slack %.3f ms (runqueue wait %.3f ms, canary "
                   "oversleep %.3f ms; p50 %.3f ms, max %.3f ms)",
