@@ -84,7 +84,9 @@ int sockit_server_new(struct sockit_server **out, const struct sockit_server_opt
     return 0;
 }
 
-int sockit_server_start(struct sockit_server *srv)
+/* Open the sockets and start threads FIRST .. threads - 1. On failure nothing is left open
+ * or running. */
+static int launch(struct sockit_server *srv, unsigned first)
 {
     int err;
 
@@ -93,7 +95,7 @@ int sockit_server_start(struct sockit_server *srv)
     srv->started = true;
     err = sockit__server_open_sockets(srv);
     if (!err)
-        err = sockit__server_start_threads(srv, 0);
+        err = sockit__server_start_threads(srv, first);
     if (err) {
         sockit__server_stop_all(srv);
         sockit__server_join_threads(srv);
@@ -102,25 +104,22 @@ int sockit_server_start(struct sockit_server *srv)
     return err;
 }
 
+int sockit_server_start(struct sockit_server *srv)
+{
+    return launch(srv, 0);
+}
+
 int sockit_server_run(struct sockit_server *srv)
 {
-    int err;
+    int err = launch(srv, 1);
 
-    if (srv->started)
-        return -EALREADY;
-    srv->started = true;
-    err = sockit__server_open_sockets(srv);
-    if (!err)
-        err = sockit__server_start_threads(srv, 1);
-    if (!err && srv->h.on_listening)
+    if (err)
+        return err;
+    if (srv->h.on_listening)
         srv->h.on_listening(srv, srv->ud);
-    if (!err)
-        sockit__server_run_here(&srv->threads[0]); /* until the server stops */
-    else
-        sockit__server_stop_all(srv);
+    sockit__server_run_here(&srv->threads[0]); /* until the server stops */
     srv->joined = true;
-    int rc = sockit__server_join_threads(srv);
-    return err ? err : rc;
+    return sockit__server_join_threads(srv);
 }
 
 void sockit__server_stop_all(struct sockit_server *srv)
