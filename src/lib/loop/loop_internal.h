@@ -223,7 +223,9 @@ void sockit__stream_fail(struct sockit_stream *s, int err);
 void sockit__stream_connected(struct sockit_stream *s, int err); /* 0 or -errno */
 
 /* Output queue (stream_out.c). */
-int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, size_t skip);
+/* Copy the N buffers of IOV (TOTAL bytes) but their first SKIP bytes. */
+int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, size_t skip,
+                     size_t total);
 int sockit__out_append_slow(struct sockit__outq *q, const void *data, size_t len);
 void sockit__out_consume_slow(struct sockit__outq *q, size_t n);
 int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct sockit_shared *sh,

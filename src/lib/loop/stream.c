@@ -38,7 +38,19 @@ static inline bool can_deliver(const struct sockit_stream *s)
 
 static inline bool wants_read(const struct sockit_stream *s)
 {
-    return !(s->stopped | s->paused | s->closing | s->connecting | s->read_eof);
+    return can_deliver(s) & !s->read_eof;
+}
+
+/* Input received while not reading waits in s->held (completion backends). */
+static inline bool has_held(const struct sockit_stream *s)
+{
+    return s->held_eof | (s->held.tail != s->held.head);
+}
+
+/* Writes are refused: the stream closes, or its end is already asked for. */
+static inline bool writes_refused(const struct sockit_stream *s)
+{
+    return s->closing | s->shut_pending | s->close_after_flush;
 }
 
 static void pump_deferred(struct sockit_loop *loop, void *data)
@@ -136,10 +148,13 @@ void sockit_stream_close(struct sockit_stream *s)
 
 static void deliver_held(struct sockit_loop *loop, void *data);
 
-static void shut_write(struct sockit_stream *s)
+/* sockit_stream_shutdown asked for the write side's end: send it once the output is gone. */
+static void shut_if_flushed(struct sockit_stream *s)
 {
+    if (!s->shut_pending || s->shut_done || pending(s) > 0 || s->connecting)
+        return;
+    s->shut_done = true;
     int rc = shutdown(s->fd, SHUT_WR);
-
     SOCKIT__TRACE_CALL(s->loop, rc, "shutdown(%d, SHUT_WR)", s->fd);
 }
 
@@ -151,7 +166,7 @@ static void reading_changed(struct sockit_stream *s)
 
     if (s->closing)
         return;
-    if (can_deliver(s) && (sockit_buf_len(&s->held) > 0 || s->held_eof)) {
+    if (can_deliver(s) && has_held(s)) {
         sockit_loop_defer(loop, &s->held_defer, deliver_held, s);
         return;
     }
@@ -185,25 +200,12 @@ static void deliver_held(struct sockit_loop *loop, void *data)
     reading_changed(s);
 }
 
-static inline void deliver(struct sockit_stream *s, const void *data, size_t len);
-
-/* Bytes must wait in s->held: the stream is not reading, or older bytes wait there. */
-static inline bool must_hold(const struct sockit_stream *s)
-{
-    return s->stopped | s->paused | s->closing | s->connecting | s->held_eof |
-           (s->held.tail != s->held.head);
-}
-
-void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
-{
-    deliver(s, data, len);
-}
-
+/* Hand bytes to on_data, or hold them: the stream is not reading, or older bytes wait. */
 static inline void deliver(struct sockit_stream *s, const void *data, size_t len)
 {
     if (len == 0)
         s->read_eof = true;
-    if (__builtin_expect(must_hold(s), 0)) {
+    if (__builtin_expect(!can_deliver(s) | has_held(s), 0)) {
         if (len == 0)
             s->held_eof = true;
         else if (sockit_buf_append(&s->held, data, len) < 0)
@@ -211,6 +213,11 @@ static inline void deliver(struct sockit_stream *s, const void *data, size_t len
         return;
     }
     s->ops->on_data(s, data, len, s->ud);
+}
+
+void sockit__stream_data(struct sockit_stream *s, const void *data, size_t len)
+{
+    deliver(s, data, len);
 }
 
 /* What follows a change of pending output: half-close or close when it is empty, resume
@@ -225,10 +232,7 @@ static void after_output(struct sockit_stream *s)
         size_t keep = s->loop->be->complete ? SOCKIT__KEEP_BUF : 0;
         if (s->out.head && s->out.head->cap > keep)
             sockit__out_trim(&s->out, keep);
-        if (s->shut_pending && !s->shut_done) {
-            s->shut_done = true;
-            shut_write(s);
-        }
+        shut_if_flushed(s);
         if (s->close_after_flush) {
             close_with(s, 0);
             return;
@@ -386,7 +390,7 @@ static size_t most_pieces(const struct sockit_stream *s)
 /* May LEN more bytes of memory be queued? 0, -EPIPE or -ENOBUFS. */
 static int check_write(const struct sockit_stream *s, size_t mem)
 {
-    if (s->closing || s->shut_pending || s->close_after_flush)
+    if (writes_refused(s))
         return -EPIPE;
     if (mem > s->max_out || s->out.mem > s->max_out - mem || s->out.nsegs >= most_pieces(s))
         return -ENOBUFS;
@@ -406,9 +410,9 @@ static size_t iov_bytes(const struct iovec *iov, int n)
     return total;
 }
 
-/* Readiness backends with nothing queued: offer IOV to the socket at once. Returns the bytes
- * it took, or -errno (the stream is closed then). */
-static ssize_t send_now(struct sockit_stream *s, const struct iovec *iov, int n)
+/* Readiness backends with nothing queued: offer IOV (TOTAL bytes) to the socket at once.
+ * Returns the bytes it took, or -errno (the stream is closed then). */
+static ssize_t send_now(struct sockit_stream *s, const struct iovec *iov, int n, size_t total)
 {
     struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
     ssize_t sent;
@@ -417,12 +421,11 @@ static ssize_t send_now(struct sockit_stream *s, const struct iovec *iov, int n)
         return 0;
     do {
         sent = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
-        SOCKIT__TRACE_CALL(s->loop, sent, "sendmsg(%d, %d iov, %zu B)", s->fd, n,
-                           iov_bytes(iov, n));
+        SOCKIT__TRACE_CALL(s->loop, sent, "sendmsg(%d, %d iov, %zu B)", s->fd, n, total);
     } while (sent < 0 && errno == EINTR);
     if (sent < 0 && errno == EAGAIN)
         sent = 0;
-    if (sent >= 0 && (size_t)sent < iov_bytes(iov, n))
+    if (sent >= 0 && (size_t)sent < total)
         s->can_write = false; /* the socket is full */
     if (sent < 0) {
         int err = -errno;
@@ -444,12 +447,12 @@ int sockit_stream_writev(struct sockit_stream *s, const struct iovec *iov, int n
         return err;
     if (total == 0)
         return 0;
-    ssize_t sent = send_now(s, iov, n);
+    ssize_t sent = send_now(s, iov, n, total);
     if (sent < 0)
         return (int)sent;
     if ((size_t)sent == total)
         return 0; /* the kernel took it all: nothing copied, nothing queued */
-    if ((err = sockit__out_copy(&s->out, iov, n, (size_t)sent)) < 0) {
+    if ((err = sockit__out_copy(&s->out, iov, n, (size_t)sent, total)) < 0) {
         close_with(s, err);
         return err;
     }
@@ -467,7 +470,7 @@ int sockit_stream_write(struct sockit_stream *s, const void *data, size_t len)
 
     /* With nothing queued, the only limit a write can pass is max_output itself. */
     if (!loop->be->complete && s->can_write && pending(s) == 0 && !s->connecting &&
-        !(s->closing | s->shut_pending | s->close_after_flush) && len <= s->max_out) {
+        !writes_refused(s) && len <= s->max_out) {
         if (len == 0)
             return 0;
         do {
@@ -505,7 +508,7 @@ int sockit_stream_write_shared(struct sockit_stream *s, struct sockit_shared *sh
     if ((err = check_write(s, len)) < 0 || len == 0)
         return err;
     struct iovec iov = { base + off, len };
-    ssize_t sent = send_now(s, &iov, 1);
+    ssize_t sent = send_now(s, &iov, 1, len);
     if (sent < 0)
         return (int)sent;
     if ((size_t)sent == len)
@@ -588,10 +591,7 @@ void sockit_stream_shutdown(struct sockit_stream *s)
     if (s->closing || s->shut_pending)
         return;
     s->shut_pending = true;
-    if (pending(s) == 0 && !s->connecting) {
-        s->shut_done = true;
-        shut_write(s);
-    }
+    shut_if_flushed(s);
 }
 
 void sockit_stream_close_after_flush(struct sockit_stream *s)
@@ -715,10 +715,7 @@ void sockit__stream_connected(struct sockit_stream *s, int err)
         s->ops->on_connect(s, s->ud);
     if (s->closing)
         return;
-    if (s->shut_pending && pending(s) == 0 && !s->shut_done) {
-        s->shut_done = true;
-        shut_write(s);
-    }
+    shut_if_flushed(s);
     if (s->loop->be->complete) {
         s->loop->be->stream_send(s->loop, s); /* may fail at once (a file that shrank) */
         if (!s->closing)

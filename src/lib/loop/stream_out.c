@@ -67,18 +67,10 @@ static struct sockit__seg *copy_tail(struct sockit__outq *q)
     return g;
 }
 
-static size_t iov_total(const struct iovec *iov, int n)
+int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, size_t skip,
+                     size_t total)
 {
-    size_t total = 0;
-
-    for (int i = 0; i < n; i++)
-        total += iov[i].iov_len;
-    return total;
-}
-
-int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, size_t skip)
-{
-    size_t add = iov_total(iov, n) - skip;
+    size_t add = total - skip;
     struct sockit__seg *g = add ? copy_tail(q) : NULL;
 
     if (!add)
@@ -100,15 +92,9 @@ int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, siz
 
 int sockit__out_append_slow(struct sockit__outq *q, const void *data, size_t len)
 {
-    struct sockit__seg *g = copy_tail(q);
+    struct iovec one = { (void *)data, len };
 
-    if (!g || grow(g, len) < 0)
-        return -ENOMEM;
-    memcpy(g->base + g->head + g->len, data, len);
-    g->len += len;
-    q->bytes += len;
-    q->mem += len;
-    return 0;
+    return sockit__out_copy(q, &one, 1, 0, len);
 }
 
 static void pop(struct sockit__outq *q);
