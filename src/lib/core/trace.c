@@ -48,28 +48,33 @@ const char *sockit__socktype_name(int type)
     return type == SOCK_STREAM ? "SOCK_STREAM" : type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_?";
 }
 
-void sockit__trace_call(const struct sockit_trace *trace, long result, const char *fmt, ...)
+/* Format the call from FMT and AP and report it with RESULT. */
+static void report(const struct sockit_trace *trace, long result, const char *fmt, va_list ap)
 {
     char call[256];
+
+    vsnprintf(call, sizeof(call), fmt, ap);
+    sockit__trace_result(trace, call, result);
+}
+
+void sockit__trace_call(const struct sockit_trace *trace, long result, const char *fmt, ...)
+{
     va_list ap;
 
     if (!trace)
         return;
     va_start(ap, fmt);
-    vsnprintf(call, sizeof(call), fmt, ap);
+    report(trace, result, fmt, ap);
     va_end(ap);
-    sockit__trace_result(trace, call, result);
 }
 
 void sockit__trace_syscall(const struct sockit_trace *trace, long ret, const char *fmt, ...)
 {
     int saved = errno;
-    char call[256];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(call, sizeof(call), fmt, ap);
+    report(trace, ret < 0 ? -saved : ret, fmt, ap);
     va_end(ap);
-    sockit__trace_result(trace, call, ret < 0 ? -saved : ret);
     errno = saved;
 }
