@@ -205,7 +205,7 @@ static inline void deliver(struct sockit_stream *s, const void *data, size_t len
 {
     if (len == 0)
         s->read_eof = true;
-    if (__builtin_expect(!can_deliver(s) | has_held(s), 0)) {
+    if (__builtin_expect(!can_deliver(s) || has_held(s), 0)) {
         if (len == 0)
             s->held_eof = true;
         else if (sockit_buf_append(&s->held, data, len) < 0)
