@@ -42,8 +42,11 @@ struct sockit_io {
 struct sockit_engine_ops {
     /* Consume from DATA[0, LEN): return bytes consumed (> 0; called again with the rest while
      * bytes remain and input is not paused), 0 for "need more" (the bytes are kept and
-     * offered again with what follows), or < 0 to close the connection with that error. */
-    long (*input)(void *eng, const uint8_t *data, size_t len, uint64_t now,
+     * offered again with what follows), or < 0 to close the connection with that error.
+     * The first SEEN bytes are ones this call answered 0 for before (picohttpparser's
+     * last_len): a scan for a terminator starts there, so input that trickles in a byte at a
+     * time costs linear, not quadratic, work. */
+    long (*input)(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
                   const struct sockit_io *io);
     /* The peer ended its side (after every byte was offered). Return 0 to stay open for
      * output, < 0 to close now with that error (as from input). May be NULL: close once the

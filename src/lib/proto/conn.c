@@ -19,9 +19,10 @@ struct sockit_conn {
     struct sockit_io io;
     struct sockit_buf in; /* input the engine has not consumed yet */
     size_t max_input;
-    int paused; /* the engine paused input */
-    int err;    /* why the conn closed itself, for ops->closed */
-    bool dead;  /* closed while a resume was queued: that call frees it */
+    size_t seen; /* the head of IN the engine already answered "need more" for */
+    int paused;  /* the engine paused input */
+    int err;     /* why the conn closed itself, for ops->closed */
+    bool dead;   /* closed while a resume was queued: that call frees it */
     struct sockit_defer resume;
 };
 
@@ -69,22 +70,27 @@ static void io_finish(void *ctx)
     sockit_stream_close_after_flush(((struct sockit_conn *)ctx)->s);
 }
 
-/* Offer DATA to the engine until it has consumed all, wants more, pauses or fails. Returns
- * the bytes consumed, or < 0 (the conn is closing). */
-static long feed(struct sockit_conn *c, const uint8_t *data, size_t len)
+/* Offer DATA to the engine until it has consumed all, wants more, pauses or fails; its first
+ * SEEN bytes were offered before and answered "need more". Returns the bytes consumed, or < 0
+ * (the conn is closing); c->seen becomes what the engine has seen of the bytes left. */
+static long feed(struct sockit_conn *c, const uint8_t *data, size_t len, size_t seen)
 {
     size_t done = 0;
     uint64_t now = sockit_loop_now(c->loop);
 
+    c->seen = 0;
     while (done < len && !c->paused) {
-        long n = c->ops->input(c->eng, data + done, len - done, now, &c->io);
+        long n = c->ops->input(c->eng, data + done, len - done, seen, now, &c->io);
         if (n < 0 || (size_t)n > len - done) {
             fail(c, n < 0 ? (int)n : -EINVAL);
             return -1;
         }
-        if (n == 0)
+        if (n == 0) {
+            c->seen = len - done;
             break;
+        }
         done += (size_t)n;
+        seen = 0;
     }
     return (long)done;
 }
@@ -119,7 +125,7 @@ static void offer_kept(struct sockit_loop *loop, void *data)
     }
     if (c->paused || c->err)
         return;
-    if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
+    if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in), c->seen)) < 0)
         return;
     consume_kept(c, (size_t)n);
     check_kept(c);
@@ -152,7 +158,7 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
         return;
     }
     if (sockit_buf_len(&c->in) == 0) { /* the common case: straight from the read */
-        if ((n = feed(c, data, len)) < 0)
+        if ((n = feed(c, data, len, 0)) < 0)
             return;
         data = (const uint8_t *)data + n;
         len -= (size_t)n;
@@ -162,7 +168,7 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
         return;
     }
     if (len && sockit_buf_len(&c->in) > len && !c->paused) { /* old and new together */
-        if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in))) < 0)
+        if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in), c->seen)) < 0)
             return;
         consume_kept(c, (size_t)n);
     }

@@ -118,13 +118,13 @@ static const struct sockit_stream_ops stream_ops = {
 
 /* ---- engine mode: the caller's engine, with the server's books around it ---------------- */
 
-static long engine_input(void *eng, const uint8_t *data, size_t len, uint64_t now,
+static long engine_input(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
                          const struct sockit_io *io)
 {
     struct client *c = eng;
 
     c->last_input = now;
-    return c->t->srv->h.engine->input(c->ud, data, len, now, io);
+    return c->t->srv->h.engine->input(c->ud, data, len, seen, now, io);
 }
 
 static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)

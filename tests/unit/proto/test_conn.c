@@ -19,6 +19,7 @@ struct lines {
     const struct sockit_io *io;
     int peer;
     int answered, closed_calls, closed_err;
+    size_t scanned;  /* bytes the engine looked at for a newline, over all calls */
     int pause_after; /* pause input after this many lines (0: never) */
     bool fail_on_bang;
     struct sockit_timer resume;
@@ -29,14 +30,17 @@ struct lines {
     size_t got_len;
 };
 
-static long lines_input(void *eng, const uint8_t *data, size_t len, uint64_t now,
+static long lines_input(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
                         const struct sockit_io *io)
 {
     struct lines *l = eng;
-    const uint8_t *nl = memchr(data, '\n', len);
+    const uint8_t *nl;
     char reply[32];
 
     (void)now;
+    cr_assert_leq(seen, len);
+    nl = memchr(data + seen, '\n', len - seen); /* what was offered before had none */
+    l->scanned += len - seen;
     if (l->fail_on_bang && data[0] == '!')
         return -EPROTO;
     if (!nl)
@@ -149,6 +153,23 @@ LOOP_TEST(conn_answers_lines_split_and_batched)
     cr_expect_str_eq(l.got, "1;2;3;end");
     cr_expect_eq(l.closed_calls, 1);
     cr_expect_eq(l.closed_err, 0);
+}
+
+/* A line that trickles in a byte per read: each byte is offered with the ones kept before it,
+ * and SEEN tells the engine where its last scan stopped, so it looks at every byte once
+ * (without it: 1 + 2 + ... + 301 = 45,451 bytes scanned). */
+LOOP_TEST(conn_engine_scans_a_trickled_line_once)
+{
+    struct lines l;
+    char line[302];
+
+    setup(&l, 0);
+    memset(line, 'x', 300);
+    memcpy(line + 300, "\n", 2);
+    peer_send_all(&l, line, 1);
+    finish(&l);
+    cr_expect_str_eq(l.got, "300;end");
+    cr_expect_eq(l.scanned, 301, "scanned %zu bytes for a 301-byte line", l.scanned);
 }
 
 LOOP_TEST(conn_closes_on_input_over_the_limit)

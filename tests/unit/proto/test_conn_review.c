@@ -28,13 +28,14 @@ struct bulk {
 static unsigned char big[BIG];
 
 /* Answers a line with BIG bytes. */
-static long bulk_input(void *eng, const uint8_t *data, size_t len, uint64_t now,
+static long bulk_input(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
                        const struct sockit_io *io)
 {
     const uint8_t *nl = memchr(data, '\n', len);
 
     (void)eng;
     (void)now;
+    (void)seen;
     if (!nl)
         return 0;
     cr_assert_eq(io->writev(io->ctx, &(struct iovec){ big, BIG }, 1), 0);
@@ -186,13 +187,14 @@ struct liner {
 };
 
 /* Answers each line with "ok". */
-static long liner_input(void *eng, const uint8_t *data, size_t len, uint64_t now,
+static long liner_input(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
                         const struct sockit_io *io)
 {
     struct liner *l = eng;
     const uint8_t *nl = memchr(data, '\n', len);
 
     (void)now;
+    (void)seen;
     l->offered = len > l->offered ? len : l->offered;
     if (!nl)
         return 0;

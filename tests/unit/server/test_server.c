@@ -444,12 +444,13 @@ LOOP_TEST(unix_socket_file_is_removed_at_stop_only_while_it_is_the_servers)
 
 /* ---------------------------------------------------------------- engines, datagrams */
 
-static long e_input(void *eng, const uint8_t *data, size_t len, uint64_t now,
+static long e_input(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
                     const struct sockit_io *io)
 {
     struct iovec iov = { (void *)data, len };
     (void)eng;
     (void)now;
+    (void)seen;
     return io->writev(io->ctx, &iov, 1) == 0 ? (long)len : -EIO;
 }
 
