@@ -1,6 +1,6 @@
 # sockit — a toolkit for network sockets on Linux. Plain GNU make; see README.md.
 #
-#   make                 build build/sockit and build/libsockit.a
+#   make                 build build/sockit, build/libsockit.a and build/libsockit.so
 #   make run             install deps, build, run the article's echo exchange
 #   make test            deps, format check, fuzz corpus replay, all tests, again under ASan+UBSan
 #   make install         PREFIX=/usr/local DESTDIR=
@@ -33,7 +33,11 @@ LIB_HDR  := $(call files_under,include src/lib,*.h)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
+VERSION  := 0.1.0
+SOVER    := 0
 LIB      := $(BUILD)/libsockit.a
+SHLIB    := $(BUILD)/libsockit.so.$(VERSION)
+SOLINKS  := $(BUILD)/libsockit.so.$(SOVER) $(BUILD)/libsockit.so
 BIN      := $(BUILD)/sockit
 TESTS    := $(BUILD)/tests/sockit-tests
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -41,6 +45,7 @@ FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 MAN      := $(BUILD)/sockit.1
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
 
 # Libraries the build needs (pkg-config module:Debian package), checked once per make run
 # before the first compile, so that a missing one is named with its fix (make deps) rather
@@ -58,15 +63,22 @@ say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 .PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install cxx-headers \
-        uninstall deps clean bench anchors check-lib-deps check-test-deps
+        uninstall deps clean bench anchors check-lib-deps check-test-deps install-check
 .DEFAULT_GOAL := all
 
-all: $(BIN) $(LIB)
+all: $(BIN) $(LIB) $(SOLINKS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The shared library's objects are built apart, position-independent, so the static archive
+# and the binary keep the code that cost.sh measures.
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
 check-lib-deps:
 	@./scripts/check-deps.sh $(LIB_DEPS)
@@ -74,7 +86,7 @@ check-lib-deps:
 check-test-deps: check-lib-deps
 	@./scripts/check-deps.sh $(TEST_DEPS)
 
-$(call obj,$(LIB_SRC) $(CLI_SRC)): | check-lib-deps
+$(call obj,$(LIB_SRC) $(CLI_SRC)) $(call pic,$(LIB_SRC)): | check-lib-deps
 $(call obj,$(TEST_SRC)): | check-test-deps
 
 # The archive is made afresh: `ar r` into the old one would keep members whose source is gone.
@@ -82,6 +94,16 @@ $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(@D)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# libsockit.so.0.1.0 with the soname libsockit.so.0 (bumped when the ABI breaks); only the
+# public sockit_* symbols are exported (src/lib/libsockit.map).
+$(SHLIB): $(call pic,$(LIB_SRC)) src/lib/libsockit.map
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-soname,libsockit.so.$(SOVER) \
+	    -Wl,--version-script,src/lib/libsockit.map $(call pic,$(LIB_SRC)) $(LDLIBS) -o $@
+
+$(SOLINKS): $(SHLIB)
+	$(Q)ln -sf $(notdir $(SHLIB)) $@
 
 $(BIN): $(call obj,$(CLI_SRC)) $(LIB)
 	$(call say,LD,$@)
@@ -124,13 +146,18 @@ fuzz: $(FUZZERS)
 	done
 
 # The man page is generated from the program's own --help texts, so it cannot drift:
-# help2man reads `sockit --help`, and each subcommand's --help becomes a section.
+# help2man reads `sockit --help`, and each subcommand's --help becomes a section. The
+# examples of `sockit --help` become EXAMPLES one per line (help2man would fill them into
+# one paragraph).
 SUBCOMMANDS := echo send connect listen bench
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \
 	    $(BIN) $$c --help | sed -e 's/\\/\\e/g' -e "s/^[.']/\\\\\&&/"; \
-	    printf '.fi\n'; done; } > $@
+	    printf '.fi\n'; done; \
+	    printf '\n[=EXAMPLES]\n.nf\n'; \
+	    $(BIN) --help | sed -n '/^Examples:/,$$p' | sed -e '1d' -e 's/^  //'; \
+	    printf '.fi\n'; } > $@
 
 $(MAN): $(BIN) $(BUILD)/sockit.h2m
 	$(call say,MAN,$@)
@@ -172,11 +199,12 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory all examples man $(TESTS)
-	@$(MAKE) --no-print-directory cxx-headers
+	@$(MAKE) --no-print-directory cxx-headers install-check
 	@$(MAKE) --no-print-directory fuzz-replay
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined all $(BUILD)/san/tests/sockit-tests
-	SOCKIT_BIN=$(BIN) SOCKIT_EXAMPLES=$(BUILD)/examples $(TESTS) --jobs 2 --short-filename
-	SOCKIT_BIN=$(BUILD)/san/sockit SOCKIT_EXAMPLES=$(BUILD)/examples SOCKIT_SANITIZED=1 \
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined $(BUILD)/san/sockit \
+	    $(BUILD)/san/tests/sockit-tests
+	SOCKIT_BIN=$(BIN) SOCKIT_EXAMPLES=$(BUILD)/examples SOCKIT_MAN=$(MAN) $(TESTS) --jobs 2 --short-filename
+	SOCKIT_BIN=$(BUILD)/san/sockit SOCKIT_EXAMPLES=$(BUILD)/examples SOCKIT_MAN=$(MAN) SOCKIT_SANITIZED=1 \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -191,6 +219,11 @@ cxx-headers: $(LIB)
 	    $(LIB) $(LDLIBS) -pthread -o $(BUILD)/cxx/headers
 	$(Q)$(BUILD)/cxx/headers && echo "cxx-headers: ok"
 
+# An outside program built against a scratch `make install` with pkg-config alone, linked
+# with the shared library and again with the static one.
+install-check: all $(MAN)
+	$(Q)./tests/install/check.sh $(BUILD)
+
 # fuzz/corpus holds inputs, not code: only the fuzz targets themselves are formatted.
 FORMAT_FILES = $(call files_under,include src tests examples bench/anchors,*.[ch]) $(wildcard fuzz/*.c)
 format:
@@ -199,18 +232,23 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
 
-install: $(BIN) $(LIB) $(MAN)
+install: all $(MAN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sockit \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sockit
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libsockit.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/$(notdir $(SHLIB))
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/libsockit.so.$(SOVER)
+	ln -sf libsockit.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libsockit.so
 	for h in $(call files_under,include/sockit,*.h); do \
 	    install -D -m 644 $$h $(DESTDIR)$(PREFIX)/$$h || exit 1; done
 	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/sockit.1
-	sed 's|@PREFIX@|$(PREFIX)|' sockit.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
+	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' sockit.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sockit $(DESTDIR)$(PREFIX)/lib/libsockit.a \
+	    $(DESTDIR)$(PREFIX)/lib/libsockit.so* \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/sockit.1 $(DESTDIR)$(PREFIX)/lib/pkgconfig/sockit.pc
 	rm -rf $(DESTDIR)$(PREFIX)/include/sockit
 
