@@ -19,8 +19,10 @@ static const struct cli_command commands[] = {
 static void usage(FILE *f)
 {
     fputs("Usage: sockit COMMAND [OPTIONS] ENDPOINT ...\n"
-          "A toolkit for network sockets: servers, clients and relays over TCP, UDP and\n"
-          "Unix sockets, with every socket call traceable (--trace).\n\n"
+          "A toolkit for network sockets, grown out of the BSD socket API (socket, bind,\n"
+          "listen, accept, connect, send, recv, close): servers, clients, relays and a load\n"
+          "generator over TCP, UDP and Unix sockets, IPv4 and IPv6, each a small, strict and\n"
+          "fast tool, with every socket call traceable (--trace).\n\n"
           "Commands:\n",
           f);
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -47,7 +49,8 @@ static void usage(FILE *f)
           "Examples:\n"
           "  sockit echo tcp://:8080 --model thread\n"
           "  sockit send tcp://127.0.0.1:8080 'Hello from client'\n"
-          "  sockit listen unix:/tmp/chat.sock      sockit connect unix:/tmp/chat.sock\n"
+          "  sockit listen unix:/tmp/chat.sock\n"
+          "  sockit connect unix:/tmp/chat.sock\n"
           "  sockit echo udp://[::1]:9000 --trace\n",
           f);
 }
