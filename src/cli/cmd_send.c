@@ -125,7 +125,12 @@ static int parse_option(int c, void *ctx)
     int err;
 
     switch (c) {
-    case 'f': args->file = optarg; return 0;
+    case 'f':
+        if (args->file)
+            return cli_usage("send", "-f given twice ('%s', then '%s'): one file is sent",
+                             args->file, optarg);
+        args->file = optarg;
+        return 0;
     case 't':
         if ((err = cli_number("send", "--timeout", optarg, 1, 86400, &secs)) == 0)
             job->timeout_ms = (int)secs * 1000;

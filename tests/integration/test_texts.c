@@ -102,3 +102,14 @@ Test(texts, loose_ipv4_forms_are_refused)
     cr_expect_eq(rc, 2);
     cr_expect(strstr(err, "invalid IPv4 address") != NULL, "stderr: %s", err);
 }
+
+Test(texts, send_refuses_a_second_file)
+{
+    const char *out, *err;
+    int rc = run((const char *const[]){ "send", "tcp://127.0.0.1:9", "-f", "/etc/hostname", "-f",
+                                        "/etc/hosts", NULL },
+                 &out, &err);
+
+    cr_expect_eq(rc, 2, "exit %d, stderr: %s", rc, err);
+    cr_expect(strstr(err, "-f given twice") != NULL, "stderr: %s", err);
+}
