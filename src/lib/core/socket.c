@@ -335,17 +335,18 @@ int sockit_socket_accept(int lfd, const struct sockit_sockopts *o, struct sockit
 
 int sockit_socket_shed(int lfd, int *spare, const struct sockit_trace *trace)
 {
-    int fd;
+    int fd, err;
 
     if (*spare >= 0)
         close(*spare);
     fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    err = fd < 0 ? -errno : 0; /* before the trace and open() can change errno */
     if (fd >= 0)
         close(fd);
     sockit__trace(trace, "accept(%d) = %d, closed at once: out of file descriptors", lfd, fd);
     *spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
+    if (err)
+        return err;
     return *spare < 0 ? -errno : 0;
 }
 

@@ -55,6 +55,8 @@ struct ur_state {
     bool incremental;
     bool no_recv_limit; /* the kernel refused a byte limit on multishot receives */
     unsigned returned;  /* buffers given back since the last advance */
+    int sq_err;         /* the kernel refused a submission to make room: the loop has failed */
+    struct io_uring_sqe scratch; /* handed out, never submitted, once sq_err is set */
     /* uring_dgram.c's state */
     struct sockit__uring_dgrams dgrams;
 };
@@ -64,16 +66,26 @@ static struct ur_state *state(struct sockit_loop *loop)
     return loop->be_state;
 }
 
-/* A submission slot; when the queue is full, submit what is there first. */
+/* A submission slot; when the queue is full, submit what is there first. Should the kernel
+ * refuse that submission (-EAGAIN or -ENOMEM under memory pressure; a few tries), the loop
+ * has failed: the request goes into a scratch slot that is never submitted, every later
+ * update fails, and the next wait returns the error, so sockit_loop_run ends with it instead
+ * of writing through a NULL slot. */
 static struct io_uring_sqe *get_sqe(struct sockit_loop *loop)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&state(loop)->ring);
+    struct ur_state *st = state(loop);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+    int err = 0;
 
-    if (!sqe) {
-        io_uring_submit(&state(loop)->ring);
-        sqe = io_uring_get_sqe(&state(loop)->ring);
+    for (int tries = 0; !sqe && !st->sq_err && tries < 3; tries++) {
+        err = io_uring_submit(&st->ring);
+        sqe = io_uring_get_sqe(&st->ring);
     }
-    return sqe;
+    if (sqe)
+        return sqe;
+    if (!st->sq_err)
+        st->sq_err = err < 0 && err != -EINTR ? err : -EBUSY;
+    return &st->scratch;
 }
 
 static size_t ring_bytes(const struct ur_state *st)
@@ -275,6 +287,8 @@ static void cancel(struct sockit_loop *loop, uint64_t tag)
 static int ur_update(struct sockit_loop *loop, int fd, struct sockit__fdslot *slot, bool edge)
 {
     (void)edge;
+    if (state(loop)->sq_err)
+        return state(loop)->sq_err;
     if (slot->registered && slot->armed == slot->mask)
         return 0;
     if (!slot->registered && slot->mask && fcntl(fd, F_GETFD) < 0)
@@ -648,8 +662,11 @@ static int ur_wait(struct sockit_loop *loop, int64_t timeout_ns)
                                     .tv_nsec = timeout_ns % 1000000000 };
     struct io_uring_cqe *cqe;
     unsigned ready = io_uring_sq_ready(&st->ring);
-    int err =
-        io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+    int err;
+
+    if (st->sq_err)
+        return st->sq_err;
+    err = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
 
     if (err < 0)
         errno = -err;
