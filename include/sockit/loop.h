@@ -39,10 +39,20 @@ enum sockit_uring_buffers {
     SOCKIT_URING_BUFFERS_CLASSIC,     /* 4 KiB buffers, one per read (what older kernels do) */
 };
 
+/* How datagrams (sockit/dgram.h) move on io_uring. Measured on this project's UDP echo
+ * (docs/benchmarks.md, 2026-12-07): the native requests make 3-5x fewer system calls but cost
+ * 10-15 % more CPU per datagram than recvmmsg/sendmmsg batches driven by an io_uring poll. */
+enum sockit_uring_datagrams {
+    SOCKIT_URING_DATAGRAMS_AUTO = 0, /* BATCHED, the cheaper in CPU */
+    SOCKIT_URING_DATAGRAMS_BATCHED,  /* recvmmsg / sendmmsg when the socket is ready */
+    SOCKIT_URING_DATAGRAMS_NATIVE,   /* multishot recvmsg into provided buffers, send requests */
+};
+
 /* Settings of one loop. Zero (or NULL for the whole struct) means the default given. */
 struct sockit_loop_options {
-    enum sockit_backend backend;             /* AUTO: uring, else epoll, else poll */
-    enum sockit_uring_buffers uring_buffers; /* AUTO */
+    enum sockit_backend backend;                 /* AUTO: uring, else epoll, else poll */
+    enum sockit_uring_buffers uring_buffers;     /* AUTO */
+    enum sockit_uring_datagrams uring_datagrams; /* AUTO */
     size_t uring_pool; /* bytes of io_uring receive buffers per loop: 4 MiB (64 KiB to 1 GiB) */
     /* Most bytes one read may take before the stream's flow control is asked again: one recv
      * on epoll/poll, one multishot receive on io_uring. 256 KiB (4 KiB to 16 MiB). It is also
@@ -63,6 +73,9 @@ int sockit_loop_new(struct sockit_loop **out, const struct sockit_loop_options *
 
 /* Parse "auto", "incremental" or "classic". Returns 0 or -EINVAL. */
 int sockit_uring_buffers_parse(const char *name, enum sockit_uring_buffers *out);
+
+/* Parse "auto", "batched" or "native". Returns 0 or -EINVAL. */
+int sockit_uring_datagrams_parse(const char *name, enum sockit_uring_datagrams *out);
 
 /* Free the loop. Streams and dgrams still open are closed and their on_close runs (err
  * -ECANCELED), so their callback data can be freed there; listeners are closed; watched fds, timers

@@ -325,17 +325,33 @@ static int setup_wake(struct sockit_loop *loop)
     return loop->be->update(loop, loop->wake_fd, slot, false);
 }
 
-static const char *const uring_buffer_names[] = { "auto", "incremental", "classic" };
+/* The index of NAME in NAMES[0, N), or -EINVAL. */
+static int name_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -EINVAL;
+}
 
 int sockit_uring_buffers_parse(const char *name, enum sockit_uring_buffers *out)
 {
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(name, uring_buffer_names[i]) == 0) {
-            *out = (enum sockit_uring_buffers)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    static const char *const names[] = { "auto", "incremental", "classic" };
+    int i = name_index(names, 3, name);
+
+    if (i >= 0)
+        *out = (enum sockit_uring_buffers)i;
+    return i < 0 ? i : 0;
+}
+
+int sockit_uring_datagrams_parse(const char *name, enum sockit_uring_datagrams *out)
+{
+    static const char *const names[] = { "auto", "batched", "native" };
+    int i = name_index(names, 3, name);
+
+    if (i >= 0)
+        *out = (enum sockit_uring_datagrams)i;
+    return i < 0 ? i : 0;
 }
 
 /* OPTS with the defaults filled in, or -EINVAL for a value out of range. */
@@ -347,8 +363,10 @@ static int resolve_options(const struct sockit_loop_options *opts, struct sockit
     if (!o->read_chunk)
         o->read_chunk = SOCKIT__READ_CHUNK;
     if ((unsigned)o->backend > SOCKIT_BACKEND_POLL ||
-        (unsigned)o->uring_buffers > SOCKIT_URING_BUFFERS_CLASSIC || o->uring_pool < (64u << 10) ||
-        o->uring_pool > (1u << 30) || o->read_chunk < (4u << 10) || o->read_chunk > (16u << 20))
+        (unsigned)o->uring_buffers > SOCKIT_URING_BUFFERS_CLASSIC ||
+        (unsigned)o->uring_datagrams > SOCKIT_URING_DATAGRAMS_NATIVE ||
+        o->uring_pool < (64u << 10) || o->uring_pool > (1u << 30) || o->read_chunk < (4u << 10) ||
+        o->read_chunk > (16u << 20))
         return -EINVAL;
     return 0;
 }

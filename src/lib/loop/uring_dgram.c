@@ -443,8 +443,9 @@ int sockit__uring_dgram_start(struct sockit_loop *loop, struct sockit_dgram *d)
     struct ur_dgram *u;
     int err;
 
-    if (sockit__uring_dgrams(loop)->refused)
-        return -EOPNOTSUPP;
+    if (loop->opts.uring_datagrams != SOCKIT_URING_DATAGRAMS_NATIVE ||
+        sockit__uring_dgrams(loop)->refused)
+        return -EOPNOTSUPP; /* the readiness path (dgram.c) moves them */
     if (!(u = calloc(1, sizeof(*u))))
         return -ENOMEM;
     u->g = sockit__uring_dgrams(loop);

@@ -27,7 +27,8 @@
 
 /* The loop options of the running test's backend variant: uring_classic is io_uring with
  * the classic 4 KiB receive buffers that kernels before 6.12 get (this kernel has
- * incremental). */
+ * incremental); uring_native (the datagram tests' extra variant) moves datagrams with
+ * io_uring's own requests instead of the default recvmmsg/sendmmsg batches. */
 static struct sockit_loop_options test_options;
 
 static inline void backend_variant(const char *variant, enum sockit_backend b)
@@ -35,6 +36,8 @@ static inline void backend_variant(const char *variant, enum sockit_backend b)
     test_options.backend = b;
     if (strcmp(variant, "uring_classic") == 0)
         test_options.uring_buffers = SOCKIT_URING_BUFFERS_CLASSIC;
+    if (strcmp(variant, "uring_native") == 0)
+        test_options.uring_datagrams = SOCKIT_URING_DATAGRAMS_NATIVE;
 }
 
 /* The running variant's options, on backend B. */

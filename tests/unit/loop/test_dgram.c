@@ -28,9 +28,21 @@
 
 enum transport { UDP4, UDP6, UNIX_DGRAM };
 
-/* One LOOP_TEST per transport, each calling name##_impl(TR). */
+/* Datagram tests run on every backend variant and on one more: io_uring moving datagrams with
+ * its own requests (SOCKIT_URING_DATAGRAMS_NATIVE; the default is recvmmsg/sendmmsg). */
+#define DGRAM_BACKENDS(X, arg)                                                                     \
+    LOOP_BACKENDS(X, arg)                                                                          \
+    X(uring_native, SOCKIT_BACKEND_URING, arg)
+
+/* LOOP_TEST over DGRAM_BACKENDS. */
+#define DGRAM_LOOP_TEST(name)                                                                      \
+    static void name##_body(enum sockit_backend backend);                                          \
+    DGRAM_BACKENDS(LOOP_TEST_ONE_, name)                                                           \
+    static void name##_body(enum sockit_backend backend __attribute__((unused)))
+
+/* One DGRAM_LOOP_TEST per transport, each calling name##_impl(TR). */
 #define ON_TRANSPORT_(name, suffix, tr)                                                            \
-    LOOP_TEST(name##_##suffix)                                                                     \
+    DGRAM_LOOP_TEST(name##_##suffix)                                                               \
     {                                                                                              \
         name##_impl(tr);                                                                           \
     }
@@ -43,11 +55,10 @@ enum transport { UDP4, UDP6, UNIX_DGRAM };
     ON_TRANSPORT_(name, unix, UNIX_DGRAM)                                                          \
     static void name##_impl(enum transport tr)
 
-/* URING_TEST(name) { ... }: on the io_uring variants only. */
-#define URING_TEST(name)                                                                           \
+/* NATIVE_TEST(name) { ... }: on io_uring moving datagrams with its own requests only. */
+#define NATIVE_TEST(name)                                                                          \
     static void name##_body(enum sockit_backend backend);                                          \
-    LOOP_TEST_ONE_(uring, SOCKIT_BACKEND_URING, name)                                              \
-    LOOP_TEST_ONE_(uring_classic, SOCKIT_BACKEND_URING, name)                                      \
+    LOOP_TEST_ONE_(uring_native, SOCKIT_BACKEND_URING, name)                                       \
     static void name##_body(enum sockit_backend backend __attribute__((unused)))
 
 /* UDP_TEST(name): the same over UDP only (name_udp4, name_udp6). */
@@ -764,7 +775,7 @@ DGRAM_TEST(send_queue_is_bounded)
 
 /* A connected unix receiver that does not read fills up (EAGAIN): the rest waits in the queue
  * and leaves, in order, as the receiver reads. Nothing is dropped. */
-LOOP_TEST(full_socket_queues_until_it_drains)
+DGRAM_LOOP_TEST(full_socket_queues_until_it_drains)
 {
     struct sockit_addr ra;
     struct dx x;
@@ -806,7 +817,7 @@ static void stop_when_queue_empty(struct dx *x)
 
 /* Unconnected unix: a receiver whose queue is full makes the send fail with EAGAIN although
  * the socket is writable. Its datagrams are dropped with -ENOBUFS, not waited for forever. */
-LOOP_TEST(full_unix_receiver_drops_with_enobufs)
+DGRAM_LOOP_TEST(full_unix_receiver_drops_with_enobufs)
 {
     struct dx x;
     int n = 0;
@@ -953,7 +964,7 @@ DGRAM_TEST(datagrams_waiting_together_arrive_in_one_batch)
                   "datagram %d out of order", i);
         cr_expect(same_addr(&got[i].peer, &x.peer_addr[i % NPEERS]), "datagram %d's peer", i);
     }
-    if (test_backend == SOCKIT_BACKEND_URING)
+    if (test_options.uring_datagrams == SOCKIT_URING_DATAGRAMS_NATIVE)
         cr_expect_eq(recvmmsgs.n, 0, "io_uring receives with multishot recvmsg, not recvmmsg");
     dx_close(&x);
 }
@@ -1132,7 +1143,7 @@ static void stop_on_recv(struct sockit_dgram *d, const struct sockit_dgram_msg *
 /* io_uring: a kernel that refuses multishot recvmsg (before Linux 6.0: EINVAL) gets the
  * readiness path for receiving, for this dgram and the next ones on the loop; sending stays
  * io_uring requests. */
-URING_TEST(dgram_receives_through_watchers_when_multishot_recvmsg_is_refused)
+NATIVE_TEST(dgram_receives_through_watchers_when_multishot_recvmsg_is_refused)
 {
     static const struct sockit_dgram_ops second_ops = { stop_on_recv, NULL, NULL };
     struct trace_counts c = { { "recvmmsg(", NULL, 0 }, { "io_uring sendmsg(", NULL, 0 } };
@@ -1173,7 +1184,7 @@ URING_TEST(dgram_receives_through_watchers_when_multishot_recvmsg_is_refused)
 
 /* ---------------------------------------------------------------- open */
 
-LOOP_TEST(open_refuses_what_is_not_a_datagram_socket)
+DGRAM_LOOP_TEST(open_refuses_what_is_not_a_datagram_socket)
 {
     struct sockit_loop *loop = new_loop();
     struct sockit_dgram_opts big = { .batch = 1025 };
