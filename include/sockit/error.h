@@ -52,9 +52,34 @@ enum sockit_errcode {
     SOCKIT_EIDLE,                   /* client closed: it sent nothing for idle_ms */
     SOCKIT_E_SERVER_END,
 
+    /* http (src/lib/proto/http: sockit/http.h): 10300-10399. The status each is answered
+     * with is sockit_http_error_status's. */
+    SOCKIT_E_HTTP = SOCKIT_E_FIRST + 3 * SOCKIT_E_RANGE,
+    SOCKIT_EHTTP_LINE = SOCKIT_E_HTTP, /* request line longer than 8 KiB (414) */
+    SOCKIT_EHTTP_HEAD,                 /* header section over 64 KiB (431) */
+    SOCKIT_EHTTP_FIELDS,               /* more than 100 header fields (431) */
+    SOCKIT_EHTTP_BARE_LF,              /* a line ends in LF without CR (400) */
+    SOCKIT_EHTTP_BARE_CR,              /* CR not followed by LF (400) */
+    SOCKIT_EHTTP_METHOD,               /* method is not a token (400) */
+    SOCKIT_EHTTP_TARGET,               /* malformed request target (400) */
+    SOCKIT_EHTTP_VERSION,              /* malformed HTTP version (400) */
+    SOCKIT_EHTTP_VERSION_UNSUPPORTED,  /* HTTP major version other than 1 (505) */
+    SOCKIT_EHTTP_FIELD_NAME,           /* header name is empty or not a token (400) */
+    SOCKIT_EHTTP_SPACE_COLON,          /* whitespace between a header name and ':' (400) */
+    SOCKIT_EHTTP_OBS_FOLD,             /* a header line starts with whitespace (400) */
+    SOCKIT_EHTTP_FIELD_VALUE,          /* control character in a header value (400) */
+    SOCKIT_EHTTP_CONTENT_LENGTH,       /* Content-Length malformed, repeated or too large (400) */
+    SOCKIT_EHTTP_CL_TE,                /* both Content-Length and Transfer-Encoding (400) */
+    SOCKIT_EHTTP_TE,                   /* Transfer-Encoding not ending in chunked, or 1.0 (400) */
+    SOCKIT_EHTTP_TE_UNKNOWN,           /* a transfer coding other than chunked (501) */
+    SOCKIT_EHTTP_HOST,                 /* Host missing (1.1), repeated or malformed (400) */
+    SOCKIT_EHTTP_HOST_MISMATCH,        /* absolute-form target naming another host (400) */
+    SOCKIT_EHTTP_EXPECT,               /* an expectation other than 100-continue (417) */
+    SOCKIT_EHTTP_CHUNK,                /* malformed chunked body framing (400) */
+    SOCKIT_E_HTTP_END,
+
     /* Reserved ranges, no codes yet. */
     SOCKIT_E_LOOP = SOCKIT_E_FIRST + 1 * SOCKIT_E_RANGE,    /* 10100 src/lib/loop */
-    SOCKIT_E_HTTP = SOCKIT_E_FIRST + 3 * SOCKIT_E_RANGE,    /* 10300 src/lib/proto/http */
     SOCKIT_E_WS = SOCKIT_E_FIRST + 4 * SOCKIT_E_RANGE,      /* 10400 src/lib/proto/ws */
     SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE,    /* 10500 src/lib/proto/game */
     SOCKIT_E_IMPAIR = SOCKIT_E_FIRST + 6 * SOCKIT_E_RANGE,  /* 10600 src/lib/proto/impair */

@@ -7,6 +7,7 @@
 #include "sockit/engine.h"
 #include "sockit/error.h"
 #include "sockit/hist.h"
+#include "sockit/http.h"
 #include "sockit/loop.h"
 #include "sockit/relay.h"
 #include "sockit/server.h"

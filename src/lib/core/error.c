@@ -39,6 +39,31 @@ static const char *const server_texts[SOCKIT_E_SERVER_END - SOCKIT_E_SERVER] = {
     [SOCKIT_EIDLE - SOCKIT_E_SERVER] = "client idle for too long",
 };
 
+static const char *const http_texts[SOCKIT_E_HTTP_END - SOCKIT_E_HTTP] = {
+    [SOCKIT_EHTTP_LINE - SOCKIT_E_HTTP] = "HTTP request line longer than 8 KiB",
+    [SOCKIT_EHTTP_HEAD - SOCKIT_E_HTTP] = "HTTP header section larger than 64 KiB",
+    [SOCKIT_EHTTP_FIELDS - SOCKIT_E_HTTP] = "more than 100 HTTP header fields",
+    [SOCKIT_EHTTP_BARE_LF - SOCKIT_E_HTTP] = "HTTP line ends in LF without CR",
+    [SOCKIT_EHTTP_BARE_CR - SOCKIT_E_HTTP] = "CR not followed by LF in an HTTP head",
+    [SOCKIT_EHTTP_METHOD - SOCKIT_E_HTTP] = "HTTP method is not a token",
+    [SOCKIT_EHTTP_TARGET - SOCKIT_E_HTTP] = "malformed HTTP request target",
+    [SOCKIT_EHTTP_VERSION - SOCKIT_E_HTTP] = "malformed HTTP version",
+    [SOCKIT_EHTTP_VERSION_UNSUPPORTED - SOCKIT_E_HTTP] = "HTTP version not supported",
+    [SOCKIT_EHTTP_FIELD_NAME - SOCKIT_E_HTTP] = "HTTP header name is empty or not a token",
+    [SOCKIT_EHTTP_SPACE_COLON - SOCKIT_E_HTTP] = "whitespace before the colon of an HTTP header",
+    [SOCKIT_EHTTP_OBS_FOLD - SOCKIT_E_HTTP] = "HTTP header line starts with whitespace (folding)",
+    [SOCKIT_EHTTP_FIELD_VALUE - SOCKIT_E_HTTP] = "control character in an HTTP header value",
+    [SOCKIT_EHTTP_CONTENT_LENGTH - SOCKIT_E_HTTP] =
+        "Content-Length malformed, repeated or too large",
+    [SOCKIT_EHTTP_CL_TE - SOCKIT_E_HTTP] = "both Content-Length and Transfer-Encoding",
+    [SOCKIT_EHTTP_TE - SOCKIT_E_HTTP] = "Transfer-Encoding that does not end in chunked",
+    [SOCKIT_EHTTP_TE_UNKNOWN - SOCKIT_E_HTTP] = "transfer coding not implemented",
+    [SOCKIT_EHTTP_HOST - SOCKIT_E_HTTP] = "Host header missing, repeated or malformed",
+    [SOCKIT_EHTTP_HOST_MISMATCH - SOCKIT_E_HTTP] = "request target names another host than Host",
+    [SOCKIT_EHTTP_EXPECT - SOCKIT_E_HTTP] = "expectation other than 100-continue",
+    [SOCKIT_EHTTP_CHUNK - SOCKIT_E_HTTP] = "malformed chunked body",
+};
+
 /* One row per module that has codes; error.h reserves the range of every module. */
 static const struct {
     int base, end;
@@ -46,10 +71,12 @@ static const struct {
 } modules[] = {
     { SOCKIT_E_CORE, SOCKIT_E_CORE_END, core_texts },
     { SOCKIT_E_SERVER, SOCKIT_E_SERVER_END, server_texts },
+    { SOCKIT_E_HTTP, SOCKIT_E_HTTP_END, http_texts },
 };
 
 _Static_assert(SOCKIT_E_CORE_END <= SOCKIT_E_LOOP, "core's codes overflow into the loop's range");
 _Static_assert(SOCKIT_E_SERVER_END <= SOCKIT_E_HTTP, "server's codes overflow into http's range");
+_Static_assert(SOCKIT_E_HTTP_END <= SOCKIT_E_WS, "http's codes overflow into ws's range");
 
 static const char *module_text(int e)
 {
