@@ -6,7 +6,9 @@
  *   - a head it accepts, written again by the head writer, parses to the same request
  *     (what the writer emits, the parser accepts, and means the same);
  *   - the chunked decoder, fed in two pieces, consumes the same bytes and payload as in one;
- *   - the date parser never crashes, and a date it reads formats and reads back the same. */
+ *   - the date parser never crashes, and a date it reads formats and reads back the same;
+ *   - a normalized path has no "." or ".." segment, no empty one, no leading '/', no control
+ *     byte and (without HIDDEN) no segment starting with '.'. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +144,28 @@ static void date(const char *buf, size_t len)
         fail("a date does not read back as written");
 }
 
+static void path(const char *buf, size_t len)
+{
+    static char out[8192];
+    long n =
+        sockit_http_path_normalize((struct sockit_http_str){ buf, len }, out, sizeof(out), false);
+
+    if (n < 0)
+        return;
+    if ((size_t)n != strlen(out) || (n > 0 && (out[0] == '/' || out[n - 1] == '/')))
+        fail("a normalized path with a bad shape");
+    for (const char *s = out; n > 0 && s <= out + n;) {
+        const char *e = strchr(s, '/');
+        size_t seg = e ? (size_t)(e - s) : strlen(s);
+        if (seg == 0 || s[0] == '.')
+            fail("an empty, dot or hidden segment survived");
+        for (size_t i = 0; i < seg; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+                fail("a control byte survived");
+        s += seg + 1;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -156,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     request(buf, size);
     body(buf, size);
     date(buf, size);
+    path(buf, size);
     free(buf);
     return 0;
 }

@@ -76,6 +76,8 @@ enum sockit_errcode {
     SOCKIT_EHTTP_HOST_MISMATCH,        /* absolute-form target naming another host (400) */
     SOCKIT_EHTTP_EXPECT,               /* an expectation other than 100-continue (417) */
     SOCKIT_EHTTP_CHUNK,                /* malformed chunked body framing (400) */
+    SOCKIT_EHTTP_PATH,                 /* path with %00, %2F, a control byte or .. above the root */
+    SOCKIT_EHTTP_HIDDEN,               /* path through a hidden (dot) name, not served (404) */
     SOCKIT_E_HTTP_END,
 
     /* Reserved ranges, no codes yet. */

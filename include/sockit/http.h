@@ -100,6 +100,15 @@ int sockit_http_error_status(int code);
 /* The reason phrase of STATUS ("Not Found"), or "" for one this module does not name. */
 const char *sockit_http_reason(int status);
 
+/* Turn a request's PATH (sockit_http_request.path) into a file name relative to the served
+ * root, in OUT (CAP bytes, NUL-terminated): percent-decoded once, empty and "." segments
+ * dropped, ".." resolved but never above the root; "" is the root itself. Refused with
+ * -SOCKIT_EHTTP_PATH: a bad escape, %00, an encoded '/', a control byte, ".." above the root;
+ * with -SOCKIT_EHTTP_HIDDEN: a segment starting with '.' unless HIDDEN; -ENAMETOOLONG if OUT
+ * is too small. Returns the length of OUT. The file system is not consulted (symlinks are
+ * the opener's business: openat2 RESOLVE_BENEATH). */
+long sockit_http_path_normalize(struct sockit_http_str path, char *out, size_t cap, bool hidden);
+
 /* ---- chunked bodies (RFC 9112 section 7.1) --------------------------------------------- */
 
 /* Decoder state: zero it (or sockit_http_chunked_init) before the first byte of a body. */

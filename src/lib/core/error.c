@@ -62,6 +62,9 @@ static const char *const http_texts[SOCKIT_E_HTTP_END - SOCKIT_E_HTTP] = {
     [SOCKIT_EHTTP_HOST_MISMATCH - SOCKIT_E_HTTP] = "request target names another host than Host",
     [SOCKIT_EHTTP_EXPECT - SOCKIT_E_HTTP] = "expectation other than 100-continue",
     [SOCKIT_EHTTP_CHUNK - SOCKIT_E_HTTP] = "malformed chunked body",
+    [SOCKIT_EHTTP_PATH - SOCKIT_E_HTTP] =
+        "path holds %00, an encoded slash, a control character or .. above the root",
+    [SOCKIT_EHTTP_HIDDEN - SOCKIT_E_HTTP] = "path leads through a hidden name",
 };
 
 /* One row per module that has codes; error.h reserves the range of every module. */

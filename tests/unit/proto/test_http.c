@@ -474,3 +474,73 @@ Test(http_date, reads_all_three_forms_and_refuses_others)
                          (struct sockit_http_str){ bad_dates[i], strlen(bad_dates[i]) }, &t),
                      -EINVAL, "%s", bad_dates[i]);
 }
+
+/* ---------------------------------------------------------------- paths */
+
+static long norm(const char *path, bool hidden, char *out)
+{
+    return sockit_http_path_normalize((struct sockit_http_str){ path, strlen(path) }, out, 256,
+                                      hidden);
+}
+
+Test(http_path, decodes_once_and_walks_segments)
+{
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        { "/", "" },
+        { "/index.html", "index.html" },
+        { "//a///b/", "a/b" },
+        { "/a/./b/.", "a/b" },
+        { "/a/b/../c", "a/c" },
+        { "/a/..", "" },
+        { "/caf%C3%A9%20menu.txt", "caf\xc3\xa9 menu.txt" },
+        { "/%2541", "%41" }, /* decoded once: %25 is '%', and "41" stays */
+        { "/a/%2e%2e/b", "b" },
+    };
+    char out[256];
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        long n = norm(ok[i].in, false, out);
+        cr_expect_eq(n, (long)strlen(ok[i].out), "%s -> %ld", ok[i].in, n);
+        cr_expect_str_eq(out, ok[i].out, "%s", ok[i].in);
+    }
+}
+
+Test(http_path, refuses_escapes_encoded_slashes_nul_and_hidden_names)
+{
+    static const struct {
+        const char *in;
+        int code;
+    } bad_paths[] = {
+        { "/..", SOCKIT_EHTTP_PATH },
+        { "/a/../..", SOCKIT_EHTTP_PATH },
+        { "/%2e%2e/etc/passwd", SOCKIT_EHTTP_PATH },
+        { "/.%2e/x", SOCKIT_EHTTP_PATH },
+        { "/a%2f..%2f..%2fetc", SOCKIT_EHTTP_PATH },
+        { "/a%2Fb", SOCKIT_EHTTP_PATH },
+        { "/a%00.html", SOCKIT_EHTTP_PATH },
+        { "/a%0d%0aX", SOCKIT_EHTTP_PATH },
+        { "/a%7f", SOCKIT_EHTTP_PATH },
+        { "/a%4", SOCKIT_EHTTP_PATH },
+        { "/a%g0", SOCKIT_EHTTP_PATH },
+        { "/.git/config", SOCKIT_EHTTP_HIDDEN },
+        { "/a/.env", SOCKIT_EHTTP_HIDDEN },
+        { "/a/%2eenv", SOCKIT_EHTTP_HIDDEN },
+    };
+    char out[256];
+
+    for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++)
+        cr_expect_eq(norm(bad_paths[i].in, false, out), -bad_paths[i].code, "%s", bad_paths[i].in);
+    cr_expect_eq(norm("/.well-known/x", true, out), (long)strlen(".well-known/x"), "with hidden");
+    cr_expect_eq(sockit_http_error_status(-SOCKIT_EHTTP_HIDDEN), 404);
+}
+
+Test(http_path, a_name_longer_than_the_buffer_is_refused)
+{
+    char out[8];
+
+    cr_expect_eq(sockit_http_path_normalize((struct sockit_http_str){ "/abcdefgh", 9 }, out,
+                                            sizeof(out), false),
+                 -ENAMETOOLONG);
+}

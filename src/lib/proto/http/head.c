@@ -56,6 +56,7 @@ int sockit_http_error_status(int code)
     case SOCKIT_EHTTP_VERSION_UNSUPPORTED: return 505;
     case SOCKIT_EHTTP_TE_UNKNOWN: return 501;
     case SOCKIT_EHTTP_EXPECT: return 417;
+    case SOCKIT_EHTTP_HIDDEN: return 404;
     }
     return 400;
 }
