@@ -7,7 +7,7 @@ PACKAGES="
 make gcc g++ pkg-config
 clang llvm lld libclang-rt-14-dev clang-format
 libcriterion-dev
-socat ncat iproute2 util-linux
+socat ncat iproute2 util-linux curl media-types
 help2man man-db
 libuv1-dev iperf3 liburing-dev valgrind linux-perf
 "

@@ -12,6 +12,7 @@ static const struct cli_command commands[] = {
     { "connect", cmd_connect, "connect and relay stdin/stdout (like nc HOST PORT)" },
     { "listen", cmd_listen, "listen and relay stdin/stdout with the client (like nc -l)" },
     { "bench", cmd_bench, "load generator: msgs/s, MB/s, latency percentiles (like wrk)" },
+    { "http", cmd_http, "HTTP/1.1 static file server (like nginx, python3 -m http.server)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -8,6 +8,7 @@
 #include "sockit/error.h"
 #include "sockit/hist.h"
 #include "sockit/http.h"
+#include "sockit/http_files.h"
 #include "sockit/loop.h"
 #include "sockit/relay.h"
 #include "sockit/server.h"

@@ -1,0 +1,279 @@
+/* sockit http against clients we did not write (curl) and raw requests over a socket: what is
+ * served and what is refused under the root, conditional requests, keep-alive reuse,
+ * pipelining, HTTP/1.0, and every smuggling rule answered with its exact status and the
+ * connection closed after it. Each test serves its own folder on a free loopback port. */
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../support/harness.h"
+
+static char root[256], base[64];
+static struct proc *server;
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/* A folder with an index, a subfolder, a 1 MiB file, a hidden file, a symlink out of the
+ * root, one inside it and a FIFO; sockit http serving it. */
+static void start(void)
+{
+    static char big[1 << 20];
+    char path[512], port[8], ep[64];
+
+    h_tmp_path(root, sizeof(root), "http-root");
+    cr_assert_eq(mkdir(root, 0755), 0);
+    h_track_path(root);
+    snprintf(path, sizeof(path), "%s/sub", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/.hidden", root);
+    mkdir(path, 0755);
+    write_file("index.html", "<h1>hello</h1>\n", 15);
+    write_file("sub/a b&c.txt", "sub file\n", 9);
+    write_file(".hidden/secret", "secret\n", 7);
+    h_fill(big, sizeof(big), 7);
+    write_file("big.bin", big, sizeof(big));
+    snprintf(path, sizeof(path), "%s/out", root);
+    cr_assert_eq(symlink("/etc", path), 0);
+    snprintf(path, sizeof(path), "%s/in.html", root);
+    cr_assert_eq(symlink("index.html", path), 0);
+    snprintf(path, sizeof(path), "%s/fifo", root);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    snprintf(port, sizeof(port), "%d", h_free_port());
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%s", port);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%s", port);
+    const char *argv[] = { h_sockit(), "http", root, "-l", ep, NULL };
+    server = h_start_tracked("sockit http", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(server, "serving", 5000), "sockit http did not start");
+}
+
+static void stop(void)
+{
+    if (server)
+        H_CHECK(h_stop(server, SIGTERM, 5000) == 0, "sockit http did not stop cleanly");
+    server = NULL;
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    cr_assert_eq(system(cmd), 0);
+    h_cleanup_tracked();
+}
+
+TestSuite(http, .init = start, .fini = stop, .timeout = 60);
+
+/* Run curl with ARGS (a shell fragment); its stdout in a static buffer. */
+static const char *curl(const char *args)
+{
+    static char out[8192];
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd), "curl -s --max-time 10 %s 2>&1", args);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    return out;
+}
+
+/* The status curl got for PATH (taken as is: no normalisation by curl). */
+static int status_of(const char *path)
+{
+    char args[512];
+
+    snprintf(args, sizeof(args), "--path-as-is -o /dev/null -w '%%{http_code}' '%s%s'", base, path);
+    return atoi(curl(args));
+}
+
+Test(http, serves_what_is_under_the_root_and_nothing_else)
+{
+    static const struct {
+        const char *path;
+        int status;
+    } cases[] = {
+        { "/", 200 },
+        { "/index.html", 200 },
+        { "/in.html", 200 }, /* a symlink inside the root */
+        { "/sub", 301 },     /* a folder without its '/' */
+        { "/sub/", 200 },    /* its listing */
+        { "/sub/a%20b%26c.txt", 200 },
+        { "/nope", 404 },
+        { "/out/passwd", 404 }, /* a symlink out of the root */
+        { "/.hidden/secret", 404 },
+        { "/fifo", 403 }, /* not a regular file: never opened for reading */
+        { "/../etc/passwd", 400 },
+        { "/%2e%2e/etc/passwd", 400 },
+        { "/sub/..%2f..%2fetc/passwd", 400 },
+        { "/index.html%00.txt", 400 },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int got = status_of(cases[i].path);
+        H_CHECK(got == cases[i].status, "%s: %d, expected %d", cases[i].path, got, cases[i].status);
+    }
+}
+
+Test(http, a_large_file_arrives_whole_and_a_listing_is_escaped)
+{
+    char args[1200], path[512];
+
+    snprintf(path, sizeof(path), "%s/big.bin", root);
+    snprintf(args, sizeof(args), "'%s/big.bin' | cmp - '%s' && echo same", base, path);
+    cr_expect_str_eq(curl(args), "same\n");
+    snprintf(args, sizeof(args), "'%s/sub/'", base);
+    const char *page = curl(args);
+    cr_expect(strstr(page, "href=\"a%20b%26c.txt\">a b&amp;c.txt</a>") != NULL, "%s", page);
+}
+
+Test(http, conditional_requests_answer_304)
+{
+    char args[512], etag[128] = "";
+    const char *head;
+
+    snprintf(args, sizeof(args), "-I '%s/index.html'", base);
+    head = curl(args);
+    const char *e = strstr(head, "ETag: ");
+    cr_assert_not_null(e, "%s", head);
+    sscanf(e + 6, "%127[^\r\n]", etag);
+    snprintf(args, sizeof(args),
+             "-o /dev/null -w '%%{http_code}' -H 'If-None-Match: %s' '%s/index.html'", etag, base);
+    cr_expect_str_eq(curl(args), "304");
+    snprintf(args, sizeof(args),
+             "-o /dev/null -w '%%{http_code}' -H 'If-None-Match: \"other\"' '%s/index.html'", base);
+    cr_expect_str_eq(curl(args), "200");
+    snprintf(
+        args, sizeof(args),
+        "-o /dev/null -w '%%{http_code}' -H 'If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT' "
+        "'%s/index.html'",
+        base);
+    cr_expect_str_eq(curl(args), "304");
+}
+
+Test(http, keep_alive_is_reused_and_http_1_0_closes)
+{
+    char args[512];
+    const char *out;
+
+    snprintf(args, sizeof(args), "-v -o /dev/null '%s/index.html' -o /dev/null '%s/sub/'", base,
+             base);
+    out = curl(args);
+    cr_expect(strstr(out, "Re-using existing connection") != NULL, "%s", out);
+    snprintf(args, sizeof(args), "-0 -i '%s/index.html'", base);
+    out = curl(args);
+    cr_expect(strstr(out, "Connection: close") != NULL, "%s", out);
+    cr_expect(strstr(out, "<h1>hello</h1>") != NULL, "%s", out);
+}
+
+/* ---------------------------------------------------------------- raw requests */
+
+static int port_of_base(void)
+{
+    return atoi(strrchr(base, ':') + 1);
+}
+
+/* Send REQ on a new connection and read until the server closes it (5 s at most). */
+static const char *exchange(const char *req, size_t len, bool *closed)
+{
+    static char buf[65536];
+    char ep[64];
+    size_t got = 0;
+    ssize_t n;
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    int fd = h_connect(ep);
+    cr_assert_eq(h_write_all(fd, req, len), 0);
+    while (got < sizeof(buf) - 1 &&
+           (n = h_read_within(fd, 5000, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)n;
+    *closed = n == 0;
+    buf[got] = '\0';
+    close(fd);
+    return buf;
+}
+
+Test(http, smuggling_attempts_get_their_status_and_the_connection_closed)
+{
+    static const struct {
+        const char *req;
+        const char *status;
+    } cases[] = {
+        { "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "400" },
+        { "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "400" },
+        { "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n", "400" },
+        { "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n Transfer-Encoding: chunked\r\n\r\n", "400" },
+        { "GET / HTTP/1.1\nHost: h\n\n", "400" },
+        { "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "501" },
+        { "GET / HTTP/1.1\r\n\r\n", "400" },
+        { "GET http://elsewhere/ HTTP/1.1\r\nHost: h\r\n\r\n", "400" },
+        { "GET / HTTP/2.0\r\nHost: h\r\n\r\n", "505" },
+        { "BREW / HTTP/1.1\r\nHost: h\r\n\r\n", "501" },
+    };
+    bool closed;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* A second, valid request follows on the same connection: it must not be answered. */
+        char req[1024];
+        int n = snprintf(req, sizeof(req), "%sGET /index.html HTTP/1.1\r\nHost: h\r\n\r\n",
+                         cases[i].req);
+        const char *out = exchange(req, (size_t)n, &closed);
+        char want[32];
+        snprintf(want, sizeof(want), "HTTP/1.1 %s ", cases[i].status);
+        cr_expect(strncmp(out, want, strlen(want)) == 0, "case %zu: %.80s", i, out);
+        if (strcmp(cases[i].status, "501") != 0 || strstr(cases[i].req, "gzip"))
+            cr_expect(closed && !strstr(out, "<h1>hello"), "case %zu: not closed after: %s", i,
+                      out);
+    }
+}
+
+Test(http, a_request_line_over_8_kib_is_414_and_101_fields_are_431)
+{
+    static char req[80 * 1024];
+    bool closed;
+    int n = snprintf(req, sizeof(req), "GET /");
+
+    memset(req + n, 'a', 8200);
+    n += 8200;
+    n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\nHost: h\r\n\r\n");
+    cr_expect(strncmp(exchange(req, (size_t)n, &closed), "HTTP/1.1 414 ", 13) == 0);
+    cr_expect(closed);
+    n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 0; i < 100; i++)
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "X-%d: v\r\n", i);
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+    cr_expect(strncmp(exchange(req, (size_t)n, &closed), "HTTP/1.1 431 ", 13) == 0);
+    cr_expect(closed);
+}
+
+Test(http, pipelined_requests_are_answered_in_order_with_bodies_skipped)
+{
+    const char *req = "GET /sub/a%20b%26c.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+                      "POST /index.html HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+                      "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3\r\nabc\r\n0\r\n\r\n"
+                      "HEAD /index.html HTTP/1.1\r\nHost: h\r\n\r\n"
+                      "GET /index.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    bool closed;
+    const char *out = exchange(req, strlen(req), &closed);
+    const char *a = strstr(out, "sub file"), *b = strstr(out, "405 Method Not Allowed");
+    const char *c = b ? strstr(b + 1, "405 Method Not Allowed") : NULL;
+    const char *d = c ? strstr(c, "HTTP/1.1 200 OK") : NULL;
+    const char *e = d ? strstr(d + 1, "HTTP/1.1 200 OK") : NULL;
+
+    cr_expect(a && b && c && d && e && a < b, "answers out of order or missing:\n%s", out);
+    cr_expect(e && strstr(e, "<h1>hello</h1>") != NULL, "the last GET's body:\n%s", out);
+    cr_expect(closed, "Connection: close closes");
+}
