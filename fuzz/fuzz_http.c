@@ -8,7 +8,8 @@
  *   - the chunked decoder, fed in two pieces, consumes the same bytes and payload as in one;
  *   - the date parser never crashes, and a date it reads formats and reads back the same;
  *   - a normalized path has no "." or ".." segment, no empty one, no leading '/', no control
- *     byte and (without HIDDEN) no segment starting with '.'. */
+ *     byte and (without HIDDEN) no segment starting with '.';
+ *   - ranges lie inside the size, first <= last, none overlapping. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,24 @@ static void path(const char *buf, size_t len)
     }
 }
 
+/* Ranges against a size taken from the input: each inside it, in order, none overlapping. */
+static void ranges(const char *buf, size_t len)
+{
+    struct sockit_http_range r[SOCKIT_HTTP_MAX_RANGES];
+    uint64_t size = len ? (uint64_t)(unsigned char)buf[0] * 37 : 0;
+    int n = sockit_http_ranges_parse((struct sockit_http_str){ buf, len }, size, r);
+
+    if (n > SOCKIT_HTTP_MAX_RANGES || n < -1)
+        fail("a range count out of bounds");
+    for (int i = 0; i < n; i++) {
+        if (r[i].first > r[i].last || r[i].last >= size)
+            fail("a range outside the representation");
+        for (int j = 0; j < i; j++)
+            if (r[i].first <= r[j].last && r[j].first <= r[i].last)
+                fail("overlapping ranges accepted");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -181,6 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body(buf, size);
     date(buf, size);
     path(buf, size);
+    ranges(buf, size);
     free(buf);
     return 0;
 }

@@ -109,6 +109,21 @@ const char *sockit_http_reason(int status);
  * the opener's business: openat2 RESOLVE_BENEATH). */
 long sockit_http_path_normalize(struct sockit_http_str path, char *out, size_t cap, bool hidden);
 
+/* One byte range of a representation: [first, last], both included. */
+struct sockit_http_range {
+    uint64_t first, last;
+};
+
+#define SOCKIT_HTTP_MAX_RANGES 16
+
+/* Read a Range field's VALUE against a representation of SIZE bytes (RFC 9110 section 14.1).
+ * Returns the number of satisfiable ranges put in OUT (at most SOCKIT_HTTP_MAX_RANGES, in
+ * the order asked, each clipped to SIZE); 0 to ignore the field and send the whole (another
+ * unit, bad syntax, more ranges than the limit or ranges that overlap: one request may not
+ * make the server send a byte twice); or -1 when none is satisfiable (416). */
+int sockit_http_ranges_parse(struct sockit_http_str value, uint64_t size,
+                             struct sockit_http_range out[SOCKIT_HTTP_MAX_RANGES]);
+
 /* ---- chunked bodies (RFC 9112 section 7.1) --------------------------------------------- */
 
 /* Decoder state: zero it (or sockit_http_chunked_init) before the first byte of a body. */

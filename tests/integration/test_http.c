@@ -277,3 +277,31 @@ Test(http, pipelined_requests_are_answered_in_order_with_bodies_skipped)
     cr_expect(e && strstr(e, "<h1>hello</h1>") != NULL, "the last GET's body:\n%s", out);
     cr_expect(closed, "Connection: close closes");
 }
+
+Test(http, ranges_single_multiple_unsatisfiable_and_if_range)
+{
+    char args[1200], path[512];
+    const char *out;
+
+    snprintf(path, sizeof(path), "%s/big.bin", root);
+    snprintf(args, sizeof(args),
+             "-r 1000-1999 -w '%%{http_code}' -o /tmp/sockit-range.$$ '%s/big.bin' && "
+             "tail -c +1001 '%s' | head -c 1000 | cmp - /tmp/sockit-range.$$ && echo ' same'; "
+             "rm -f /tmp/sockit-range.$$",
+             base, path);
+    cr_expect_str_eq(curl(args), "206 same\n");
+    snprintf(args, sizeof(args), "-i -r 0-4,10-14 '%s/index.html'", base);
+    out = curl(args);
+    cr_expect(strstr(out, "HTTP/1.1 206") && strstr(out, "multipart/byteranges; boundary=") &&
+                  strstr(out, "Content-Range: bytes 0-4/15\r\n\r\n<h1>h") &&
+                  strstr(out, "Content-Range: bytes 10-14/15\r\n\r\n/h1>"),
+              "%s", out);
+    snprintf(args, sizeof(args), "-i -r 100- '%s/index.html'", base);
+    out = curl(args);
+    cr_expect(strstr(out, "HTTP/1.1 416") && strstr(out, "Content-Range: bytes */15"), "%s", out);
+    snprintf(args, sizeof(args),
+             "-o /dev/null -w '%%{http_code} %%{size_download}' -r 0-4 -H 'If-Range: \"stale\"' "
+             "'%s/index.html'",
+             base);
+    cr_expect_str_eq(curl(args), "200 15", "a stale If-Range gets the whole");
+}

@@ -544,3 +544,49 @@ Test(http_path, a_name_longer_than_the_buffer_is_refused)
                                             sizeof(out), false),
                  -ENAMETOOLONG);
 }
+
+/* ---------------------------------------------------------------- ranges */
+
+static int ranges(const char *v, uint64_t size, struct sockit_http_range *r)
+{
+    return sockit_http_ranges_parse((struct sockit_http_str){ v, strlen(v) }, size, r);
+}
+
+Test(http_ranges, single_suffix_open_and_several)
+{
+    struct sockit_http_range r[SOCKIT_HTTP_MAX_RANGES];
+
+    cr_assert_eq(ranges("bytes=0-99", 1000, r), 1);
+    cr_expect(r[0].first == 0 && r[0].last == 99);
+    cr_assert_eq(ranges("bytes=900-", 1000, r), 1);
+    cr_expect(r[0].first == 900 && r[0].last == 999);
+    cr_assert_eq(ranges("bytes=-50", 1000, r), 1);
+    cr_expect(r[0].first == 950 && r[0].last == 999);
+    cr_assert_eq(ranges("bytes=-5000", 1000, r), 1, "a suffix longer than the whole: all of it");
+    cr_expect(r[0].first == 0 && r[0].last == 999);
+    cr_assert_eq(ranges("bytes=990-2000", 1000, r), 1, "clipped to the end");
+    cr_expect(r[0].last == 999);
+    cr_assert_eq(ranges("Bytes= 0-0 , ,500-599,-1", 1000, r), 3);
+    cr_expect(r[1].first == 500 && r[2].first == 999);
+    cr_assert_eq(ranges("bytes=0-9,5000-6000", 1000, r), 1, "the unsatisfiable one is dropped");
+}
+
+Test(http_ranges, unsatisfiable_ignored_or_refused)
+{
+    struct sockit_http_range r[SOCKIT_HTTP_MAX_RANGES];
+    char many[256] = "bytes=";
+
+    cr_expect_eq(ranges("bytes=1000-", 1000, r), -1, "past the end: 416");
+    cr_expect_eq(ranges("bytes=-0", 1000, r), -1);
+    cr_expect_eq(ranges("bytes=0-", 0, r), -1, "nothing of an empty file");
+    cr_expect_eq(ranges("items=0-1", 1000, r), 0, "another unit: the whole");
+    cr_expect_eq(ranges("bytes=5-1", 1000, r), 0, "last before first: ignored");
+    cr_expect_eq(ranges("bytes=a-b", 1000, r), 0);
+    cr_expect_eq(ranges("bytes=", 1000, r), 0);
+    cr_expect_eq(ranges("bytes=0-99,50-149", 1000, r), 0, "overlap: the whole, no byte twice");
+    cr_expect_eq(ranges("bytes=1234567890123456789-", 1000, r), 0, "19 digits: ignored");
+    for (int i = 0; i < 17; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s%d-%d", i ? "," : "", i * 10,
+                 i * 10 + 1);
+    cr_expect_eq(ranges(many, 1000, r), 0, "17 ranges: more than the limit");
+}

@@ -181,6 +181,7 @@ static void file_head(struct sockit__hreq *q, struct sockit_http_head *h, char *
     sockit_http_date_format(t->st.st_mtim.tv_sec, date);
     sockit_http_head_field(h, "Last-Modified", str(date));
     sockit_http_head_field(h, "ETag", str(etag));
+    sockit_http_head_field(h, "Accept-Ranges", str("bytes"));
     if (status == 304) {
         sockit_http_head_end(h);
         return;
@@ -228,6 +229,154 @@ static void send_large(struct sockit__hreq *q, struct sockit_http_head *h, struc
     account(q, 200, size);
 }
 
+/* ---- ranges ----------------------------------------------------------------------------- */
+
+/* If-Range (RFC 9110 section 13.1.5): the ranges count only while the client's copy is this
+ * one: the same strong ETag, or exactly the Last-Modified date. No If-Range: they count. */
+static bool if_range_holds(const struct sockit_http_request *r, const struct stat *st,
+                           const char *etag)
+{
+    const struct sockit_http_str *v = sockit_http_field(r, "if-range");
+    time_t t;
+
+    if (!v)
+        return true;
+    if (v->len && v->p[0] == '"')
+        return v->len == strlen(etag) && memcmp(v->p, etag, v->len) == 0;
+    return sockit_http_date_parse(*v, &t) == 0 && t == st->st_mtim.tv_sec;
+}
+
+static void content_range(struct sockit_http_head *h, const struct sockit_http_range *r,
+                          uint64_t size)
+{
+    char v[80];
+
+    if (r)
+        snprintf(v, sizeof(v), "bytes %llu-%llu/%llu", (unsigned long long)r->first,
+                 (unsigned long long)r->last, (unsigned long long)size);
+    else
+        snprintf(v, sizeof(v), "bytes */%llu", (unsigned long long)size);
+    sockit_http_head_field(h, "Content-Range", str(v));
+}
+
+/* Queue the file range R after the head(s) already written. */
+static bool send_range(struct sockit__hreq *q, struct sockit_shared *file,
+                       const struct sockit_http_range *r)
+{
+    return q->io->send_file(q->io->ctx, file, r->first, r->last - r->first + 1) == 0;
+}
+
+static void send_one_range(struct sockit__hreq *q, struct sockit__target *t, const char *etag,
+                           const struct sockit_http_range *r)
+{
+    char buf[HEAD_MAX], date[SOCKIT_HTTP_DATE_LEN + 1];
+    struct sockit_http_head h;
+    struct sockit_shared *file = NULL;
+    uint64_t len = r->last - r->first + 1;
+
+    head_start(q, &h, buf, 206);
+    sockit_http_date_format(t->st.st_mtim.tv_sec, date);
+    sockit_http_head_field(&h, "Last-Modified", str(date));
+    sockit_http_head_field(&h, "ETag", str(etag));
+    sockit_http_head_field(&h, "Content-Type", str(type_of(q->c->f, t->name)));
+    content_range(&h, r, (uint64_t)t->st.st_size);
+    sockit_http_head_field_u64(&h, "Content-Length", len);
+    sockit_http_head_end(&h);
+    send_head_and(q, &h, NULL, 0);
+    if (q->r->method == SOCKIT_HTTP_HEAD) {
+        close(t->fd);
+        account(q, 206, 0);
+        return;
+    }
+    if (sockit_shared_file(t->fd, &file) < 0 || !send_range(q, file, r))
+        q->keep_alive = false;
+    sockit_shared_unref(file);
+    account(q, 206, len);
+}
+
+/* The head of part I of a multipart/byteranges body, into OUT: its length. */
+static int part_head(char *out, size_t size, const char *boundary, const char *type,
+                     const struct sockit_http_range *r, uint64_t total)
+{
+    return snprintf(out, size,
+                    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                    boundary, type, (unsigned long long)r->first, (unsigned long long)r->last,
+                    (unsigned long long)total);
+}
+
+/* Several ranges: 206 multipart/byteranges, each part a head and a file range. */
+static void send_multipart(struct sockit__hreq *q, struct sockit__target *t, const char *etag,
+                           const struct sockit_http_range *r, int n)
+{
+    char buf[HEAD_MAX], boundary[40], ctype[96], part[512];
+    const char *type = type_of(q->c->f, t->name);
+    uint64_t size = (uint64_t)t->st.st_size, body = 0;
+    struct sockit_http_head h;
+    struct sockit_shared *file = NULL;
+    bool ok = true;
+
+    snprintf(boundary, sizeof(boundary), "sockit-%.24s", etag + 1);
+    boundary[strcspn(boundary, "\"")] = '\0';
+    for (int i = 0; i < n; i++)
+        body += (uint64_t)part_head(part, sizeof(part), boundary, type, &r[i], size) + r[i].last -
+                r[i].first + 1;
+    body += strlen(boundary) + 8; /* "\r\n--" boundary "--\r\n" */
+    snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", boundary);
+    head_start(q, &h, buf, 206);
+    sockit_http_head_field(&h, "ETag", str(etag));
+    sockit_http_head_field(&h, "Content-Type", str(ctype));
+    sockit_http_head_field_u64(&h, "Content-Length", body);
+    sockit_http_head_end(&h);
+    send_head_and(q, &h, NULL, 0);
+    if (q->r->method == SOCKIT_HTTP_HEAD) {
+        close(t->fd);
+        account(q, 206, 0);
+        return;
+    }
+    ok = sockit_shared_file(t->fd, &file) == 0;
+    for (int i = 0; ok && i < n; i++) {
+        struct iovec iov = { part,
+                             (size_t)part_head(part, sizeof(part), boundary, type, &r[i], size) };
+        ok = q->io->writev(q->io->ctx, &iov, 1) == 0 && send_range(q, file, &r[i]);
+    }
+    int end = snprintf(part, sizeof(part), "\r\n--%s--\r\n", boundary);
+    struct iovec iov = { part, (size_t)end };
+    if (!ok || q->io->writev(q->io->ctx, &iov, 1) != 0)
+        q->keep_alive = false;
+    sockit_shared_unref(file);
+    account(q, 206, body);
+}
+
+/* Answer the Range field if it applies: true when it did (206 or 416). */
+static bool respond_ranges(struct sockit__hreq *q, struct sockit__target *t, const char *etag)
+{
+    const struct sockit_http_str *v = sockit_http_field(q->r, "range");
+    struct sockit_http_range r[SOCKIT_HTTP_MAX_RANGES];
+    int n;
+
+    if (!v || !if_range_holds(q->r, &t->st, etag))
+        return false;
+    n = sockit_http_ranges_parse(*v, (uint64_t)t->st.st_size, r);
+    if (n == 0)
+        return false;
+    if (n < 0) {
+        char buf[HEAD_MAX];
+        struct sockit_http_head h;
+        close(t->fd);
+        head_start(q, &h, buf, 416);
+        content_range(&h, NULL, (uint64_t)t->st.st_size);
+        sockit_http_head_field_u64(&h, "Content-Length", 0);
+        sockit_http_head_end(&h);
+        send_head_and(q, &h, NULL, 0);
+        account(q, 416, 0);
+    } else if (n == 1) {
+        send_one_range(q, t, etag, r);
+    } else {
+        send_multipart(q, t, etag, r, n);
+    }
+    return true;
+}
+
 void sockit__respond_file(struct sockit__hreq *q, struct sockit__target *t)
 {
     char buf[HEAD_MAX], etag[64];
@@ -242,6 +391,8 @@ void sockit__respond_file(struct sockit__hreq *q, struct sockit__target *t)
         account(q, 304, 0);
         return;
     }
+    if (respond_ranges(q, t, etag))
+        return;
     file_head(q, &h, buf, 200, t, etag);
     if ((size_t)t->st.st_size <= small)
         send_small(q, &h, t);
