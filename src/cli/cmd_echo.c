@@ -1,7 +1,11 @@
 /* sockit echo: parse the command line, open the socket, run the chosen server model. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "echo.h"
 
@@ -182,6 +186,39 @@ static int run_model(struct echo_server *srv)
     return CLI_FAIL;
 }
 
+/* The chosen model on CFG's endpoint. */
+static int run(const struct echo_config *cfg)
+{
+    struct echo_server srv;
+    int rc;
+
+    if (cfg->model == ECHO_LOOP)
+        return echo_run_loop(cfg); /* the server opens its sockets, one per thread */
+    rc = echo_open(&srv, cfg, cfg->model == ECHO_FORK);
+    if (rc != 0)
+        return rc;
+    rc = run_model(&srv);
+    echo_close(&srv);
+    return rc;
+}
+
+/* --show's "stdout failed" flag, in a page that the fork model's children share with the
+ * parent, so that the failure is reported once per server. */
+static int run_with_show(struct echo_config *cfg)
+{
+    _Atomic bool *lost =
+        mmap(NULL, sizeof(*lost), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int rc;
+
+    if (lost == MAP_FAILED)
+        return cli_fail("mmap", NULL, -errno);
+    atomic_init(lost, false);
+    cfg->show_lost = lost;
+    rc = run(cfg);
+    munmap((void *)lost, sizeof(*lost));
+    return rc;
+}
+
 int cmd_echo(int argc, char **argv)
 {
     struct cli_tracer tracer;
@@ -192,7 +229,6 @@ int cmd_echo(int argc, char **argv)
         .workers = 2,
         .threads = 1,
     };
-    struct echo_server srv;
     int rc = parse_args(argc, argv, &cfg, &tracer);
 
     if (rc != 0)
@@ -203,12 +239,8 @@ int cmd_echo(int argc, char **argv)
     /* Every model waits in poll() (on the socket and the stop signals), so the socket is
      * non-blocking: a client that vanishes between poll and accept cannot hang us. */
     cfg.opts.flags |= SOCKIT_NONBLOCK;
-    if (cfg.model == ECHO_LOOP)
-        return echo_run_loop(&cfg); /* the server opens its sockets, one per thread */
-    rc = echo_open(&srv, &cfg, cfg.model == ECHO_FORK);
-    if (rc != 0)
-        return rc;
-    rc = run_model(&srv);
-    echo_close(&srv);
-    return rc;
+    /* A stdout or stderr whose reader went away must not kill a server: writes to it fail
+     * with EPIPE instead (--show checks them). Sockets never raise it (MSG_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
+    return cfg.show ? run_with_show(&cfg) : run(&cfg);
 }

@@ -36,7 +36,8 @@ struct echo_config {
     struct sockit_loop_options loop; /* loop model: backend, io_uring buffers */
     unsigned long threads;           /* loop model: event-loop threads */
     bool show;                       /* copy what clients send to stdout */
-    bool quiet;                      /* no per-client log lines */
+    _Atomic bool *show_lost; /* --show: set once stdout failed (a page shared by every process) */
+    bool quiet;              /* no per-client log lines */
 };
 
 /* What a running server holds; set up by echo_open, released by echo_close. */

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -156,15 +158,30 @@ int echo_accept(struct echo_server *srv, struct sockit_addr *peer)
     return -1;
 }
 
+/* --show: copy BUF to stdout, one message a line. A stdout that fails (its reader gone: EPIPE,
+ * SIGPIPE being ignored) is reported once, by whichever process or thread meets it first, and
+ * not written again: the server goes on serving. */
+static void show(const struct echo_config *cfg, const void *buf, size_t n)
+{
+    bool newline = ((const char *)buf)[n - 1] != '\n';
+
+    if (atomic_load(cfg->show_lost))
+        return;
+    errno = 0;
+    if (fwrite(buf, 1, n, stdout) == n && (!newline || fputc('\n', stdout) != EOF) &&
+        fflush(stdout) == 0)
+        return;
+    int err = errno ? -errno : -EIO;
+    __fpurge(stdout); /* what stdio still holds would fail again at exit */
+    if (!atomic_exchange(cfg->show_lost, true))
+        echo_log(cfg, "--show: stdout: %s: output stopped, still serving", sockit_strerror(err));
+}
+
 void echo_answer(const struct echo_config *cfg, const void *buf, size_t n, const void **out,
                  size_t *out_len)
 {
-    if (cfg->show && n > 0) {
-        fwrite(buf, 1, n, stdout);
-        if (((const char *)buf)[n - 1] != '\n')
-            fputc('\n', stdout); /* --show is for reading: keep each message on its line */
-        fflush(stdout);
-    }
+    if (cfg->show && n > 0)
+        show(cfg, buf, n);
     *out = cfg->reply ? cfg->reply : buf;
     *out_len = cfg->reply ? cfg->reply_len : n;
 }

@@ -573,6 +573,49 @@ MODEL_TEST(survives_sigpipe, fork)
 MODEL_TEST(survives_sigpipe, thread)
 MODEL_TEST(survives_sigpipe, loop)
 
+/* The server's stdout: a pipe whose reader is already gone (`sockit echo --show | head -c 5`
+ * once head has exited). SIGPIPE is back to its default (h_die_with_parent). */
+static void stdout_without_reader(void)
+{
+    int p[2];
+
+    if (pipe(p) < 0 || dup2(p[1], 1) < 0)
+        _exit(125);
+    close(p[0]);
+    close(p[1]);
+    h_die_with_parent();
+}
+
+/* --show into a stdout nobody reads: the first write fails (EPIPE, or SIGPIPE before issue 16,
+ * which killed the server, or in the fork model the child before it answered). The server
+ * says so once on stderr and goes on echoing; it still stops cleanly and removes its file. */
+static void show_into_closed_stdout(const char *model)
+{
+    const char *const extra[] = { "--show", "--quiet", NULL };
+    char ep[128], path[108];
+    struct stat st;
+
+    unix_endpoint(ep, sizeof(ep), path, sizeof(path), "show.sock");
+    struct proc *srv = start_echo(model, ep, extra, stdout_without_reader);
+    for (int i = 1; i <= 3; i++) {
+        char msg[32];
+        snprintf(msg, sizeof(msg), "message %d", i);
+        h_expect_send_echo(ep, msg, 5000);
+        H_CHECK(!h_exited(srv), "the server died after message %d", i);
+    }
+    const char *err = h_text_of(srv, true, NULL);
+    const char *first = strstr(err, "--show: stdout: Broken pipe");
+    H_CHECK(first && !strstr(first + 1, "--show: stdout"),
+            "the server should say once that --show output stopped (Broken pipe)");
+    stop_cleanly(srv);
+    H_CHECK(stat(path, &st) < 0 && errno == ENOENT, "the socket file %s is still there", path);
+}
+
+MODEL_TEST(show_into_closed_stdout, iterative)
+MODEL_TEST(show_into_closed_stdout, fork)
+MODEL_TEST(show_into_closed_stdout, thread)
+MODEL_TEST(show_into_closed_stdout, loop)
+
 /* ---------------------------------------------------------------- big and odd messages */
 
 static void one_mib_messages_intact(const char *model)
