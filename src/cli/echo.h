@@ -47,6 +47,7 @@ struct echo_server {
     int sigfd; /* signalfd: SIGINT, SIGTERM (and SIGCHLD for fork) */
     int spare; /* reserve fd, released to shed connections on EMFILE */
     struct sockit_addr local;
+    struct sockit_socket_file file; /* the unix socket file this server made, removed at close */
 };
 
 /* Outcome of serving one stream client or waiting on the stop fd. */
@@ -59,7 +60,8 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
 /* Log "listening on ENDPOINT (model M)" for the bound address LOCAL. */
 void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr *local);
 
-/* Close everything echo_open opened and remove a unix socket file. */
+/* Close everything echo_open opened and remove the unix socket file if it is still the one
+ * echo_open made (another server may have replaced it since). */
 void echo_close(struct echo_server *srv);
 
 /* Read the pending signal; true if it asks the server to stop (SIGINT/SIGTERM). */

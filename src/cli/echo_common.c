@@ -106,6 +106,8 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text,
                         srv->lfd);
     }
+    /* Taken at once: a server started on this path after ours was removed must keep its file. */
+    sockit_socket_file_id(&cfg->ep, &srv->file);
     srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     echo_log_listening(cfg, &srv->local);
     return 0;
@@ -114,7 +116,7 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
 void echo_close(struct echo_server *srv)
 {
     sockit_socket_close(srv->lfd, srv->cfg->opts.trace);
-    sockit_socket_unlink(&srv->cfg->ep, srv->cfg->opts.trace);
+    sockit_socket_unlink_same(&srv->cfg->ep, &srv->file, srv->cfg->opts.trace);
     if (srv->spare >= 0)
         close(srv->spare);
     close(srv->sigfd);

@@ -837,6 +837,29 @@ Test(faults, stale_unix_socket_file_is_replaced, .timeout = 30)
     stop_cleanly(srv);
 }
 
+/* Server A on PATH; PATH removed; server B on PATH. When A stops it must leave B's file alone
+ * (before issue 16 it removed PATH, and B was unreachable). */
+static void stopping_keeps_a_newer_servers_file(const char *model)
+{
+    char ep[128], path[108];
+    struct stat st;
+
+    unix_endpoint(ep, sizeof(ep), path, sizeof(path), "two.sock");
+    struct proc *a = start_echo(model, ep, NULL, NULL);
+    H_CHECK(unlink(path) == 0, "rm %s: %s", path, strerror(errno));
+    struct proc *b = start_echo(model, ep, NULL, NULL);
+    stop_cleanly(a);
+    H_CHECK(stat(path, &st) == 0, "server A removed server B's socket file %s", path);
+    expect_echo(ep, 1000, 31, 2000, "server B after server A stopped");
+    stop_cleanly(b);
+    H_CHECK(stat(path, &st) < 0 && errno == ENOENT, "server B left its socket file %s", path);
+}
+
+MODEL_TEST(stopping_keeps_a_newer_servers_file, iterative)
+MODEL_TEST(stopping_keeps_a_newer_servers_file, fork)
+MODEL_TEST(stopping_keeps_a_newer_servers_file, thread)
+MODEL_TEST(stopping_keeps_a_newer_servers_file, loop)
+
 /* A server whose backlog is full: a unix client cannot connect. It must fail (or wait) at
  * connect, not carry on with an unconnected socket. */
 Test(faults, unix_connect_with_full_backlog_fails_at_connect, .timeout = 30)
