@@ -336,6 +336,52 @@ Test(faults, missing_endpoint_exits_2, .timeout = 30)
     }
 }
 
+/* An option that the model or the endpoint would ignore is a usage error naming it (before
+ * issue 16 the server started and ran without it). */
+Test(faults, echo_options_that_would_be_ignored_exit_2, .timeout = 30)
+{
+    static const struct {
+        const char *scheme, *model, *opt, *value, *why;
+    } cases[] = {
+        { "tcp", "fork", "--workers", "2", "datagram endpoints" },
+        { "unix", "thread", "--workers", "2", "datagram endpoints" },
+        { "udp", "loop", "--workers", "2", "--threads" },
+        { "udp", "iterative", "--workers", "2", "one worker" },
+        { "tcp", "iterative", "--max-clients", "5", "one client at a time" },
+        { "udp", "thread", "--max-clients", "5", "datagram endpoints" },
+        { "udp", "fork", "--idle-timeout", "5", "datagram endpoints" },
+        { "unix-dgram", "loop", "--idle-timeout", "5", "datagram endpoints" },
+        { "tcp", "loop", "--v6only", NULL, "IPv4 address" },
+        { "unix", "iterative", "--v6only", NULL, "unix: endpoint" },
+        { "unix", "fork", "--nodelay", NULL, "unix: endpoint" },
+        { "udp", "thread", "--nodelay", NULL, "udp:// endpoint" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char ep[128], path[108], label[256];
+        int port;
+
+        if (strncmp(cases[i].scheme, "unix", 4) == 0) {
+            h_tmp_path(path, sizeof(path), "ignored.sock");
+            h_track_path(path);
+            snprintf(ep, sizeof(ep), "%s:%s", cases[i].scheme, path);
+        } else {
+            tcp_endpoint(ep, sizeof(ep), cases[i].scheme, &port);
+        }
+        const char *argv[] = { h_sockit(),   "echo",         ep,  "--model", cases[i].model,
+                               cases[i].opt, cases[i].value, NULL };
+        struct proc *p;
+        snprintf(label, sizeof(label), "sockit echo %s --model %s %s", ep, cases[i].model,
+                 cases[i].opt);
+        int rc = run(&p, label, argv, 1500);
+        const char *err = h_text_of(p, true, NULL);
+        H_CHECK(rc == 2, "%s: exit %d, expected 2 (-1: it ran)", label, rc);
+        H_CHECK(strstr(err, cases[i].opt) && strstr(err, cases[i].why),
+                "%s: stderr should name %s and say '%s'", label, cases[i].opt, cases[i].why);
+        h_forget_children();
+    }
+}
+
 Test(faults, unknown_command_exits_2, .timeout = 30)
 {
     const char *argv[] = { h_sockit(), "frobnicate", "tcp://127.0.0.1:9", NULL };
