@@ -109,6 +109,10 @@ int echo_dgram_reply(const struct echo_config *cfg, const struct sockit_dgram_ms
  * accepted (fd exhaustion is shed and logged). */
 int echo_accept(struct echo_server *srv, struct sockit_addr *peer);
 
+/* Close client FD at once, over --max-clients (logged unless --quiet): it reads end of
+ * stream instead of waiting unseen in the backlog. */
+void echo_reject(struct echo_server *srv, int fd, const struct sockit_addr *peer);
+
 /* Log lines (suppressed by --quiet where they are per-client). */
 void echo_log(const struct echo_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

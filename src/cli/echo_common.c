@@ -160,6 +160,12 @@ int echo_accept(struct echo_server *srv, struct sockit_addr *peer)
     return -1;
 }
 
+void echo_reject(struct echo_server *srv, int fd, const struct sockit_addr *peer)
+{
+    sockit_socket_close(fd, srv->cfg->opts.trace);
+    echo_log_client(srv->cfg, peer, "over --max-clients %lu: closed", srv->cfg->max_clients);
+}
+
 /* --show: copy BUF to stdout, one message a line. A stdout that fails (its reader gone: EPIPE,
  * SIGPIPE being ignored) is reported once, by whichever process or thread meets it first, and
  * not written again: the server goes on serving. */

@@ -107,7 +107,7 @@ static int serve_streams(struct echo_server *srv, struct children *c)
     unsigned long accepted = 0;
 
     while (!cfg->clients || accepted < cfg->clients || c->n > 0) {
-        bool accepting = (!cfg->clients || accepted < cfg->clients) && c->n < cfg->max_clients;
+        bool accepting = !cfg->clients || accepted < cfg->clients;
         struct pollfd p[2] = { { .fd = srv->sigfd, .events = POLLIN },
                                { .fd = accepting ? srv->lfd : -1, .events = POLLIN } };
         struct sockit_addr peer;
@@ -119,7 +119,11 @@ static int serve_streams(struct echo_server *srv, struct children *c)
         if (!(p[1].revents & POLLIN))
             continue;
         int fd = echo_accept(srv, &peer);
-        if (fd >= 0) {
+        if (fd >= 0 && c->n >= cfg->max_clients)
+            reap(c, false); /* a child may have ended since the poll */
+        if (fd >= 0 && c->n >= cfg->max_clients) {
+            echo_reject(srv, fd, &peer);
+        } else if (fd >= 0) {
             accepted++;
             fork_client(srv, c, fd, &peer);
         }

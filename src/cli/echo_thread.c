@@ -90,7 +90,9 @@ static void accept_one(struct pool *pool)
         return;
     job->pool = pool;
     job->fd = echo_accept(pool->srv, &job->peer);
-    if (job->fd < 0) {
+    if (job->fd >= 0 && pool->live >= pool->srv->cfg->max_clients)
+        echo_reject(pool->srv, job->fd, &job->peer);
+    if (job->fd < 0 || pool->live >= pool->srv->cfg->max_clients) {
         free(job);
         return;
     }
@@ -108,8 +110,7 @@ static void accept_one(struct pool *pool)
 static bool main_round(struct pool *pool, unsigned long *accepted)
 {
     const struct echo_config *cfg = pool->srv->cfg;
-    bool accepting = pool->stream && (!cfg->clients || *accepted < cfg->clients) &&
-                     pool->live < cfg->max_clients;
+    bool accepting = pool->stream && (!cfg->clients || *accepted < cfg->clients);
     struct pollfd p[3] = {
         { .fd = pool->srv->sigfd, .events = POLLIN },
         { .fd = pool->done_efd, .events = POLLIN },
@@ -122,7 +123,7 @@ static bool main_round(struct pool *pool, unsigned long *accepted)
     if ((p[0].revents & POLLIN) && echo_stop_signal(pool->srv->sigfd, &signo))
         return false;
     if (p[1].revents & POLLIN)
-        reap(pool);
+        reap(pool); /* first: a thread that ended frees its place for the client below */
     if (p[2].revents & POLLIN) {
         unsigned long before = pool->live;
         accept_one(pool);
