@@ -223,18 +223,6 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
     return err ? err : check_fit(cfg, args.given);
 }
 
-/* The blocking models, on the socket echo_open opened. */
-static int run_model(struct echo_server *srv)
-{
-    switch (srv->cfg->model) {
-    case ECHO_ITERATIVE: return echo_run_iterative(srv);
-    case ECHO_FORK: return echo_run_fork(srv);
-    case ECHO_THREAD: return echo_run_thread(srv);
-    case ECHO_LOOP: break; /* the library's server: echo_run_loop */
-    }
-    return CLI_FAIL;
-}
-
 /* The chosen model on CFG's endpoint. */
 static int run(const struct echo_config *cfg)
 {
@@ -243,10 +231,10 @@ static int run(const struct echo_config *cfg)
 
     if (cfg->model == ECHO_LOOP)
         return echo_run_loop(cfg); /* the server opens its sockets, one per thread */
-    rc = echo_open(&srv, cfg, cfg->model == ECHO_FORK);
+    rc = echo_open(&srv, cfg);
     if (rc != 0)
         return rc;
-    rc = run_model(&srv);
+    rc = echo_run_classic(&srv);
     echo_close(&srv);
     return rc;
 }

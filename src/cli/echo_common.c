@@ -68,15 +68,13 @@ void echo_log_client(const struct echo_config *cfg, const struct sockit_addr *pe
     echo_log(cfg, "%s %s", who, line);
 }
 
-static int open_sigfd(bool with_sigchld)
+static int open_sigfd(void)
 {
     sigset_t set;
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    if (with_sigchld)
-        sigaddset(&set, SIGCHLD);
     /* Blocked signals are delivered through the fd instead: no work in signal handlers, and
      * threads created later inherit the mask. */
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
@@ -93,11 +91,10 @@ void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr 
     echo_log(cfg, "listening on %s (model %s)", where, echo_model_name(cfg->model));
 }
 
-int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld)
+int echo_open(struct echo_server *srv, const struct echo_config *cfg)
 {
     srv->cfg = cfg;
-    srv->spare = -1;
-    srv->sigfd = open_sigfd(with_sigchld);
+    srv->sigfd = open_sigfd();
     if (srv->sigfd < 0)
         return cli_fail("signalfd", NULL, srv->sigfd);
     srv->lfd = sockit_socket_listen(&cfg->ep, &cfg->opts, &srv->local);
@@ -108,7 +105,6 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
     }
     /* Taken at once: a server started on this path after ours was removed must keep its file. */
     sockit_socket_file_id(&cfg->ep, &srv->file);
-    srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     echo_log_listening(cfg, &srv->local);
     return 0;
 }
@@ -117,20 +113,7 @@ void echo_close(struct echo_server *srv)
 {
     sockit_socket_close(srv->lfd, srv->cfg->opts.trace);
     sockit_socket_unlink_same(&srv->cfg->ep, &srv->file, srv->cfg->opts.trace);
-    if (srv->spare >= 0)
-        close(srv->spare);
     close(srv->sigfd);
-}
-
-bool echo_stop_signal(int sigfd, int *signo)
-{
-    struct signalfd_siginfo si;
-
-    *signo = 0;
-    if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-        return false;
-    *signo = (int)si.ssi_signo;
-    return si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM;
 }
 
 int echo_wait(int fd, short events, int stop_fd, int timeout_ms)
@@ -144,26 +127,16 @@ int echo_wait(int fd, short events, int stop_fd, int timeout_ms)
     return rc > 0 ? WAIT_READY : WAIT_TIMEOUT;
 }
 
-int echo_accept(struct echo_server *srv, struct sockit_addr *peer)
+void echo_log_reject(const struct echo_config *cfg, int err, const struct sockit_addr *peer)
 {
-    const struct echo_config *cfg = srv->cfg;
-    int fd = sockit_socket_accept(srv->lfd, &cfg->opts, peer);
-
-    if (fd >= 0)
-        return fd;
-    if (fd == -EMFILE || fd == -ENFILE) {
-        echo_log(cfg, "accept: %s: closing a waiting client", sockit_strerror(fd));
-        sockit_socket_shed(srv->lfd, &srv->spare, cfg->opts.trace);
-    } else if (fd != -EAGAIN) {
-        echo_log(cfg, "accept: %s", sockit_strerror(fd));
-    }
-    return -1;
-}
-
-void echo_reject(struct echo_server *srv, int fd, const struct sockit_addr *peer)
-{
-    sockit_socket_close(fd, srv->cfg->opts.trace);
-    echo_log_client(srv->cfg, peer, "over --max-clients %lu: closed", srv->cfg->max_clients);
+    if (err == -SOCKIT_EFULL)
+        echo_log_client(cfg, peer, "over --max-clients %lu: closed", cfg->max_clients);
+    else if (peer)
+        echo_log_client(cfg, peer, "%s: closed", sockit_strerror(err));
+    else if (err == -EMFILE || err == -ENFILE)
+        echo_log(cfg, "accept: %s: closing a waiting client", sockit_strerror(err));
+    else
+        echo_log(cfg, "accept: %s", sockit_strerror(err));
 }
 
 /* --show: copy BUF to stdout, one message a line. A stdout that fails (its reader gone: EPIPE,
