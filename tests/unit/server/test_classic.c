@@ -1,14 +1,15 @@
 /* Unit tests for the classic models (sockit/classic.h), driven through the library API with
  * a trivial session and datagram callback: clients served and the run ending by itself at
  * max_served, a client over max_clients closed at once, the stop fd ending the run and its
- * sessions, datagram workers sharing one socket and counting together, a worker's error
- * ending the run, and the calls refused. Every model on loopback; the run is in a child
- * process of the test (a forked session would otherwise hold the test's client sockets open
- * too), and the test plays the clients. */
+ * sessions, a waiting client shed when out of fds, datagram workers sharing one socket and
+ * counting together, a worker's error ending the run, and the calls refused. Every model on
+ * loopback; the run is in a child process of the test (a forked session would otherwise hold
+ * the test's client sockets open too), and the test plays the clients. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +40,7 @@ struct run {
     struct sockit_classic_stats stats;
     int port;
     int dgram_rc; /* what the datagram callback returns after answering (1: one served) */
+    int fd_room;  /* > 0: the server process may open only so many more fds */
     _Atomic int rc, done, full, other_reject;
 };
 
@@ -93,9 +96,28 @@ static struct run *new_run(struct sockit_classic_options opts, int dgram_rc)
     return r;
 }
 
+/* Let this process open only ROOM more fds: RLIMIT_NOFILE just past the ROOM lowest free fd
+ * numbers (a limit bounds fd numbers, and new fds take the lowest free ones). */
+static void limit_fds(int room)
+{
+    int fds[8], top = 0;
+
+    for (int i = 0; i < room && i < 8; i++) {
+        fds[i] = fcntl(0, F_DUPFD_CLOEXEC, 0);
+        top = fds[i] > top ? fds[i] : top;
+    }
+    for (int i = 0; i < room && i < 8; i++)
+        close(fds[i]);
+    struct rlimit rl = { .rlim_cur = (rlim_t)top + 1, .rlim_max = (rlim_t)top + 1 };
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        _exit(125);
+}
+
 static void run_in_child(struct run *r)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (r->fd_room > 0)
+        limit_fds(r->fd_room);
     atomic_store(&r->rc, sockit_classic_run(r->fd, r->stop, &r->o, &r->h, r, &r->stats));
     atomic_store(&r->done, 1);
     _exit(0);
@@ -283,6 +305,26 @@ Test(classic, stop_fd_ends_the_run_and_its_sessions)
                   n);
         close(fd);
     }
+}
+
+/* Out of fds (the thread model's room: its reserve fd and two eventfds, nothing for a
+ * client): a waiting client is shed, so it reads end of stream at once instead of hanging, the
+ * accept loop does not spin, and -EMFILE is reported without a peer. */
+Test(classic, out_of_fds_a_waiting_client_is_shed_and_reported)
+{
+    struct run *r = new_run((struct sockit_classic_options){ 0 }, 0);
+    char c;
+
+    r->fd_room = 3;
+    start(r, SOCKIT_CLASSIC_THREAD, "tcp://127.0.0.1:1");
+    int fd = client(r->port, SOCK_STREAM);
+    ssize_t n = h_read_within(fd, 2000, &c, 1);
+    cr_expect(n == 0 || n == -ECONNRESET, "the shed client: %zd, expected end of stream", n);
+    close(fd);
+    stop(r);
+    cr_expect_geq(r->stats.shed, 1, "shed %lu", r->stats.shed);
+    cr_expect_geq(atomic_load(&r->other_reject), 1, "-EMFILE reported");
+    cr_expect_eq(r->stats.accepted, 0);
 }
 
 /* ---------------------------------------------------------------- datagrams */
