@@ -139,22 +139,32 @@ void echo_log_reject(const struct echo_config *cfg, int err, const struct sockit
         echo_log(cfg, "accept: %s", sockit_strerror(err));
 }
 
-/* --show: copy BUF to stdout, one message a line. A stdout that fails (its reader gone: EPIPE,
- * SIGPIPE being ignored) is reported once, by whichever process or thread meets it first, and
- * not written again: the server goes on serving. */
+/* Copy BUF to stdout, one message a line (--show is for reading). Returns 0 or -errno. The
+ * caller holds stdout's lock, so that a message and its newline stay together. */
+static int show_locked(const void *buf, size_t n)
+{
+    bool add_newline = ((const char *)buf)[n - 1] != '\n';
+
+    errno = 0;
+    if (fwrite(buf, 1, n, stdout) == n && (!add_newline || fputc('\n', stdout) != EOF) &&
+        fflush(stdout) == 0)
+        return 0;
+    __fpurge(stdout); /* what stdio still holds would only fail again at exit */
+    return errno ? -errno : -EIO;
+}
+
+/* --show. A stdout that fails (its reader gone: EPIPE, SIGPIPE being ignored) is reported
+ * once, by whichever process or thread meets it first, and not written again: the server
+ * goes on serving. */
 static void show(const struct echo_config *cfg, const void *buf, size_t n)
 {
-    bool newline = ((const char *)buf)[n - 1] != '\n';
+    int err = 0;
 
-    if (atomic_load(cfg->show_lost))
-        return;
-    errno = 0;
-    if (fwrite(buf, 1, n, stdout) == n && (!newline || fputc('\n', stdout) != EOF) &&
-        fflush(stdout) == 0)
-        return;
-    int err = errno ? -errno : -EIO;
-    __fpurge(stdout); /* what stdio still holds would fail again at exit */
-    if (!atomic_exchange(cfg->show_lost, true))
+    flockfile(stdout);
+    if (!atomic_load(cfg->show_lost))
+        err = show_locked(buf, n);
+    funlockfile(stdout);
+    if (err && !atomic_exchange(cfg->show_lost, true))
         echo_log(cfg, "--show: stdout: %s: output stopped, still serving", sockit_strerror(err));
 }
 
