@@ -39,6 +39,11 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
  * and returns CLI_USAGE, else 0. */
 int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep);
 
+/* Socket options that EP cannot use are a usage error, not silently ignored: SOCKIT_NODELAY
+ * off TCP, SOCKIT_V6ONLY on a unix endpoint or an IPv4 address. Returns 0, or CLI_USAGE with a
+ * message naming the option and why. For every command that takes --nodelay or --v6only. */
+int cli_sockopts_fit(const char *cmd, const struct sockit_endpoint *ep, unsigned flags);
+
 struct option;
 typedef int cli_option_fn(int c, void *ctx);
 

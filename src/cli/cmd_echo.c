@@ -1,7 +1,11 @@
 /* sockit echo: parse the command line, open the socket, run the chosen server model. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "echo.h"
 
@@ -19,11 +23,12 @@ static const char echo_help[] =
     "  -m, --model MODEL       iterative, fork, thread or loop\n"
     "  -b, --backlog N         listen() backlog (default: 3 for iterative, else SOMAXCONN)\n"
     "  -n, --clients N         exit after serving N clients (datagram endpoints: N datagrams)\n"
-    "      --max-clients N     serve at most N clients at once (fork, thread, loop;\n"
-    "                          default 1024). The loop model counts them over all its\n"
-    "                          threads and closes a client over the cap at once; fork\n"
-    "                          and thread leave it waiting in the backlog\n"
-    "  -w, --workers N         datagram endpoints: workers sharing the socket (default 2)\n"
+    "      --max-clients N     serve at most N clients at once (fork, thread, loop on\n"
+    "                          stream endpoints; default 1024; the loop model counts\n"
+    "                          them over all its threads). A client over the cap is\n"
+    "                          closed at once: it reads end of stream, and the log says so\n"
+    "  -w, --workers N         fork and thread models on datagram endpoints: workers\n"
+    "                          sharing the socket (default 2)\n"
     "  -B, --backend NAME      loop model: uring, epoll, poll or auto (default: the best the\n"
     "                          kernel allows, with one notice when it falls back)\n"
     "      --uring-buffers L   loop model on io_uring: receive buffers laid out as\n"
@@ -35,15 +40,20 @@ static const char echo_help[] =
     "  -i, --idle-timeout SEC  close a client that sends nothing, or reads nothing, for SEC\n"
     "                          seconds (default 0: never; stream endpoints)\n"
     "  -r, --reply TEXT        answer each message with TEXT instead of echoing it\n"
-    "  -s, --show              print what clients send on stdout\n"
+    "  -s, --show              print what clients send on stdout (if stdout goes away,\n"
+    "                          the server says so once and keeps serving)\n"
     "  -q, --quiet             no per-client log lines on stderr\n"
     "      --reuseport         set SO_REUSEPORT (several servers share the port)\n"
-    "      --v6only            an IPv6 wildcard takes IPv6 only (default: IPv4 too)\n"
-    "      --nodelay           set TCP_NODELAY on client sockets\n"
+    "      --v6only            an IPv6 wildcard takes IPv6 only (default: IPv4 too;\n"
+    "                          IPv6 endpoints only)\n"
+    "      --nodelay           set TCP_NODELAY on client sockets (TCP only)\n"
     "      --trace             print each socket call on stderr as it happens\n"
     "  -h, --help              show this help\n\n"
     "Stops cleanly on SIGINT or SIGTERM (exit 0). Exit 1 if the socket cannot be opened\n"
-    "(e.g. address in use), 2 for a usage error.\n\n"
+    "(e.g. address in use), 2 for a usage error: an option that the model or the endpoint\n"
+    "would ignore (--workers on a stream endpoint, --max-clients with the iterative model or\n"
+    "on datagrams, --idle-timeout on datagrams, --v6only with an IPv4 address, --nodelay off\n"
+    "TCP) is one too.\n\n"
     "Examples:\n"
     "  sockit echo tcp://:8080                       the article's iterative server\n"
     "  sockit echo tcp://:8080 --reply 'Hello from server' --show\n"
@@ -103,15 +113,20 @@ static int parse_model(const char *text, enum echo_model *model)
     return 0;
 }
 
+/* Options whose default cannot tell whether they were given. */
+enum { GIVEN_WORKERS = 1u << 0, GIVEN_MAX_CLIENTS = 1u << 1, GIVEN_IDLE = 1u << 2 };
+
 struct echo_args {
     struct echo_config *cfg;
     struct cli_tracer *tracer;
+    unsigned given; /* GIVEN_* */
 };
 
 static int parse_option(int c, void *ctx)
 {
     struct echo_config *cfg = ((struct echo_args *)ctx)->cfg;
     struct cli_tracer *tracer = ((struct echo_args *)ctx)->tracer;
+    unsigned *given = &((struct echo_args *)ctx)->given;
     unsigned long v;
     int err = 0;
 
@@ -123,12 +138,16 @@ static int parse_option(int c, void *ctx)
         return err;
     case 'n': return cli_number("echo", "--clients", optarg, 1, 1ul << 40, &cfg->clients);
     case OPT_MAX_CLIENTS:
+        *given |= GIVEN_MAX_CLIENTS;
         return cli_number("echo", "--max-clients", optarg, 1, 1000000, &cfg->max_clients);
-    case 'w': return cli_number("echo", "--workers", optarg, 1, 256, &cfg->workers);
+    case 'w':
+        *given |= GIVEN_WORKERS;
+        return cli_number("echo", "--workers", optarg, 1, 256, &cfg->workers);
     case 'B': return parse_backend(optarg, &cfg->loop.backend);
     case OPT_URING_BUFFERS: return parse_uring_buffers(optarg, &cfg->loop.uring_buffers);
     case 'T': return cli_number("echo", "--threads", optarg, 1, 256, &cfg->threads);
     case 'i':
+        *given |= GIVEN_IDLE;
         err = cli_number("echo", "--idle-timeout", optarg, 0, 86400, &v);
         cfg->idle_ms = v * 1000;
         return err;
@@ -149,9 +168,42 @@ static int parse_option(int c, void *ctx)
     return cli_usage("echo", "unknown option");
 }
 
+/* The model's part of an option that a model or an endpoint would ignore: a usage error
+ * naming it and why, instead of a server that runs without it. */
+static int check_workers(const struct echo_config *cfg, bool stream)
+{
+    if (stream)
+        return cli_usage("echo", "--workers: for datagram endpoints; a stream endpoint gets a "
+                                 "process or thread per client");
+    if (cfg->model == ECHO_ITERATIVE)
+        return cli_usage("echo", "--workers: for the fork and thread models; the iterative "
+                                 "model is one worker");
+    if (cfg->model == ECHO_LOOP)
+        return cli_usage("echo", "--workers: for the fork and thread models; the loop model "
+                                 "takes --threads");
+    return 0;
+}
+
+static int check_fit(const struct echo_config *cfg, unsigned given)
+{
+    bool stream = sockit_endpoint_is_stream(&cfg->ep);
+    int err = (given & GIVEN_WORKERS) ? check_workers(cfg, stream) : 0;
+
+    if (err)
+        return err;
+    if ((given & GIVEN_MAX_CLIENTS) && cfg->model == ECHO_ITERATIVE)
+        return cli_usage("echo", "--max-clients: the iterative model serves one client at a time");
+    if ((given & GIVEN_MAX_CLIENTS) && !stream)
+        return cli_usage("echo", "--max-clients: datagram endpoints have no clients to count");
+    if ((given & GIVEN_IDLE) && !stream)
+        return cli_usage("echo", "--idle-timeout: datagram endpoints have no connection to "
+                                 "time out");
+    return cli_sockopts_fit("echo", &cfg->ep, cfg->opts.flags);
+}
+
 static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli_tracer *tracer)
 {
-    struct echo_args args = { cfg, tracer };
+    struct echo_args args = { cfg, tracer, 0 };
     const char *env = getenv("SOCKIT_URING_BUFFERS");
     int err = env ? parse_uring_buffers(env, &cfg->loop.uring_buffers) : 0;
 
@@ -167,19 +219,41 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
     cfg->ep_text = argv[optind];
     if (cfg->model != ECHO_LOOP && (cfg->threads != 1 || cfg->loop.backend != SOCKIT_BACKEND_AUTO))
         return cli_usage("echo", "--threads and --backend belong to the loop model");
-    return cli_endpoint("echo", cfg->ep_text, &cfg->ep);
+    err = cli_endpoint("echo", cfg->ep_text, &cfg->ep);
+    return err ? err : check_fit(cfg, args.given);
 }
 
-/* The blocking models, on the socket echo_open opened. */
-static int run_model(struct echo_server *srv)
+/* The chosen model on CFG's endpoint. */
+static int run(const struct echo_config *cfg)
 {
-    switch (srv->cfg->model) {
-    case ECHO_ITERATIVE: return echo_run_iterative(srv);
-    case ECHO_FORK: return echo_run_fork(srv);
-    case ECHO_THREAD: return echo_run_thread(srv);
-    case ECHO_LOOP: break; /* the library's server: echo_run_loop */
-    }
-    return CLI_FAIL;
+    struct echo_server srv;
+    int rc;
+
+    if (cfg->model == ECHO_LOOP)
+        return echo_run_loop(cfg); /* the server opens its sockets, one per thread */
+    rc = echo_open(&srv, cfg);
+    if (rc != 0)
+        return rc;
+    rc = echo_run_classic(&srv);
+    echo_close(&srv);
+    return rc;
+}
+
+/* --show's "stdout failed" flag, in a page that the fork model's children share with the
+ * parent, so that the failure is reported once per server. */
+static int run_with_show(struct echo_config *cfg)
+{
+    _Atomic bool *lost =
+        mmap(NULL, sizeof(*lost), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int rc;
+
+    if (lost == MAP_FAILED)
+        return cli_fail("mmap", NULL, -errno);
+    atomic_init(lost, false);
+    cfg->show_lost = lost;
+    rc = run(cfg);
+    munmap((void *)lost, sizeof(*lost));
+    return rc;
 }
 
 int cmd_echo(int argc, char **argv)
@@ -192,7 +266,6 @@ int cmd_echo(int argc, char **argv)
         .workers = 2,
         .threads = 1,
     };
-    struct echo_server srv;
     int rc = parse_args(argc, argv, &cfg, &tracer);
 
     if (rc != 0)
@@ -203,12 +276,8 @@ int cmd_echo(int argc, char **argv)
     /* Every model waits in poll() (on the socket and the stop signals), so the socket is
      * non-blocking: a client that vanishes between poll and accept cannot hang us. */
     cfg.opts.flags |= SOCKIT_NONBLOCK;
-    if (cfg.model == ECHO_LOOP)
-        return echo_run_loop(&cfg); /* the server opens its sockets, one per thread */
-    rc = echo_open(&srv, &cfg, cfg.model == ECHO_FORK);
-    if (rc != 0)
-        return rc;
-    rc = run_model(&srv);
-    echo_close(&srv);
-    return rc;
+    /* A stdout or stderr whose reader went away must not kill a server: writes to it fail
+     * with EPIPE instead (--show checks them). Sockets never raise it (MSG_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
+    return cfg.show ? run_with_show(&cfg) : run(&cfg);
 }

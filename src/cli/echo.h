@@ -1,4 +1,6 @@
-/* sockit echo: configuration and the pieces the four server models share. */
+/* sockit echo: configuration and the pieces the four server models share. The models
+ * themselves are the library's: sockit/classic.h (iterative, fork, thread) and sockit/server.h
+ * (loop); the files here say what a client gets and what the log shows. */
 #ifndef SOCKIT_CLI_ECHO_H
 #define SOCKIT_CLI_ECHO_H
 
@@ -36,33 +38,29 @@ struct echo_config {
     struct sockit_loop_options loop; /* loop model: backend, io_uring buffers */
     unsigned long threads;           /* loop model: event-loop threads */
     bool show;                       /* copy what clients send to stdout */
-    bool quiet;                      /* no per-client log lines */
+    _Atomic bool *show_lost; /* --show: set once stdout failed (a page shared by every process) */
+    bool quiet;              /* no per-client log lines */
 };
 
 /* What a running server holds; set up by echo_open, released by echo_close. */
 struct echo_server {
     const struct echo_config *cfg;
     int lfd;   /* listening (stream) or bound (datagram) socket */
-    int sigfd; /* signalfd: SIGINT, SIGTERM (and SIGCHLD for fork) */
-    int spare; /* reserve fd, released to shed connections on EMFILE */
+    int sigfd; /* signalfd for SIGINT, SIGTERM: the stop fd, polled and never read */
     struct sockit_addr local;
+    struct sockit_socket_file file; /* the unix socket file this server made, removed at close */
 };
-
-/* Outcome of serving one stream client or waiting on the stop fd. */
-enum echo_end { ECHO_DONE, ECHO_STOP };
 
 /* Open the socket, block the stop signals into a signalfd, log "listening on ...".
  * Returns 0 or CLI_FAIL (message printed). */
-int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld);
+int echo_open(struct echo_server *srv, const struct echo_config *cfg);
 
 /* Log "listening on ENDPOINT (model M)" for the bound address LOCAL. */
 void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr *local);
 
-/* Close everything echo_open opened and remove a unix socket file. */
+/* Close everything echo_open opened and remove the unix socket file if it is still the one
+ * echo_open made (another server may have replaced it since). */
 void echo_close(struct echo_server *srv);
-
-/* Read the pending signal; true if it asks the server to stop (SIGINT/SIGTERM). */
-bool echo_stop_signal(int sigfd, int *signo);
 
 enum echo_wait_result { WAIT_TIMEOUT = 0, WAIT_READY = 1, WAIT_STOP = 2 };
 
@@ -72,14 +70,8 @@ int echo_wait(int fd, short events, int stop_fd, int timeout_ms);
 
 /* Serve one connected stream client until it closes, fails, idles out or STOP_FD becomes
  * readable. Logs and closes FD. */
-enum echo_end echo_session(const struct echo_config *cfg, int fd, const struct sockit_addr *peer,
-                           int stop_fd);
-
-/* Serve datagrams on FD until STOP_FD is readable or cfg->clients datagrams (0: no limit)
- * have been answered, counting in *SERVED (shared by the threads of one process).
- * Returns CLI_OK or CLI_FAIL. */
-int echo_dgram_serve(const struct echo_config *cfg, int fd, int stop_fd,
-                     _Atomic unsigned long *served);
+void echo_session(const struct echo_config *cfg, int fd, const struct sockit_addr *peer,
+                  int stop_fd);
 
 /* The bytes to send back for N received bytes in BUF (the echo, or --reply), after copying
  * the input to stdout when --show is set. */
@@ -102,9 +94,10 @@ typedef int echo_send_fn(void *ctx, const void *buf, size_t len, const struct so
 int echo_dgram_reply(const struct echo_config *cfg, const struct sockit_dgram_msg *m,
                      echo_send_fn *sender, void *ctx);
 
-/* Accept one client on a blocking-model listener: the fd, or -1 when nothing usable was
- * accepted (fd exhaustion is shed and logged). */
-int echo_accept(struct echo_server *srv, struct sockit_addr *peer);
+/* Log a client turned away (ERR -SOCKIT_EFULL: over --max-clients, or the -errno it could
+ * not be served with; PEER set, per client, so not with --quiet) or a failed accept (PEER
+ * NULL: -EMFILE and -ENFILE mean a waiting client was closed). */
+void echo_log_reject(const struct echo_config *cfg, int err, const struct sockit_addr *peer);
 
 /* Log lines (suppressed by --quiet where they are per-client). */
 void echo_log(const struct echo_config *cfg, const char *fmt, ...)
@@ -112,9 +105,9 @@ void echo_log(const struct echo_config *cfg, const char *fmt, ...)
 void echo_log_client(const struct echo_config *cfg, const struct sockit_addr *peer, const char *fmt,
                      ...) __attribute__((format(printf, 3, 4)));
 
-int echo_run_iterative(struct echo_server *srv);
-int echo_run_fork(struct echo_server *srv);
-int echo_run_thread(struct echo_server *srv);
+/* The iterative, fork and thread models on the socket echo_open opened, run by the library
+ * (sockit/classic.h): returns CLI_OK or CLI_FAIL (printed). */
+int echo_run_classic(struct echo_server *srv);
 /* The loop model runs on the library's server, which opens its own sockets (no echo_open):
  * returns CLI_OK or CLI_FAIL (printed). */
 int echo_run_loop(const struct echo_config *cfg);

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -66,15 +68,13 @@ void echo_log_client(const struct echo_config *cfg, const struct sockit_addr *pe
     echo_log(cfg, "%s %s", who, line);
 }
 
-static int open_sigfd(bool with_sigchld)
+static int open_sigfd(void)
 {
     sigset_t set;
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    if (with_sigchld)
-        sigaddset(&set, SIGCHLD);
     /* Blocked signals are delivered through the fd instead: no work in signal handlers, and
      * threads created later inherit the mask. */
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
@@ -91,11 +91,10 @@ void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr 
     echo_log(cfg, "listening on %s (model %s)", where, echo_model_name(cfg->model));
 }
 
-int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_sigchld)
+int echo_open(struct echo_server *srv, const struct echo_config *cfg)
 {
     srv->cfg = cfg;
-    srv->spare = -1;
-    srv->sigfd = open_sigfd(with_sigchld);
+    srv->sigfd = open_sigfd();
     if (srv->sigfd < 0)
         return cli_fail("signalfd", NULL, srv->sigfd);
     srv->lfd = sockit_socket_listen(&cfg->ep, &cfg->opts, &srv->local);
@@ -104,7 +103,8 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text,
                         srv->lfd);
     }
-    srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    /* Taken at once: a server started on this path after ours was removed must keep its file. */
+    sockit_socket_file_id(&cfg->ep, &srv->file);
     echo_log_listening(cfg, &srv->local);
     return 0;
 }
@@ -112,21 +112,8 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg, bool with_
 void echo_close(struct echo_server *srv)
 {
     sockit_socket_close(srv->lfd, srv->cfg->opts.trace);
-    sockit_socket_unlink(&srv->cfg->ep, srv->cfg->opts.trace);
-    if (srv->spare >= 0)
-        close(srv->spare);
+    sockit_socket_unlink_same(&srv->cfg->ep, &srv->file, srv->cfg->opts.trace);
     close(srv->sigfd);
-}
-
-bool echo_stop_signal(int sigfd, int *signo)
-{
-    struct signalfd_siginfo si;
-
-    *signo = 0;
-    if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-        return false;
-    *signo = (int)si.ssi_signo;
-    return si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM;
 }
 
 int echo_wait(int fd, short events, int stop_fd, int timeout_ms)
@@ -140,31 +127,52 @@ int echo_wait(int fd, short events, int stop_fd, int timeout_ms)
     return rc > 0 ? WAIT_READY : WAIT_TIMEOUT;
 }
 
-int echo_accept(struct echo_server *srv, struct sockit_addr *peer)
+void echo_log_reject(const struct echo_config *cfg, int err, const struct sockit_addr *peer)
 {
-    const struct echo_config *cfg = srv->cfg;
-    int fd = sockit_socket_accept(srv->lfd, &cfg->opts, peer);
+    if (err == -SOCKIT_EFULL)
+        echo_log_client(cfg, peer, "over --max-clients %lu: closed", cfg->max_clients);
+    else if (peer)
+        echo_log_client(cfg, peer, "%s: closed", sockit_strerror(err));
+    else if (err == -EMFILE || err == -ENFILE)
+        echo_log(cfg, "accept: %s: closing a waiting client", sockit_strerror(err));
+    else
+        echo_log(cfg, "accept: %s", sockit_strerror(err));
+}
 
-    if (fd >= 0)
-        return fd;
-    if (fd == -EMFILE || fd == -ENFILE) {
-        echo_log(cfg, "accept: %s: closing a waiting client", sockit_strerror(fd));
-        sockit_socket_shed(srv->lfd, &srv->spare, cfg->opts.trace);
-    } else if (fd != -EAGAIN) {
-        echo_log(cfg, "accept: %s", sockit_strerror(fd));
-    }
-    return -1;
+/* Copy BUF to stdout, one message a line (--show is for reading). Returns 0 or -errno. The
+ * caller holds stdout's lock, so that a message and its newline stay together. */
+static int show_locked(const void *buf, size_t n)
+{
+    bool add_newline = ((const char *)buf)[n - 1] != '\n';
+
+    errno = 0;
+    if (fwrite(buf, 1, n, stdout) == n && (!add_newline || fputc('\n', stdout) != EOF) &&
+        fflush(stdout) == 0)
+        return 0;
+    __fpurge(stdout); /* what stdio still holds would only fail again at exit */
+    return errno ? -errno : -EIO;
+}
+
+/* --show. A stdout that fails (its reader gone: EPIPE, SIGPIPE being ignored) is reported
+ * once, by whichever process or thread meets it first, and not written again: the server
+ * goes on serving. */
+static void show(const struct echo_config *cfg, const void *buf, size_t n)
+{
+    int err = 0;
+
+    flockfile(stdout);
+    if (!atomic_load(cfg->show_lost))
+        err = show_locked(buf, n);
+    funlockfile(stdout);
+    if (err && !atomic_exchange(cfg->show_lost, true))
+        echo_log(cfg, "--show: stdout: %s: output stopped, still serving", sockit_strerror(err));
 }
 
 void echo_answer(const struct echo_config *cfg, const void *buf, size_t n, const void **out,
                  size_t *out_len)
 {
-    if (cfg->show && n > 0) {
-        fwrite(buf, 1, n, stdout);
-        if (((const char *)buf)[n - 1] != '\n')
-            fputc('\n', stdout); /* --show is for reading: keep each message on its line */
-        fflush(stdout);
-    }
+    if (cfg->show && n > 0)
+        show(cfg, buf, n);
     *out = cfg->reply ? cfg->reply : buf;
     *out_len = cfg->reply ? cfg->reply_len : n;
 }

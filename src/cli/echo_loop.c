@@ -83,15 +83,8 @@ static const struct sockit_stream_ops client_ops = { .on_data = on_data, .on_clo
 
 static void on_reject(struct sockit_server *srv, int err, const struct sockit_addr *peer, void *ud)
 {
-    const struct echo_config *cfg = ((struct echo_loop *)ud)->cfg;
-
     (void)srv;
-    if (err == -SOCKIT_EFULL)
-        echo_log_client(cfg, peer, "over --max-clients %lu: closed", cfg->max_clients);
-    else if (peer)
-        echo_log_client(cfg, peer, "%s: closed", sockit_strerror(err));
-    else
-        echo_log(cfg, "accept: %s: closing a waiting client", sockit_strerror(err));
+    echo_log_reject(((struct echo_loop *)ud)->cfg, err, peer);
 }
 
 static int send_on_dgram(void *ctx, const void *buf, size_t len, const struct sockit_addr *to)

@@ -87,8 +87,8 @@ static void log_end(const struct session *s, const struct sockit_addr *peer, int
         echo_log_client(cfg, peer, "closed (%llu bytes in, %llu out)", s->in, s->out);
 }
 
-enum echo_end echo_session(const struct echo_config *cfg, int fd, const struct sockit_addr *peer,
-                           int stop_fd)
+void echo_session(const struct echo_config *cfg, int fd, const struct sockit_addr *peer,
+                  int stop_fd)
 {
     struct session s = { .cfg = cfg, .fd = fd, .stop_fd = stop_fd };
     char *buf = malloc(ECHO_CHUNK);
@@ -105,7 +105,6 @@ enum echo_end echo_session(const struct echo_config *cfg, int fd, const struct s
     log_end(&s, peer, how);
     free(buf);
     sockit_socket_close(fd, cfg->opts.trace);
-    return how == WAIT_STOP ? ECHO_STOP : ECHO_DONE;
 }
 
 static bool is_fatal(int err)
@@ -166,28 +165,4 @@ int echo_dgram_one(const struct echo_config *cfg, int fd, void *buf)
     m.truncated = n == -SOCKIT_ETRUNC;
     m.len = m.truncated ? ECHO_DGRAM_BUF : (size_t)n;
     return echo_dgram_reply(cfg, &m, send_on_fd, &s);
-}
-
-int echo_dgram_serve(const struct echo_config *cfg, int fd, int stop_fd,
-                     _Atomic unsigned long *served)
-{
-    char *buf = malloc(ECHO_DGRAM_BUF);
-    int rc = CLI_OK;
-
-    if (!buf)
-        return cli_fail("malloc", NULL, -ENOMEM);
-    while (!cfg->clients || *served < cfg->clients) {
-        int w = echo_wait(fd, POLLIN, stop_fd, -1);
-        if (w == WAIT_STOP)
-            break;
-        int r = w < 0 ? w : echo_dgram_one(cfg, fd, buf);
-        if (r == 1)
-            (*served)++;
-        if (r < 0 && r != -EAGAIN) {
-            rc = cli_fail("recvfrom", cfg->ep_text, r);
-            break;
-        }
-    }
-    free(buf);
-    return rc;
 }

@@ -1,4 +1,5 @@
 /* Error lines, usage errors, traces and JSON strings: everything sockit prints goes here. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -83,6 +84,20 @@ int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
     if (err)
         return cli_usage(cmd, "invalid endpoint '%s': %s",
                          quote_for_error(text, shown, sizeof(shown)), sockit_strerror(err));
+    return 0;
+}
+
+int cli_sockopts_fit(const char *cmd, const struct sockit_endpoint *ep, unsigned flags)
+{
+    struct in_addr v4;
+    const char *kind = sockit_endpoint_scheme(ep->transport);
+
+    if ((flags & SOCKIT_NODELAY) && ep->transport != SOCKIT_TCP)
+        return cli_usage(cmd, "--nodelay: TCP only, not a %s endpoint", kind);
+    if ((flags & SOCKIT_V6ONLY) && sockit_endpoint_is_unix(ep))
+        return cli_usage(cmd, "--v6only: IPv6 only, not a %s endpoint", kind);
+    if ((flags & SOCKIT_V6ONLY) && inet_pton(AF_INET, ep->host, &v4) == 1)
+        return cli_usage(cmd, "--v6only: IPv6 only, and %s is an IPv4 address", ep->host);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 // Every public header, compiled as C++17 (extern "C" guards, no C-only syntax), and a call
 // linked against the C library: make test builds and runs it.
 #include "sockit/buf.h"
+#include "sockit/classic.h"
 #include "sockit/clock.h"
 #include "sockit/dgram.h"
 #include "sockit/endpoint.h"
@@ -16,7 +17,14 @@
 #include "sockit/socket.h"
 #include "sockit/trace.h"
 
+#include <cerrno>
+
 int main()
 {
+    struct sockit_classic_options o = {};
+    struct sockit_classic_handler h = {};
+
+    if (sockit_classic_run(-1, -1, &o, &h, nullptr, nullptr) != -EBADF)
+        return 1;
     return sockit_strerror(-SOCKIT_EEMPTY) == nullptr; // linked with C linkage
 }

@@ -30,10 +30,8 @@ struct sockit_server {
     struct sockit__server_thread *threads;
     unsigned nthreads;
     struct sockit_server_info info; /* local address (at start), backend and its fallback */
-    dev_t file_dev;                 /* the unix socket file the server created, if OWN_FILE */
-    ino_t file_ino;
-    bool own_file;
-    bool started, joined; /* start was called; the threads have been joined */
+    struct sockit_socket_file file; /* the unix socket file the server created, if valid */
+    bool started, joined;           /* start was called; the threads have been joined */
     pthread_mutex_t lock; /* threads[i].loop: a stop against a thread letting its loop go */
     /* Counters, over all threads. ACCEPTED also counts toward max_served and LIVE toward
      * max_clients; FINISHED counts the clients that have closed. */

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server_internal.h"
@@ -20,34 +19,17 @@ static uint16_t port_of(const struct sockit_addr *a)
     return 0;
 }
 
-static bool has_file(const struct sockit_endpoint *ep)
-{
-    return sockit_endpoint_is_unix(ep) && ep->path[0] != '@';
-}
-
 /* Note which file the unix socket was bound to: only that one is removed at the end. */
 static void remember_file(struct sockit_server *srv)
 {
-    struct stat st;
-
-    if (!has_file(&srv->o.endpoint) || lstat(srv->o.endpoint.path, &st) < 0)
-        return;
-    srv->file_dev = st.st_dev;
-    srv->file_ino = st.st_ino;
-    srv->own_file = true;
+    sockit_socket_file_id(&srv->o.endpoint, &srv->file);
 }
 
 /* Remove the socket file unless someone else's file has taken its name meanwhile. */
 static void remove_file(struct sockit_server *srv)
 {
-    struct stat st;
-
-    if (!srv->own_file)
-        return;
-    srv->own_file = false;
-    if (lstat(srv->o.endpoint.path, &st) == 0 && st.st_dev == srv->file_dev &&
-        st.st_ino == srv->file_ino)
-        sockit_socket_unlink(&srv->o.endpoint, srv->o.sockopts.trace);
+    sockit_socket_unlink_same(&srv->o.endpoint, &srv->file, srv->o.sockopts.trace);
+    srv->file.valid = false;
 }
 
 /* Thread I's socket: the first binds the endpoint; the others bind the port it got (port 0
