@@ -1,4 +1,5 @@
-/* sockit bench: options, worker threads, live progress and the summary (text or JSON). */
+/* sockit bench: options, live progress and the summary (text or JSON) around the library's
+ * load generator (sockit/bench.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -7,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
 #include "cli.h"
+#include "sockit/bench.h"
 #include "sockit/clock.h"
 #include "sockit/error.h"
 
@@ -70,11 +71,18 @@ static const struct option bench_options[] = {
 
 static const char *const mode_names[] = { "pingpong", "pipeline", "bulk", "connect", "send" };
 
-static int parse_mode(const char *text, enum bench_mode *mode)
+/* The command line: the library's settings and what only the program does with them. */
+struct bench_opts {
+    struct sockit_bench_config cfg;
+    const char *ep_text;
+    bool json, quiet;
+};
+
+static int parse_mode(const char *text, enum sockit_bench_mode *mode)
 {
     for (int i = 0; i < 5; i++) {
         if (strcmp(text, mode_names[i]) == 0) {
-            *mode = (enum bench_mode)i;
+            *mode = (enum sockit_bench_mode)i;
             return 0;
         }
     }
@@ -116,15 +124,10 @@ static int parse_seconds(const char *opt, const char *text, double *out)
     return 0;
 }
 
-struct bench_args {
-    struct bench_config *cfg;
-    bool size_given;
-};
-
 static int parse_option(int c, void *ctx)
 {
-    struct bench_config *cfg = ((struct bench_args *)ctx)->cfg;
-    bool *size_given = &((struct bench_args *)ctx)->size_given;
+    struct bench_opts *o = ctx;
+    struct sockit_bench_config *cfg = &o->cfg;
     unsigned long long v;
     int err = 0;
 
@@ -133,125 +136,77 @@ static int parse_option(int c, void *ctx)
     case 'c': return cli_number("bench", "--connections", optarg, 1, 100000, &cfg->connections);
     case 's':
         err = parse_amount("--size", optarg, &v);
-        if (!err && v > (64u << 20))
+        if (!err && v > SOCKIT_BENCH_MAX_SIZE)
             return cli_usage("bench", "--size: at most 64M");
-        cfg->size = (unsigned long)v;
-        *size_given = true;
+        cfg->size = (size_t)v;
         return err;
     case 'D': return cli_number("bench", "--depth", optarg, 1, 4096, &cfg->depth);
     case 'd': return parse_seconds("--duration", optarg, &cfg->duration_s);
-    case 'n': return parse_amount("--count", optarg, &cfg->count);
+    case 'n':
+        err = parse_amount("--count", optarg, &v);
+        cfg->count = v;
+        return err;
     case 'r': return parse_seconds("--rate", optarg, &cfg->rate);
     case 't': return cli_number("bench", "--threads", optarg, 1, 256, &cfg->threads);
     case OPT_TIMEOUT: return cli_number("bench", "--timeout", optarg, 1, 3600000, &cfg->timeout_ms);
-    case OPT_JSON: cfg->json = true; return 0;
+    case OPT_JSON: o->json = true; return 0;
     case OPT_BACKEND:
         if (sockit_backend_parse(optarg, &cfg->backend) < 0)
             return cli_usage("bench", "--backend: '%s' is not uring, epoll, poll or auto", optarg);
         return 0;
 
-    case 'q': cfg->quiet = true; return 0;
+    case 'q': o->quiet = true; return 0;
     }
     return cli_usage("bench", "unknown option");
 }
 
-static int parse_args(int argc, char **argv, struct bench_config *cfg)
+static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
-    struct bench_args args = { cfg, false };
+    struct sockit_bench_config *cfg = &o->cfg;
     int err = cli_parse_options("bench", argc, argv, ":m:c:s:D:d:n:r:t:qh", bench_options,
-                                bench_help, NULL, parse_option, &args);
+                                bench_help, NULL, parse_option, o);
+    const char *why;
 
     if (err)
         return err;
     if (optind != argc - 1)
         return cli_usage("bench", optind >= argc ? "missing ENDPOINT" : "too many arguments");
-    cfg->ep_text = argv[optind];
-    if ((err = cli_endpoint("bench", cfg->ep_text, &cfg->ep)) != 0)
+    o->ep_text = argv[optind];
+    if ((err = cli_endpoint("bench", o->ep_text, &cfg->endpoint)) != 0)
         return err;
-    bool streaming = cfg->mode == BENCH_BULK || cfg->mode == BENCH_SEND;
-    if (!args.size_given && streaming)
-        cfg->size = 65536;
-    if (streaming && !sockit_endpoint_is_stream(&cfg->ep))
-        return cli_usage("bench", "%s mode needs a stream endpoint (tcp:// or unix:)",
-                         mode_names[cfg->mode]);
-    if (cfg->mode == BENCH_CONNECT && !sockit_endpoint_is_stream(&cfg->ep))
-        return cli_usage("bench", "connect mode needs a stream endpoint (tcp:// or unix:)");
-    if (!sockit_endpoint_is_stream(&cfg->ep) && cfg->size > SOCKIT_UDP4_MAX)
-        return cli_usage("bench", "--size: a datagram carries at most %d bytes", SOCKIT_UDP4_MAX);
-    if (cfg->threads > cfg->connections)
-        cfg->threads = cfg->connections;
-    if (cfg->count == 0 && cfg->duration_s == 0)
-        cfg->duration_s = 10;
+    if ((why = sockit_bench_check(cfg)) != NULL)
+        return cli_usage("bench", "%s", why);
+    sockit_bench_defaults(cfg, cfg);
     return 0;
 }
 
-static void progress_line(const struct bench_config *cfg, const struct bench_live *live,
-                          double elapsed, unsigned long long *last_msgs,
-                          unsigned long long *last_bytes)
+static void progress_line(const struct sockit_bench_live *live, double elapsed,
+                          struct sockit_bench_live *last)
 {
-    unsigned long long m = atomic_load(&live->messages), b = atomic_load(&live->bytes);
-
     fprintf(stderr, "\r[%5.0fs] %10.0f msg/s %9.2f MB/s  errors %llu   ", elapsed,
-            (double)(m - *last_msgs), (double)(b - *last_bytes) / 1e6,
-            (unsigned long long)atomic_load(&live->errors));
+            (double)(live->messages - last->messages), (double)(live->bytes - last->bytes) / 1e6,
+            (unsigned long long)live->errors);
     fflush(stderr);
-    *last_msgs = m;
-    *last_bytes = b;
-    (void)cfg;
+    *last = *live;
 }
 
-/* Sleep in the main thread until every worker is done, printing progress each second. */
-static void watch(const struct bench_config *cfg, struct bench_live *live, int64_t start,
-                  pthread_t *tids, unsigned long n)
+/* Wait in the main thread until the run is over, printing progress each second. */
+static void watch(const struct bench_opts *o, struct sockit_bench *b)
 {
-    bool show = !cfg->quiet && isatty(STDERR_FILENO);
-    unsigned long long msgs = 0, bytes = 0;
-    int64_t next = start + 1000000000;
+    bool show = !o->quiet && isatty(STDERR_FILENO);
+    struct sockit_bench_live last = { 0 }, live;
+    int64_t start = (int64_t)sockit_clock_ns(), next = start + 1000000000;
 
-    for (unsigned long i = 0; i < n; i++) {
-        for (;;) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            if (pthread_timedjoin_np(tids[i], NULL, &ts) == 0)
-                break;
-            int64_t now = (int64_t)sockit_clock_ns();
-            if (show && now >= next) {
-                progress_line(cfg, live, (double)(now - start) / 1e9, &msgs, &bytes);
-                next += 1000000000;
-            }
+    while (sockit_bench_wait(b, 100) == -ETIMEDOUT) {
+        int64_t now = (int64_t)sockit_clock_ns();
+        if (show && now >= next) {
+            sockit_bench_live(b, &live);
+            progress_line(&live, (double)(now - start) / 1e9, &last);
+            next += 1000000000;
         }
     }
     if (show && next > start + 1000000000)
         fputs("\n", stderr);
-}
-
-struct totals {
-    struct bench_result r;
-    double seconds;
-};
-
-static void merge(struct totals *t, const struct bench_worker *w, unsigned long n)
-{
-    sockit_hist_reset(&t->r.latency);
-    for (unsigned long i = 0; i < n; i++) {
-        const struct bench_result *r = &w[i].result;
-        t->r.messages += r->messages;
-        t->r.bytes += r->bytes;
-        t->r.connect_errors += r->connect_errors;
-        t->r.io_errors += r->io_errors;
-        t->r.lost += r->lost;
-        t->r.closed_by_server += r->closed_by_server;
-        if (!t->r.first_error && r->first_error) {
-            t->r.first_error = r->first_error;
-            t->r.first_error_op = r->first_error_op;
-        }
-        sockit_hist_merge(&t->r.latency, &r->latency);
-    }
 }
 
 static double pct_us(const struct sockit_hist *h, double p)
@@ -259,126 +214,89 @@ static double pct_us(const struct sockit_hist *h, double p)
     return (double)sockit_hist_percentile(h, p) / 1000.0;
 }
 
-static void print_text(const struct bench_config *cfg, const struct totals *t)
+static void print_text(const struct bench_opts *o, const struct sockit_bench_result *r)
 {
-    const struct bench_result *r = &t->r;
+    const struct sockit_bench_config *cfg = &o->cfg;
     const struct sockit_hist *h = &r->latency;
 
-    printf("sockit bench %s: %s, %lu connections, %lu B, %lu thread%s\n", cfg->ep_text,
+    printf("sockit bench %s: %s, %lu connections, %zu B, %lu thread%s\n", o->ep_text,
            mode_names[cfg->mode], cfg->connections, cfg->size, cfg->threads,
            cfg->threads == 1 ? "" : "s");
-    printf("  messages    %llu in %.2f s = %.0f msg/s\n", r->messages, t->seconds,
-           (double)r->messages / t->seconds);
-    printf("  throughput  %.2f MB/s %s\n", (double)r->bytes / t->seconds / 1e6,
-           cfg->mode == BENCH_SEND ? "sent" : "echoed");
+    printf("  messages    %llu in %.2f s = %.0f msg/s\n", (unsigned long long)r->messages,
+           r->seconds, (double)r->messages / r->seconds);
+    printf("  throughput  %.2f MB/s %s\n", (double)r->bytes / r->seconds / 1e6,
+           cfg->mode == SOCKIT_BENCH_SEND ? "sent" : "echoed");
     if (h->count)
         printf("  latency     p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us\n",
                pct_us(h, 50), pct_us(h, 90), pct_us(h, 99), pct_us(h, 99.9),
                (double)h->max / 1000.0);
     printf("  errors      %llu (connect %llu, closed by server %llu, i/o %llu, lost %llu)\n",
-           r->connect_errors + r->io_errors + r->lost + r->closed_by_server, r->connect_errors,
-           r->closed_by_server, r->io_errors, r->lost);
+           (unsigned long long)(r->connect_errors + r->io_errors + r->lost + r->closed_by_server),
+           (unsigned long long)r->connect_errors, (unsigned long long)r->closed_by_server,
+           (unsigned long long)r->io_errors, (unsigned long long)r->lost);
 }
 
-static void print_json(const struct bench_config *cfg, const struct totals *t)
+static void print_json(const struct bench_opts *o, const struct sockit_bench_result *r)
 {
-    const struct bench_result *r = &t->r;
+    const struct sockit_bench_config *cfg = &o->cfg;
     const struct sockit_hist *h = &r->latency;
 
     printf("{\"endpoint\":");
-    cli_json_string(stdout, cfg->ep_text, strlen(cfg->ep_text));
-    printf(",\"mode\":\"%s\",\"connections\":%lu,\"size\":%lu,\"depth\":%lu,\"threads\":%lu,"
+    cli_json_string(stdout, o->ep_text, strlen(o->ep_text));
+    printf(",\"mode\":\"%s\",\"connections\":%lu,\"size\":%zu,\"depth\":%lu,\"threads\":%lu,"
            "\"rate\":%.0f,\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.1f,\"bytes\":%llu,"
            "\"mb_per_s\":%.3f,",
            mode_names[cfg->mode], cfg->connections, cfg->size,
-           cfg->mode == BENCH_PIPELINE ? cfg->depth : 1, cfg->threads, cfg->rate, t->seconds,
-           r->messages, (double)r->messages / t->seconds, r->bytes,
-           (double)r->bytes / t->seconds / 1e6);
+           cfg->mode == SOCKIT_BENCH_PIPELINE ? cfg->depth : 1, cfg->threads, cfg->rate, r->seconds,
+           (unsigned long long)r->messages, (double)r->messages / r->seconds,
+           (unsigned long long)r->bytes, (double)r->bytes / r->seconds / 1e6);
     printf("\"latency_us\":{\"count\":%llu,\"mean\":%.2f,\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
            "\"p999\":%.2f,\"max\":%.2f},",
            (unsigned long long)h->count, sockit_hist_mean(h) / 1000.0, pct_us(h, 50), pct_us(h, 90),
            pct_us(h, 99), pct_us(h, 99.9), (double)h->max / 1000.0);
     printf("\"errors\":{\"connect\":%llu,\"closed_by_server\":%llu,\"io\":%llu,\"lost\":%llu}}\n",
-           r->connect_errors, r->closed_by_server, r->io_errors, r->lost);
+           (unsigned long long)r->connect_errors, (unsigned long long)r->closed_by_server,
+           (unsigned long long)r->io_errors, (unsigned long long)r->lost);
 }
 
-/* Split connections and the count across workers, start them, wait, merge. */
-static int run(struct bench_config *cfg, struct totals *t)
+static int report(const struct bench_opts *o, const struct sockit_bench_result *r)
 {
-    struct bench_live live = { 0 };
-    struct bench_worker *w = calloc(cfg->threads, sizeof(*w));
-    pthread_t *tids = calloc(cfg->threads, sizeof(*tids));
-    unsigned long started = 0;
-    int64_t start = (int64_t)sockit_clock_ns();
+    uint64_t failures = r->connect_errors + r->io_errors + r->closed_by_server + r->lost;
 
-    if (!w || !tids) {
-        free(w);
-        free(tids);
-        return -ENOMEM;
-    }
-    for (unsigned long i = 0, first = 0; i < cfg->threads; i++) {
-        w[i].cfg = cfg;
-        w[i].live = &live;
-        w[i].first_conn = first;
-        w[i].nconns = cfg->connections / cfg->threads + (i < cfg->connections % cfg->threads);
-        w[i].quota = cfg->count ? cfg->count / cfg->threads + (i < cfg->count % cfg->threads) : 0;
-        w[i].start_ns = start;
-        w[i].end_ns = cfg->duration_s > 0 ? start + (int64_t)(cfg->duration_s * 1e9) : 0;
-        first += w[i].nconns;
-        sockit_hist_reset(&w[i].result.latency);
-        if (pthread_create(&tids[i], NULL, bench_worker_run, &w[i]) != 0)
-            break;
-        started++;
-    }
-    watch(cfg, &live, start, tids, started);
-    t->seconds = (double)((int64_t)sockit_clock_ns() - start) / 1e9;
-    merge(t, w, started);
-    free(w);
-    free(tids);
-    return started == cfg->threads ? 0 : -EAGAIN;
-}
-
-static int report(const struct bench_config *cfg, const struct totals *t)
-{
-    const struct bench_result *r = &t->r;
-    unsigned long long failures = r->connect_errors + r->io_errors + r->closed_by_server + r->lost;
-
-    if (cfg->json)
-        print_json(cfg, t);
+    if (o->json)
+        print_json(o, r);
     else
-        print_text(cfg, t);
-    if (r->connect_errors == cfg->connections && r->messages == 0)
-        return cli_fail(r->first_error_op ? r->first_error_op : "connect", cfg->ep_text,
+        print_text(o, r);
+    if (r->connect_errors == o->cfg.connections && r->messages == 0)
+        return cli_fail(r->first_error_op ? r->first_error_op : "connect", o->ep_text,
                         r->first_error);
     if (r->closed_by_server)
-        fprintf(stderr, "sockit: bench %s: the server closed %llu connection%s\n", cfg->ep_text,
-                r->closed_by_server, r->closed_by_server == 1 ? "" : "s");
+        fprintf(stderr, "sockit: bench %s: the server closed %llu connection%s\n", o->ep_text,
+                (unsigned long long)r->closed_by_server, r->closed_by_server == 1 ? "" : "s");
     else if (failures && r->first_error)
-        cli_fail(r->first_error_op ? r->first_error_op : "bench", cfg->ep_text, r->first_error);
+        cli_fail(r->first_error_op ? r->first_error_op : "bench", o->ep_text, r->first_error);
     return failures || r->messages == 0 ? CLI_FAIL : CLI_OK;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    struct bench_config cfg = { .mode = BENCH_PINGPONG,
-                                .connections = 50,
-                                .size = 64,
-                                .depth = 16,
-                                .threads = 1,
-                                .timeout_ms = 1000 };
-    struct totals *t;
-    int rc = parse_args(argc, argv, &cfg);
+    struct bench_opts o = { .cfg = { .mode = SOCKIT_BENCH_PINGPONG } };
+    struct sockit_bench *b;
+    int rc = parse_args(argc, argv, &o);
 
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
-    rc = sockit_endpoint_resolve(&cfg.ep, 0, &cfg.addr, 1);
+    rc = sockit_endpoint_resolve(&o.cfg.endpoint, 0, &o.cfg.addr, 1);
     if (rc < 0)
-        return cli_fail("resolve", cfg.ep_text, rc);
-    t = calloc(1, sizeof(*t)); /* holds a histogram: too big for the stack of some systems */
-    if (!t)
-        return cli_fail("bench", NULL, -ENOMEM);
-    rc = run(&cfg, t);
-    rc = rc < 0 ? cli_fail("pthread_create", NULL, rc) : report(&cfg, t);
-    free(t);
+        return cli_fail("resolve", o.ep_text, rc);
+    if ((rc = sockit_bench_new(&o.cfg, &b)) < 0)
+        return cli_fail("bench", o.ep_text, rc);
+    if ((rc = sockit_bench_start(b)) < 0) {
+        sockit_bench_free(b);
+        return cli_fail("pthread_create", NULL, rc);
+    }
+    watch(&o, b);
+    rc = report(&o, sockit_bench_result(b));
+    sockit_bench_free(b);
     return rc;
 }
