@@ -47,7 +47,9 @@ enum sockit_bench_mode {
     SOCKIT_BENCH_SEND,     /* one-way: streams SIZE writes; whatever comes back is dropped */
 };
 
-#define SOCKIT_BENCH_MAX_SIZE (64ul << 20) /* largest message (bulk, send: write) size */
+#define SOCKIT_BENCH_MAX_SIZE                                                                      \
+    (64ul << 20) /* largest message (bulk, send: write) size, and                                  \
+                    pipeline's largest DEPTH x SIZE in flight */
 
 /* What to run. Zero means the default given. */
 struct sockit_bench_config {
@@ -57,14 +59,20 @@ struct sockit_bench_config {
     enum sockit_bench_mode mode;     /* PINGPONG */
     unsigned long connections;       /* concurrent connections: 50 */
     size_t size;                     /* message size: 64; bulk and send: write size, 65536 */
-    unsigned long depth;             /* pipeline: messages in flight per connection: 16 */
+    unsigned long depth;             /* messages in flight per connection: pipeline 16; the
+                                        other modes 1 (more is refused) */
     unsigned long threads;           /* worker threads: 1 (never more than connections) */
     double duration_s;               /* run for so long; 0 with COUNT 0: 10 s; 0: until COUNT */
     uint64_t count;                  /* stop after so many messages (bulk, send: bytes) */
-    double rate;                     /* messages/s over all connections (open loop); 0: closed
-                                        loop. Latency then counts from each message's intended
-                                        send time, so a stalled server cannot hide */
-    unsigned long timeout_ms;        /* a datagram reply later than this is lost: 1000 */
+    double rate;                     /* pingpong, pipeline: messages/s over all connections
+                                        (open loop); 0: closed loop. Latency then counts from
+                                        each message's intended send time, so a stalled server
+                                        cannot hide */
+    unsigned long timeout_ms;        /* 2000 (wrk's). A connect, and a reply, may take so long:
+                                        a later datagram reply is lost; a stream whose oldest
+                                        message waited longer (bulk, send: no byte moved for so
+                                        long) is closed as timed out. Connects also end at the
+                                        end of the run */
     enum sockit_backend backend;     /* the workers' loops; AUTO: io_uring where the kernel has
                                         it, but epoll for bulk and send (measured faster) */
 };
@@ -73,7 +81,8 @@ struct sockit_bench_config {
 struct sockit_bench_live {
     uint64_t messages; /* messages answered (bulk: SIZE bytes echoed; send: SIZE bytes sent) */
     uint64_t bytes;    /* bytes echoed back (send: bytes the kernel took) */
-    uint64_t errors;   /* connections failed or closed by the server, datagrams lost */
+    uint64_t errors;   /* connections failed, timed out or closed by the server, datagrams
+                          lost */
 };
 
 /* The merged results of a finished run. */
@@ -83,6 +92,10 @@ struct sockit_bench_result {
     uint64_t closed_by_server;  /* connections the server ended or reset */
     uint64_t io_errors;         /* connections closed on another send or receive error */
     uint64_t lost;              /* datagrams with no reply within timeout_ms */
+    uint64_t timeouts;          /* streams closed: no reply within timeout_ms */
+    uint64_t unanswered;        /* messages sent and never answered (in flight at the end, or
+                                   on a connection that failed); each is in LATENCY with the
+                                   time it waited, as wrk2 counts them */
     int first_error;            /* the first -errno (or -SOCKIT_E*) met, 0 if none... */
     const char *first_error_op; /* ... and what failed: "connect", "send", "recv"... */
     double seconds;             /* from start to the end of the last worker */
@@ -92,6 +105,12 @@ struct sockit_bench_result {
 /* The settings of CFG with every default filled in (a zero field gets its default), in
  * *OUT. */
 void sockit_bench_defaults(const struct sockit_bench_config *cfg, struct sockit_bench_config *out);
+
+/* The largest message SIZE that CFG's endpoint carries: SOCKIT_BENCH_MAX_SIZE on streams;
+ * 65,507 bytes for UDP over IPv4, 65,527 over IPv6 (ADDR decides; unresolved: the larger); for
+ * unix datagrams the kernel's limit for a socket's send buffer grown as far as
+ * net.core.wmem_max lets it (its SO_SNDBUF less 32), which the bench then sets. */
+size_t sockit_bench_max_size(const struct sockit_bench_config *cfg);
 
 /* Why CFG (defaults filled in or not) cannot run, as a sentence naming the setting ("bulk
  * mode needs a stream endpoint (tcp:// or unix:)"), or NULL when it can. Static text. */

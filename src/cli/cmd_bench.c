@@ -28,22 +28,31 @@ static const char bench_help[] =
     "  -m, --mode MODE         pingpong, pipeline, bulk, connect or send\n"
     "  -c, --connections N     concurrent connections (default 50)\n"
     "  -s, --size BYTES        message size (default 64; bulk, send: write size, 65536)\n"
-    "  -D, --depth N           pipeline: messages in flight per connection (default 16)\n"
-    "  -d, --duration SEC      run for SEC seconds (default 10, or until --count)\n"
+    "  -D, --depth N           pipeline only: messages in flight per connection (default\n"
+    "                          16); depth x size is at most 64M per connection\n"
+    "  -d, --duration SEC      run for SEC seconds, at least 0.001 (default 10, or until\n"
+    "                          --count)\n"
     "  -n, --count N           stop after N messages (bulk: N bytes), e.g. 1000000 or 1G\n"
-    "  -r, --rate N            open loop: N messages/s in total; latency counts from each\n"
-    "                          message's intended send time (no coordinated omission)\n"
+    "  -r, --rate N            pingpong, pipeline: open loop, N messages/s in total; latency\n"
+    "                          counts from each message's intended send time (no coordinated\n"
+    "                          omission); a rate missed by over 10 % is a warning\n"
     "  -t, --threads N         client threads (default 1)\n"
-    "      --timeout MS        datagrams: count a reply as lost after MS ms (default 1000)\n"
+    "      --timeout MS        a connect or a reply may take MS ms (default 2000): a later\n"
+    "                          datagram reply is lost, a stream whose reply (bulk, send: any\n"
+    "                          progress) is later is closed as timed out. Connects also end\n"
+    "                          with the run\n"
     "      --backend NAME      the client's event loop: uring, epoll, poll or auto (default:\n"
     "                          uring where the kernel has it; epoll for bulk and send)\n"
 
     "      --json              print the result as one JSON object on stdout\n"
     "  -q, --quiet             no live progress line\n"
     "  -h, --help              show this help\n\n"
-    "A progress line is printed every second when stderr is a terminal. Exit status: 0 all\n"
-    "messages answered; 1 connections failed, were closed by the server or replies were lost;\n"
-    "2 usage error.\n\n"
+    "A progress line is printed every second when stderr is a terminal. Messages still\n"
+    "unanswered at the end (or when their connection failed) count in the latency with the\n"
+    "time they waited, as wrk2 counts them, so a server that stops answering shows.\n\n"
+    "Exit status: 0 replies came and nothing failed; 1 connections failed, timed out or were\n"
+    "closed by the server, replies were lost, or no reply came at all (stderr names the\n"
+    "cause; --json has it in \"error\"); 2 usage error.\n\n"
     "Examples:\n"
     "  sockit bench tcp://127.0.0.1:7000 -c 50 -d 10\n"
     "  sockit bench tcp://127.0.0.1:7000 -m pipeline -D 32 --json\n"
@@ -76,6 +85,7 @@ struct bench_opts {
     struct sockit_bench_config cfg;
     const char *ep_text;
     bool json, quiet;
+    bool depth_given;
 };
 
 static int parse_mode(const char *text, enum sockit_bench_mode *mode)
@@ -113,13 +123,17 @@ static int parse_amount(const char *opt, const char *text, unsigned long long *o
     return 0;
 }
 
-static int parse_seconds(const char *opt, const char *text, double *out)
+/* A number in (0, 1e7] for OPT, at least MIN, which UNIT names ("seconds"). */
+static int parse_positive(const char *opt, const char *text, const char *unit, double min,
+                          double *out)
 {
     char *end;
     double v = strtod(text, &end);
 
     if (end == text || *end || !(v > 0) || v > 1e7)
-        return cli_usage("bench", "%s: '%s' is not a positive number of seconds", opt, text);
+        return cli_usage("bench", "%s: '%s' is not a positive number of %s", opt, text, unit);
+    if (v < min)
+        return cli_usage("bench", "%s: '%s' is below %g %s", opt, text, min, unit);
     *out = v;
     return 0;
 }
@@ -140,13 +154,15 @@ static int parse_option(int c, void *ctx)
             return cli_usage("bench", "--size: at most 64M");
         cfg->size = (size_t)v;
         return err;
-    case 'D': return cli_number("bench", "--depth", optarg, 1, 4096, &cfg->depth);
-    case 'd': return parse_seconds("--duration", optarg, &cfg->duration_s);
+    case 'D':
+        o->depth_given = true;
+        return cli_number("bench", "--depth", optarg, 1, 4096, &cfg->depth);
+    case 'd': return parse_positive("--duration", optarg, "seconds", 0.001, &cfg->duration_s);
     case 'n':
         err = parse_amount("--count", optarg, &v);
         cfg->count = v;
         return err;
-    case 'r': return parse_seconds("--rate", optarg, &cfg->rate);
+    case 'r': return parse_positive("--rate", optarg, "messages per second", 0, &cfg->rate);
     case 't': return cli_number("bench", "--threads", optarg, 1, 256, &cfg->threads);
     case OPT_TIMEOUT: return cli_number("bench", "--timeout", optarg, 1, 3600000, &cfg->timeout_ms);
     case OPT_JSON: o->json = true; return 0;
@@ -174,8 +190,42 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     o->ep_text = argv[optind];
     if ((err = cli_endpoint("bench", o->ep_text, &cfg->endpoint)) != 0)
         return err;
+    if (o->depth_given && cfg->mode != SOCKIT_BENCH_PIPELINE)
+        return cli_usage("bench",
+                         "--depth applies to -m pipeline only (%s keeps one message in "
+                         "flight per connection)",
+                         mode_names[cfg->mode]);
+    if (cfg->size > sockit_bench_max_size(cfg))
+        return cli_usage("bench", "--size: %s carries at most %zu bytes a message", o->ep_text,
+                         sockit_bench_max_size(cfg));
+    unsigned long depth = cfg->depth ? cfg->depth : 16;
+    size_t size = cfg->size ? cfg->size : 64;
+    if (cfg->mode == SOCKIT_BENCH_PIPELINE && depth * size > SOCKIT_BENCH_MAX_SIZE)
+        return cli_usage("bench",
+                         "--depth x --size: %lu x %zu bytes is over 64M in flight per connection",
+                         depth, size);
+    if (cfg->rate > 0 && cfg->mode != SOCKIT_BENCH_PINGPONG && cfg->mode != SOCKIT_BENCH_PIPELINE)
+        return cli_usage("bench",
+                         "--rate paces -m pingpong and pipeline only (%s runs as fast "
+                         "as the server goes)",
+                         mode_names[cfg->mode]);
     if ((why = sockit_bench_check(cfg)) != NULL)
         return cli_usage("bench", "%s", why);
+    return 0;
+}
+
+/* Resolve the endpoint; a datagram size is checked against the family found (IPv4's 65,507
+ * is less than IPv6's 65,527). Returns 0, CLI_FAIL or CLI_USAGE, with the message. */
+static int resolve(struct bench_opts *o)
+{
+    struct sockit_bench_config *cfg = &o->cfg;
+    int rc = sockit_endpoint_resolve(&cfg->endpoint, 0, &cfg->addr, 1);
+
+    if (rc < 0)
+        return cli_fail("resolve", o->ep_text, rc);
+    if (cfg->size > sockit_bench_max_size(cfg))
+        return cli_usage("bench", "--size: %s carries at most %zu bytes a message", o->ep_text,
+                         sockit_bench_max_size(cfg));
     sockit_bench_defaults(cfg, cfg);
     return 0;
 }
@@ -214,6 +264,15 @@ static double pct_us(const struct sockit_hist *h, double p)
     return (double)sockit_hist_percentile(h, p) / 1000.0;
 }
 
+/* The rate reached, and whether it fell short of the one asked for by more than 10 %. */
+static double rate_reached(const struct sockit_bench_result *r, bool *missed, double asked)
+{
+    double reached = r->seconds > 0 ? (double)r->messages / r->seconds : 0;
+
+    *missed = asked > 0 && reached < 0.9 * asked;
+    return reached;
+}
+
 static void print_text(const struct bench_opts *o, const struct sockit_bench_result *r)
 {
     const struct sockit_bench_config *cfg = &o->cfg;
@@ -230,52 +289,109 @@ static void print_text(const struct bench_opts *o, const struct sockit_bench_res
         printf("  latency     p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us\n",
                pct_us(h, 50), pct_us(h, 90), pct_us(h, 99), pct_us(h, 99.9),
                (double)h->max / 1000.0);
-    printf("  errors      %llu (connect %llu, closed by server %llu, i/o %llu, lost %llu)\n",
-           (unsigned long long)(r->connect_errors + r->io_errors + r->lost + r->closed_by_server),
+    if (r->unanswered)
+        printf("  unanswered  %llu (in the latency with the time they waited)\n",
+               (unsigned long long)r->unanswered);
+    printf("  errors      %llu (connect %llu, closed by server %llu, timeout %llu, i/o %llu, "
+           "lost %llu)\n",
+           (unsigned long long)(r->connect_errors + r->io_errors + r->lost + r->closed_by_server +
+                                r->timeouts),
            (unsigned long long)r->connect_errors, (unsigned long long)r->closed_by_server,
-           (unsigned long long)r->io_errors, (unsigned long long)r->lost);
+           (unsigned long long)r->timeouts, (unsigned long long)r->io_errors,
+           (unsigned long long)r->lost);
 }
 
-static void print_json(const struct bench_opts *o, const struct sockit_bench_result *r)
+static void print_json_latency(const struct sockit_hist *h)
 {
-    const struct sockit_bench_config *cfg = &o->cfg;
-    const struct sockit_hist *h = &r->latency;
-
-    printf("{\"endpoint\":");
-    cli_json_string(stdout, o->ep_text, strlen(o->ep_text));
-    printf(",\"mode\":\"%s\",\"connections\":%lu,\"size\":%zu,\"depth\":%lu,\"threads\":%lu,"
-           "\"rate\":%.0f,\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.1f,\"bytes\":%llu,"
-           "\"mb_per_s\":%.3f,",
-           mode_names[cfg->mode], cfg->connections, cfg->size,
-           cfg->mode == SOCKIT_BENCH_PIPELINE ? cfg->depth : 1, cfg->threads, cfg->rate, r->seconds,
-           (unsigned long long)r->messages, (double)r->messages / r->seconds,
-           (unsigned long long)r->bytes, (double)r->bytes / r->seconds / 1e6);
+    if (!h->count) {
+        printf("\"latency_us\":null,");
+        return;
+    }
     printf("\"latency_us\":{\"count\":%llu,\"mean\":%.2f,\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
            "\"p999\":%.2f,\"max\":%.2f},",
            (unsigned long long)h->count, sockit_hist_mean(h) / 1000.0, pct_us(h, 50), pct_us(h, 90),
            pct_us(h, 99), pct_us(h, 99.9), (double)h->max / 1000.0);
-    printf("\"errors\":{\"connect\":%llu,\"closed_by_server\":%llu,\"io\":%llu,\"lost\":%llu}}\n",
+}
+
+/* WHY: the failure's text, or "" (JSON null). */
+static void print_json(const struct bench_opts *o, const struct sockit_bench_result *r,
+                       const char *why)
+{
+    const struct sockit_bench_config *cfg = &o->cfg;
+    bool missed;
+    double reached = rate_reached(r, &missed, cfg->rate);
+
+    printf("{\"endpoint\":");
+    cli_json_string(stdout, o->ep_text, strlen(o->ep_text));
+    printf(",\"mode\":\"%s\",\"connections\":%lu,\"size\":%zu,\"depth\":%lu,\"threads\":%lu,"
+           "\"rate\":%.0f,\"rate_reached\":%.1f,\"rate_missed\":%s,\"seconds\":%.3f,"
+           "\"messages\":%llu,\"msgs_per_s\":%.1f,\"bytes\":%llu,\"mb_per_s\":%.3f,"
+           "\"unanswered\":%llu,",
+           mode_names[cfg->mode], cfg->connections, cfg->size, cfg->depth, cfg->threads, cfg->rate,
+           reached, missed ? "true" : "false", r->seconds, (unsigned long long)r->messages,
+           (double)r->messages / r->seconds, (unsigned long long)r->bytes,
+           (double)r->bytes / r->seconds / 1e6, (unsigned long long)r->unanswered);
+    print_json_latency(&r->latency);
+    printf("\"errors\":{\"connect\":%llu,\"closed_by_server\":%llu,\"timeout\":%llu,\"io\":%llu,"
+           "\"lost\":%llu},\"error\":",
            (unsigned long long)r->connect_errors, (unsigned long long)r->closed_by_server,
-           (unsigned long long)r->io_errors, (unsigned long long)r->lost);
+           (unsigned long long)r->timeouts, (unsigned long long)r->io_errors,
+           (unsigned long long)r->lost);
+    if (*why)
+        cli_json_string(stdout, why, strlen(why));
+    else
+        fputs("null", stdout);
+    fputs("}\n", stdout);
+}
+
+/* What went wrong, as "OP TARGET: TEXT" into WHY (SIZE bytes), or "" if nothing did. */
+static void failure_text(const struct bench_opts *o, const struct sockit_bench_result *r, char *why,
+                         size_t size)
+{
+    const char *op = r->first_error_op ? r->first_error_op : "bench";
+
+    why[0] = '\0';
+    if (r->closed_by_server)
+        snprintf(why, size, "bench %s: the server closed %llu connection%s", o->ep_text,
+                 (unsigned long long)r->closed_by_server, r->closed_by_server == 1 ? "" : "s");
+    else if (r->timeouts)
+        snprintf(why, size,
+                 "bench %s: %llu connection%s timed out: no %s within %lu ms (--timeout)",
+                 o->ep_text, (unsigned long long)r->timeouts, r->timeouts == 1 ? "" : "s",
+                 o->cfg.mode == SOCKIT_BENCH_BULK || o->cfg.mode == SOCKIT_BENCH_SEND ? "progress"
+                                                                                      : "reply",
+                 o->cfg.timeout_ms);
+    else if (r->lost)
+        snprintf(why, size, "bench %s: %llu datagram%s got no reply within %lu ms (--timeout)",
+                 o->ep_text, (unsigned long long)r->lost, r->lost == 1 ? "" : "s",
+                 o->cfg.timeout_ms);
+    else if (r->first_error)
+        snprintf(why, size, "%s %s: %s", op, o->ep_text, sockit_strerror(r->first_error));
+    else if (r->messages == 0)
+        snprintf(why, size, "bench %s: no reply from the server in %.3f s", o->ep_text, r->seconds);
 }
 
 static int report(const struct bench_opts *o, const struct sockit_bench_result *r)
 {
-    uint64_t failures = r->connect_errors + r->io_errors + r->closed_by_server + r->lost;
+    char why[256];
+    bool missed;
+    double reached = rate_reached(r, &missed, o->cfg.rate);
 
+    failure_text(o, r, why, sizeof(why));
     if (o->json)
-        print_json(o, r);
+        print_json(o, r, why);
     else
         print_text(o, r);
-    if (r->connect_errors == o->cfg.connections && r->messages == 0)
-        return cli_fail(r->first_error_op ? r->first_error_op : "connect", o->ep_text,
-                        r->first_error);
-    if (r->closed_by_server)
-        fprintf(stderr, "sockit: bench %s: the server closed %llu connection%s\n", o->ep_text,
-                (unsigned long long)r->closed_by_server, r->closed_by_server == 1 ? "" : "s");
-    else if (failures && r->first_error)
-        cli_fail(r->first_error_op ? r->first_error_op : "bench", o->ep_text, r->first_error);
-    return failures || r->messages == 0 ? CLI_FAIL : CLI_OK;
+    fflush(stdout);
+    if (missed)
+        fprintf(stderr,
+                "sockit: bench %s: warning: reached %.0f msg/s of the %.0f asked (--rate): the "
+                "client or the server could not keep up\n",
+                o->ep_text, reached, o->cfg.rate);
+    if (!*why)
+        return CLI_OK;
+    fprintf(stderr, "sockit: %s\n", why);
+    return CLI_FAIL;
 }
 
 int cmd_bench(int argc, char **argv)
@@ -286,9 +402,8 @@ int cmd_bench(int argc, char **argv)
 
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
-    rc = sockit_endpoint_resolve(&o.cfg.endpoint, 0, &o.cfg.addr, 1);
-    if (rc < 0)
-        return cli_fail("resolve", o.ep_text, rc);
+    if ((rc = resolve(&o)) != 0)
+        return rc;
     if ((rc = sockit_bench_new(&o.cfg, &b)) < 0)
         return cli_fail("bench", o.ep_text, rc);
     if ((rc = sockit_bench_start(b)) < 0) {

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_internal.h"
 #include "sockit/clock.h"
@@ -19,7 +21,7 @@ void sockit_bench_defaults(const struct sockit_bench_config *cfg, struct sockit_
     if (!out->size)
         out->size = streaming ? 65536 : 64;
     if (!out->depth)
-        out->depth = 16;
+        out->depth = cfg->mode == SOCKIT_BENCH_PIPELINE ? 16 : 1;
     if (!out->threads)
         out->threads = 1;
     if (out->threads > out->connections)
@@ -27,24 +29,63 @@ void sockit_bench_defaults(const struct sockit_bench_config *cfg, struct sockit_
     if (out->duration_s == 0 && out->count == 0)
         out->duration_s = 10;
     if (!out->timeout_ms)
-        out->timeout_ms = 1000;
+        out->timeout_ms = 2000;
+}
+
+/* A unix datagram fits in the sender's SO_SNDBUF less 32 bytes (the kernel's check in
+ * unix_dgram_sendmsg). Raise FD's send buffer so that SIZE fits, as far as net.core.wmem_max
+ * allows; returns the largest datagram FD can then send. */
+size_t sockit__bench_fit_sndbuf(int fd, size_t size)
+{
+    int want = size > (1u << 30) ? 1 << 30 : (int)size + 64, have = 0;
+    socklen_t len = sizeof(have);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &have, &len) == 0 && have - 32 < (int)size)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)); /* the kernel doubles it */
+    len = sizeof(have);
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &have, &len) < 0 || have < 32)
+        return 0;
+    return (size_t)have - 32;
+}
+
+size_t sockit_bench_max_size(const struct sockit_bench_config *cfg)
+{
+    size_t max = 0;
+    int fd;
+
+    if (sockit_endpoint_is_stream(&cfg->endpoint))
+        return SOCKIT_BENCH_MAX_SIZE;
+    if (cfg->endpoint.transport == SOCKIT_UDP)
+        return cfg->addr.len ? sockit_addr_dgram_max(&cfg->addr) : SOCKIT_UDP6_MAX;
+    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0) {
+        max = sockit__bench_fit_sndbuf(fd, SOCKIT_BENCH_MAX_SIZE);
+        close(fd);
+    }
+    return max < SOCKIT_BENCH_MAX_SIZE ? max : SOCKIT_BENCH_MAX_SIZE;
 }
 
 const char *sockit_bench_check(const struct sockit_bench_config *cfg)
 {
     bool stream = sockit_endpoint_is_stream(&cfg->endpoint);
+    enum sockit_bench_mode m = cfg->mode;
+    size_t size = cfg->size ? cfg->size : 64;
 
-    if ((unsigned)cfg->mode > SOCKIT_BENCH_SEND)
+    if ((unsigned)m > SOCKIT_BENCH_SEND)
         return "unknown mode";
-    if (!stream && (cfg->mode == SOCKIT_BENCH_BULK || cfg->mode == SOCKIT_BENCH_SEND))
+    if (!stream && (m == SOCKIT_BENCH_BULK || m == SOCKIT_BENCH_SEND))
         return "bulk and send modes need a stream endpoint (tcp:// or unix:)";
-    if (!stream && cfg->mode == SOCKIT_BENCH_CONNECT)
+    if (!stream && m == SOCKIT_BENCH_CONNECT)
         return "connect mode needs a stream endpoint (tcp:// or unix:)";
-    if (cfg->size > SOCKIT_BENCH_MAX_SIZE)
-        return "the message size is at most 64 MiB";
-    if (!stream && cfg->size > SOCKIT_UDP4_MAX)
-        return "a datagram carries at most 65507 bytes";
-    if (cfg->duration_s < 0 || cfg->rate < 0)
+    if (cfg->depth > 1 && m != SOCKIT_BENCH_PIPELINE)
+        return "the depth (messages in flight per connection) applies to pipeline mode only";
+    if (cfg->rate > 0 && m != SOCKIT_BENCH_PINGPONG && m != SOCKIT_BENCH_PIPELINE)
+        return "a rate paces pingpong and pipeline messages; bulk, send and connect modes run as "
+               "fast as the server goes";
+    if (cfg->size > sockit_bench_max_size(cfg))
+        return "the message size is over what the endpoint carries (sockit_bench_max_size)";
+    if (m == SOCKIT_BENCH_PIPELINE && (cfg->depth ? cfg->depth : 16) * size > SOCKIT_BENCH_MAX_SIZE)
+        return "depth x size is over 64 MiB in flight per connection";
+    if (!(cfg->duration_s >= 0) || !(cfg->rate >= 0))
         return "duration and rate cannot be negative";
     return NULL;
 }
@@ -153,6 +194,8 @@ static void merge(struct sockit_bench *b)
         t->io_errors += r->io_errors;
         t->lost += r->lost;
         t->closed_by_server += r->closed_by_server;
+        t->timeouts += r->timeouts;
+        t->unanswered += r->unanswered;
         if (!t->first_error && r->first_error) {
             t->first_error = r->first_error;
             t->first_error_op = r->first_error_op;

@@ -47,6 +47,10 @@ struct sockit_bench {
     struct sockit_bench_result result; /* merged once done */
 };
 
+/* Raise unix datagram socket FD's send buffer so that SIZE fits, as far as the kernel lets it
+ * grow; returns the largest datagram FD can send then. */
+size_t sockit__bench_fit_sndbuf(int fd, size_t size);
+
 /* Make W's loop and connection slots (on the caller's thread). Returns 0, -ENOMEM or the
  * loop's -errno. */
 int sockit__bench_worker_init(struct sockit__bench_worker *w);

@@ -17,11 +17,11 @@
 #include "sockit/shared.h"
 #include "sockit/socket.h"
 
-#define BULK_QUEUE    4  /* bulk, send: writes of SIZE kept queued per connection */
-#define WRITES_A_TURN 16 /* bulk, send: then let the other connections run */
-#define CONNECT_MS    5000
-#define TICK_RATE_NS  1000000ull  /* --rate: every connection looks at its schedule each ms */
-#define TICK_DGRAM_NS 10000000ull /* datagrams: replies older than --timeout are lost */
+#define BULK_QUEUE     4            /* bulk, send: writes of SIZE kept queued per connection */
+#define WRITES_A_TURN  16           /* bulk, send: then let the other connections run */
+#define TICK_RATE_NS   1000000ull   /* --rate: every connection looks at its schedule each ms */
+#define TICK_DGRAM_NS  10000000ull  /* datagrams: replies older than the timeout are lost */
+#define TICK_STREAM_NS 100000000ull /* streams: at most this long between timeout checks */
 
 struct bconn {
     struct sockit__bench_engine *e;
@@ -54,6 +54,9 @@ struct sockit__bench_engine {
     int64_t interval_ns;         /* --rate: per-connection gap between messages */
     struct sockit_stream_limits limits; /* bulk, send: BULK_QUEUE writes before full */
     struct sockit_timer tick, end;
+    struct sockit_defer begin; /* connections start from the running loop (its clock) */
+    uint64_t progress_bytes;   /* bulk, send: the byte count at PROGRESS_NS ... */
+    int64_t progress_ns;       /* ... when it last moved */
 };
 
 static void pump(struct bconn *c);
@@ -99,6 +102,23 @@ static void close_conn(struct bconn *c)
         sockit_dgram_close(c->d);
 }
 
+/* The messages of C that will get no answer, because the run or the connection ended: each
+ * counts in the histogram with the time it waited so far, as wrk2 does, so a server that stops
+ * answering shows as latency instead of vanishing from the figures. */
+static void give_up(struct bconn *c)
+{
+    struct sockit__bench_engine *e = c->e;
+    int64_t t = now(e);
+
+    for (; c->inflight > 0; c->inflight--) {
+        int64_t lat = t - c->stamps[c->head];
+        sockit_hist_add(&e->w->result.latency, lat > 0 ? (uint64_t)lat : 0);
+        c->head = (c->head + 1) % e->depth;
+        e->waiting--;
+        e->w->result.unanswered++;
+    }
+}
+
 /* An error on C, counted now; the connection closes (its on_close only does the books). A
  * server that ends the stream or resets it let the connection go. */
 static void fail_conn(struct bconn *c, const char *op, int err)
@@ -114,10 +134,14 @@ static void fail_conn(struct bconn *c, const char *op, int err)
     } else if (err == 0 || err == -ECONNRESET || err == -EPIPE) {
         e->w->result.closed_by_server++;
         note_error(e, "recv", -ECONNRESET);
+    } else if (err == -ETIMEDOUT) {
+        e->w->result.timeouts++;
+        note_error(e, op, err);
     } else {
         e->w->result.io_errors++;
         note_error(e, op, err);
     }
+    give_up(c);
     close_conn(c);
 }
 
@@ -138,8 +162,7 @@ static void forget_conn(struct bconn *c)
 {
     struct sockit__bench_engine *e = c->e;
 
-    e->waiting -= c->inflight;
-    c->inflight = 0;
+    give_up(c);
     c->rx = 0;
     c->up = false;
     e->open--;
@@ -360,13 +383,22 @@ static const struct sockit_dgram_ops dgram_ops = {
 
 /* ---- opening ----------------------------------------------------------------------------- */
 
+/* How long a connect may take: the timeout, but never past the end of the run. */
+static unsigned connect_ms(const struct sockit__bench_engine *e)
+{
+    int64_t ms = (int64_t)e->cfg->timeout_ms;
+    int64_t left = e->w->end_ns ? (e->w->end_ns - (int64_t)sockit_clock_ns()) / 1000000 + 1 : ms;
+
+    return (unsigned)(left < 1 ? 1 : left < ms ? left : ms);
+}
+
 /* A blocking connect (unix: a full backlog is waited for, as the kernel does) then a stream or
  * dgram on the loop. Returns 0 or -errno. */
 static int open_blocking(struct bconn *c)
 {
     struct sockit__bench_engine *e = c->e;
     struct sockit_sockopts o = { .flags = SOCKIT_NONBLOCK | SOCKIT_NODELAY,
-                                 .timeout_ms = CONNECT_MS };
+                                 .timeout_ms = connect_ms(e) };
     struct sockit_dgram_opts dopts = { .max_size = e->cfg->size ? e->cfg->size : 1,
                                        .batch = e->depth < 31 ? e->depth + 1 : 32,
                                        .queue_max = e->depth };
@@ -375,6 +407,8 @@ static int open_blocking(struct bconn *c)
 
     if (fd < 0)
         return fd;
+    if (e->cfg->endpoint.transport == SOCKIT_UNIX_DGRAM)
+        sockit__bench_fit_sndbuf(fd, e->cfg->size); /* sockit_bench_max_size told the limit */
     if (!e->stream)
         return sockit_dgram_open(e->loop, fd, &dgram_ops, c, &dopts, &c->d);
     return sockit_stream_open(e->loop, fd, &stream_ops, c, &e->limits, &c->s);
@@ -385,7 +419,7 @@ static int open_conn(struct bconn *c)
 {
     struct sockit__bench_engine *e = c->e;
     bool tcp = e->stream && e->cfg->endpoint.transport == SOCKIT_TCP;
-    int err = tcp ? sockit_stream_connect(e->loop, &e->cfg->addr, CONNECT_MS, &stream_ops, c,
+    int err = tcp ? sockit_stream_connect(e->loop, &e->cfg->addr, connect_ms(e), &stream_ops, c,
                                           &e->limits, &c->s)
                   : open_blocking(c);
 
@@ -397,8 +431,8 @@ static int open_conn(struct bconn *c)
     }
     e->open++;
     c->up = !tcp;
-    if (c->s && e->streaming)
-        sockit_stream_set_backpressure(c->s, false); /* keep reading the echo while full */
+    if (c->s) /* keep reading the echo while our output is full, or both sides wait */
+        sockit_stream_set_backpressure(c->s, false);
     return 0;
 }
 
@@ -452,12 +486,15 @@ static void quota_check(struct sockit__bench_engine *e)
         check_done(e);
 }
 
-/* Datagrams that got no reply within the timeout are lost: free their slots. */
+/* Datagrams that got no reply within the timeout are lost: free their slots. A stream whose
+ * oldest message waited longer is closed: the server is stuck (or far too slow to measure). */
 static void expire(struct bconn *c)
 {
     struct sockit__bench_engine *e = c->e;
     int64_t limit = (int64_t)e->cfg->timeout_ms * 1000000;
 
+    if (c->s && c->inflight > 0 && now(e) - c->stamps[c->head] > limit)
+        fail_conn(c, "reply", -ETIMEDOUT);
     while (c->d && c->inflight > 0 && now(e) - c->stamps[c->head] > limit) {
         c->head = (c->head + 1) % e->depth;
         c->inflight--;
@@ -467,12 +504,37 @@ static void expire(struct bconn *c)
     }
 }
 
+/* Bulk and send: no byte echoed (or taken by the sink) for the timeout while bytes are
+ * outstanding closes every connection of the worker. */
+static void expire_streaming(struct sockit__bench_engine *e)
+{
+    uint64_t bytes = e->w->result.bytes;
+
+    for (unsigned long i = 0; e->cfg->mode == SOCKIT_BENCH_SEND && i < e->w->nconns; i++) {
+        if (e->conns[i].s)
+            count_sent(&e->conns[i]);
+    }
+    if (bytes != e->progress_bytes || e->issued == bytes) {
+        e->progress_bytes = e->w->result.bytes;
+        e->progress_ns = now(e);
+        return;
+    }
+    if (now(e) - e->progress_ns <= (int64_t)e->cfg->timeout_ms * 1000000)
+        return;
+    for (unsigned long i = 0; i < e->w->nconns; i++) {
+        if (e->conns[i].s && e->conns[i].up)
+            fail_conn(&e->conns[i], "reply", -ETIMEDOUT);
+    }
+}
+
 static void on_tick(struct sockit_loop *loop, struct sockit_timer *t, void *data)
 {
     struct sockit__bench_engine *e = data;
 
     (void)loop;
     (void)t;
+    if (e->streaming)
+        expire_streaming(e);
     for (unsigned long i = 0; i < e->w->nconns; i++) {
         expire(&e->conns[i]);
         pump(&e->conns[i]);
@@ -487,23 +549,41 @@ static void on_end(struct sockit_loop *loop, struct sockit_timer *t, void *data)
     sockit_loop_stop(loop);
 }
 
+/* The tick: --rate's schedule each ms; else the timeout checks, an eighth of the timeout
+ * apart (datagrams: at most 10 ms, streams: 100 ms). */
+static uint64_t tick_ns(const struct sockit__bench_engine *e)
+{
+    uint64_t t = (uint64_t)e->cfg->timeout_ms * 1000000 / 8;
+    uint64_t most = e->stream ? TICK_STREAM_NS : TICK_DGRAM_NS;
+
+    if (e->interval_ns)
+        return TICK_RATE_NS;
+    return t < TICK_RATE_NS ? TICK_RATE_NS : t > most ? most : t;
+}
+
 static int start_timers(struct sockit__bench_engine *e)
 {
-    uint64_t tick = e->interval_ns ? TICK_RATE_NS : e->stream ? 0 : TICK_DGRAM_NS;
-    int err = 0;
+    uint64_t tick = tick_ns(e);
+    int64_t t = (int64_t)sockit_clock_ns(); /* the loop's clock is from before the run */
+    int err;
 
     sockit_timer_init(&e->tick, on_tick, e);
     sockit_timer_init(&e->end, on_end, e);
-    if (tick)
-        err = sockit_timer_start(e->loop, &e->tick, tick, tick);
+    err = sockit_timer_start(e->loop, &e->tick, tick, tick);
     if (!err && e->w->end_ns)
         err = sockit_timer_start(e->loop, &e->end,
-                                 (uint64_t)(e->w->end_ns > now(e) ? e->w->end_ns - now(e) : 0), 0);
+                                 (uint64_t)(e->w->end_ns > t ? e->w->end_ns - t : 0), 0);
     return err;
 }
 
-static void start_conns(struct sockit__bench_engine *e)
+/* Open every connection, from the first round of the loop, so that the loop's clock (send
+ * stamps, the --rate schedule) is the run's. */
+static void start_conns(struct sockit_loop *loop, void *data)
 {
+    struct sockit__bench_engine *e = data;
+
+    (void)loop;
+    e->progress_ns = now(e);
     for (unsigned long i = 0; i < e->w->nconns; i++) {
         struct bconn *c = &e->conns[i];
         /* Spread the intended send times so --rate does not start with a burst. */
@@ -514,6 +594,7 @@ static void start_conns(struct sockit__bench_engine *e)
         else if (open_conn(c) == 0)
             pump(c);
     }
+    check_done(e);
 }
 
 int sockit__bench_worker_init(struct sockit__bench_worker *w)
@@ -548,9 +629,11 @@ int sockit__bench_worker_init(struct sockit__bench_worker *w)
         e->limits = (struct sockit_stream_limits){ .low_water = cfg->size * (BULK_QUEUE / 2),
                                                    .high_water = cfg->size * BULK_QUEUE - 1,
                                                    .max_output = cfg->size * (BULK_QUEUE + 2) };
-    else
+    else /* room for every message in flight, which a big one needs */
         e->limits =
-            (struct sockit_stream_limits){ .low_water = 16 * 1024, .high_water = 64 * 1024 };
+            (struct sockit_stream_limits){ .low_water = 16 * 1024,
+                                           .high_water = 64 * 1024,
+                                           .max_output = (8u << 20) + e->depth * cfg->size };
     for (unsigned long i = 0; i < w->nconns; i++) {
         e->conns[i].e = e;
         if (!(e->conns[i].stamps = calloc(e->depth, sizeof(int64_t))))
@@ -566,6 +649,7 @@ static void teardown(struct sockit__bench_engine *e)
     for (unsigned long i = 0; e->conns && i < e->w->nconns; i++) {
         if (e->cfg->mode == SOCKIT_BENCH_SEND && e->conns[i].s)
             count_sent(&e->conns[i]);
+        give_up(&e->conns[i]);
         close_conn(&e->conns[i]);
     }
     if (e->loop) {
@@ -612,12 +696,10 @@ void *sockit__bench_worker_run(void *arg)
         teardown(e);
         return NULL;
     }
-    start_conns(e);
-    if (!finished(e)) {
-        err = sockit_loop_run(e->loop);
-        if (err < 0)
-            note_error(e, "loop", err);
-    }
+    sockit_loop_defer(e->loop, &e->begin, start_conns, e);
+    err = sockit_loop_run(e->loop);
+    if (err < 0)
+        note_error(e, "loop", err);
     teardown(e);
     return NULL;
 }

@@ -1,7 +1,8 @@
 /* Unit tests for the load generator (sockit/bench.h), driven through its API against a tiny
  * echo server of the test's own on a loopback port: counts end exactly, the live counters
  * move while it runs and match the result, a stop ends the run early, settings that cannot
- * run are refused with a reason. */
+ * run are refused with a reason; a server that never answers times out, and the messages it
+ * left waiting count in the latency with their wait. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -165,6 +166,7 @@ Test(bench_lib, pipeline_and_bulk_counts_end_exactly, .timeout = 30)
     sockit_bench_free(b);
 
     cfg.mode = SOCKIT_BENCH_BULK;
+    cfg.depth = 0;
     cfg.count = 4 << 20; /* bytes */
     b = run_bench(&cfg);
     cr_expect_eq(sockit_bench_result(b)->bytes, 4 << 20, "every byte echoed back");
@@ -202,6 +204,57 @@ Test(bench_lib, live_counters_move_and_stop_ends_the_run, .timeout = 30)
     echo_stop(&x);
 }
 
+/* A server that reads and never answers: each stream times out once its message waited
+ * TIMEOUT_MS, and the run ends then, not at its 30 s. */
+Test(bench_lib, streams_time_out_on_a_server_that_never_answers, .timeout = 30)
+{
+    struct echo x;
+    echo_start(&x, true);
+    struct sockit_bench_config cfg = config_for(&x);
+    cfg.connections = 3;
+    cfg.duration_s = 30;
+    cfg.timeout_ms = 200;
+    long long t0 = h_now_ms();
+    struct sockit_bench *b = run_bench(&cfg);
+    const struct sockit_bench_result *r = sockit_bench_result(b);
+
+    cr_expect_lt(h_now_ms() - t0, 10000, "the run did not end on the timeouts");
+    cr_expect_eq(r->timeouts, 3, "every connection timed out");
+    cr_expect_eq(r->first_error, -ETIMEDOUT);
+    cr_expect_eq(r->messages, 0);
+    cr_expect_eq(r->unanswered, 3);
+    cr_expect_eq(r->latency.count, 3, "the unanswered messages are in the latency");
+    cr_expect_geq(r->latency.min, 200000000ull, "each waited the timeout: %llu ns",
+                  (unsigned long long)r->latency.min);
+    sockit_bench_free(b);
+    echo_stop(&x);
+}
+
+/* Messages in flight when the run ends count in the histogram up to the end (wrk2). */
+Test(bench_lib, messages_in_flight_at_the_end_count_in_the_latency, .timeout = 30)
+{
+    struct echo x;
+    echo_start(&x, true);
+    struct sockit_bench_config cfg = config_for(&x);
+    cfg.mode = SOCKIT_BENCH_PIPELINE;
+    cfg.depth = 4;
+    cfg.connections = 2;
+    cfg.duration_s = 0.3;
+    cfg.timeout_ms = 60000;
+    struct sockit_bench *b = run_bench(&cfg);
+    const struct sockit_bench_result *r = sockit_bench_result(b);
+
+    cr_expect_eq(r->messages, 0);
+    cr_expect_eq(r->timeouts, 0);
+    cr_expect_eq(r->unanswered, 8, "depth 4 on 2 connections: %llu",
+                 (unsigned long long)r->unanswered);
+    cr_expect_eq(r->latency.count, 8);
+    cr_expect_geq(r->latency.min, 250000000ull, "waited to the end: %llu ns",
+                  (unsigned long long)r->latency.min);
+    sockit_bench_free(b);
+    echo_stop(&x);
+}
+
 Test(bench_lib, settings_that_cannot_run_are_refused_with_a_reason)
 {
     struct sockit_bench_config cfg = { .mode = SOCKIT_BENCH_BULK };
@@ -216,4 +269,30 @@ Test(bench_lib, settings_that_cannot_run_are_refused_with_a_reason)
     cr_expect_not_null(sockit_bench_check(&cfg), "a UDP datagram over 65507 bytes");
     cfg.size = 64;
     cr_expect_null(sockit_bench_check(&cfg));
+    cfg.depth = 4;
+    cr_expect_not_null(sockit_bench_check(&cfg), "depth outside pipeline");
+    cfg.depth = 0;
+    cfg.rate = 100;
+    cfg.mode = SOCKIT_BENCH_CONNECT;
+    cr_assert_eq(sockit_endpoint_parse("tcp://127.0.0.1:9", &cfg.endpoint), 0);
+    cr_expect_not_null(sockit_bench_check(&cfg), "a rate in connect mode");
+    cfg.rate = 0;
+    cfg.mode = SOCKIT_BENCH_PIPELINE;
+    cfg.depth = 4096;
+    cfg.size = 65536;
+    cr_expect_not_null(sockit_bench_check(&cfg), "256 MiB in flight per connection");
+}
+
+Test(bench_lib, datagram_size_limit_is_the_family_s_or_the_socket_s)
+{
+    struct sockit_bench_config cfg = { 0 };
+
+    cr_assert_eq(sockit_endpoint_parse("udp://[::1]:9", &cfg.endpoint), 0);
+    cr_assert_eq(sockit_endpoint_resolve(&cfg.endpoint, 0, &cfg.addr, 1), 1);
+    cr_expect_eq(sockit_bench_max_size(&cfg), 65527);
+    cr_assert_eq(sockit_endpoint_parse("udp://127.0.0.1:9", &cfg.endpoint), 0);
+    cr_assert_eq(sockit_endpoint_resolve(&cfg.endpoint, 0, &cfg.addr, 1), 1);
+    cr_expect_eq(sockit_bench_max_size(&cfg), 65507);
+    cr_assert_eq(sockit_endpoint_parse("unix-dgram:@x", &cfg.endpoint), 0);
+    cr_expect_gt(sockit_bench_max_size(&cfg), 65527, "a unix datagram is not limited as UDP");
 }
