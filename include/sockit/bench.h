@@ -75,6 +75,9 @@ struct sockit_bench_config {
                                         end of the run */
     enum sockit_backend backend;     /* the workers' loops; AUTO: io_uring where the kernel has
                                         it, but epoll for bulk and send (measured faster) */
+    bool reverse;                    /* bulk only: send nothing, count what the server sends
+                                        (iperf3 -R); the server's end of stream ends a
+                                        connection normally, COUNT counts bytes received */
 };
 
 /* Counters of a running bench, summed over the workers. */

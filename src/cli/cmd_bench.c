@@ -20,7 +20,8 @@ static const char bench_help[] =
     "Modes:\n"
     "  pingpong   each connection sends a message and waits for its echo (default)\n"
     "  pipeline   each connection keeps --depth messages in flight\n"
-    "  bulk       each connection streams --size writes and reads the echo back (throughput)\n"
+    "  bulk       each connection streams --size writes and reads the echo back (throughput);\n"
+    "             with -R it only reads what the server sends\n"
     "  connect    a new connection per message: connect, send, read the echo, close\n"
     "  send       one-way: each connection streams --size writes; replies are dropped\n"
     "             (throughput into any sink, e.g. sockit listen ... > /dev/null)\n\n"
@@ -41,9 +42,13 @@ static const char bench_help[] =
     "                          datagram reply is lost, a stream whose reply (bulk, send: any\n"
     "                          progress) is later is closed as timed out. Connects also end\n"
     "                          with the run\n"
+    "  -R, --reverse           bulk only: send nothing and count what the server sends, as\n"
+    "                          iperf3 -R (a server that streams: sockit listen ENDPOINT <\n"
+    "                          FILE); the server's end of stream ends a connection normally,\n"
+    "                          --count counts bytes received. An echo server sends nothing\n"
+    "                          back: the run times out\n"
     "      --backend NAME      the client's event loop: uring, epoll, poll or auto (default:\n"
     "                          uring where the kernel has it; epoll for bulk and send)\n"
-
     "      --json              print the result as one JSON object on stdout\n"
     "  -q, --quiet             no live progress line\n"
     "  -h, --help              show this help\n\n"
@@ -57,7 +62,9 @@ static const char bench_help[] =
     "  sockit bench tcp://127.0.0.1:7000 -c 50 -d 10\n"
     "  sockit bench tcp://127.0.0.1:7000 -m pipeline -D 32 --json\n"
     "  sockit bench tcp://127.0.0.1:7000 -m bulk -c 1 -n 1G\n"
-    "  sockit bench udp://[::1]:9000 -r 50000 -d 5\n";
+    "  sockit bench udp://[::1]:9000 -r 50000 -d 5\n"
+    "  sockit listen tcp://:9000 < /dev/zero &  sockit bench tcp://127.0.0.1:9000 -m bulk -R -c "
+    "1\n";
 
 enum { OPT_TIMEOUT = 256, OPT_JSON, OPT_BACKEND };
 
@@ -73,6 +80,7 @@ static const struct option bench_options[] = {
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "json", no_argument, NULL, OPT_JSON },
     { "backend", required_argument, NULL, OPT_BACKEND },
+    { "reverse", no_argument, NULL, 'R' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -172,6 +180,7 @@ static int parse_option(int c, void *ctx)
         return 0;
 
     case 'q': o->quiet = true; return 0;
+    case 'R': cfg->reverse = true; return 0;
     }
     return cli_usage("bench", "unknown option");
 }
@@ -179,7 +188,7 @@ static int parse_option(int c, void *ctx)
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
     struct sockit_bench_config *cfg = &o->cfg;
-    int err = cli_parse_options("bench", argc, argv, ":m:c:s:D:d:n:r:t:qh", bench_options,
+    int err = cli_parse_options("bench", argc, argv, ":m:c:s:D:d:n:r:t:qRh", bench_options,
                                 bench_help, NULL, parse_option, o);
     const char *why;
 
@@ -209,6 +218,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                          "--rate paces -m pingpong and pipeline only (%s runs as fast "
                          "as the server goes)",
                          mode_names[cfg->mode]);
+    if (cfg->reverse && cfg->mode != SOCKIT_BENCH_BULK)
+        return cli_usage("bench", "--reverse applies to -m bulk only");
     if ((why = sockit_bench_check(cfg)) != NULL)
         return cli_usage("bench", "%s", why);
     return 0;
@@ -273,18 +284,23 @@ static double rate_reached(const struct sockit_bench_result *r, bool *missed, do
     return reached;
 }
 
+/* "echoed", or what else the byte count is. */
+static const char *bytes_are(const struct sockit_bench_config *cfg)
+{
+    return cfg->mode == SOCKIT_BENCH_SEND ? "sent" : cfg->reverse ? "received" : "echoed";
+}
+
 static void print_text(const struct bench_opts *o, const struct sockit_bench_result *r)
 {
     const struct sockit_bench_config *cfg = &o->cfg;
     const struct sockit_hist *h = &r->latency;
 
-    printf("sockit bench %s: %s, %lu connections, %zu B, %lu thread%s\n", o->ep_text,
-           mode_names[cfg->mode], cfg->connections, cfg->size, cfg->threads,
-           cfg->threads == 1 ? "" : "s");
+    printf("sockit bench %s: %s%s, %lu connections, %zu B, %lu thread%s\n", o->ep_text,
+           mode_names[cfg->mode], cfg->reverse ? " (reverse)" : "", cfg->connections, cfg->size,
+           cfg->threads, cfg->threads == 1 ? "" : "s");
     printf("  messages    %llu in %.2f s = %.0f msg/s\n", (unsigned long long)r->messages,
            r->seconds, (double)r->messages / r->seconds);
-    printf("  throughput  %.2f MB/s %s\n", (double)r->bytes / r->seconds / 1e6,
-           cfg->mode == SOCKIT_BENCH_SEND ? "sent" : "echoed");
+    printf("  throughput  %.2f MB/s %s\n", (double)r->bytes / r->seconds / 1e6, bytes_are(cfg));
     if (h->count)
         printf("  latency     p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us\n",
                pct_us(h, 50), pct_us(h, 90), pct_us(h, 99), pct_us(h, 99.9),
@@ -323,14 +339,16 @@ static void print_json(const struct bench_opts *o, const struct sockit_bench_res
 
     printf("{\"endpoint\":");
     cli_json_string(stdout, o->ep_text, strlen(o->ep_text));
-    printf(",\"mode\":\"%s\",\"connections\":%lu,\"size\":%zu,\"depth\":%lu,\"threads\":%lu,"
+    printf(",\"mode\":\"%s\",\"reverse\":%s,\"connections\":%lu,\"size\":%zu,\"depth\":%lu,"
+           "\"threads\":%lu,"
            "\"rate\":%.0f,\"rate_reached\":%.1f,\"rate_missed\":%s,\"seconds\":%.3f,"
            "\"messages\":%llu,\"msgs_per_s\":%.1f,\"bytes\":%llu,\"mb_per_s\":%.3f,"
            "\"unanswered\":%llu,",
-           mode_names[cfg->mode], cfg->connections, cfg->size, cfg->depth, cfg->threads, cfg->rate,
-           reached, missed ? "true" : "false", r->seconds, (unsigned long long)r->messages,
-           (double)r->messages / r->seconds, (unsigned long long)r->bytes,
-           (double)r->bytes / r->seconds / 1e6, (unsigned long long)r->unanswered);
+           mode_names[cfg->mode], cfg->reverse ? "true" : "false", cfg->connections, cfg->size,
+           cfg->depth, cfg->threads, cfg->rate, reached, missed ? "true" : "false", r->seconds,
+           (unsigned long long)r->messages, (double)r->messages / r->seconds,
+           (unsigned long long)r->bytes, (double)r->bytes / r->seconds / 1e6,
+           (unsigned long long)r->unanswered);
     print_json_latency(&r->latency);
     printf("\"errors\":{\"connect\":%llu,\"closed_by_server\":%llu,\"timeout\":%llu,\"io\":%llu,"
            "\"lost\":%llu},\"error\":",

@@ -476,3 +476,70 @@ Test(bench, big_messages_are_sent_whole, .timeout = 30)
     static const char *const extra[] = { "-c", "1", "-s", "16M", "-n", "3", NULL };
     check_mode("tcp://127.0.0.1:%d", "loop", extra, 3);
 }
+
+/* ---- what iperf3 users reach for ------------------------------------------------------------ */
+
+/* -R against a server that streams (sockit listen sending its stdin): every byte counted, and
+ * the server's end of stream is the normal end of the run. */
+Test(bench, reverse_bulk_counts_what_the_server_sends, .timeout = 30)
+{
+    enum { SIZE = 8 << 20 };
+    struct proc srv, p;
+    char ep[64];
+    char *data = malloc(SIZE);
+
+    cr_assert_not_null(data);
+    h_fill(data, SIZE, 16);
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    const char *sargv[] = { h_sockit(), "listen", "-v", ep, NULL };
+    h_start(&srv, sargv, NULL, 0, NULL); /* stdin: a pipe the test writes */
+    cr_assert(h_wait_stderr(&srv, "listening on", 5000), "the server did not start");
+    const char *argv[] = { h_sockit(), "bench", ep, "-m", "bulk", "-R", "-c", "1", "--json", NULL };
+    h_start(&p, argv, "", 0, NULL);
+    cr_expect_eq(h_write_all(srv.stdin_fd, data, SIZE), 0, "the client did not read");
+    close(srv.stdin_fd);
+    int rc = h_wait(&p, 20000);
+    char *json = h_stdout(&p, NULL);
+    cr_expect_eq(rc, 0, "%s", json);
+    cr_expect_eq(json_number(json, "bytes"), SIZE, "%s", json);
+    cr_expect(strstr(json, "\"reverse\":true") != NULL, "%s", json);
+    free(json);
+    free(data);
+    h_cleanup(&p);
+    h_stop(&srv, SIGTERM, 5000);
+    h_cleanup(&srv);
+}
+
+/* An echo server sends nothing unasked: -R against it is a timeout, not a quiet success. */
+Test(bench, reverse_against_an_echo_times_out, .timeout = 30)
+{
+    struct proc srv;
+    char ep[64], *err;
+    static const char *const quiet[] = { "--quiet", NULL };
+    int rc;
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    h_start_echo(&srv, "loop", ep, quiet);
+    const char *args[] = { ep, "-m", "bulk", "-R", "-c", "1", "--timeout", "300", NULL };
+    char *out = run_bench_err(args, &rc, &err);
+    cr_expect_eq(rc, 1);
+    cr_expect(strstr(err, "timed out") != NULL, "stderr: %s", err);
+    free(out);
+    free(err);
+    h_stop(&srv, SIGTERM, 5000);
+    h_cleanup(&srv);
+}
+
+Test(bench, reverse_is_for_bulk_only)
+{
+    const char *const bad[][5] = {
+        { "tcp://127.0.0.1:1", "-R", NULL },               /* pingpong */
+        { "tcp://127.0.0.1:1", "-m", "send", "-R", NULL }, /* send */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc;
+        char *out = run_bench(bad[i], &rc);
+        cr_expect_eq(rc, 2, "%s %s: exit %d", bad[i][1], bad[i][2], rc);
+        free(out);
+    }
+}

@@ -81,6 +81,8 @@ const char *sockit_bench_check(const struct sockit_bench_config *cfg)
     if (cfg->rate > 0 && m != SOCKIT_BENCH_PINGPONG && m != SOCKIT_BENCH_PIPELINE)
         return "a rate paces pingpong and pipeline messages; bulk, send and connect modes run as "
                "fast as the server goes";
+    if (cfg->reverse && m != SOCKIT_BENCH_BULK)
+        return "reverse applies to bulk mode only";
     if (cfg->size > sockit_bench_max_size(cfg))
         return "the message size is over what the endpoint carries (sockit_bench_max_size)";
     if (m == SOCKIT_BENCH_PIPELINE && (cfg->depth ? cfg->depth : 16) * size > SOCKIT_BENCH_MAX_SIZE)

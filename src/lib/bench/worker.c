@@ -4,6 +4,7 @@
  * connection keeps up to DEPTH messages in flight and stamps each with its send time (with
  * --rate: its intended send time, so a stalled server shows as latency instead of hiding
  * it: no coordinated omission). A reply is SIZE bytes back on a stream, or one datagram.
+ * Reverse bulk only reads what the server sends.
  * Timers end the run, pace --rate and expire lost datagrams. */
 #include <errno.h>
 #include <stdlib.h>
@@ -240,6 +241,8 @@ static void pump_streaming(struct bconn *c)
     size_t size = e->cfg->size;
     int i;
 
+    if (e->cfg->reverse)
+        return; /* the server sends; we only read */
     for (i = 0; i < WRITES_A_TURN && c->s && !sockit_stream_full(c->s) && quota_left(e, size);
          i++) {
         int err = sockit_stream_write_shared(c->s, e->chunk, 0, size);
@@ -312,7 +315,10 @@ static void on_stream_data(struct sockit_stream *s, const void *data, size_t len
     if (e->cfg->mode == SOCKIT_BENCH_SEND)
         return; /* one-way: whatever comes back (or its end) is dropped */
     if (len == 0) {
-        fail_conn(c, "recv", 0);
+        if (e->cfg->reverse) /* the sender is done: a normal end */
+            sockit_stream_close(c->s);
+        else
+            fail_conn(c, "recv", 0);
         return;
     }
     add_bytes(e, len);
@@ -514,7 +520,7 @@ static void expire_streaming(struct sockit__bench_engine *e)
         if (e->conns[i].s)
             count_sent(&e->conns[i]);
     }
-    if (bytes != e->progress_bytes || e->issued == bytes) {
+    if (bytes != e->progress_bytes || (!e->cfg->reverse && e->issued == bytes)) {
         e->progress_bytes = e->w->result.bytes;
         e->progress_ns = now(e);
         return;
