@@ -49,6 +49,13 @@ static const char bench_help[] =
     "                          back: the run times out\n"
     "      --backend NAME      the client's event loop: uring, epoll, poll or auto (default:\n"
     "                          uring where the kernel has it; epoll for bulk and send)\n"
+    "      --interval SEC      every SEC seconds (at least 0.01) print that interval's\n"
+    "                          messages, bytes and errors on stdout: a line of text, or with\n"
+    "                          --json one JSON object per line ({\"interval\":{...}}) before\n"
+    "                          the summary's (iperf3 -J -i); replaces the progress line\n"
+    "      --server-pid PID    report the CPU time (user + system, /proc/PID/stat) that\n"
+    "                          process PID used during the run, and per message: the server\n"
+    "                          cost the load client cannot show\n"
     "      --json              print the result as one JSON object on stdout\n"
     "  -q, --quiet             no live progress line\n"
     "  -h, --help              show this help\n\n"
@@ -63,10 +70,11 @@ static const char bench_help[] =
     "  sockit bench tcp://127.0.0.1:7000 -m pipeline -D 32 --json\n"
     "  sockit bench tcp://127.0.0.1:7000 -m bulk -c 1 -n 1G\n"
     "  sockit bench udp://[::1]:9000 -r 50000 -d 5\n"
+    "  sockit bench tcp://127.0.0.1:7000 --server-pid \"$(pidof sockit)\" --json --interval 1\n"
     "  sockit listen tcp://:9000 < /dev/zero &  sockit bench tcp://127.0.0.1:9000 -m bulk -R -c "
     "1\n";
 
-enum { OPT_TIMEOUT = 256, OPT_JSON, OPT_BACKEND };
+enum { OPT_TIMEOUT = 256, OPT_JSON, OPT_BACKEND, OPT_INTERVAL, OPT_SERVER_PID };
 
 static const struct option bench_options[] = {
     { "mode", required_argument, NULL, 'm' },
@@ -81,6 +89,8 @@ static const struct option bench_options[] = {
     { "json", no_argument, NULL, OPT_JSON },
     { "backend", required_argument, NULL, OPT_BACKEND },
     { "reverse", no_argument, NULL, 'R' },
+    { "interval", required_argument, NULL, OPT_INTERVAL },
+    { "server-pid", required_argument, NULL, OPT_SERVER_PID },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -94,6 +104,8 @@ struct bench_opts {
     const char *ep_text;
     bool json, quiet;
     bool depth_given;
+    double interval_s;        /* --interval; 0: none */
+    unsigned long server_pid; /* --server-pid; 0: none */
 };
 
 static int parse_mode(const char *text, enum sockit_bench_mode *mode)
@@ -181,6 +193,9 @@ static int parse_option(int c, void *ctx)
 
     case 'q': o->quiet = true; return 0;
     case 'R': cfg->reverse = true; return 0;
+    case OPT_INTERVAL: return parse_positive("--interval", optarg, "seconds", 0.01, &o->interval_s);
+    case OPT_SERVER_PID:
+        return cli_number("bench", "--server-pid", optarg, 1, 4194304, &o->server_pid);
     }
     return cli_usage("bench", "unknown option");
 }
@@ -251,24 +266,104 @@ static void progress_line(const struct sockit_bench_live *live, double elapsed,
     *last = *live;
 }
 
-/* Wait in the main thread until the run is over, printing progress each second. */
+/* One --interval report: what the counters did from FROM to TO seconds after the start. */
+static void interval_line(const struct bench_opts *o, const struct sockit_bench_live *now,
+                          struct sockit_bench_live *last, double from, double to)
+{
+    double secs = to - from, msgs = (double)(now->messages - last->messages);
+    double bytes = (double)(now->bytes - last->bytes);
+    unsigned long long errors = (unsigned long long)(now->errors - last->errors);
+
+    if (o->json)
+        printf("{\"interval\":{\"start\":%.3f,\"end\":%.3f,\"seconds\":%.3f,\"messages\":%.0f,"
+               "\"msgs_per_s\":%.1f,\"bytes\":%.0f,\"mb_per_s\":%.3f,\"errors\":%llu}}\n",
+               from, to, secs, msgs, msgs / secs, bytes, bytes / secs / 1e6, errors);
+    else
+        printf("  [%7.2f-%7.2f s] %10.0f msg/s %10.2f MB/s  errors %llu\n", from, to, msgs / secs,
+               bytes / secs / 1e6, errors);
+    fflush(stdout);
+    *last = *now;
+}
+
+/* What watch() keeps between wake-ups. */
+struct watcher {
+    int64_t start, next_progress, next_interval; /* clock ns; next_interval 0: no intervals */
+    struct sockit_bench_live progress, interval; /* the counters at the last line of each */
+    double interval_from;                        /* seconds: where the current one began */
+};
+
+/* Print what is due at NOW: the progress line (SHOW), the intervals that ended. */
+static void watch_step(const struct bench_opts *o, struct sockit_bench *b, struct watcher *w,
+                       bool show, int64_t now)
+{
+    struct sockit_bench_live live;
+
+    sockit_bench_live(b, &live);
+    if (show && now >= w->next_progress) {
+        progress_line(&live, (double)(now - w->start) / 1e9, &w->progress);
+        w->next_progress += 1000000000;
+    }
+    if (w->next_interval && now >= w->next_interval) {
+        double to = (double)(w->next_interval - w->start) / 1e9;
+        interval_line(o, &live, &w->interval, w->interval_from, to);
+        w->interval_from = to;
+        w->next_interval += (int64_t)(o->interval_s * 1e9);
+    }
+}
+
+/* Wait in the main thread until the run is over, printing progress each second (a terminal,
+ * no --interval) or each --interval; the last, shorter interval when the run ends. */
 static void watch(const struct bench_opts *o, struct sockit_bench *b)
 {
-    bool show = !o->quiet && isatty(STDERR_FILENO);
-    struct sockit_bench_live last = { 0 }, live;
-    int64_t start = (int64_t)sockit_clock_ns(), next = start + 1000000000;
+    bool show = !o->quiet && !o->interval_s && isatty(STDERR_FILENO);
+    int64_t start = (int64_t)sockit_clock_ns();
+    struct watcher w = { .start = start,
+                         .next_progress = start + 1000000000,
+                         .next_interval =
+                             o->interval_s ? start + (int64_t)(o->interval_s * 1e9) : 0 };
+    int wait_ms = o->interval_s && o->interval_s < 0.1 ? (int)(o->interval_s * 1000) : 100;
 
-    while (sockit_bench_wait(b, 100) == -ETIMEDOUT) {
-        int64_t now = (int64_t)sockit_clock_ns();
-        if (show && now >= next) {
-            sockit_bench_live(b, &live);
-            progress_line(&live, (double)(now - start) / 1e9, &last);
-            next += 1000000000;
-        }
-    }
-    if (show && next > start + 1000000000)
+    while (sockit_bench_wait(b, wait_ms) == -ETIMEDOUT)
+        watch_step(o, b, &w, show, (int64_t)sockit_clock_ns());
+    if (show && w.next_progress > start + 1000000000)
         fputs("\n", stderr);
+    double end = sockit_bench_result(b)->seconds;
+    if (w.next_interval && end - w.interval_from > 0.001) {
+        struct sockit_bench_live live;
+        sockit_bench_live(b, &live);
+        interval_line(o, &live, &w.interval, w.interval_from, end);
+    }
 }
+
+/* --server-pid: the CPU time process PID has used so far (utime + stime, /proc/PID/stat, in
+ * clock ticks), in seconds into *USER and *SYS. Returns 0 or -errno. */
+static int server_cpu(unsigned long pid, double *user, double *sys)
+{
+    char path[64], line[1024];
+    unsigned long long ut, st;
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%lu/stat", pid);
+    if (!(f = fopen(path, "re")))
+        return -errno;
+    char *got = fgets(line, sizeof(line), f);
+    fclose(f);
+    char *after = got ? strrchr(line, ')') : NULL; /* the name may hold spaces and ')' */
+    /* After the name: state, then fields 4..13, then utime (14) and stime (15). */
+    if (!after ||
+        sscanf(after + 1, " %*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+        return -EINVAL;
+    *user = (double)ut / tick;
+    *sys = (double)st / tick;
+    return 0;
+}
+
+/* The server's CPU over the run: the figures at the start, then the difference at the end. */
+struct cpu_use {
+    bool known; /* both readings worked */
+    double user, sys;
+};
 
 static double pct_us(const struct sockit_hist *h, double p)
 {
@@ -290,7 +385,19 @@ static const char *bytes_are(const struct sockit_bench_config *cfg)
     return cfg->mode == SOCKIT_BENCH_SEND ? "sent" : cfg->reverse ? "received" : "echoed";
 }
 
-static void print_text(const struct bench_opts *o, const struct sockit_bench_result *r)
+static void print_text_cpu(const struct sockit_bench_result *r, const struct cpu_use *cpu)
+{
+    if (!cpu->known)
+        return;
+    printf("  server cpu  %.2f s (user %.2f, system %.2f)", cpu->user + cpu->sys, cpu->user,
+           cpu->sys);
+    if (r->messages)
+        printf(" = %.2f us per message", (cpu->user + cpu->sys) * 1e6 / (double)r->messages);
+    printf("\n");
+}
+
+static void print_text(const struct bench_opts *o, const struct sockit_bench_result *r,
+                       const struct cpu_use *cpu)
 {
     const struct sockit_bench_config *cfg = &o->cfg;
     const struct sockit_hist *h = &r->latency;
@@ -315,6 +422,24 @@ static void print_text(const struct bench_opts *o, const struct sockit_bench_res
            (unsigned long long)r->connect_errors, (unsigned long long)r->closed_by_server,
            (unsigned long long)r->timeouts, (unsigned long long)r->io_errors,
            (unsigned long long)r->lost);
+    print_text_cpu(r, cpu);
+}
+
+static void print_json_cpu(const struct bench_opts *o, const struct sockit_bench_result *r,
+                           const struct cpu_use *cpu)
+{
+    if (!o->server_pid)
+        return;
+    if (!cpu->known) {
+        printf("\"server_cpu\":null,");
+        return;
+    }
+    printf("\"server_cpu\":{\"pid\":%lu,\"user_s\":%.3f,\"system_s\":%.3f,\"us_per_msg\":",
+           o->server_pid, cpu->user, cpu->sys);
+    if (r->messages)
+        printf("%.3f},", (cpu->user + cpu->sys) * 1e6 / (double)r->messages);
+    else
+        printf("null},");
 }
 
 static void print_json_latency(const struct sockit_hist *h)
@@ -331,7 +456,7 @@ static void print_json_latency(const struct sockit_hist *h)
 
 /* WHY: the failure's text, or "" (JSON null). */
 static void print_json(const struct bench_opts *o, const struct sockit_bench_result *r,
-                       const char *why)
+                       const struct cpu_use *cpu, const char *why)
 {
     const struct sockit_bench_config *cfg = &o->cfg;
     bool missed;
@@ -350,6 +475,7 @@ static void print_json(const struct bench_opts *o, const struct sockit_bench_res
            (unsigned long long)r->bytes, (double)r->bytes / r->seconds / 1e6,
            (unsigned long long)r->unanswered);
     print_json_latency(&r->latency);
+    print_json_cpu(o, r, cpu);
     printf("\"errors\":{\"connect\":%llu,\"closed_by_server\":%llu,\"timeout\":%llu,\"io\":%llu,"
            "\"lost\":%llu},\"error\":",
            (unsigned long long)r->connect_errors, (unsigned long long)r->closed_by_server,
@@ -389,7 +515,8 @@ static void failure_text(const struct bench_opts *o, const struct sockit_bench_r
         snprintf(why, size, "bench %s: no reply from the server in %.3f s", o->ep_text, r->seconds);
 }
 
-static int report(const struct bench_opts *o, const struct sockit_bench_result *r)
+static int report(const struct bench_opts *o, const struct sockit_bench_result *r,
+                  const struct cpu_use *cpu)
 {
     char why[256];
     bool missed;
@@ -397,10 +524,15 @@ static int report(const struct bench_opts *o, const struct sockit_bench_result *
 
     failure_text(o, r, why, sizeof(why));
     if (o->json)
-        print_json(o, r, why);
+        print_json(o, r, cpu, why);
     else
-        print_text(o, r);
+        print_text(o, r, cpu);
     fflush(stdout);
+    if (o->server_pid && !cpu->known)
+        fprintf(stderr,
+                "sockit: bench: warning: no CPU figures for --server-pid %lu: it ended "
+                "during the run\n",
+                o->server_pid);
     if (missed)
         fprintf(stderr,
                 "sockit: bench %s: warning: reached %.0f msg/s of the %.0f asked (--rate): the "
@@ -416,6 +548,7 @@ int cmd_bench(int argc, char **argv)
 {
     struct bench_opts o = { .cfg = { .mode = SOCKIT_BENCH_PINGPONG } };
     struct sockit_bench *b;
+    struct cpu_use cpu = { 0 }, end = { 0 };
     int rc = parse_args(argc, argv, &o);
 
     if (rc != 0)
@@ -424,12 +557,20 @@ int cmd_bench(int argc, char **argv)
         return rc;
     if ((rc = sockit_bench_new(&o.cfg, &b)) < 0)
         return cli_fail("bench", o.ep_text, rc);
+    if (o.server_pid && (rc = server_cpu(o.server_pid, &cpu.user, &cpu.sys)) < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%lu/stat", o.server_pid);
+        sockit_bench_free(b);
+        return cli_fail("--server-pid", path, rc);
+    }
     if ((rc = sockit_bench_start(b)) < 0) {
         sockit_bench_free(b);
         return cli_fail("pthread_create", NULL, rc);
     }
     watch(&o, b);
-    rc = report(&o, sockit_bench_result(b));
+    if (o.server_pid && server_cpu(o.server_pid, &end.user, &end.sys) == 0)
+        cpu = (struct cpu_use){ true, end.user - cpu.user, end.sys - cpu.sys };
+    rc = report(&o, sockit_bench_result(b), &cpu);
     sockit_bench_free(b);
     return rc;
 }

@@ -530,6 +530,72 @@ Test(bench, reverse_against_an_echo_times_out, .timeout = 30)
     h_cleanup(&srv);
 }
 
+/* --interval with --json: one JSON object per line per interval, then the summary; the
+ * intervals add up to the summary's messages. */
+Test(bench, interval_json_lines_add_up_to_the_summary, .timeout = 30)
+{
+    struct proc srv;
+    char ep[64];
+    static const char *const quiet[] = { "--quiet", NULL };
+    int rc;
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    h_start_echo(&srv, "loop", ep, quiet);
+    const char *args[] = { ep, "--json", "-c", "2", "-d", "1", "--interval", "0.25", NULL };
+    char *out = run_bench(args, &rc);
+    double sum = 0;
+    int intervals = 0;
+    char *line = out, *last = NULL;
+
+    cr_expect_eq(rc, 0, "%s", out);
+    for (char *nl; line && (nl = strchr(line, '\n')) != NULL && intervals < 100; line = nl + 1) {
+        *nl = '\0';
+        if (strncmp(line, "{\"interval\":{", 13) == 0) {
+            intervals++;
+            sum += json_number(line, "messages");
+        } else {
+            last = line;
+        }
+    }
+    cr_expect_geq(intervals, 4, "4 intervals of 0.25 s in 1 s: %d", intervals);
+    cr_assert_not_null(last, "no summary");
+    cr_expect(strncmp(last, "{\"endpoint\":", 12) == 0, "the summary comes last: %s", last);
+    cr_expect_eq(sum, json_number(last, "messages"), "intervals %.0f, summary: %s", sum, last);
+    free(out);
+    h_stop(&srv, SIGTERM, 5000);
+    h_cleanup(&srv);
+}
+
+/* --server-pid: the server's CPU over the run, as /proc tells it to another reader around the
+ * run, and per message. */
+Test(bench, server_cpu_is_the_server_s_over_the_run, .timeout = 60)
+{
+    struct proc srv;
+    char ep[64], pid[16];
+    static const char *const quiet[] = { "--quiet", NULL };
+    int rc;
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", h_free_port());
+    h_start_echo(&srv, "loop", ep, quiet);
+    snprintf(pid, sizeof(pid), "%d", (int)srv.pid);
+    const char *args[] = { ep, "--json", "-c", "4", "-n", "50000", "--server-pid", pid, NULL };
+    long before = h_cpu_ms(srv.pid);
+    char *json = run_bench(args, &rc);
+    long used = h_cpu_ms(srv.pid) - before;
+    double cpu =
+        json_inner(json, "server_cpu", "user_s") + json_inner(json, "server_cpu", "system_s");
+
+    cr_expect_eq(rc, 0, "%s", json);
+    cr_expect_geq(used, 20, "the server did work: %ld ms", used);
+    cr_expect_leq(cpu * 1000, (double)used + 15, "bench %.3f s, /proc %ld ms: %s", cpu, used, json);
+    cr_expect_geq(cpu * 1000, (double)used - 30, "bench %.3f s, /proc %ld ms: %s", cpu, used, json);
+    double per = json_inner(json, "server_cpu", "us_per_msg");
+    cr_expect(per > cpu * 1e6 / 50000 * 0.99 && per < cpu * 1e6 / 50000 * 1.01, "%s", json);
+    free(json);
+    h_stop(&srv, SIGTERM, 5000);
+    h_cleanup(&srv);
+}
+
 Test(bench, reverse_is_for_bulk_only)
 {
     const char *const bad[][5] = {
@@ -542,4 +608,27 @@ Test(bench, reverse_is_for_bulk_only)
         cr_expect_eq(rc, 2, "%s %s: exit %d", bad[i][1], bad[i][2], rc);
         free(out);
     }
+}
+
+Test(bench, interval_and_server_pid_refuse_bad_values)
+{
+    const char *const bad[][4] = {
+        { "tcp://127.0.0.1:1", "--interval", "0", NULL },     /* not positive */
+        { "tcp://127.0.0.1:1", "--interval", "0.001", NULL }, /* under 0.01 s */
+        { "tcp://127.0.0.1:1", "--server-pid", "x", NULL },   /* not a pid */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc;
+        char *out = run_bench(bad[i], &rc);
+        cr_expect_eq(rc, 2, "%s %s: exit %d", bad[i][1], bad[i][2], rc);
+        free(out);
+    }
+    char *err;
+    int rc;
+    const char *args[] = { "tcp://127.0.0.1:1", "--server-pid", "4194304", NULL };
+    char *out = run_bench_err(args, &rc, &err);
+    cr_expect_eq(rc, 1, "no such process: exit %d", rc);
+    cr_expect(strstr(err, "/proc/4194304/stat") != NULL, "stderr: %s", err);
+    free(out);
+    free(err);
 }
