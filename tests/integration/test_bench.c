@@ -632,3 +632,12 @@ Test(bench, interval_and_server_pid_refuse_bad_values)
     free(out);
     free(err);
 }
+
+/* Connect mode over a run long enough for the timeout checks (a tick every 100 ms) to run
+ * while connections are closing between their messages: no error may come of it. */
+Test(bench, connect_mode_runs_clean_across_timeout_checks, .timeout = 30)
+{
+    static const char *const extra[] = { "-m", "connect", "-c", "4", "-d", "0.6", NULL };
+    check_mode("unix:@sockit-bench-ticks-%d", "loop", extra, 1);
+    check_mode("tcp://127.0.0.1:%d", "loop", extra, 1);
+}

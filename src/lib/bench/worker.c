@@ -541,9 +541,12 @@ static void on_tick(struct sockit_loop *loop, struct sockit_timer *t, void *data
     (void)t;
     if (e->streaming)
         expire_streaming(e);
+    /* Only --rate's schedule and lost datagrams free room for a message; a pump at any other
+     * time could write to a connect-mode stream closing between its messages. */
     for (unsigned long i = 0; i < e->w->nconns; i++) {
         expire(&e->conns[i]);
-        pump(&e->conns[i]);
+        if (e->interval_ns || !e->stream)
+            pump(&e->conns[i]);
     }
     check_done(e);
 }
