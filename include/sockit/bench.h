@@ -54,8 +54,8 @@ enum sockit_bench_mode {
 /* What to run. Zero means the default given. */
 struct sockit_bench_config {
     struct sockit_endpoint endpoint; /* the server: tcp, unix (streams), udp, unix-dgram */
-    struct sockit_addr addr;         /* where to connect: ENDPOINT resolved by the caller
-                                        (sockit_endpoint_resolve) */
+    struct sockit_addr addr;         /* where to connect (sockit_endpoint_resolve); len 0:
+                                        sockit_bench_new resolves ENDPOINT, first address */
     enum sockit_bench_mode mode;     /* PINGPONG */
     unsigned long connections;       /* concurrent connections: 50 */
     size_t size;                     /* message size: 64; bulk and send: write size, 65536 */
@@ -119,9 +119,10 @@ size_t sockit_bench_max_size(const struct sockit_bench_config *cfg);
  * mode needs a stream endpoint (tcp:// or unix:)"), or NULL when it can. Static text. */
 const char *sockit_bench_check(const struct sockit_bench_config *cfg);
 
-/* Check CFG and allocate a bench for it in *OUT. Returns 0, -EINVAL for a setting
- * sockit_bench_check refuses, -ENOMEM, or the -errno of a loop that cannot be made on the
- * backend asked for. */
+/* Check CFG and allocate a bench for it in *OUT (resolving ENDPOINT when ADDR is unset). Returns
+ * 0, -EINVAL for a setting sockit_bench_check refuses, the resolver's -SOCKIT_E* code,
+ * -SOCKIT_EDGRAMSIZE for a datagram SIZE over sockit_bench_max_size of the address, -ENOMEM, or
+ * the -errno of a loop that cannot be made on the backend asked for. */
 int sockit_bench_new(const struct sockit_bench_config *cfg, struct sockit_bench **out);
 
 /* Start the workers; the clock of the run starts here. Returns 0 or -errno (a thread that

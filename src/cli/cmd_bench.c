@@ -56,7 +56,8 @@ static const char bench_help[] =
     "      --server-pid PID    report the CPU time (user + system, /proc/PID/stat) that\n"
     "                          process PID used during the run, and per message: the server\n"
     "                          cost the load client cannot show\n"
-    "      --json              print the result as one JSON object on stdout\n"
+    "      --json              print the result as one JSON object on stdout (after the\n"
+    "                          intervals' with --interval)\n"
     "  -q, --quiet             no live progress line\n"
     "  -h, --help              show this help\n\n"
     "A progress line is printed every second when stderr is a terminal. Messages still\n"
@@ -70,9 +71,9 @@ static const char bench_help[] =
     "  sockit bench tcp://127.0.0.1:7000 -m pipeline -D 32 --json\n"
     "  sockit bench tcp://127.0.0.1:7000 -m bulk -c 1 -n 1G\n"
     "  sockit bench udp://[::1]:9000 -r 50000 -d 5\n"
-    "  sockit bench tcp://127.0.0.1:7000 --server-pid \"$(pidof sockit)\" --json --interval 1\n"
-    "  sockit listen tcp://:9000 < /dev/zero &  sockit bench tcp://127.0.0.1:9000 -m bulk -R -c "
-    "1\n";
+    "  sockit bench tcp://127.0.0.1:7000 --server-pid 4242 --json --interval 1\n"
+    "  sockit listen tcp://:9000 < /dev/zero &   # a server that streams, then:\n"
+    "  sockit bench tcp://127.0.0.1:9000 -m bulk -R -c 1 -d 5\n";
 
 enum { OPT_TIMEOUT = 256, OPT_JSON, OPT_BACKEND, OPT_INTERVAL, OPT_SERVER_PID };
 

@@ -10,6 +10,7 @@
 
 #include "bench_internal.h"
 #include "sockit/clock.h"
+#include "sockit/error.h"
 
 void sockit_bench_defaults(const struct sockit_bench_config *cfg, struct sockit_bench_config *out)
 {
@@ -134,6 +135,17 @@ static int make_workers(struct sockit_bench *b)
     return err;
 }
 
+/* The address to connect to: the caller's, or ENDPOINT's first. Returns 0, the resolver's
+ * error, or -SOCKIT_EDGRAMSIZE for a datagram SIZE the address's family cannot carry. */
+static int resolve_if_unset(struct sockit_bench_config *cfg)
+{
+    int n = cfg->addr.len ? 0 : sockit_endpoint_resolve(&cfg->endpoint, 0, &cfg->addr, 1);
+
+    if (n < 0)
+        return n;
+    return cfg->size > sockit_bench_max_size(cfg) ? -SOCKIT_EDGRAMSIZE : 0; /* IPv4's is less */
+}
+
 int sockit_bench_new(const struct sockit_bench_config *cfg, struct sockit_bench **out)
 {
     struct sockit_bench *b;
@@ -146,7 +158,8 @@ int sockit_bench_new(const struct sockit_bench_config *cfg, struct sockit_bench 
         return -ENOMEM;
     sockit_bench_defaults(cfg, &b->cfg);
     pthread_mutex_init(&b->lock, NULL);
-    if ((err = make_payload(b)) < 0 || (err = make_workers(b)) < 0) {
+    if ((err = resolve_if_unset(&b->cfg)) < 0 || (err = make_payload(b)) < 0 ||
+        (err = make_workers(b)) < 0) {
         sockit_bench_free(b);
         return err;
     }

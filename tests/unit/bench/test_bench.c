@@ -160,6 +160,7 @@ Test(bench_lib, pipeline_and_bulk_counts_end_exactly, .timeout = 30)
     cfg.depth = 8;
     cfg.connections = 2;
     cfg.count = 4000;
+    cfg.addr.len = 0; /* sockit_bench_new resolves the endpoint */
     struct sockit_bench *b = run_bench(&cfg);
     cr_expect_eq(sockit_bench_result(b)->messages, 4000);
     cr_expect_eq(sockit_bench_result(b)->latency.count, 4000);
@@ -293,6 +294,12 @@ Test(bench_lib, datagram_size_limit_is_the_family_s_or_the_socket_s)
     cr_assert_eq(sockit_endpoint_parse("udp://127.0.0.1:9", &cfg.endpoint), 0);
     cr_assert_eq(sockit_endpoint_resolve(&cfg.endpoint, 0, &cfg.addr, 1), 1);
     cr_expect_eq(sockit_bench_max_size(&cfg), 65507);
+    struct sockit_bench *b;
+    cfg.size = 65520;
+    cfg.addr.len = 0;
+    cr_expect_null(sockit_bench_check(&cfg), "unresolved: IPv6's larger limit");
+    cr_expect_eq(sockit_bench_new(&cfg, &b), -SOCKIT_EDGRAMSIZE, "resolved to IPv4 in new");
+    cfg.size = 0;
     cr_assert_eq(sockit_endpoint_parse("unix-dgram:@x", &cfg.endpoint), 0);
     cr_expect_gt(sockit_bench_max_size(&cfg), 65527, "a unix datagram is not limited as UDP");
 }
