@@ -201,20 +201,12 @@ static int parse_option(int c, void *ctx)
     return cli_usage("bench", "unknown option");
 }
 
-static int parse_args(int argc, char **argv, struct bench_opts *o)
+/* What the options cannot do together, as usage errors naming the option. */
+static int check_options(const struct bench_opts *o)
 {
-    struct sockit_bench_config *cfg = &o->cfg;
-    int err = cli_parse_options("bench", argc, argv, ":m:c:s:D:d:n:r:t:qRh", bench_options,
-                                bench_help, NULL, parse_option, o);
+    const struct sockit_bench_config *cfg = &o->cfg;
     const char *why;
 
-    if (err)
-        return err;
-    if (optind != argc - 1)
-        return cli_usage("bench", optind >= argc ? "missing ENDPOINT" : "too many arguments");
-    o->ep_text = argv[optind];
-    if ((err = cli_endpoint("bench", o->ep_text, &cfg->endpoint)) != 0)
-        return err;
     if (o->depth_given && cfg->mode != SOCKIT_BENCH_PIPELINE)
         return cli_usage("bench",
                          "--depth applies to -m pipeline only (%s keeps one message in "
@@ -239,6 +231,22 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     if ((why = sockit_bench_check(cfg)) != NULL)
         return cli_usage("bench", "%s", why);
     return 0;
+}
+
+static int parse_args(int argc, char **argv, struct bench_opts *o)
+{
+    struct sockit_bench_config *cfg = &o->cfg;
+    int err = cli_parse_options("bench", argc, argv, ":m:c:s:D:d:n:r:t:qRh", bench_options,
+                                bench_help, NULL, parse_option, o);
+
+    if (err)
+        return err;
+    if (optind != argc - 1)
+        return cli_usage("bench", optind >= argc ? "missing ENDPOINT" : "too many arguments");
+    o->ep_text = argv[optind];
+    if ((err = cli_endpoint("bench", o->ep_text, &cfg->endpoint)) != 0)
+        return err;
+    return check_options(o);
 }
 
 /* Resolve the endpoint; a datagram size is checked against the family found (IPv4's 65,507

@@ -606,6 +606,21 @@ static void start_conns(struct sockit_loop *loop, void *data)
     check_done(e);
 }
 
+/* The output bounds of every stream of E. */
+static struct sockit_stream_limits stream_limits(const struct sockit__bench_engine *e)
+{
+    size_t size = e->cfg->size;
+
+    if (e->streaming) /* the queue counts what is in flight too (io_uring): keep it deep */
+        return (struct sockit_stream_limits){ .low_water = size * (BULK_QUEUE / 2),
+                                              .high_water = size * BULK_QUEUE - 1,
+                                              .max_output = size * (BULK_QUEUE + 2) };
+    /* Room for every message in flight, which a big one needs. */
+    return (struct sockit_stream_limits){ .low_water = 16 * 1024,
+                                          .high_water = 64 * 1024,
+                                          .max_output = (8u << 20) + e->depth * size };
+}
+
 int sockit__bench_worker_init(struct sockit__bench_worker *w)
 {
     const struct sockit_bench_config *cfg = w->cfg;
@@ -634,15 +649,7 @@ int sockit__bench_worker_init(struct sockit__bench_worker *w)
         return -ENOMEM;
     if (cfg->rate > 0)
         e->interval_ns = (int64_t)(1e9 * (double)cfg->connections / cfg->rate);
-    if (e->streaming) /* the queue counts what is in flight too (io_uring): keep it deep */
-        e->limits = (struct sockit_stream_limits){ .low_water = cfg->size * (BULK_QUEUE / 2),
-                                                   .high_water = cfg->size * BULK_QUEUE - 1,
-                                                   .max_output = cfg->size * (BULK_QUEUE + 2) };
-    else /* room for every message in flight, which a big one needs */
-        e->limits =
-            (struct sockit_stream_limits){ .low_water = 16 * 1024,
-                                           .high_water = 64 * 1024,
-                                           .max_output = (8u << 20) + e->depth * cfg->size };
+    e->limits = stream_limits(e);
     for (unsigned long i = 0; i < w->nconns; i++) {
         e->conns[i].e = e;
         if (!(e->conns[i].stamps = calloc(e->depth, sizeof(int64_t))))
