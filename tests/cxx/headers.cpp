@@ -1,5 +1,6 @@
 // Every public header, compiled as C++17 (extern "C" guards, no C-only syntax), and a call
 // linked against the C library: make test builds and runs it.
+#include "sockit/bench.h"
 #include "sockit/buf.h"
 #include "sockit/classic.h"
 #include "sockit/clock.h"
