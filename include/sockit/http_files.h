@@ -50,6 +50,14 @@ struct sockit_http_files_options {
     const char *mime_types; /* NULL: /etc/mime.types if present, and a built-in table */
     size_t small_file;      /* up to this size a body is read and sent with its head in
                                one write; larger ones with sendfile. 0: 16 KiB */
+    /* A request head must be whole this long after its first byte arrived, or the
+     * connection is answered 408 and closed (slowloris). 0: 10 s. Silence is the server
+     * layer's idle_ms. */
+    uint64_t header_timeout_ms;
+    /* A request body (discarded) slower than min_body_rate bytes/s once this long has passed
+     * since its first byte closes the connection. 0: 10 s and 1024 B/s. */
+    uint64_t body_timeout_ms;
+    uint64_t min_body_rate;
     /* Called once per answered request, on the connection's loop thread (so from several
      * threads at once with several loops). May be NULL. */
     void (*on_access)(const struct sockit_http_access *a, void *ud);

@@ -31,6 +31,9 @@ static const char http_help[] =
     "                          more is accepted and closed at once\n"
     "  -i, --idle-timeout SEC  close a connection that sends nothing for SEC seconds\n"
     "                          (default 60; 0: never)\n"
+    "      --header-timeout SEC  a request head not whole SEC seconds after its first byte\n"
+    "                          is answered 408 and the connection closed (default 10):\n"
+    "                          slow clients cannot hold connections (slowloris)\n"
     "      --hidden            serve names starting with '.' (default: 404)\n"
     "      --follow-symlinks   follow symlinks that lead out of DIR (default: 404)\n"
     "      --no-listing        a folder without index.html is 403, not a listing\n"
@@ -52,6 +55,7 @@ static const char http_help[] =
 
 enum {
     OPT_MAX_CLIENTS = 256,
+    OPT_HEADER_TIMEOUT,
     OPT_HIDDEN,
     OPT_FOLLOW,
     OPT_NO_LISTING,
@@ -65,6 +69,7 @@ static const struct option http_options[] = {
     { "threads", required_argument, NULL, 'T' },
     { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
     { "idle-timeout", required_argument, NULL, 'i' },
+    { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
     { "hidden", no_argument, NULL, OPT_HIDDEN },
     { "follow-symlinks", no_argument, NULL, OPT_FOLLOW },
     { "no-listing", no_argument, NULL, OPT_NO_LISTING },
@@ -118,6 +123,10 @@ static int parse_option(int c, void *ctx)
     case 'i':
         if (!(err = cli_number("http", "--idle-timeout", optarg, 0, 86400, &n)))
             cfg->server.idle_ms = n * 1000;
+        return err;
+    case OPT_HEADER_TIMEOUT:
+        if (!(err = cli_number("http", "--header-timeout", optarg, 1, 3600, &n)))
+            cfg->files.header_timeout_ms = n * 1000;
         return err;
     case OPT_HIDDEN: cfg->files.hidden = true; return 0;
     case OPT_FOLLOW: cfg->files.follow_symlinks = true; return 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -304,4 +305,60 @@ Test(http, ranges_single_multiple_unsatisfiable_and_if_range)
              "'%s/index.html'",
              base);
     cr_expect_str_eq(curl(args), "200 15", "a stale If-Range gets the whole");
+}
+
+/* ---------------------------------------------------------------- slow clients */
+
+/* 1000 connections send a head a byte at a time, never finishing it (slowloris), while a
+ * normal client asks for a page 20 times: each answer comes within 100 ms, and the slow
+ * connections are answered 408 and closed once --header-timeout (2 s) has passed. */
+Test(http, slowloris_connections_neither_delay_others_nor_stay)
+{
+    enum { SLOW = 1000 };
+    static int fds[SLOW];
+    const char *partial = "GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ";
+    char ep[64], args[256];
+    struct proc *slow_server;
+    struct rlimit rl = { 4096, 4096 };
+
+    stop(); /* this test wants its own server, with a short header timeout */
+    start();
+    H_CHECK(h_stop(server, SIGTERM, 5000) == 0, "the first server did not stop");
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    const char *argv[] = { h_sockit(), "http", root, "-l", ep, "--header-timeout", "2", NULL };
+    slow_server = h_start_tracked("sockit http --header-timeout 2", argv, "", 0, NULL);
+    server = slow_server;
+    H_CHECK(h_wait_stderr(server, "serving", 5000), "sockit http did not start");
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = h_connect(ep);
+        cr_assert_eq(h_write_all(fds[i], partial, strlen(partial)), 0);
+    }
+    long long start_ms = h_now_ms();
+    for (int round = 0; round < 20; round++) {
+        for (int i = round * 50; i < round * 50 + 50; i++) /* keep them trickling */
+            h_write_all(fds[i], "x", 1);
+        long long t0 = h_now_ms();
+        snprintf(args, sizeof(args), "-o /dev/null -w '%%{http_code}' '%s/index.html'", base);
+        H_CHECK(strcmp(curl(args), "200") == 0, "round %d: no 200", round);
+        long long took = h_now_ms() - t0;
+        H_CHECK(took < 100, "round %d: the answer took %lld ms beside %d slow clients", round, took,
+                SLOW);
+    }
+    while (h_now_ms() - start_ms < 2500)
+        usleep(50000);
+    int answered = 0, closed = 0;
+    for (int i = 0; i < SLOW; i++) {
+        char buf[256];
+        h_write_all(fds[i], "y", 1); /* a byte past the timeout: the server looks again */
+        ssize_t n = h_read_within(fds[i], 2000, buf, sizeof(buf) - 1);
+        if (n > 0) {
+            buf[n] = '\0';
+            answered += strncmp(buf, "HTTP/1.1 408 ", 13) == 0;
+            closed += h_read_within(fds[i], 2000, buf, sizeof(buf)) == 0;
+        }
+        close(fds[i]);
+    }
+    cr_expect_eq(answered, SLOW, "%d of %d slow connections got 408", answered, SLOW);
+    cr_expect_eq(closed, SLOW, "%d of %d were closed after it", closed, SLOW);
 }

@@ -80,8 +80,26 @@ static void refuse(struct sockit__hconn *c, int code, const struct sockit_io *io
 
 /* ---- the engine ------------------------------------------------------------------------- */
 
+#define MS 1000000ull
+
+/* A head still incomplete header_timeout after its first byte: 408, close (slowloris). */
+static bool head_too_slow(struct sockit__hconn *c, uint64_t now, const struct sockit_io *io)
+{
+    if (!c->since) {
+        c->since = now;
+        return false;
+    }
+    if (now - c->since <= c->f->o.header_timeout_ms * MS)
+        return false;
+    struct sockit_http_request none = { .minor = 1 };
+    struct sockit__hreq q = { c, &none, io, false };
+    sockit__respond_status(&q, 408, NULL);
+    c->state = HC_CLOSING;
+    return true;
+}
+
 static long input_head(struct sockit__hconn *c, const uint8_t *data, size_t len, size_t seen,
-                       const struct sockit_io *io)
+                       uint64_t now, const struct sockit_io *io)
 {
     struct sockit_http_request r;
     long n = sockit_http_parse_request((const char *)data, len, seen, &r);
@@ -90,22 +108,41 @@ static long input_head(struct sockit__hconn *c, const uint8_t *data, size_t len,
         refuse(c, (int)n, io);
         return (long)len;
     }
-    if (n > 0)
-        handle(c, &r, io);
+    if (n == 0)
+        return head_too_slow(c, now, io) ? (long)len : 0;
+    c->since = 0;
+    handle(c, &r, io);
+    if (c->state == HC_BODY || c->state == HC_CHUNKED) {
+        c->since = now;
+        c->body_got = 0;
+    }
     return n;
 }
 
-static long input_body(struct sockit__hconn *c, size_t len)
+/* A body still arriving body_timeout after it began, slower than min_body_rate: close. */
+static bool body_too_slow(struct sockit__hconn *c, uint64_t now, size_t n)
+{
+    uint64_t ms = (now - c->since) / MS;
+
+    c->body_got += n;
+    return ms > c->f->o.body_timeout_ms && c->body_got * 1000 / ms < c->f->o.min_body_rate;
+}
+
+static long input_body(struct sockit__hconn *c, size_t len, uint64_t now)
 {
     size_t n = len < c->body_left ? len : (size_t)c->body_left;
 
     c->body_left -= n;
-    if (c->body_left == 0)
+    if (c->body_left == 0) {
         c->state = HC_HEAD;
+        c->since = 0;
+    } else if (body_too_slow(c, now, n)) {
+        c->state = HC_CLOSING;
+    }
     return (long)n;
 }
 
-static long input_chunked(struct sockit__hconn *c, const uint8_t *data, size_t len,
+static long input_chunked(struct sockit__hconn *c, const uint8_t *data, size_t len, uint64_t now,
                           const struct sockit_io *io)
 {
     struct sockit_http_str payload;
@@ -116,8 +153,12 @@ static long input_chunked(struct sockit__hconn *c, const uint8_t *data, size_t l
         io->finish(io->ctx);
         return (long)len;
     }
-    if (c->chunked.done)
+    if (c->chunked.done) {
         c->state = HC_HEAD;
+        c->since = 0;
+    } else if (body_too_slow(c, now, (size_t)n)) {
+        c->state = HC_CLOSING;
+    }
     return n;
 }
 
@@ -127,11 +168,10 @@ static long engine_input(void *eng, const uint8_t *data, size_t len, size_t seen
     struct sockit__hconn *c = eng;
     long n = 0;
 
-    (void)now;
     switch (c->state) {
-    case HC_HEAD: n = input_head(c, data, len, seen, io); break;
-    case HC_BODY: n = input_body(c, len); break;
-    case HC_CHUNKED: n = input_chunked(c, data, len, io); break;
+    case HC_HEAD: n = input_head(c, data, len, seen, now, io); break;
+    case HC_BODY: n = input_body(c, len, now); break;
+    case HC_CHUNKED: n = input_chunked(c, data, len, now, io); break;
     case HC_CLOSING: n = (long)len; break; /* after the last answer: ignored */
     }
     if (c->state == HC_CLOSING) {
@@ -201,6 +241,12 @@ int sockit_http_files_new(struct sockit_http_files **out, const struct sockit_ht
     f->o = *o;
     if (!f->o.small_file)
         f->o.small_file = 16 * 1024;
+    if (!f->o.header_timeout_ms)
+        f->o.header_timeout_ms = 10000;
+    if (!f->o.body_timeout_ms)
+        f->o.body_timeout_ms = 10000;
+    if (!f->o.min_body_rate)
+        f->o.min_body_rate = 1024;
     f->root = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (f->root < 0 || fstat(f->root, &st) < 0) {
         err = -errno;

@@ -40,6 +40,8 @@ struct sockit__hconn {
     unsigned thread;
     int state;          /* HC_HEAD, HC_BODY, HC_CHUNKED, HC_CLOSING */
     uint64_t body_left; /* HC_BODY: request body bytes still to discard */
+    uint64_t since;     /* loop clock when the head or body under way began; 0: none */
+    uint64_t body_got;  /* body bytes discarded since SINCE */
     struct sockit_http_chunked chunked;
 };
 
