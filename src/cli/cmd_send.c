@@ -155,7 +155,8 @@ static int parse_args(int argc, char **argv, struct send_job *job, struct cli_tr
         return cli_usage("send", argc - optind < want ? "missing %s" : "too many arguments%s",
                          argc - optind < want ? (optind >= argc ? "ENDPOINT" : "MESSAGE") : "");
     job->ep_text = argv[optind];
-    if ((err = cli_endpoint("send", job->ep_text, &job->ep)) != 0)
+    if ((err = cli_endpoint("send", job->ep_text, &job->ep)) != 0 ||
+        (err = cli_sockopts_fit("send", &job->ep, job->opts.flags)) != 0)
         return err;
     if (!args.file)
         return sockit_buf_append(&job->msg, argv[optind + 1], strlen(argv[optind + 1]));

@@ -113,3 +113,13 @@ Test(texts, send_refuses_a_second_file)
     cr_expect_eq(rc, 2, "exit %d, stderr: %s", rc, err);
     cr_expect(strstr(err, "-f given twice") != NULL, "stderr: %s", err);
 }
+
+Test(texts, send_refuses_nodelay_off_tcp)
+{
+    const char *out, *err;
+    int rc = run((const char *const[]){ "send", "unix:/tmp/nowhere.sock", "x", "--nodelay", NULL },
+                 &out, &err);
+
+    cr_expect_eq(rc, 2, "exit %d, stderr: %s", rc, err);
+    cr_expect(strstr(err, "--nodelay") != NULL, "stderr: %s", err);
+}
