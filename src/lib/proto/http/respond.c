@@ -171,16 +171,32 @@ static const char *type_of(struct sockit_http_files *f, const char *name)
     return type ? type : "application/octet-stream";
 }
 
+/* HEAD: the head was all; the file is closed and the answer counted. */
+static bool head_only(struct sockit__hreq *q, struct sockit__target *t, int status)
+{
+    if (q->r->method != SOCKIT_HTTP_HEAD)
+        return false;
+    close(t->fd);
+    account(q, status, 0);
+    return true;
+}
+
+/* Last-Modified and ETag: the validators of every answer about a file. */
+static void validators(struct sockit_http_head *h, const struct sockit__target *t, const char *etag)
+{
+    char date[SOCKIT_HTTP_DATE_LEN + 1];
+
+    sockit_http_date_format(t->st.st_mtim.tv_sec, date);
+    sockit_http_head_field(h, "Last-Modified", str(date));
+    sockit_http_head_field(h, "ETag", str(etag));
+}
+
 /* The head of a file answer: validators, and for 200 the type and length. */
 static void file_head(struct sockit__hreq *q, struct sockit_http_head *h, char *buf, int status,
                       const struct sockit__target *t, const char *etag)
 {
-    char date[SOCKIT_HTTP_DATE_LEN + 1];
-
     head_start(q, h, buf, status);
-    sockit_http_date_format(t->st.st_mtim.tv_sec, date);
-    sockit_http_head_field(h, "Last-Modified", str(date));
-    sockit_http_head_field(h, "ETag", str(etag));
+    validators(h, t, etag);
     sockit_http_head_field(h, "Accept-Ranges", str("bytes"));
     if (status == 304) {
         sockit_http_head_end(h);
@@ -217,11 +233,8 @@ static void send_large(struct sockit__hreq *q, struct sockit_http_head *h, struc
     uint64_t size = (uint64_t)t->st.st_size;
 
     send_head_and(q, h, NULL, 0);
-    if (q->r->method == SOCKIT_HTTP_HEAD) {
-        close(t->fd);
-        account(q, 200, 0);
+    if (head_only(q, t, 200))
         return;
-    }
     if (sockit_shared_file(t->fd, &file) < 0 ||
         q->io->send_file(q->io->ctx, file, 0, size) < 0) /* the head is out: only close */
         q->keep_alive = false;
@@ -269,25 +282,20 @@ static bool send_range(struct sockit__hreq *q, struct sockit_shared *file,
 static void send_one_range(struct sockit__hreq *q, struct sockit__target *t, const char *etag,
                            const struct sockit_http_range *r)
 {
-    char buf[HEAD_MAX], date[SOCKIT_HTTP_DATE_LEN + 1];
+    char buf[HEAD_MAX];
     struct sockit_http_head h;
     struct sockit_shared *file = NULL;
     uint64_t len = r->last - r->first + 1;
 
     head_start(q, &h, buf, 206);
-    sockit_http_date_format(t->st.st_mtim.tv_sec, date);
-    sockit_http_head_field(&h, "Last-Modified", str(date));
-    sockit_http_head_field(&h, "ETag", str(etag));
+    validators(&h, t, etag);
     sockit_http_head_field(&h, "Content-Type", str(type_of(q->c->f, t->name)));
     content_range(&h, r, (uint64_t)t->st.st_size);
     sockit_http_head_field_u64(&h, "Content-Length", len);
     sockit_http_head_end(&h);
     send_head_and(q, &h, NULL, 0);
-    if (q->r->method == SOCKIT_HTTP_HEAD) {
-        close(t->fd);
-        account(q, 206, 0);
+    if (head_only(q, t, 206))
         return;
-    }
     if (sockit_shared_file(t->fd, &file) < 0 || !send_range(q, file, r))
         q->keep_alive = false;
     sockit_shared_unref(file);
@@ -328,11 +336,8 @@ static void send_multipart(struct sockit__hreq *q, struct sockit__target *t, con
     sockit_http_head_field_u64(&h, "Content-Length", body);
     sockit_http_head_end(&h);
     send_head_and(q, &h, NULL, 0);
-    if (q->r->method == SOCKIT_HTTP_HEAD) {
-        close(t->fd);
-        account(q, 206, 0);
+    if (head_only(q, t, 206))
         return;
-    }
     ok = sockit_shared_file(t->fd, &file) == 0;
     for (int i = 0; ok && i < n; i++) {
         struct iovec iov = { part,
