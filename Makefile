@@ -189,6 +189,7 @@ anchors: $(ANCHOR_BINS)
 bench: deps all anchors
 	./bench/echo.sh $(BENCH_ARGS)
 	./bench/cost.sh
+	./bench/http.sh $(BENCH_ARGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
