@@ -49,7 +49,8 @@ struct sockit_http_files_options {
     bool no_listing;        /* a directory without index.html is 403, not a listing */
     const char *mime_types; /* NULL: /etc/mime.types if present, and a built-in table */
     size_t small_file;      /* up to this size a body is read and sent with its head in
-                               one write; larger ones with sendfile. 0: 16 KiB */
+                               one write; larger ones with sendfile. 0: 16 KiB; at most
+                               64 KiB (kept in each thread's cache of 1024 open files) */
     /* A request head must be whole this long after its first byte arrived, or the
      * connection is answered 408 and closed (slowloris). 0: 10 s. Silence is the server
      * layer's idle_ms. */

@@ -362,3 +362,29 @@ Test(http, slowloris_connections_neither_delay_others_nor_stay)
     cr_expect_eq(answered, SLOW, "%d of %d slow connections got 408", answered, SLOW);
     cr_expect_eq(closed, SLOW, "%d of %d were closed after it", closed, SLOW);
 }
+
+/* The open-file cache keeps a file open and a small one's bytes, and looks again at most once
+ * a second: a file rewritten, replaced by rename or removed is seen within that second. */
+Test(http, a_changed_file_is_served_anew_within_a_second)
+{
+    char args[512], path[512], tmp[520];
+
+    snprintf(args, sizeof(args), "'%s/sub/a%%20b%%26c.txt'", base);
+    cr_assert_str_eq(curl(args), "sub file\n");
+    write_file("sub/a b&c.txt", "rewritten\n", 10);
+    usleep(1100 * 1000);
+    cr_expect_str_eq(curl(args), "rewritten\n");
+    snprintf(path, sizeof(path), "%s/sub/a b&c.txt", root);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    cr_assert_not_null(f);
+    fputs("renamed in\n", f);
+    fclose(f);
+    cr_assert_eq(rename(tmp, path), 0);
+    usleep(1100 * 1000);
+    cr_expect_str_eq(curl(args), "renamed in\n");
+    cr_assert_eq(unlink(path), 0);
+    usleep(1100 * 1000);
+    snprintf(args, sizeof(args), "-o /dev/null -w '%%{http_code}' '%s/sub/a%%20b%%26c.txt'", base);
+    cr_expect_str_eq(curl(args), "404");
+}

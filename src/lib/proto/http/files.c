@@ -25,8 +25,9 @@ static bool has_body(const struct sockit_http_request *r)
 
 static void serve(struct sockit__hreq *q)
 {
-    struct sockit__target t;
-    int status = sockit__files_open(q->c->f, q->r, &t);
+    struct sockit__target dir;
+    struct sockit__file *e;
+    int status = sockit__files_lookup(q, &e, &dir);
 
     if (status == 301) {
         char loc[4200];
@@ -35,10 +36,10 @@ static void serve(struct sockit__hreq *q)
         sockit__respond_status(q, 301, loc);
     } else if (status) {
         sockit__respond_status(q, status, NULL);
-    } else if (S_ISDIR(t.st.st_mode)) {
-        sockit__respond_listing(q, &t);
+    } else if (e) {
+        sockit__respond_file(q, e);
     } else {
-        sockit__respond_file(q, &t);
+        sockit__respond_listing(q, &dir);
     }
 }
 
@@ -241,6 +242,8 @@ int sockit_http_files_new(struct sockit_http_files **out, const struct sockit_ht
     f->o = *o;
     if (!f->o.small_file)
         f->o.small_file = 16 * 1024;
+    if (f->o.small_file > 64 * 1024) /* cached per thread: 1024 entries bound the memory */
+        f->o.small_file = 64 * 1024;
     if (!f->o.header_timeout_ms)
         f->o.header_timeout_ms = 10000;
     if (!f->o.body_timeout_ms)
@@ -283,6 +286,8 @@ void sockit_http_files_free(struct sockit_http_files *files)
     if (!files)
         return;
     close(files->root);
+    for (size_t i = 0; i < SOCKIT_SERVER_MAX_THREADS; i++)
+        sockit__cache_free(files->caches[i]);
     sockit__mime_free(&files->mime);
     free(files);
 }

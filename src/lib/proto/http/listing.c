@@ -1,6 +1,6 @@
-/* A directory's answer: its index.html if it has one, else (unless no_listing) a sorted HTML
- * listing of its entries, names HTML-escaped in the text and percent-encoded in the links;
- * hidden names are left out unless they are served. */
+/* A directory's answer when it has no index.html (cache.c looks for one): unless no_listing, a
+ * sorted HTML listing of its entries, names HTML-escaped in the text and percent-encoded in the
+ * links; hidden names are left out unless they are served. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -143,33 +143,12 @@ static void page(struct page *b, const struct sockit_http_str path, const struct
     put_s(b, "</table>\n</body></html>\n");
 }
 
-/* index.html beneath the root, if the directory has one as a regular file: its fd, or -1. */
-static int open_index(struct sockit__hreq *q, struct sockit__target *t)
-{
-    struct sockit__target idx;
-    int n = snprintf(idx.name, sizeof(idx.name), "%s%sindex.html", t->name, t->name[0] ? "/" : "");
-
-    if (n >= (int)sizeof(idx.name) || (idx.fd = sockit__files_openat(q->c->f, idx.name)) < 0)
-        return -1;
-    if (fstat(idx.fd, &idx.st) < 0 || !S_ISREG(idx.st.st_mode)) {
-        close(idx.fd);
-        return -1;
-    }
-    close(t->fd);
-    *t = idx;
-    return 0;
-}
-
 void sockit__respond_listing(struct sockit__hreq *q, struct sockit__target *t)
 {
     struct page b = { .err = 0 };
     struct entry *e;
     size_t n;
 
-    if (open_index(q, t) == 0) {
-        sockit__respond_file(q, t);
-        return;
-    }
     if (q->c->f->o.no_listing) {
         close(t->fd);
         sockit__respond_status(q, 403, NULL);

@@ -37,13 +37,8 @@ static int open_status(int err)
     return 404; /* ENOENT, ENOTDIR, ELOOP, EXDEV (a symlink out of the root)... */
 }
 
-int sockit__files_open(struct sockit_http_files *f, const struct sockit_http_request *r,
-                       struct sockit__target *t)
+int sockit__files_open(struct sockit_http_files *f, struct sockit__target *t, bool slash)
 {
-    long n = sockit_http_path_normalize(r->path, t->name, sizeof(t->name), f->o.hidden);
-
-    if (n < 0)
-        return n == -ENAMETOOLONG ? 414 : sockit_http_error_status((int)n);
     if ((t->fd = sockit__files_openat(f, t->name)) < 0)
         return open_status(t->fd);
     if (fstat(t->fd, &t->st) < 0) {
@@ -56,7 +51,7 @@ int sockit__files_open(struct sockit_http_files *f, const struct sockit_http_req
         close(t->fd);
         return 403;
     }
-    if (r->path.p[r->path.len - 1] != '/') {
+    if (!slash) {
         close(t->fd);
         return 301;
     }

@@ -11,8 +11,7 @@
 #include "files_internal.h"
 #include "sockit/shared.h"
 
-#define HEAD_MAX  2048
-#define SMALL_MAX (64 * 1024)
+#define HEAD_MAX 2048
 
 const char *sockit__files_date(struct sockit__hconn *c)
 {
@@ -125,15 +124,6 @@ void sockit__respond_status(struct sockit__hreq *q, int status, const char *loca
 
 /* ---- files ------------------------------------------------------------------------------ */
 
-/* The strong validator: inode, size and modification time (to the nanosecond). */
-static void etag_of(const struct stat *st, char *out, size_t size)
-{
-    snprintf(out, size, "\"%llx-%llx-%llx\"", (unsigned long long)st->st_ino,
-             (unsigned long long)st->st_size,
-             (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
-                 (unsigned long long)st->st_mtim.tv_nsec);
-}
-
 /* Whether the list of entity tags V (If-None-Match: weak comparison) holds ETAG, or is "*". */
 static bool etag_listed(struct sockit_http_str v, const char *etag)
 {
@@ -150,104 +140,85 @@ static bool etag_listed(struct sockit_http_str v, const char *etag)
 }
 
 /* RFC 9110 section 13.2.2, for GET and HEAD: 304 when the client's copy is current. */
-static bool not_modified(const struct sockit_http_request *r, const struct stat *st,
-                         const char *etag)
+static bool not_modified(const struct sockit_http_request *r, const struct sockit__file *e)
 {
     const struct sockit_http_str *inm = sockit_http_field(r, "if-none-match");
     const struct sockit_http_str *ims;
     time_t since;
 
     if (inm)
-        return etag_listed(*inm, etag);
+        return etag_listed(*inm, e->etag);
     ims = sockit_http_field(r, "if-modified-since");
-    return ims && sockit_http_date_parse(*ims, &since) == 0 && st->st_mtim.tv_sec <= since;
-}
-
-static const char *type_of(struct sockit_http_files *f, const char *name)
-{
-    const char *slash = strrchr(name, '/'), *dot = strrchr(name, '.');
-    const char *type = dot && (!slash || dot > slash) ? sockit__mime_type(&f->mime, dot + 1) : NULL;
-
-    return type ? type : "application/octet-stream";
-}
-
-/* HEAD: the head was all; the file is closed and the answer counted. */
-static bool head_only(struct sockit__hreq *q, struct sockit__target *t, int status)
-{
-    if (q->r->method != SOCKIT_HTTP_HEAD)
-        return false;
-    close(t->fd);
-    account(q, status, 0);
-    return true;
+    return ims && sockit_http_date_parse(*ims, &since) == 0 && e->st.st_mtim.tv_sec <= since;
 }
 
 /* Last-Modified and ETag: the validators of every answer about a file. */
-static void validators(struct sockit_http_head *h, const struct sockit__target *t, const char *etag)
+static void validators(struct sockit_http_head *h, const struct sockit__file *e)
 {
     char date[SOCKIT_HTTP_DATE_LEN + 1];
 
-    sockit_http_date_format(t->st.st_mtim.tv_sec, date);
+    sockit_http_date_format(e->st.st_mtim.tv_sec, date);
     sockit_http_head_field(h, "Last-Modified", str(date));
-    sockit_http_head_field(h, "ETag", str(etag));
+    sockit_http_head_field(h, "ETag", str(e->etag));
 }
 
-/* The head of a file answer: validators, and for 200 the type and length. */
-static void file_head(struct sockit__hreq *q, struct sockit_http_head *h, char *buf, int status,
-                      const struct sockit__target *t, const char *etag)
+static void send_not_modified(struct sockit__hreq *q, const struct sockit__file *e)
 {
-    head_start(q, h, buf, status);
-    validators(h, t, etag);
-    sockit_http_head_field(h, "Accept-Ranges", str("bytes"));
-    if (status == 304) {
-        sockit_http_head_end(h);
-        return;
-    }
-    sockit_http_head_field(h, "Content-Type", str(type_of(q->c->f, t->name)));
-    sockit_http_head_field_u64(h, "Content-Length", (uint64_t)t->st.st_size);
-    sockit_http_head_end(h);
+    char buf[HEAD_MAX];
+    struct sockit_http_head h;
+
+    head_start(q, &h, buf, 304);
+    validators(&h, e);
+    sockit_http_head_end(&h);
+    send_head_and(q, &h, NULL, 0);
+    account(q, 304, 0);
 }
 
-/* A small file: read it and send it with its head in one write. */
-static void send_small(struct sockit__hreq *q, struct sockit_http_head *h, struct sockit__target *t)
+/* The 200 head from pieces made before: status and Server, Date, Connection, then the
+ * entry's own tail; no formatting per request. Its length in BUF, or 0 if it does not fit. */
+static size_t head_200(struct sockit__hreq *q, const struct sockit__file *e, char *buf)
 {
-    char body[SMALL_MAX];
-    size_t size = (size_t)t->st.st_size, got = 0;
-    ssize_t n = 1;
+    static const char start[] = "HTTP/1.1 200 OK\r\nServer: sockit\r\nDate: ";
+    const char *conn = !q->keep_alive     ? "\r\nConnection: close\r\n"
+                       : q->r->minor == 0 ? "\r\nConnection: keep-alive\r\n"
+                                          : "\r\n";
+    size_t n = sizeof(start) - 1, c = strlen(conn);
 
-    while (got < size && q->r->method != SOCKIT_HTTP_HEAD &&
-           (n = pread(t->fd, body + got, size - got, (off_t)got)) > 0)
-        got += (size_t)n;
-    close(t->fd);
-    if (got < size && q->r->method != SOCKIT_HTTP_HEAD) { /* shrank or failed under us */
+    if (n + SOCKIT_HTTP_DATE_LEN + c + e->tail_len > HEAD_MAX)
+        return 0;
+    memcpy(buf, start, n);
+    memcpy(buf + n, sockit__files_date(q->c), SOCKIT_HTTP_DATE_LEN);
+    n += SOCKIT_HTTP_DATE_LEN;
+    memcpy(buf + n, conn, c);
+    memcpy(buf + n + c, e->tail, e->tail_len);
+    return n + c + e->tail_len;
+}
+
+/* 200: the head and a small file's bytes in one write, or the head and then the file from
+ * the page cache (sendfile). */
+static void send_whole(struct sockit__hreq *q, struct sockit__file *e)
+{
+    char buf[HEAD_MAX];
+    uint64_t size = (uint64_t)e->st.st_size;
+    bool head = q->r->method == SOCKIT_HTTP_HEAD;
+    struct iovec iov[2] = { { buf, head_200(q, e, buf) }, { e->body, e->body ? size : 0 } };
+
+    if (!iov[0].iov_len) { /* a tail that long is a bug, not the client's */
         sockit__respond_status(q, 500, NULL);
         return;
     }
-    send_head_and(q, h, body, size);
-    account(q, 200, q->r->method == SOCKIT_HTTP_HEAD ? 0 : size);
-}
-
-/* A large file: the head, then the file from the page cache (sendfile). */
-static void send_large(struct sockit__hreq *q, struct sockit_http_head *h, struct sockit__target *t)
-{
-    struct sockit_shared *file = NULL;
-    uint64_t size = (uint64_t)t->st.st_size;
-
-    send_head_and(q, h, NULL, 0);
-    if (head_only(q, t, 200))
-        return;
-    if (sockit_shared_file(t->fd, &file) < 0 ||
-        q->io->send_file(q->io->ctx, file, 0, size) < 0) /* the head is out: only close */
+    if (q->io->writev(q->io->ctx, iov, head || !e->body ? 1 : 2) < 0)
         q->keep_alive = false;
-    sockit_shared_unref(file);
-    account(q, 200, size);
+    else if (!head && !e->body && q->io->send_file(q->io->ctx, e->file, 0, size) < 0)
+        q->keep_alive = false; /* the head is out: only close */
+    account(q, 200, head ? 0 : size);
 }
 
 /* ---- ranges ----------------------------------------------------------------------------- */
 
 /* If-Range (RFC 9110 section 13.1.5): the ranges count only while the client's copy is this
  * one: the same strong ETag, or exactly the Last-Modified date. No If-Range: they count. */
-static bool if_range_holds(const struct sockit_http_request *r, const struct stat *st,
-                           const char *etag)
+static bool if_range_holds(const struct sockit_http_request *r, const struct sockit__file *e)
 {
     const struct sockit_http_str *v = sockit_http_field(r, "if-range");
     time_t t;
@@ -255,8 +226,8 @@ static bool if_range_holds(const struct sockit_http_request *r, const struct sta
     if (!v)
         return true;
     if (v->len && v->p[0] == '"')
-        return v->len == strlen(etag) && memcmp(v->p, etag, v->len) == 0;
-    return sockit_http_date_parse(*v, &t) == 0 && t == st->st_mtim.tv_sec;
+        return v->len == strlen(e->etag) && memcmp(v->p, e->etag, v->len) == 0;
+    return sockit_http_date_parse(*v, &t) == 0 && t == e->st.st_mtim.tv_sec;
 }
 
 static void content_range(struct sockit_http_head *h, const struct sockit_http_range *r,
@@ -272,37 +243,39 @@ static void content_range(struct sockit_http_head *h, const struct sockit_http_r
     sockit_http_head_field(h, "Content-Range", str(v));
 }
 
-/* Queue the file range R after the head(s) already written. */
-static bool send_range(struct sockit__hreq *q, struct sockit_shared *file,
+/* Queue the file range R after what was written: the small file's bytes, or sendfile. */
+static bool send_range(struct sockit__hreq *q, struct sockit__file *e,
                        const struct sockit_http_range *r)
 {
-    return q->io->send_file(q->io->ctx, file, r->first, r->last - r->first + 1) == 0;
+    uint64_t len = r->last - r->first + 1;
+    struct iovec iov = { e->body ? e->body + r->first : NULL, (size_t)len };
+
+    if (e->body)
+        return q->io->writev(q->io->ctx, &iov, 1) == 0;
+    return q->io->send_file(q->io->ctx, e->file, r->first, len) == 0;
 }
 
-static void send_one_range(struct sockit__hreq *q, struct sockit__target *t, const char *etag,
+static void send_one_range(struct sockit__hreq *q, struct sockit__file *e,
                            const struct sockit_http_range *r)
 {
     char buf[HEAD_MAX];
     struct sockit_http_head h;
-    struct sockit_shared *file = NULL;
     uint64_t len = r->last - r->first + 1;
+    bool head = q->r->method == SOCKIT_HTTP_HEAD;
 
     head_start(q, &h, buf, 206);
-    validators(&h, t, etag);
-    sockit_http_head_field(&h, "Content-Type", str(type_of(q->c->f, t->name)));
-    content_range(&h, r, (uint64_t)t->st.st_size);
+    validators(&h, e);
+    sockit_http_head_field(&h, "Content-Type", str(e->type));
+    content_range(&h, r, (uint64_t)e->st.st_size);
     sockit_http_head_field_u64(&h, "Content-Length", len);
     sockit_http_head_end(&h);
     send_head_and(q, &h, NULL, 0);
-    if (head_only(q, t, 206))
-        return;
-    if (sockit_shared_file(t->fd, &file) < 0 || !send_range(q, file, r))
+    if (!head && !send_range(q, e, r))
         q->keep_alive = false;
-    sockit_shared_unref(file);
-    account(q, 206, len);
+    account(q, 206, head ? 0 : len);
 }
 
-/* The head of part I of a multipart/byteranges body, into OUT: its length. */
+/* The head of one part of a multipart/byteranges body, into OUT: its length. */
 static int part_head(char *out, size_t size, const char *boundary, const char *type,
                      const struct sockit_http_range *r, uint64_t total)
 {
@@ -313,94 +286,77 @@ static int part_head(char *out, size_t size, const char *boundary, const char *t
 }
 
 /* Several ranges: 206 multipart/byteranges, each part a head and a file range. */
-static void send_multipart(struct sockit__hreq *q, struct sockit__target *t, const char *etag,
+static void send_multipart(struct sockit__hreq *q, struct sockit__file *e,
                            const struct sockit_http_range *r, int n)
 {
     char buf[HEAD_MAX], boundary[40], ctype[96], part[512];
-    const char *type = type_of(q->c->f, t->name);
-    uint64_t size = (uint64_t)t->st.st_size, body = 0;
+    uint64_t size = (uint64_t)e->st.st_size, body = 0;
     struct sockit_http_head h;
-    struct sockit_shared *file = NULL;
-    bool ok = true;
+    bool ok = true, head = q->r->method == SOCKIT_HTTP_HEAD;
 
-    snprintf(boundary, sizeof(boundary), "sockit-%.24s", etag + 1);
+    snprintf(boundary, sizeof(boundary), "sockit-%.24s", e->etag + 1);
     boundary[strcspn(boundary, "\"")] = '\0';
     for (int i = 0; i < n; i++)
-        body += (uint64_t)part_head(part, sizeof(part), boundary, type, &r[i], size) + r[i].last -
-                r[i].first + 1;
+        body += (uint64_t)part_head(part, sizeof(part), boundary, e->type, &r[i], size) +
+                r[i].last - r[i].first + 1;
     body += strlen(boundary) + 8; /* "\r\n--" boundary "--\r\n" */
     snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", boundary);
     head_start(q, &h, buf, 206);
-    sockit_http_head_field(&h, "ETag", str(etag));
+    sockit_http_head_field(&h, "ETag", str(e->etag));
     sockit_http_head_field(&h, "Content-Type", str(ctype));
     sockit_http_head_field_u64(&h, "Content-Length", body);
     sockit_http_head_end(&h);
     send_head_and(q, &h, NULL, 0);
-    if (head_only(q, t, 206))
-        return;
-    ok = sockit_shared_file(t->fd, &file) == 0;
-    for (int i = 0; ok && i < n; i++) {
-        struct iovec iov = { part,
-                             (size_t)part_head(part, sizeof(part), boundary, type, &r[i], size) };
-        ok = q->io->writev(q->io->ctx, &iov, 1) == 0 && send_range(q, file, &r[i]);
+    for (int i = 0; !head && ok && i < n; i++) {
+        struct iovec iov = { part, (size_t)part_head(part, sizeof(part), boundary, e->type, &r[i],
+                                                     size) };
+        ok = q->io->writev(q->io->ctx, &iov, 1) == 0 && send_range(q, e, &r[i]);
     }
     int end = snprintf(part, sizeof(part), "\r\n--%s--\r\n", boundary);
     struct iovec iov = { part, (size_t)end };
-    if (!ok || q->io->writev(q->io->ctx, &iov, 1) != 0)
+    if (!head && (!ok || q->io->writev(q->io->ctx, &iov, 1) != 0))
         q->keep_alive = false;
-    sockit_shared_unref(file);
-    account(q, 206, body);
+    account(q, 206, head ? 0 : body);
+}
+
+static void send_unsatisfiable(struct sockit__hreq *q, const struct sockit__file *e)
+{
+    char buf[HEAD_MAX];
+    struct sockit_http_head h;
+
+    head_start(q, &h, buf, 416);
+    content_range(&h, NULL, (uint64_t)e->st.st_size);
+    sockit_http_head_field_u64(&h, "Content-Length", 0);
+    sockit_http_head_end(&h);
+    send_head_and(q, &h, NULL, 0);
+    account(q, 416, 0);
 }
 
 /* Answer the Range field if it applies: true when it did (206 or 416). */
-static bool respond_ranges(struct sockit__hreq *q, struct sockit__target *t, const char *etag)
+static bool respond_ranges(struct sockit__hreq *q, struct sockit__file *e)
 {
     const struct sockit_http_str *v = sockit_http_field(q->r, "range");
     struct sockit_http_range r[SOCKIT_HTTP_MAX_RANGES];
     int n;
 
-    if (!v || !if_range_holds(q->r, &t->st, etag))
+    if (!v || !if_range_holds(q->r, e))
         return false;
-    n = sockit_http_ranges_parse(*v, (uint64_t)t->st.st_size, r);
+    n = sockit_http_ranges_parse(*v, (uint64_t)e->st.st_size, r);
     if (n == 0)
         return false;
-    if (n < 0) {
-        char buf[HEAD_MAX];
-        struct sockit_http_head h;
-        close(t->fd);
-        head_start(q, &h, buf, 416);
-        content_range(&h, NULL, (uint64_t)t->st.st_size);
-        sockit_http_head_field_u64(&h, "Content-Length", 0);
-        sockit_http_head_end(&h);
-        send_head_and(q, &h, NULL, 0);
-        account(q, 416, 0);
-    } else if (n == 1) {
-        send_one_range(q, t, etag, r);
-    } else {
-        send_multipart(q, t, etag, r, n);
-    }
+    if (n < 0)
+        send_unsatisfiable(q, e);
+    else if (n == 1)
+        send_one_range(q, e, r);
+    else
+        send_multipart(q, e, r, n);
     return true;
 }
 
-void sockit__respond_file(struct sockit__hreq *q, struct sockit__target *t)
+void sockit__respond_file(struct sockit__hreq *q, struct sockit__file *e)
 {
-    char buf[HEAD_MAX], etag[64];
-    struct sockit_http_head h;
-    size_t small = q->c->f->o.small_file < SMALL_MAX ? q->c->f->o.small_file : SMALL_MAX;
-
-    etag_of(&t->st, etag, sizeof(etag));
-    if (not_modified(q->r, &t->st, etag)) {
-        close(t->fd);
-        file_head(q, &h, buf, 304, t, etag);
-        send_head_and(q, &h, NULL, 0);
-        account(q, 304, 0);
-        return;
-    }
-    if (respond_ranges(q, t, etag))
-        return;
-    file_head(q, &h, buf, 200, t, etag);
-    if ((size_t)t->st.st_size <= small)
-        send_small(q, &h, t);
-    else
-        send_large(q, &h, t);
+    if (not_modified(q->r, e))
+        send_not_modified(q, e);
+    else if (!respond_ranges(q, e))
+        send_whole(q, e);
 }
