@@ -388,3 +388,56 @@ Test(http, a_changed_file_is_served_anew_within_a_second)
     snprintf(args, sizeof(args), "-o /dev/null -w '%%{http_code}' '%s/sub/a%%20b%%26c.txt'", base);
     cr_expect_str_eq(curl(args), "404");
 }
+
+/* ---------------------------------------------------------------- other clients */
+
+Test(http, wrk_and_ab_get_only_2xx)
+{
+    const char *out;
+    char cmd[600];
+
+    snprintf(cmd, sizeof(cmd), "wrk -t1 -c20 -d1s '%s/index.html' 2>&1", base);
+    FILE *f = popen(cmd, "r");
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    pclose(f);
+    cr_expect(strstr(buf, "requests in") != NULL, "%s", buf);
+    cr_expect(strstr(buf, "Non-2xx") == NULL && strstr(buf, "Socket errors") == NULL, "%s", buf);
+    snprintf(cmd, sizeof(cmd), "ab -q -k -n 2000 -c 10 '%s/big.bin' 2>&1", base);
+    f = popen(cmd, "r");
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    pclose(f);
+    out = buf;
+    cr_expect(strstr(out, "Complete requests:      2000") != NULL, "%s", out);
+    cr_expect(strstr(out, "Failed requests:        0") != NULL, "%s", out);
+    cr_expect(strstr(out, "Non-2xx") == NULL, "%s", out);
+    cr_expect(strstr(out, "Keep-Alive requests:    2000") != NULL, "%s", out);
+}
+
+Test(http, python_http_client_reads_keep_alive_answers)
+{
+    char cmd[1200];
+    static char buf[4096];
+
+    snprintf(cmd, sizeof(cmd),
+             "python3 -c \"\nimport http.client\n"
+             "c = http.client.HTTPConnection('127.0.0.1', %d, timeout=5)\n"
+             "for path in ['/index.html', '/sub/', '/nope', '/index.html']:\n"
+             "    c.request('GET', path)\n"
+             "    r = c.getresponse()\n"
+             "    body = r.read()\n"
+             "    size = 'listing' if b'a%%20b%%26c.txt' in body else len(body)\n"
+             "    print(r.status, size, r.getheader('Content-Type'))\n"
+             "c.request('HEAD', '/big.bin')\n"
+             "r = c.getresponse(); r.read()\n"
+             "print(r.status, r.getheader('Content-Length'))\n\" 2>&1",
+             port_of_base());
+    FILE *f = popen(cmd, "r");
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    pclose(f);
+    cr_expect_str_eq(buf, "200 15 text/html\n200 listing text/html; charset=utf-8\n"
+                          "404 14 text/plain; charset=utf-8\n200 15 text/html\n200 1048576\n");
+}
