@@ -63,8 +63,13 @@ struct sockit_server_options {
     /* The next three are for stream endpoints (datagram servers ignore them). */
     unsigned long max_clients; /* connected at once, over all threads; 0: no cap. Past it, a
                                   new client is accepted and closed at once (and counted) */
-    uint64_t idle_ms;          /* close a client that has sent nothing for so long; 0: never */
-    unsigned long max_served;  /* stop once so many clients have come and gone; 0: never */
+    /* Sent to a client turned away at max_clients before it is closed (one non-blocking send,
+     * after reading what it sent already, so the close does not reset the answer away): an
+     * HTTP server's 503. NULL: closed without a word. Borrowed: must outlive the server. */
+    const void *full_reply;
+    size_t full_reply_len;
+    uint64_t idle_ms;         /* close a client that has sent nothing for so long; 0: never */
+    unsigned long max_served; /* stop once so many clients have come and gone; 0: never */
     /* SIGINT and SIGTERM stop the server, through sockit_loop_signal on the first thread's
      * loop: sockit_server_start blocks them in the calling thread, and the threads it creates
      * (and any created later from it) inherit the mask. Block them before starting other

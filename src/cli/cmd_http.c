@@ -28,7 +28,7 @@ static const char http_help[] =
     "  -l, --listen ENDPOINT   where to listen (default tcp://:8080; tcp:// or unix:)\n"
     "  -T, --threads N         event-loop threads on the same port (default 1)\n"
     "      --max-clients N     connections at once over all threads (default 1024); one\n"
-    "                          more is accepted and closed at once\n"
+    "                          more is answered 503 and closed at once\n"
     "  -i, --idle-timeout SEC  close a connection that sends nothing for SEC seconds\n"
     "                          (default 60; 0: never)\n"
     "      --header-timeout SEC  a request head not whole SEC seconds after its first byte\n"
@@ -248,8 +248,15 @@ static int serve(struct http_config *cfg, struct sockit_http_files *files)
     struct sockit_server *srv;
     int err;
 
+    static const char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: sockit\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 24\r\n"
+        "Retry-After: 1\r\nConnection: close\r\n\r\n503 Service Unavailable\n";
+
     sockit_http_files_handler(files, &h);
     h.on_listening = on_listening;
+    cfg->server.full_reply = busy;
+    cfg->server.full_reply_len = sizeof(busy) - 1;
     if ((err = sockit_server_new(&srv, &cfg->server, &h, files)) < 0)
         return cli_fail("start event loop", NULL, err);
     err = sockit_server_run(srv);

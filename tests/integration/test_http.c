@@ -309,6 +309,39 @@ Test(http, ranges_single_multiple_unsatisfiable_and_if_range)
 
 /* ---------------------------------------------------------------- slow clients */
 
+/* Serve the same folder on the same port again, with OPT and VALUE added. */
+static void restart_with(const char *opt, const char *value)
+{
+    char ep[64];
+
+    H_CHECK(h_stop(server, SIGTERM, 5000) == 0, "the first server did not stop");
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    const char *argv[] = { h_sockit(), "http", root, "-l", ep, opt, value, NULL };
+    server = h_start_tracked("sockit http (restarted)", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(server, "serving", 5000), "sockit http did not start again");
+}
+
+/* Over --max-clients, a client is answered 503 at once instead of waiting unseen. */
+Test(http, a_client_over_max_clients_gets_503)
+{
+    char ep[64], buf[512];
+    const char *req = "GET /index.html HTTP/1.1\r\nHost: h\r\n\r\n";
+
+    restart_with("--max-clients", "1");
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    int first = h_connect(ep);
+    cr_assert_eq(h_write_all(first, req, strlen(req)), 0);
+    cr_assert_gt(h_read_within(first, 2000, buf, sizeof(buf)), 0, "the first client is served");
+    int second = h_connect(ep);
+    cr_assert_eq(h_write_all(second, req, strlen(req)), 0);
+    ssize_t n = h_read_within(second, 2000, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0, "the second client got nothing");
+    buf[n] = '\0';
+    cr_expect(strncmp(buf, "HTTP/1.1 503 ", 13) == 0, "%s", buf);
+    close(second);
+    close(first);
+}
+
 /* 1000 connections send a head a byte at a time, never finishing it (slowloris), while a
  * normal client asks for a page 20 times: each answer comes within 100 ms, and the slow
  * connections are answered 408 and closed once --header-timeout (2 s) has passed. */
@@ -318,18 +351,11 @@ Test(http, slowloris_connections_neither_delay_others_nor_stay)
     static int fds[SLOW];
     const char *partial = "GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ";
     char ep[64], args[256];
-    struct proc *slow_server;
     struct rlimit rl = { 4096, 4096 };
 
-    stop(); /* this test wants its own server, with a short header timeout */
-    start();
-    H_CHECK(h_stop(server, SIGTERM, 5000) == 0, "the first server did not stop");
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    restart_with("--header-timeout", "2");
     snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
-    const char *argv[] = { h_sockit(), "http", root, "-l", ep, "--header-timeout", "2", NULL };
-    slow_server = h_start_tracked("sockit http --header-timeout 2", argv, "", 0, NULL);
-    server = slow_server;
-    H_CHECK(h_wait_stderr(server, "serving", 5000), "sockit http did not start");
     for (int i = 0; i < SLOW; i++) {
         fds[i] = h_connect(ep);
         cr_assert_eq(h_write_all(fds[i], partial, strlen(partial)), 0);

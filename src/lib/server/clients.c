@@ -4,6 +4,7 @@
  * counts) around the caller's, and one lazily re-armed idle timer per client. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "server_internal.h"
@@ -228,6 +229,18 @@ static void client_start(struct sockit__server_thread *t, int fd, const struct s
     }
 }
 
+/* Tell a client over the cap why, best effort: what it sent is read first (a close with
+ * unread input resets the connection, and the answer with it), then one non-blocking send. */
+static void reply_full(struct sockit_server *srv, int fd)
+{
+    char scratch[4096];
+
+    for (int i = 0; i < 16 && recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0; i++)
+        ;
+    if (send(fd, srv->o.full_reply, srv->o.full_reply_len, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+        shutdown(fd, SHUT_WR);
+}
+
 void sockit__server_accept(struct sockit_listener *l, int fd, const struct sockit_addr *peer,
                            void *ud)
 {
@@ -239,6 +252,8 @@ void sockit__server_accept(struct sockit_listener *l, int fd, const struct socki
         return;
     }
     count_reject(t->srv, err);
+    if (err == -SOCKIT_EFULL && t->srv->o.full_reply)
+        reply_full(t->srv, fd);
     close(fd);             /* told at once, not left waiting in the backlog */
     if (err == -ECANCELED) /* max_served taken on: the last clients are being served */
         sockit_listener_pause(l);
