@@ -70,6 +70,11 @@ struct sockit_server_options {
     size_t full_reply_len;
     uint64_t idle_ms;         /* close a client that has sent nothing for so long; 0: never */
     unsigned long max_served; /* stop once so many clients have come and gone; 0: never */
+    /* On stop, stop accepting and let each client finish what it was sent (it is closed once
+     * its output is out: an HTTP response in flight completes, an idle keep-alive connection
+     * closes at once) for up to drain_ms; the clients left then are closed (-ECANCELED).
+     * 0: every client is closed at once. */
+    uint64_t drain_ms;
     /* SIGINT and SIGTERM stop the server, through sockit_loop_signal on the first thread's
      * loop: sockit_server_start blocks them in the calling thread, and the threads it creates
      * (and any created later from it) inherit the mask. Block them before starting other

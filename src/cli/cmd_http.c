@@ -45,8 +45,9 @@ static const char http_help[] =
     "      --trace             print each socket call on stderr as it happens\n"
     "  -h, --help              show this help\n"
     "\n"
-    "Stops on SIGINT or SIGTERM (exit 0). Exit 1 if DIR cannot be opened or the socket\n"
-    "cannot be, 2 for a usage error.\n"
+    "Stops on SIGINT or SIGTERM (exit 0): no new connection is taken, answers in flight are\n"
+    "finished (for up to 10 s), idle connections closed. Exit 1 if DIR cannot be opened or\n"
+    "the socket cannot be, 2 for a usage error.\n"
     "\n"
     "Examples:\n"
     "  sockit http                                  the current folder on port 8080\n"
@@ -286,6 +287,7 @@ int cmd_http(int argc, char **argv)
         .server = { .threads = 1,
                     .max_clients = 1024,
                     .idle_ms = 60000,
+                    .drain_ms = 10000,
                     .handle_signals = true,
                     .sockopts = { .flags = SOCKIT_REUSEADDR } },
     };

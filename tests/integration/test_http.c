@@ -467,3 +467,37 @@ Test(http, python_http_client_reads_keep_alive_answers)
     cr_expect_str_eq(buf, "200 15 text/html\n200 listing text/html; charset=utf-8\n"
                           "404 14 text/plain; charset=utf-8\n200 15 text/html\n200 1048576\n");
 }
+
+/* SIGTERM: no new connection, the answer in flight finished, idle connections closed, exit 0. */
+Test(http, sigterm_finishes_the_answer_in_flight)
+{
+    char ep[64], path[512], buf[65536];
+    const char *req = "GET /huge HTTP/1.1\r\nHost: h\r\n\r\n";
+    long long total = 0, want = 64ll << 20;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/huge", root);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, want), 0); /* sparse: 64 MiB of zeros */
+    close(fd);
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    int idle = h_connect(ep); /* a keep-alive connection with nothing asked */
+    int c = h_connect(ep);
+    cr_assert_eq(h_write_all(c, req, strlen(req)), 0);
+    cr_assert_gt(n = h_read_within(c, 2000, buf, sizeof(buf)), 0);
+    char *body = strstr(buf, "\r\n\r\n");
+    cr_assert_not_null(body);
+    total = n - (body + 4 - buf);
+    kill(server->pid, SIGTERM);
+    usleep(200 * 1000);
+    cr_expect_eq(h_read_within(idle, 2000, buf, sizeof(buf)), 0, "the idle one is closed");
+    while (total < want && (n = h_read_within(c, 5000, buf, sizeof(buf))) > 0)
+        total += n;
+    cr_expect_eq(total, want, "%lld of %lld body bytes after SIGTERM", total, want);
+    cr_expect_eq(h_read_within(c, 5000, buf, sizeof(buf)), 0, "closed after the answer");
+    H_CHECK(h_wait(server, 5000) == 0, "sockit http did not exit 0 after draining");
+    server = NULL;
+    close(c);
+    close(idle);
+}

@@ -10,8 +10,9 @@
 #include "server_internal.h"
 #include "sockit/error.h"
 
-struct client {
+struct sockit__client {
     struct sockit__server_thread *t;
+    struct sockit__client *prev, *next; /* T's clients */
     struct sockit_stream *s;
     struct sockit_conn *conn; /* engine mode */
     void *ud;                 /* the caller's: from on_open */
@@ -73,8 +74,18 @@ static void client_done(struct sockit_server *srv)
 }
 
 /* Stop C's timer and free it; the error its owner is told (an idle close is -SOCKIT_EIDLE). */
-static int client_free(struct client *c, int err)
+static int client_free(struct sockit__client *c, int err)
 {
+    struct sockit__server_thread *t = c->t;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (t->draining && !t->clients)
+        sockit_loop_stop(t->loop); /* the last one has finished */
     sockit_timer_stop(c->t->loop, &c->idle);
     err = c->idled_out ? -SOCKIT_EIDLE : err;
     free(c);
@@ -85,7 +96,7 @@ static int client_free(struct client *c, int err)
 
 static void stream_data(struct sockit_stream *s, const void *data, size_t len, void *ud)
 {
-    struct client *c = ud;
+    struct sockit__client *c = ud;
 
     c->last_input = *c->now; /* no timer work per message */
     c->on_data(s, data, len, c->ud);
@@ -93,7 +104,7 @@ static void stream_data(struct sockit_stream *s, const void *data, size_t len, v
 
 static void stream_drain(struct sockit_stream *s, void *ud)
 {
-    struct client *c = ud;
+    struct sockit__client *c = ud;
     const struct sockit_stream_ops *ops = c->t->srv->h.stream;
 
     if (ops->on_drain)
@@ -102,7 +113,7 @@ static void stream_drain(struct sockit_stream *s, void *ud)
 
 static void stream_close(struct sockit_stream *s, int err, void *ud)
 {
-    struct client *c = ud;
+    struct sockit__client *c = ud;
     struct sockit_server *srv = c->t->srv;
     void *cud = c->ud;
 
@@ -122,7 +133,7 @@ static const struct sockit_stream_ops stream_ops = {
 static long engine_input(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
                          const struct sockit_io *io)
 {
-    struct client *c = eng;
+    struct sockit__client *c = eng;
 
     c->last_input = now;
     return c->t->srv->h.engine->input(c->ud, data, len, seen, now, io);
@@ -130,7 +141,7 @@ static long engine_input(void *eng, const uint8_t *data, size_t len, size_t seen
 
 static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)
 {
-    struct client *c = eng;
+    struct sockit__client *c = eng;
     const struct sockit_engine_ops *ops = c->t->srv->h.engine;
 
     if (ops->input_end)
@@ -141,7 +152,7 @@ static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)
 
 static void engine_closed(void *eng, int err)
 {
-    struct client *c = eng;
+    struct sockit__client *c = eng;
     struct sockit_server *srv = c->t->srv;
     void *cud = c->ud;
 
@@ -163,7 +174,7 @@ static const struct sockit_engine_ops engine_ops = {
  * paused by backpressure, sends nothing more, and idles out too. */
 static void on_idle(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
 {
-    struct client *c = data;
+    struct sockit__client *c = data;
     uint64_t limit = c->t->srv->o.idle_ms * 1000000u;
     uint64_t quiet = sockit_loop_now(loop) - c->last_input;
 
@@ -185,17 +196,17 @@ static bool any_limit(const struct sockit_conn_limits *l)
 
 /* Set C up for thread T and open its stream, or conn in engine mode, on FD (closed on
  * failure). Returns 0 or -errno. */
-static int client_open(struct client *c, struct sockit__server_thread *t, int fd)
+static int client_open(struct sockit__client *c, struct sockit__server_thread *t, int fd)
 {
     struct sockit_server *srv = t->srv;
     const struct sockit_conn_limits *l = any_limit(&srv->o.limits) ? &srv->o.limits : NULL;
     int err;
 
-    *c = (struct client){ .t = t,
-                          .ud = srv->ud,
-                          .last_input = sockit_loop_now(t->loop),
-                          .now = sockit_loop_clock(t->loop),
-                          .on_data = srv->h.stream ? srv->h.stream->on_data : NULL };
+    *c = (struct sockit__client){ .t = t,
+                                  .ud = srv->ud,
+                                  .last_input = sockit_loop_now(t->loop),
+                                  .now = sockit_loop_clock(t->loop),
+                                  .on_data = srv->h.stream ? srv->h.stream->on_data : NULL };
     sockit_timer_init(&c->idle, on_idle, c);
     if (srv->h.stream)
         return sockit_stream_open(t->loop, fd, &stream_ops, c, l ? &l->stream : NULL, &c->s);
@@ -209,7 +220,7 @@ static int client_open(struct client *c, struct sockit__server_thread *t, int fd
 static void client_start(struct sockit__server_thread *t, int fd, const struct sockit_addr *peer)
 {
     struct sockit_server *srv = t->srv;
-    struct client *c = malloc(sizeof(*c));
+    struct sockit__client *c = malloc(sizeof(*c));
     int err = c ? client_open(c, t, fd) : -ENOMEM;
 
     if (err) {
@@ -221,6 +232,11 @@ static void client_start(struct sockit__server_thread *t, int fd, const struct s
         tell_reject(srv, err, peer);
         return;
     }
+    c->prev = NULL;
+    c->next = t->clients;
+    if (t->clients)
+        t->clients->prev = c;
+    t->clients = c;
     if (srv->o.idle_ms)
         sockit_timer_start(t->loop, &c->idle, srv->o.idle_ms * 1000000u, 0);
     if (srv->h.on_open) {
@@ -268,4 +284,28 @@ void sockit__server_accept_error(struct sockit_listener *l, int err, void *ud)
     (void)l;
     count_reject(srv, err);
     tell_reject(srv, err, NULL);
+}
+
+/* ---- draining ----------------------------------------------------------------------------- */
+
+static void on_drain_end(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
+{
+    (void)timer;
+    (void)data;
+    sockit_loop_stop(loop); /* the clients left are closed with the loop */
+}
+
+bool sockit__server_drain(struct sockit__server_thread *t)
+{
+    if (!t->clients)
+        return false;
+    if (t->listener)
+        sockit_listener_pause(t->listener);
+    sockit_timer_init(&t->drain_end, on_drain_end, t);
+    sockit_timer_start(t->loop, &t->drain_end, t->srv->o.drain_ms * 1000000u, 0);
+    for (struct sockit__client *c = t->clients, *next; c; c = next) {
+        next = c->next; /* a client with nothing to send may go at once */
+        sockit_stream_close_after_flush(c->s);
+    }
+    return true;
 }

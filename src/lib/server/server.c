@@ -126,7 +126,7 @@ void sockit__server_stop_all(struct sockit_server *srv)
 {
     pthread_mutex_lock(&srv->lock);
     for (unsigned i = 0; i < srv->nthreads; i++)
-        if (!srv->threads[i].closing && srv->threads[i].loop)
+        if (!srv->threads[i].closing && !srv->threads[i].draining && srv->threads[i].loop)
             sockit_loop_stop(srv->threads[i].loop);
     pthread_mutex_unlock(&srv->lock);
 }

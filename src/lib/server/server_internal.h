@@ -19,8 +19,11 @@ struct sockit__server_thread {
     struct sockit_dgram *dgram;       /* datagram endpoints */
     int fd; /* the thread's socket until the listener or dgram owns it; else -1 */
     pthread_t tid;
-    bool running; /* TID is a thread to join */
-    int rc;       /* what sockit_loop_run returned */
+    bool running;                   /* TID is a thread to join */
+    int rc;                         /* what sockit_loop_run returned */
+    struct sockit__client *clients; /* this thread's clients, a list (clients.c) */
+    bool draining;                  /* finishing its clients after a stop (srv->lock) */
+    struct sockit_timer drain_end;  /* draining: the end of drain_ms */
 };
 
 struct sockit_server {
@@ -53,5 +56,10 @@ int sockit__server_join_threads(struct sockit_server *srv);
 void sockit__server_accept(struct sockit_listener *l, int fd, const struct sockit_addr *peer,
                            void *ud);
 void sockit__server_accept_error(struct sockit_listener *l, int err, void *ud);
+
+/* clients.c: after a stop with drain_ms, have T's clients close once their output is out,
+ * stop accepting, and stop T's loop when the last is gone or drain_ms has passed. Returns
+ * true if there is anything to wait for (then run the loop again). */
+bool sockit__server_drain(struct sockit__server_thread *t);
 
 #endif

@@ -124,12 +124,29 @@ static void thread_close(struct sockit__server_thread *t)
     t->fd = -1;
 }
 
+/* Finish the clients' answers (drain_ms), out of reach of the other threads' stops. */
+static void drain(struct sockit__server_thread *t)
+{
+    if (sockit__server_drain(t)) {
+        sockit_loop_run(t->loop);
+        sockit_timer_stop(t->loop, &t->drain_end);
+    }
+}
+
 static void *thread_main(void *arg)
 {
     struct sockit__server_thread *t = arg;
 
     t->rc = sockit_loop_run(t->loop);
+    bool drains = !t->rc && t->srv->o.drain_ms;
+    if (drains) { /* first, so that the stop below passes this thread by */
+        pthread_mutex_lock(&t->srv->lock);
+        t->draining = true;
+        pthread_mutex_unlock(&t->srv->lock);
+    }
     sockit__server_stop_all(t->srv); /* one thread stopping (or failing) stops them all */
+    if (drains)
+        drain(t);
     thread_close(t);
     return NULL;
 }
