@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sockit/error.h"
@@ -41,10 +43,12 @@ static const char http_help[] =
     "                          stdout)\n"
     "  -B, --backend NAME      uring, epoll, poll or auto (default: the best the kernel allows)\n"
     "      --json              at exit, print the counts as one JSON object on stdout\n"
-    "  -q, --quiet             no start and stop lines on stderr\n"
+    "  -q, --quiet             no start, stop and live statistics lines on stderr\n"
     "      --trace             print each socket call on stderr as it happens\n"
     "  -h, --help              show this help\n"
     "\n"
+    "On a terminal, a line on stderr tells each second the connections, requests and bytes\n"
+    "per second and the answers by class.\n"
     "Stops on SIGINT or SIGTERM (exit 0): no new connection is taken, answers in flight are\n"
     "finished (for up to 10 s), idle connections closed. Exit 1 if DIR cannot be opened or\n"
     "the socket cannot be, 2 for a usage error.\n"
@@ -85,6 +89,11 @@ static const struct option http_options[] = {
 
 struct http_config {
     const char *ep_text, *dir, *log_path;
+    struct sockit_server *srv;        /* while serving */
+    struct sockit_http_files *served; /* while serving */
+    pthread_t stats;                  /* the live line's thread, when stderr is a terminal */
+    bool stats_running;
+    _Atomic bool stopping;
     struct sockit_server_options server;
     struct sockit_http_files_options files;
     struct cli_tracer tracer;
@@ -205,6 +214,50 @@ static void on_access(const struct sockit_http_access *a, void *ud)
     funlockfile(cfg->log);
 }
 
+/* ---- live statistics on a terminal -------------------------------------------------------- */
+
+/* Once a second, on stderr: connections now, requests and bytes per second, answers by class. */
+static void *stats_main(void *arg)
+{
+    struct http_config *cfg = arg;
+    struct sockit_http_files_stats prev = { 0 }, now;
+    struct sockit_server_stats srv;
+
+    while (!cfg->stopping) {
+        sleep(1);
+        sockit_http_files_stats(cfg->served, &now);
+        sockit_server_stats(cfg->srv, &srv);
+        fprintf(stderr,
+                "\r\033[Ksockit http: %llu connections, %llu req/s, %.2f MB/s, "
+                "2xx %llu 3xx %llu 4xx %llu 5xx %llu",
+                (unsigned long long)srv.live, (unsigned long long)(now.requests - prev.requests),
+                (double)(now.bytes - prev.bytes) / 1e6, (unsigned long long)now.status[2],
+                (unsigned long long)now.status[3], (unsigned long long)now.status[4],
+                (unsigned long long)now.status[5]);
+        prev = now;
+    }
+    fputs("\r\033[K", stderr);
+    return NULL;
+}
+
+/* The live line runs in a thread of its own, started once the server listens (the stop
+ * signals are blocked by then, so they still reach the server), and only on a terminal: a
+ * second thread makes glibc's system calls dearer for the whole process. */
+static void stats_start(struct http_config *cfg)
+{
+    if (cfg->quiet || cfg->log == stdout || !isatty(STDERR_FILENO))
+        return;
+    cfg->stats_running = pthread_create(&cfg->stats, NULL, stats_main, cfg) == 0;
+}
+
+static void stats_stop(struct http_config *cfg)
+{
+    if (!cfg->stats_running)
+        return;
+    cfg->stopping = true;
+    pthread_join(cfg->stats, NULL);
+}
+
 /* ---- running ---------------------------------------------------------------------------- */
 
 static void on_listening(struct sockit_server *srv, void *ud)
@@ -219,6 +272,8 @@ static void on_listening(struct sockit_server *srv, void *ud)
     cli_format_addr(cfg->server.endpoint.transport, &info.local, where, sizeof(where));
     fprintf(stderr, "sockit http: serving %s on %s (%s backend, %u thread%s)\n", cfg->dir, where,
             info.backend, info.threads, info.threads == 1 ? "" : "s");
+    cfg->srv = srv;
+    stats_start(cfg);
 }
 
 static void summary(const struct http_config *cfg, const struct sockit_http_files *files)
@@ -258,9 +313,11 @@ static int serve(struct http_config *cfg, struct sockit_http_files *files)
     h.on_listening = on_listening;
     cfg->server.full_reply = busy;
     cfg->server.full_reply_len = sizeof(busy) - 1;
+    cfg->served = files;
     if ((err = sockit_server_new(&srv, &cfg->server, &h, files)) < 0)
         return cli_fail("start event loop", NULL, err);
     err = sockit_server_run(srv);
+    stats_stop(cfg);
     sockit_server_free(srv);
     if (err)
         return cli_fail("listen", cfg->ep_text, err);

@@ -501,3 +501,30 @@ Test(http, sigterm_finishes_the_answer_in_flight)
     close(c);
     close(idle);
 }
+
+/* On a terminal (here script(1)'s), a live line each second: requests and answers by class. */
+Test(http, a_terminal_gets_a_live_line)
+{
+    char ep[64], cmd[1024], out[256], args[512];
+
+    H_CHECK(h_stop(server, SIGTERM, 5000) == 0, "the first server did not stop");
+    server = NULL;
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    h_tmp_path(out, sizeof(out), "http-tty");
+    h_track_path(out);
+    snprintf(cmd, sizeof(cmd), "%s http '%s' -l %s", h_sockit(), root, ep);
+    const char *argv[] = { "timeout", "-s", "TERM", "4", "script", "-qfc", cmd, out, NULL };
+    struct proc *tty = h_start_tracked("script sockit http", argv, "", 0, NULL);
+    usleep(1000 * 1000);
+    snprintf(args, sizeof(args), "-o /dev/null '%s/index.html'", base);
+    for (int i = 0; i < 10; i++)
+        curl(args);
+    h_wait(tty, 10000);
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    static char text[16384];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    cr_expect(strstr(text, "req/s") != NULL && strstr(text, "2xx 10 ") != NULL, "%s", text);
+}
