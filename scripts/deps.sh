@@ -10,7 +10,7 @@ libcriterion-dev
 socat ncat iproute2 util-linux curl media-types
 help2man man-db
 libuv1-dev iperf3 liburing-dev valgrind linux-perf
-wrk apache2-utils nginx-light h2o
+wrk apache2-utils nginx-light h2o chromium
 "
 
 missing=""

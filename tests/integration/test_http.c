@@ -90,6 +90,19 @@ static const char *curl(const char *args)
     return out;
 }
 
+/* Run CMD (a shell command); its stdout in a static buffer. */
+static const char *curl_like(const char *cmd)
+{
+    static char out[65536];
+    FILE *f = popen(cmd, "r");
+
+    cr_assert_not_null(f);
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    return out;
+}
+
 /* The status curl got for PATH (taken as is: no normalisation by curl). */
 static int status_of(const char *path)
 {
@@ -527,4 +540,43 @@ Test(http, a_terminal_gets_a_live_line)
     text[n] = '\0';
     fclose(f);
     cr_expect(strstr(text, "req/s") != NULL && strstr(text, "2xx 10 ") != NULL, "%s", text);
+}
+
+/* ---------------------------------------------------------------- a browser */
+
+/* Headless Chromium fetches a page and a listing: the DOM it built holds what was served, and
+ * its screenshot (read by tests/support/png_stats.py) shows text, and blue links on the
+ * listing. */
+Test(http, chromium_renders_a_page_and_a_listing, .timeout = 120)
+{
+    char cmd[1024], shot[256];
+    int w, h, dark, blue;
+    FILE *f;
+
+    if (system("command -v chromium >/dev/null") != 0)
+        cr_assert_fail("chromium is missing: make deps installs it");
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom '%s/sub/' "
+             "2>/dev/null",
+             base);
+    cr_expect(strstr(curl_like(cmd), "<h1>Index of /sub/</h1>") != NULL, "the DOM of the listing");
+    h_tmp_path(shot, sizeof(shot), "http-shot.png");
+    h_track_path(shot);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+             "--window-size=800,600 --screenshot='%s' '%s/sub/' >/dev/null 2>&1 && "
+             "python3 tests/support/png_stats.py '%s'",
+             shot, base, shot);
+    f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%d %d %d %d", &w, &h, &dark, &blue), 4, "no screenshot read");
+    pclose(f);
+    cr_expect(w == 800 && h == 600, "%dx%d", w, h);
+    cr_expect_gt(dark, 1000, "%d dark pixels: the title and the table", dark);
+    cr_expect_gt(blue, 50, "%d blue pixels: the links", blue);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom '%s/' "
+             "2>/dev/null",
+             base);
+    cr_expect(strstr(curl_like(cmd), "<h1>hello</h1>") != NULL, "index.html in the DOM");
 }
