@@ -60,6 +60,11 @@ struct sockit_relay_side {
     /* SOCKET (datagram): datagrams have no end of stream, so once the other side's input has
      * ended the relay ends when none has arrived for this long (0: at once). */
     unsigned linger_ms;
+    /* SOCKET (datagram): pace what leaves this side to at most RATE_BPS bits of payload and
+     * RATE_PPS datagrams per second (0: no limit). The other side is read no faster, so
+     * nothing is dropped for it: a datagram leaves when its turn comes, and the ones after it
+     * wait (one datagram may leave at once; no credit is saved up while idle). */
+    uint64_t rate_bps, rate_pps;
 };
 
 /* Counters since open. */
@@ -68,6 +73,10 @@ struct sockit_relay_stats {
     uint64_t b_to_a;
     size_t buffered; /* bytes read and not yet taken by the kernel on the other side: streams'
                         pending output, FDS output and datagram queues */
+    /* Datagram sides (0 for the others), indexed by side: datagrams received, datagrams the
+     * kernel took, and datagrams never sent (refused by the kernel, or still queued when the
+     * side closed). Bytes are in a_to_b and b_to_a. */
+    uint64_t dgrams_received[2], dgrams_sent[2], dgrams_dropped[2];
 };
 
 /* Why a relay ended. */

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -17,9 +19,10 @@ struct relay_config {
     struct sockit_endpoint ep;
     const char *ep_text;
     struct sockit_sockopts opts;
-    int wait_ms;  /* datagrams: after stdin ends, wait this long for replies */
-    bool keep;    /* listen -k: accept the next client after one ends */
-    bool verbose; /* -v: say what happens on stderr */
+    int wait_ms;                 /* datagrams: after stdin ends, wait this long for replies */
+    uint64_t rate_bps, rate_pps; /* connect --rate on datagram endpoints; 0: no limit */
+    bool keep;                   /* listen -k: accept the next client after one ends */
+    bool verbose;                /* -v: say what happens on stderr */
 };
 
 /* One run of connect or listen: the loop, the listening socket, the relay of the moment. */
@@ -55,7 +58,13 @@ static const char relay_options_help[] =
     "  -t, --timeout SEC   connect: give up connecting after SEC seconds (default 10)\n"
     "  -w, --wait SEC      datagram endpoints: after stdin ends, wait SEC seconds for more\n"
     "                      replies (default 1)\n"
-    "  -v, --verbose       report listening, connections and ends on stderr\n"
+    "  -r, --rate RATE     connect on datagram endpoints: send at most RATE, in bits of\n"
+    "                      payload per second (NUMBERbit, kbit, mbit or gbit, as tc and\n"
+    "                      iperf count: 10mbit = 10,000,000 bits/s) or datagrams per second\n"
+    "                      (NUMBERpps, kpps); stdin is read no faster, so none is dropped\n"
+    "                      for it (default: as fast as the socket takes them)\n"
+    "  -v, --verbose       report listening, connections and ends on stderr, and at the end\n"
+    "                      the bytes (datagrams: and datagrams) sent and received\n"
     "      --trace         print each socket call on stderr as it happens\n"
     "  -h, --help          show this help\n\n"
     "Exit status: 0 the relay ended normally; 1 connect/listen or I/O failed; 2 usage.\n\n"
@@ -66,14 +75,42 @@ static const char relay_options_help[] =
 
 enum { OPT_TRACE = 256 };
 
+/* "10mbit", "1.5gbit", "500pps": a positive number and a unit, into bits or datagrams per
+ * second. Returns 0 or CLI_USAGE with a message. */
+static int parse_rate(struct relay_config *cfg, const char *text)
+{
+    static const struct {
+        const char *unit;
+        double scale;
+        bool pps;
+    } units[] = {
+        { "bit", 1, false },    { "kbit", 1e3, false }, { "mbit", 1e6, false },
+        { "gbit", 1e9, false }, { "pps", 1, true },     { "kpps", 1e3, true },
+    };
+    char *end;
+    double v = (text[0] >= '0' && text[0] <= '9') ? strtod(text, &end) : -1;
+
+    for (size_t i = 0; v >= 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+        double r = v * units[i].scale;
+        if (strcasecmp(end, units[i].unit) != 0)
+            continue;
+        if (r < 1 || r > 1e12)
+            return cli_usage(cfg->cmd, "--rate: %s is out of range (1bit or 1pps to 1000gbit)",
+                             text);
+        *(units[i].pps ? &cfg->rate_pps : &cfg->rate_bps) = (uint64_t)r;
+        return 0;
+    }
+    return cli_usage(cfg->cmd,
+                     "--rate: '%s' is not a rate: a number and a unit (bit, kbit, mbit, gbit, "
+                     "pps, kpps), such as 10mbit or 500pps",
+                     text);
+}
+
 static const struct option relay_options[] = {
-    { "keep-open", no_argument, NULL, 'k' },
-    { "timeout", required_argument, NULL, 't' },
-    { "wait", required_argument, NULL, 'w' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "trace", no_argument, NULL, OPT_TRACE },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+    { "keep-open", no_argument, NULL, 'k' },  { "timeout", required_argument, NULL, 't' },
+    { "wait", required_argument, NULL, 'w' }, { "rate", required_argument, NULL, 'r' },
+    { "verbose", no_argument, NULL, 'v' },    { "trace", no_argument, NULL, OPT_TRACE },
+    { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
 };
 
 struct relay_args {
@@ -98,6 +135,7 @@ static int parse_option(int c, void *ctx)
         err = cli_number(cfg->cmd, "--wait", optarg, 0, 86400, &v);
         cfg->wait_ms = (int)v * 1000;
         return err;
+    case 'r': return parse_rate(cfg, optarg);
     case 'v': cfg->verbose = true; return 0;
     case OPT_TRACE: cfg->opts.trace = &tracer->hook; return 0;
     }
@@ -107,7 +145,7 @@ static int parse_option(int c, void *ctx)
 static int parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
 {
     struct relay_args args = { cfg, tracer };
-    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:vh", relay_options,
+    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh", relay_options,
                                 strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help,
                                 relay_options_help, parse_option, &args);
 
@@ -120,6 +158,10 @@ static int parse_args(int argc, char **argv, struct relay_config *cfg, struct cl
         return err;
     if (cfg->keep && (strcmp(cfg->cmd, "listen") != 0 || !sockit_endpoint_is_stream(&cfg->ep)))
         return cli_usage(cfg->cmd, "--keep-open needs 'listen' on a stream endpoint");
+    if ((cfg->rate_bps | cfg->rate_pps) &&
+        (strcmp(cfg->cmd, "connect") != 0 || sockit_endpoint_is_stream(&cfg->ep)))
+        return cli_usage(cfg->cmd, "--rate paces datagrams: it needs 'connect' on a udp:// or "
+                                   "unix-dgram: endpoint");
     return 0;
 }
 
@@ -177,12 +219,37 @@ static void listen_for_client(struct relay_run *run, bool on)
     }
 }
 
+/* With -v, what went each way; datagrams never sent, always: they are lost without a word
+ * otherwise. The socket is side A, stdin/stdout side B. */
+static void report_counts(const struct relay_config *cfg, const struct sockit_relay_stats *st)
+{
+    const char *cmd = cfg->cmd;
+
+    if (cfg->verbose && sockit_endpoint_is_stream(&cfg->ep))
+        fprintf(stderr, "sockit %s: sent %llu bytes, received %llu bytes\n", cmd,
+                (unsigned long long)st->b_to_a, (unsigned long long)st->a_to_b);
+    else if (cfg->verbose)
+        fprintf(stderr,
+                "sockit %s: sent %llu datagrams (%llu bytes), received %llu datagrams (%llu "
+                "bytes)\n",
+                cmd, (unsigned long long)st->dgrams_sent[SOCKIT_RELAY_A],
+                (unsigned long long)st->b_to_a,
+                (unsigned long long)st->dgrams_received[SOCKIT_RELAY_A],
+                (unsigned long long)st->a_to_b);
+    if (st->dgrams_dropped[SOCKIT_RELAY_A])
+        fprintf(stderr,
+                "sockit %s: %llu datagrams were not sent (refused by the kernel, or "
+                "still queued at the end)\n",
+                cmd, (unsigned long long)st->dgrams_dropped[SOCKIT_RELAY_A]);
+}
+
 static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud)
 {
     struct relay_run *run = ud;
 
     (void)r;
     run->relay = NULL;
+    report_counts(run->cfg, &end->stats);
     if (end->err && end->err != -ECANCELED)
         run->rc = cli_fail(failed_op(end), run->cfg->ep_text, end->err);
     if (run->lfd >= 0)
@@ -215,7 +282,9 @@ static int start_relay(struct relay_run *run, int fd)
     struct sockit_relay_side sock = { .kind = SOCKIT_RELAY_SOCKET,
                                       .fd = fd,
                                       .eof_ends = run->cfg->keep || isatty(STDIN_FILENO),
-                                      .linger_ms = (unsigned)run->cfg->wait_ms };
+                                      .linger_ms = (unsigned)run->cfg->wait_ms,
+                                      .rate_bps = run->cfg->rate_bps,
+                                      .rate_pps = run->cfg->rate_pps };
     struct sockit_relay_side stdio = { .kind = SOCKIT_RELAY_FDS,
                                        .in_fd = STDIN_FILENO,
                                        .out_fd = STDOUT_FILENO };

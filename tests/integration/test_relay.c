@@ -263,6 +263,99 @@ static void one_datagram_each_way(enum transport t)
 TRANSPORT_TEST(one_datagram_each_way, udp, T_UDP)
 TRANSPORT_TEST(one_datagram_each_way, unix_dgram, T_UNIX_DGRAM)
 
+/* ---------------------------------------------------------------- datagram counts and pacing */
+
+/* "sockit CMD ARGS... ENDPOINT" (ARGS NULL-terminated, at most 8) with LEN bytes of IN on its
+ * stdin (IN NULL: a pipe left open). */
+static struct proc *start_cmd(const char *cmd, const char *const args[], const char *endpoint,
+                              const void *in, size_t len)
+{
+    const char *argv[12] = { h_sockit(), cmd };
+    int n = 2;
+
+    for (int i = 0; args && args[i] && n < 10; i++)
+        argv[n++] = args[i];
+    argv[n++] = endpoint;
+    argv[n] = NULL;
+    return h_start_tracked(cmd, argv, in, len, NULL);
+}
+
+/* UDP loses datagrams when the sender outruns the receiver; -v makes it visible: each side
+ * says at the end how many datagrams and bytes it sent and received. */
+Test(relay, udp_relays_report_datagram_counts, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_UDP, ep, sizeof(ep));
+    struct proc *l = start_listen(ep, "-w1");
+    const char *args[] = { "-v", "-w1", NULL };
+    struct proc *c = start_cmd("connect", args, ep, NULL, 0);
+
+    feed(c, "ping\n");
+    H_CHECK(h_wait_stdout(l, "ping\n", 3000), "listen should print connect's datagram");
+    feed(l, "pong!\n");
+    H_CHECK(h_wait_stdout(c, "pong!\n", 3000), "connect should print listen's datagram");
+    end_stdin(c);
+    end_stdin(l);
+    expect_both_exit_0(l, c, 4000);
+    H_CHECK(strstr(h_text_of(c, true, NULL),
+                   "sockit connect: sent 1 datagrams (5 bytes), received 1 datagrams (6 bytes)\n"),
+            "connect -v should count what it sent and received");
+    H_CHECK(strstr(h_text_of(l, true, NULL),
+                   "sockit listen: sent 1 datagrams (6 bytes), received 1 datagrams (5 bytes)\n"),
+            "listen -v should count what it sent and received");
+}
+
+/* --rate 2mbit: 360,000 bytes (2.88 Mbit) cannot leave in less than 1.44 s less the first
+ * datagram (at most 65,507 bytes, 0.26 s), whatever the machine's load; all of it is sent. */
+Test(relay, connect_rate_paces_datagrams, .timeout = 30)
+{
+    enum { LEN = 360000 };
+    static char data[LEN];
+    char ep[160];
+
+    h_fill(data, LEN, 7);
+    endpoint(T_UDP, ep, sizeof(ep));
+    struct proc *l = start_listen(ep, "-w1");
+    const char *args[] = { "-v", "-w0", "--rate", "2mbit", NULL };
+    long long t0 = h_now_ms();
+    struct proc *c = start_cmd("connect", args, ep, data, LEN);
+    int rc = h_wait(c, 10000);
+    long long took = h_now_ms() - t0;
+
+    H_CHECK(rc == 0, "connect --rate exited with %d", rc);
+    H_CHECK(took >= 1100, "2.88 Mbit at 2 Mbit/s left in %lld ms: not paced", took);
+    H_CHECK(strstr(h_text_of(c, true, NULL), " datagrams (360000 bytes), received 0 datagrams"),
+            "connect -v should have sent all 360000 bytes");
+    H_CHECK(!strstr(h_text_of(c, true, NULL), "not sent"), "no datagram may be dropped");
+    h_stop(l, SIGTERM, 3000);
+}
+
+/* A rate needs a unit, and paces datagrams only: anything else is a usage error. */
+Test(relay, rate_is_refused_without_a_unit_or_on_streams, .timeout = 30)
+{
+    static const struct {
+        const char *cmd, *rate, *ep, *says;
+    } cases[] = {
+        { "connect", "10", "udp://127.0.0.1:9", "--rate: '10' is not a rate" },
+        { "connect", "fast", "udp://127.0.0.1:9", "--rate: 'fast' is not a rate" },
+        { "connect", "0mbit", "udp://127.0.0.1:9", "--rate: 0mbit is out of range" },
+        { "connect", "1mbit", "tcp://127.0.0.1:9", "--rate paces datagrams" },
+        { "listen", "1mbit", "udp://127.0.0.1:9", "--rate paces datagrams" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[] = { "--rate", cases[i].rate, NULL };
+        struct proc *p = start_cmd(cases[i].cmd, args, cases[i].ep, "", 0);
+        int rc = h_wait(p, 3000);
+        H_CHECK(rc == 2, "%s --rate %s %s: exit %d, expected 2", cases[i].cmd, cases[i].rate,
+                cases[i].ep, rc);
+        H_CHECK(strstr(h_text_of(p, true, NULL), cases[i].says), "stderr should say \"%s\"",
+                cases[i].says);
+        h_forget_children();
+    }
+}
+
 /* ---------------------------------------------------------------- errors and tracing */
 
 Test(relay, connect_refused_is_one_line, .timeout = 30)

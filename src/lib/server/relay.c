@@ -18,6 +18,17 @@ static void fail(struct relay_side *x, int err, const char *op);
 
 /* ---- holding back ------------------------------------------------------------------------ */
 
+static bool paced(const struct relay_side *x)
+{
+    return x->dgram && (x->rate_bps | x->rate_pps);
+}
+
+/* A paced datagram side TO whose next datagram's turn has not come yet. */
+static bool waits_its_turn(const struct relay_side *to)
+{
+    return paced(to) && to->pace_next > sockit_loop_now(to->r->loop);
+}
+
 /* Is TO too full to take more of FROM's input? Hysteresis: a held source waits for the low
  * watermark, a flowing one stops above the high one. A stream keeps its own watermarks. */
 static bool blocked(const struct relay_side *from, const struct relay_side *to)
@@ -29,7 +40,7 @@ static bool blocked(const struct relay_side *from, const struct relay_side *to)
         return sockit_stream_full(to->stream);
     if (to->dgram) {
         sockit_dgram_stats(to->dgram, &st);
-        return !to->has_peer || st.queued_bytes > limit;
+        return !to->has_peer || st.queued_bytes > limit || waits_its_turn(to);
     }
     return to->kind == SOCKIT_RELAY_FDS && sockit_buf_len(&to->out) > limit;
 }
@@ -53,6 +64,14 @@ void sockit__relay_apply(struct relay_side *x)
 
 static void recheck(struct sockit_loop *loop, struct sockit_timer *t, void *data);
 
+/* How long until a held source should look at its datagram destination TO again. */
+static uint64_t next_look(const struct relay_side *to)
+{
+    uint64_t now = sockit_loop_now(to->r->loop);
+
+    return waits_its_turn(to) ? to->pace_next - now : RECHECK_NS;
+}
+
 /* FROM's destination took bytes or drained: hold FROM back or let it go on. */
 void sockit__relay_reconsider(struct relay_side *from)
 {
@@ -63,9 +82,10 @@ void sockit__relay_reconsider(struct relay_side *from)
         from->held = held;
         sockit__relay_apply(from);
     }
-    /* A datagram queue tells no one when it drains: look again until it has. */
+    /* A datagram queue tells no one when it drains: look again until it has (a paced side:
+     * when its next turn comes). */
     if (held && to->dgram && to->has_peer && !sockit_timer_active(&from->recheck))
-        sockit_timer_start(from->r->loop, &from->recheck, RECHECK_NS, RECHECK_NS);
+        sockit_timer_start(from->r->loop, &from->recheck, next_look(to), RECHECK_NS);
     else if (!held)
         sockit_timer_stop(from->r->loop, &from->recheck);
 }
@@ -88,6 +108,19 @@ static void check_deferred(struct sockit_loop *loop, void *data)
 
 /* ---- moving bytes ------------------------------------------------------------------------ */
 
+/* A paced side sends a datagram of LEN bytes: the next one's turn comes after the longer of
+ * its two costs (bits, datagrams). Time not used is not saved up: no bursts after a pause. */
+static void take_turn(struct relay_side *to, size_t len)
+{
+    uint64_t now = sockit_loop_now(to->r->loop), cost = 0;
+
+    if (to->rate_bps)
+        cost = (uint64_t)len * 8 * 1000000000ull / to->rate_bps;
+    if (to->rate_pps && 1000000000ull / to->rate_pps > cost)
+        cost = 1000000000ull / to->rate_pps;
+    to->pace_next = (to->pace_next > now ? to->pace_next : now) + cost;
+}
+
 /* Queue LEN bytes on datagram side TO, at most SOCKIT_UDP4_MAX per datagram. The queue is
  * sent at the end of the round, so how full it is is known only then: a deferred call looks. */
 static int dgram_put(struct relay_side *to, const char *data, size_t len)
@@ -99,6 +132,8 @@ static int dgram_put(struct relay_side *to, const char *data, size_t len)
         int err = sockit_dgram_write(to->dgram, data + off, n, NULL);
         if (err < 0)
             return err;
+        if (paced(to))
+            take_turn(to, n);
         off += n;
     }
     sockit_loop_defer(to->r->loop, &from->check_defer, check_deferred, from);
@@ -126,7 +161,7 @@ void sockit__relay_forward(struct relay_side *from, const void *data, size_t len
         fail(to, err, "write");
         return;
     }
-    if (!to->dgram)
+    if (!to->dgram || paced(to)) /* a paced side: hold FROM before its next read */
         sockit__relay_reconsider(from);
 }
 
@@ -330,10 +365,12 @@ static void dgram_error(struct sockit_dgram *d, int err, const struct sockit_add
 
 static void dgram_close(struct sockit_dgram *d, int err, void *ud)
 {
-    (void)d;
+    struct relay_side *x = ud;
+
     (void)err;
-    ((struct relay_side *)ud)->dgram = NULL;
-    sockit__relay_side_done(ud);
+    sockit_dgram_stats(d, &x->dg); /* the counters outlive the dgram */
+    x->dgram = NULL;
+    sockit__relay_side_done(x);
 }
 
 static const struct sockit_dgram_ops relay_dgram_ops = {
@@ -394,6 +431,8 @@ static void init_side(struct sockit_relay *r, int idx, const struct sockit_relay
     *x = (struct relay_side){ .r = r, .idx = idx, .kind = d->kind, .in_fd = -1, .out_fd = -1 };
     x->eof_ends = d->eof_ends;
     x->linger_ms = d->linger_ms;
+    x->rate_bps = d->rate_bps;
+    x->rate_pps = d->rate_pps;
     sockit_buf_init(&x->out, SIZE_MAX);
     sockit_timer_init(&x->recheck, recheck, x);
     sockit_timer_init(&x->linger, linger_over, r);
@@ -520,9 +559,13 @@ void sockit_relay_stats(const struct sockit_relay *r, struct sockit_relay_stats 
         out->buffered += sockit_buf_len(&x->out);
         if (x->stream)
             out->buffered += sockit_stream_pending(x->stream);
+        st = x->dg;
         if (x->dgram) {
             sockit_dgram_stats(x->dgram, &st);
             out->buffered += st.queued_bytes;
         }
+        out->dgrams_received[i] = st.received;
+        out->dgrams_sent[i] = st.sent;
+        out->dgrams_dropped[i] = st.dropped;
     }
 }

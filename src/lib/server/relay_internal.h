@@ -35,6 +35,9 @@ struct relay_side {
     bool done;     /* let go: closed, or its fds released */
     bool eof_ends; /* sockit_relay_side.eof_ends */
     unsigned linger_ms;
+    uint64_t rate_bps, rate_pps;     /* datagram side: pacing (sockit_relay_side) */
+    uint64_t pace_next;              /* ... the loop time at which the next datagram may leave */
+    struct sockit_dgram_stats dg;    /* datagram side: its counters, kept when it closes */
     struct sockit_timer linger;      /* datagram side: quiet this long after the other's end */
     struct sockit_timer recheck;     /* held by a datagram queue: look again */
     struct sockit_defer check_defer; /* the destination's datagram queue, after its flush */
