@@ -1,0 +1,29 @@
+/* sockit connect / sockit listen: the configuration their options make (relay_options.c),
+ * which the run (cmd_relay.c) reads. */
+#ifndef SOCKIT_CLI_RELAY_H
+#define SOCKIT_CLI_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "sockit/endpoint.h"
+#include "sockit/socket.h"
+
+struct relay_config {
+    const char *cmd; /* "connect" or "listen" */
+    struct sockit_endpoint ep;
+    const char *ep_text;
+    struct sockit_sockopts opts;
+    int wait_ms;                 /* datagrams: after stdin ends, wait this long for replies */
+    uint64_t rate_bps, rate_pps; /* connect --rate on datagram endpoints; 0: no limit */
+    bool keep;                   /* listen -k: accept the next client after one ends */
+    bool verbose;                /* -v: say what happens on stderr */
+};
+
+/* Parse connect's or listen's (CFG->cmd) ARGV into *CFG, which holds the defaults; --trace
+ * points CFG->opts.trace at TRACER's hook. Returns 0, -1 after --help, or CLI_USAGE with a
+ * message. */
+int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer);
+
+#endif

@@ -1,0 +1,136 @@
+/* sockit connect / sockit listen: help texts and options, checked against the endpoint so
+ * that an option that would do nothing there is a usage error, never silently ignored. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "relay_cli.h"
+
+static const char connect_help[] =
+    "Usage: sockit connect [OPTIONS] ENDPOINT\n"
+    "Connect to ENDPOINT and relay: stdin goes to the socket, the socket to stdout.\n"
+    "When stdin ends, a stream socket is half-closed (shutdown SHUT_WR) and the reply is\n"
+    "read until the peer closes; when the peer half-closes first, stdin keeps flowing to it.\n"
+    "The relay ends when both directions have ended (stdin on a terminal: when the peer\n"
+    "ends). Datagram endpoints send each chunk of stdin as one datagram and wait --wait\n"
+    "seconds for replies after stdin ends.\n\n";
+static const char listen_help[] =
+    "Usage: sockit listen [OPTIONS] ENDPOINT\n"
+    "Listen on ENDPOINT, take one client and relay: stdin goes to the client, the client to\n"
+    "stdout. Each direction ends on its own (stdin's end half-closes the socket); the relay\n"
+    "ends when both have (stdin on a terminal, or -k: when the client ends). On datagram\n"
+    "endpoints the first sender becomes the peer. SIGINT or SIGTERM stops it (exit 0) and\n"
+    "removes its unix socket file, if that is still the one it made.\n\n";
+static const char relay_options_help[] =
+    "Options:\n"
+    "  -k, --keep-open     listen: after a client ends, accept the next (stream endpoints)\n"
+    "  -t, --timeout SEC   connect: give up connecting after SEC seconds (default 10)\n"
+    "  -w, --wait SEC      datagram endpoints: after stdin ends, wait SEC seconds for more\n"
+    "                      replies (default 1)\n"
+    "  -r, --rate RATE     connect on datagram endpoints: send at most RATE, in bits of\n"
+    "                      payload per second (NUMBERbit, kbit, mbit or gbit, as tc and\n"
+    "                      iperf count: 10mbit = 10,000,000 bits/s) or datagrams per second\n"
+    "                      (NUMBERpps, kpps); stdin is read no faster, so none is dropped\n"
+    "                      for it (default: as fast as the socket takes them)\n"
+    "  -v, --verbose       report listening, connections and ends on stderr, and at the end\n"
+    "                      the bytes (datagrams: and datagrams) sent and received\n"
+    "      --trace         print each socket call on stderr as it happens\n"
+    "  -h, --help          show this help\n\n"
+    "Exit status: 0 the relay ended normally; 1 connect/listen or I/O failed; 2 usage.\n\n"
+    "Examples:\n"
+    "  sockit listen tcp://:9000 > received.bin        sockit connect 127.0.0.1:9000 < file\n"
+    "  echo hi | sockit connect unix:/tmp/echo.sock\n"
+    "  sockit listen -k unix:@chat                     sockit connect udp://[::1]:5353\n";
+
+enum { OPT_TRACE = 256 };
+
+/* "10mbit", "1.5gbit", "500pps": a positive number and a unit, into bits or datagrams per
+ * second. Returns 0 or CLI_USAGE with a message. */
+static int parse_rate(struct relay_config *cfg, const char *text)
+{
+    static const struct {
+        const char *unit;
+        double scale;
+        bool pps;
+    } units[] = {
+        { "bit", 1, false },    { "kbit", 1e3, false }, { "mbit", 1e6, false },
+        { "gbit", 1e9, false }, { "pps", 1, true },     { "kpps", 1e3, true },
+    };
+    char *end;
+    double v = (text[0] >= '0' && text[0] <= '9') ? strtod(text, &end) : -1;
+
+    for (size_t i = 0; v >= 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+        double r = v * units[i].scale;
+        if (strcasecmp(end, units[i].unit) != 0)
+            continue;
+        if (r < 1 || r > 1e12)
+            return cli_usage(cfg->cmd, "--rate: %s is out of range (1bit or 1pps to 1000gbit)",
+                             text);
+        *(units[i].pps ? &cfg->rate_pps : &cfg->rate_bps) = (uint64_t)r;
+        return 0;
+    }
+    return cli_usage(cfg->cmd,
+                     "--rate: '%s' is not a rate: a number and a unit (bit, kbit, mbit, gbit, "
+                     "pps, kpps), such as 10mbit or 500pps",
+                     text);
+}
+
+static const struct option relay_options[] = {
+    { "keep-open", no_argument, NULL, 'k' },  { "timeout", required_argument, NULL, 't' },
+    { "wait", required_argument, NULL, 'w' }, { "rate", required_argument, NULL, 'r' },
+    { "verbose", no_argument, NULL, 'v' },    { "trace", no_argument, NULL, OPT_TRACE },
+    { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+};
+
+struct relay_args {
+    struct relay_config *cfg;
+    struct cli_tracer *tracer;
+};
+
+static int parse_option(int c, void *ctx)
+{
+    struct relay_config *cfg = ((struct relay_args *)ctx)->cfg;
+    struct cli_tracer *tracer = ((struct relay_args *)ctx)->tracer;
+    unsigned long v;
+    int err;
+
+    switch (c) {
+    case 'k': cfg->keep = true; return 0;
+    case 't':
+        err = cli_number(cfg->cmd, "--timeout", optarg, 1, 86400, &v);
+        cfg->opts.timeout_ms = (int)v * 1000;
+        return err;
+    case 'w':
+        err = cli_number(cfg->cmd, "--wait", optarg, 0, 86400, &v);
+        cfg->wait_ms = (int)v * 1000;
+        return err;
+    case 'r': return parse_rate(cfg, optarg);
+    case 'v': cfg->verbose = true; return 0;
+    case OPT_TRACE: cfg->opts.trace = &tracer->hook; return 0;
+    }
+    return cli_usage(cfg->cmd, "unknown option '%s'", optarg ? optarg : "?");
+}
+
+int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
+{
+    struct relay_args args = { cfg, tracer };
+    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh", relay_options,
+                                strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help,
+                                relay_options_help, parse_option, &args);
+
+    if (err)
+        return err;
+    if (optind != argc - 1)
+        return cli_usage(cfg->cmd, optind >= argc ? "missing ENDPOINT" : "too many arguments");
+    cfg->ep_text = argv[optind];
+    if ((err = cli_endpoint(cfg->cmd, cfg->ep_text, &cfg->ep)) != 0)
+        return err;
+    if (cfg->keep && (strcmp(cfg->cmd, "listen") != 0 || !sockit_endpoint_is_stream(&cfg->ep)))
+        return cli_usage(cfg->cmd, "--keep-open needs 'listen' on a stream endpoint");
+    if ((cfg->rate_bps | cfg->rate_pps) &&
+        (strcmp(cfg->cmd, "connect") != 0 || sockit_endpoint_is_stream(&cfg->ep)))
+        return cli_usage(cfg->cmd, "--rate paces datagrams: it needs 'connect' on a udp:// or "
+                                   "unix-dgram: endpoint");
+    return 0;
+}
