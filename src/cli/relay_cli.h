@@ -15,10 +15,11 @@ struct relay_config {
     struct sockit_endpoint ep;
     const char *ep_text;
     struct sockit_sockopts opts;
-    int wait_ms;                 /* datagrams: after stdin ends, wait this long for replies */
-    uint64_t rate_bps, rate_pps; /* connect --rate on datagram endpoints; 0: no limit */
-    bool keep;                   /* listen -k: accept the next client after one ends */
-    bool verbose;                /* -v: say what happens on stderr */
+    int wait_ms;                    /* datagrams: after stdin ends, wait this long for replies */
+    bool timeout_given, wait_given; /* -t, -w given: what they mean depends on the endpoint */
+    uint64_t rate_bps, rate_pps;    /* connect --rate on datagram endpoints; 0: no limit */
+    bool keep;                      /* listen -k: accept the next client after one ends */
+    bool verbose;                   /* -v: say what happens on stderr */
 };
 
 /* Parse connect's or listen's (CFG->cmd) ARGV into *CFG, which holds the defaults; --trace

@@ -25,9 +25,14 @@ static const char listen_help[] =
 static const char relay_options_help[] =
     "Options:\n"
     "  -k, --keep-open     listen: after a client ends, accept the next (stream endpoints)\n"
-    "  -t, --timeout SEC   connect: give up connecting after SEC seconds (default 10)\n"
+    "  -t, --timeout SEC   connect on stream endpoints: give up connecting after SEC\n"
+    "                      seconds (default 10)\n"
     "  -w, --wait SEC      datagram endpoints: after stdin ends, wait SEC seconds for more\n"
-    "                      replies (default 1)\n"
+    "                      replies (default 1); connect on stream endpoints: the same as\n"
+    "                      --timeout, as in ncat (0: as long as the kernel tries)\n"
+    "      --nodelay       tcp:// endpoints: set TCP_NODELAY (small writes leave at once)\n"
+    "      --v6only        listen on an IPv6 or wildcard address: take IPv6 clients only\n"
+    "                      (default: tcp://:PORT takes IPv4 too)\n"
     "  -r, --rate RATE     connect on datagram endpoints: send at most RATE, in bits of\n"
     "                      payload per second (NUMBERbit, kbit, mbit or gbit, as tc and\n"
     "                      iperf count: 10mbit = 10,000,000 bits/s) or datagrams per second\n"
@@ -37,13 +42,15 @@ static const char relay_options_help[] =
     "                      the bytes (datagrams: and datagrams) sent and received\n"
     "      --trace         print each socket call on stderr as it happens\n"
     "  -h, --help          show this help\n\n"
+    "An option that would do nothing with the command and endpoint given (listen -t,\n"
+    "--nodelay on a unix endpoint, --v6only with an IPv4 address...) is a usage error.\n\n"
     "Exit status: 0 the relay ended normally; 1 connect/listen or I/O failed; 2 usage.\n\n"
     "Examples:\n"
     "  sockit listen tcp://:9000 > received.bin        sockit connect 127.0.0.1:9000 < file\n"
     "  echo hi | sockit connect unix:/tmp/echo.sock\n"
     "  sockit listen -k unix:@chat                     sockit connect udp://[::1]:5353\n";
 
-enum { OPT_TRACE = 256 };
+enum { OPT_TRACE = 256, OPT_NODELAY, OPT_V6ONLY };
 
 /* "10mbit", "1.5gbit", "500pps": a positive number and a unit, into bits or datagrams per
  * second. Returns 0 or CLI_USAGE with a message. */
@@ -77,10 +84,16 @@ static int parse_rate(struct relay_config *cfg, const char *text)
 }
 
 static const struct option relay_options[] = {
-    { "keep-open", no_argument, NULL, 'k' },  { "timeout", required_argument, NULL, 't' },
-    { "wait", required_argument, NULL, 'w' }, { "rate", required_argument, NULL, 'r' },
-    { "verbose", no_argument, NULL, 'v' },    { "trace", no_argument, NULL, OPT_TRACE },
-    { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+    { "keep-open", no_argument, NULL, 'k' },
+    { "timeout", required_argument, NULL, 't' },
+    { "wait", required_argument, NULL, 'w' },
+    { "rate", required_argument, NULL, 'r' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "trace", no_argument, NULL, OPT_TRACE },
+    { "nodelay", no_argument, NULL, OPT_NODELAY },
+    { "v6only", no_argument, NULL, OPT_V6ONLY },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
 };
 
 struct relay_args {
@@ -100,16 +113,62 @@ static int parse_option(int c, void *ctx)
     case 't':
         err = cli_number(cfg->cmd, "--timeout", optarg, 1, 86400, &v);
         cfg->opts.timeout_ms = (int)v * 1000;
+        cfg->timeout_given = true;
         return err;
     case 'w':
         err = cli_number(cfg->cmd, "--wait", optarg, 0, 86400, &v);
         cfg->wait_ms = (int)v * 1000;
+        cfg->wait_given = true;
         return err;
+    case OPT_NODELAY: cfg->opts.flags |= SOCKIT_NODELAY; return 0;
+    case OPT_V6ONLY: cfg->opts.flags |= SOCKIT_V6ONLY; return 0;
     case 'r': return parse_rate(cfg, optarg);
     case 'v': cfg->verbose = true; return 0;
     case OPT_TRACE: cfg->opts.trace = &tracer->hook; return 0;
     }
     return cli_usage(cfg->cmd, "unknown option '%s'", optarg ? optarg : "?");
+}
+
+/* -t and -w: on a stream endpoint connect's -w is the connect timeout (ncat's meaning);
+ * listen has no connect timeout and waits for no replies on a stream endpoint. */
+static int check_timeouts(struct relay_config *cfg, bool listen, bool stream)
+{
+    const char *cmd = cfg->cmd;
+
+    if (cfg->timeout_given && listen)
+        return cli_usage(cmd, "--timeout is how long connect tries to connect: listen waits "
+                              "for clients as long as it runs");
+    if (cfg->timeout_given && !stream)
+        return cli_usage(cmd, "--timeout is the connect timeout of stream endpoints: a "
+                              "datagram connect does not wait (see --wait)");
+    if (cfg->wait_given && listen && stream)
+        return cli_usage(cmd, "--wait is how long a datagram relay waits for replies after "
+                              "stdin ends: a stream relay ends when the client does");
+    if (cfg->wait_given && cfg->timeout_given)
+        return cli_usage(cmd, "--wait and --timeout are both the connect timeout on a stream "
+                              "endpoint: give one");
+    if (cfg->wait_given && stream)
+        cfg->opts.timeout_ms = cfg->wait_ms;
+    return 0;
+}
+
+/* Options that would do nothing with this command and endpoint are usage errors. */
+static int check_args(struct relay_config *cfg)
+{
+    bool listen = strcmp(cfg->cmd, "listen") == 0, stream = sockit_endpoint_is_stream(&cfg->ep);
+    int err = check_timeouts(cfg, listen, stream);
+
+    if (err)
+        return err;
+    if (cfg->keep && (!listen || !stream))
+        return cli_usage(cfg->cmd, "--keep-open needs 'listen' on a stream endpoint");
+    if ((cfg->rate_bps | cfg->rate_pps) && (listen || stream))
+        return cli_usage(cfg->cmd, "--rate paces datagrams: it needs 'connect' on a udp:// or "
+                                   "unix-dgram: endpoint");
+    if ((cfg->opts.flags & SOCKIT_V6ONLY) && !listen)
+        return cli_usage(cfg->cmd, "--v6only is for listening sockets: connect to an IPv6 "
+                                   "address instead");
+    return cli_sockopts_fit(cfg->cmd, &cfg->ep, cfg->opts.flags);
 }
 
 int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
@@ -126,11 +185,5 @@ int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli
     cfg->ep_text = argv[optind];
     if ((err = cli_endpoint(cfg->cmd, cfg->ep_text, &cfg->ep)) != 0)
         return err;
-    if (cfg->keep && (strcmp(cfg->cmd, "listen") != 0 || !sockit_endpoint_is_stream(&cfg->ep)))
-        return cli_usage(cfg->cmd, "--keep-open needs 'listen' on a stream endpoint");
-    if ((cfg->rate_bps | cfg->rate_pps) &&
-        (strcmp(cfg->cmd, "connect") != 0 || sockit_endpoint_is_stream(&cfg->ep)))
-        return cli_usage(cfg->cmd, "--rate paces datagrams: it needs 'connect' on a udp:// or "
-                                   "unix-dgram: endpoint");
-    return 0;
+    return check_args(cfg);
 }

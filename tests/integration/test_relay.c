@@ -4,8 +4,10 @@
  * end of its test, even a failing one (suite .fini). */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +356,74 @@ Test(relay, rate_is_refused_without_a_unit_or_on_streams, .timeout = 30)
                 cases[i].says);
         h_forget_children();
     }
+}
+
+/* ---------------------------------------------------------------- options that would do nothing */
+
+/* An option that would be ignored with this command and endpoint is a usage error naming it
+ * and saying why, never accepted in silence. */
+Test(relay, options_that_would_do_nothing_are_usage_errors, .timeout = 30)
+{
+    static const struct {
+        const char *cmd, *opt, *arg, *ep, *says;
+    } cases[] = {
+        { "listen", "-t", "3", "tcp://127.0.0.1:9", "--timeout is how long connect tries" },
+        { "listen", "-w", "3", "tcp://127.0.0.1:9", "--wait is how long a datagram relay" },
+        { "connect", "-t", "3", "udp://127.0.0.1:9", "a datagram connect does not wait" },
+        { "listen", "--v6only", NULL, "tcp://127.0.0.1:9", "127.0.0.1 is an IPv4 address" },
+        { "listen", "--v6only", NULL, "unix:@x", "--v6only: IPv6 only, not a unix: endpoint" },
+        { "connect", "--v6only", NULL, "tcp://[::1]:9", "--v6only is for listening sockets" },
+        { "connect", "--nodelay", NULL, "unix:@x", "--nodelay: TCP only, not a unix: endpoint" },
+        { "listen", "--nodelay", NULL, "udp://127.0.0.1:9",
+          "--nodelay: TCP only, not a udp:// endpoint" },
+        { "connect", "-k", NULL, "tcp://127.0.0.1:9", "--keep-open needs 'listen'" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[] = { cases[i].opt, cases[i].arg, NULL };
+        struct proc *p = start_cmd(cases[i].cmd, args, cases[i].ep, "", 0);
+        int rc = h_wait(p, 3000);
+        H_CHECK(rc == 2, "%s %s %s: exit %d, expected 2", cases[i].cmd, cases[i].opt, cases[i].ep,
+                rc);
+        H_CHECK(strstr(h_text_of(p, true, NULL), cases[i].says), "stderr should say \"%s\"",
+                cases[i].says);
+        h_forget_children();
+    }
+}
+
+/* connect -w on a stream endpoint is the connect timeout, as ncat users expect: a listener
+ * whose accept queue is full drops SYNs, and connect -w 1 gives up after a second (before,
+ * -w was ignored there and connect waited its default 10 s). */
+Test(relay, connect_w_is_the_connect_timeout_on_tcp, .timeout = 30)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), queued[16], n = 0;
+    char ep[160];
+
+    H_CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 0) == 0,
+            "the test's listener: %s", strerror(errno));
+    H_CHECK(getsockname(lfd, (struct sockaddr *)&a, &(socklen_t){ sizeof(a) }) == 0, "port");
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+    /* Fill the accept queue: connect until a connect does not complete within 300 ms. */
+    for (bool full = false; !full && n < 16; n++) {
+        queued[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        H_CHECK(queued[n] >= 0, "socket: %s", strerror(errno));
+        if (connect(queued[n], (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EINPROGRESS)
+            full = poll(&(struct pollfd){ .fd = queued[n], .events = POLLOUT }, 1, 300) == 0;
+    }
+    H_CHECK(n < 16, "the accept queue of a listener with backlog 0 never filled");
+    const char *args[] = { "-w", "1", NULL };
+    long long t0 = h_now_ms();
+    struct proc *c = start_cmd("connect", args, ep, "", 0);
+    int rc = h_wait(c, 6000);
+    long long took = h_now_ms() - t0;
+
+    H_CHECK(rc == 1, "connect -w 1 to a full backlog: exit %d after %lld ms, expected 1", rc, took);
+    H_CHECK(strstr(h_text_of(c, true, NULL), "timed out"), "stderr should say it timed out");
+    H_CHECK(took >= 900, "a 1 s connect timeout gave up after %lld ms", took);
+    for (int i = 0; i < n; i++)
+        close(queued[i]);
+    close(lfd);
 }
 
 /* ---------------------------------------------------------------- errors and tracing */
