@@ -91,6 +91,13 @@ struct sockit_relay_end {
      * reset, a refused connect), "connect" (a datagram side could not take its first
      * sender); "" when ERR is 0 or -ECANCELED. */
     const char *op;
+    /* A stream side whose peer had ended its output and then refused more (EPIPE, a reset:
+     * the peer closed rather than half-closed) ends the relay with ERR 0, as netcat does:
+     * PEER_GONE is that side (else -1), and UNDELIVERED the bytes handed to it after the
+     * peer's end, which a peer that closed did not read. */
+    int peer_gone;
+    uint64_t undelivered;
+    bool input_ended[2]; /* each side's input had ended (its peer's end, or end of file) */
     struct sockit_relay_stats stats;
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "relay_cli.h"
@@ -101,6 +102,31 @@ static void report_counts(const struct relay_config *cfg, const struct sockit_re
                 cmd, (unsigned long long)st->dgrams_dropped[SOCKIT_RELAY_A]);
 }
 
+/* What stdin still held when the relay stopped reading it: knowable for a regular file
+ * (its size less the offset read to), not for a pipe or a terminal (-1). */
+static long long stdin_left(void)
+{
+    struct stat st;
+    off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+
+    if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode) || at < 0)
+        return -1;
+    return st.st_size > at ? (long long)(st.st_size - at) : 0;
+}
+
+/* The peer closed (not half-closed) and refused what came after: netcat's peers do that when
+ * they are done, so it is no failure, but stdin that did not reach it is said, always. */
+static void report_peer_gone(const struct relay_config *cfg, const struct sockit_relay_end *end)
+{
+    long long left = end->input_ended[SOCKIT_RELAY_B] ? 0 : stdin_left();
+    unsigned long long lost = end->undelivered + (left > 0 ? (unsigned long long)left : 0);
+
+    if (lost == 0 && left == 0 && !cfg->verbose)
+        return;
+    fprintf(stderr, "sockit %s: the peer closed; %llu bytes of stdin were not sent%s\n", cfg->cmd,
+            lost, left < 0 ? " (and stdin was not read to its end)" : "");
+}
+
 static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud)
 {
     struct relay_run *run = ud;
@@ -108,6 +134,8 @@ static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end
     (void)r;
     run->relay = NULL;
     report_counts(run->cfg, &end->stats);
+    if (end->peer_gone == SOCKIT_RELAY_A)
+        report_peer_gone(run->cfg, end);
     if (end->err && end->err != -ECANCELED)
         run->rc = cli_fail(failed_op(end), run->cfg->ep_text, end->err);
     if (run->lfd >= 0)

@@ -13,8 +13,10 @@ static const char connect_help[] =
     "When stdin ends, a stream socket is half-closed (shutdown SHUT_WR) and the reply is\n"
     "read until the peer closes; when the peer half-closes first, stdin keeps flowing to it.\n"
     "The relay ends when both directions have ended (stdin on a terminal: when the peer\n"
-    "ends). Datagram endpoints send each chunk of stdin as one datagram and wait --wait\n"
-    "seconds for replies after stdin ends.\n\n";
+    "ends). A peer that closed (rather than half-closed) and refuses what stdin still sends\n"
+    "ends the relay with exit 0, as in ncat, and connect says on stderr how many bytes of\n"
+    "stdin were not sent. Datagram endpoints send each chunk of stdin as one datagram and\n"
+    "wait --wait seconds for replies after stdin ends.\n\n";
 static const char listen_help[] =
     "Usage: sockit listen [OPTIONS] ENDPOINT\n"
     "Listen on ENDPOINT, take one client and relay: stdin goes to the client, the client to\n"

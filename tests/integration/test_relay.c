@@ -147,6 +147,20 @@ static void endpoint(enum transport t, char *buf, size_t size)
     }
 }
 
+/* A listening TCP socket of the test's own on ENDPOINT's port of 127.0.0.1 (a peer we did
+ * not write: no relay logic of ours behind it). */
+static int listen_tcp_loopback(const char *endpoint)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    a.sin_port = htons((uint16_t)atoi(strrchr(endpoint, ':') + 1));
+    H_CHECK(fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) == 0 &&
+                bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 8) == 0,
+            "the test's listener on %s: %s", endpoint, strerror(errno));
+    return fd;
+}
+
 /* ---------------------------------------------------------------- stream relays */
 
 /* connect's stdin reaches listen's stdout and back; listen's stdin ends first: it half-closes,
@@ -423,6 +437,33 @@ Test(relay, connect_w_is_the_connect_timeout_on_tcp, .timeout = 30)
     H_CHECK(took >= 900, "a 1 s connect timeout gave up after %lld ms", took);
     for (int i = 0; i < n; i++)
         close(queued[i]);
+    close(lfd);
+}
+
+/* ---------------------------------------------------------------- a peer that closes */
+
+/* The peer (the test) accepts, closes without reading (a FIN: it is done, as netcat peers
+ * are), and stdin goes on: the first late write draws a reset, the next fails. connect ends
+ * as ncat does, with exit 0, and says how many bytes of stdin did not reach the peer (before:
+ * exit 1 with a send or shutdown error, and nothing about the data). */
+Test(relay, connect_exits_0_and_counts_stdin_lost_when_the_peer_closed, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    int lfd = listen_tcp_loopback(ep);
+    struct proc *c = start_connect(ep, NULL, NULL);
+    int fd = accept(lfd, NULL, NULL);
+    H_CHECK(fd >= 0, "accept: %s", strerror(errno));
+    close(fd);
+    h_sleep_ms(200); /* connect sees the end of the stream */
+    feed(c, "late 1\n");
+    h_sleep_ms(200); /* the reset comes back */
+    feed(c, "late 2\n");
+    int rc = h_wait(c, 3000);
+    H_CHECK(rc == 0, "connect exited with %d after its peer closed, expected 0 as ncat", rc);
+    H_CHECK(strstr(h_text_of(c, true, NULL), "the peer closed; 14 bytes of stdin were not sent"),
+            "connect should say that the 14 bytes written after the peer closed were not sent");
     close(lfd);
 }
 

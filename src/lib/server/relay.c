@@ -149,6 +149,8 @@ void sockit__relay_forward(struct relay_side *from, const void *data, size_t len
     if (r->aborting || r->finishing || to->done)
         return;
     r->moved[from->idx] += len;
+    if (to->in_eof)
+        to->late += len;
     if (to->stream) {
         err = sockit_stream_write(to->stream, data, len);
         if (err && err != -ENOBUFS)
@@ -180,6 +182,8 @@ static void end_deferred(struct sockit_loop *loop, void *data)
         }
     }
     sockit_relay_stats(r, &r->end.stats);
+    for (int i = 0; i < 2; i++)
+        r->end.input_ended[i] = r->side[i].in_eof;
     if (!r->silent)
         r->ops->on_close(r, &r->end, r->ud);
     discard(r);
@@ -294,14 +298,26 @@ static void stream_drain(struct sockit_stream *s, void *ud)
     sockit__relay_reconsider(sockit__relay_other(ud));
 }
 
+/* X's peer ended its output and now refuses what X sends: it closed, as netcat's peers do
+ * when they are done, rather than half-closed. Not a failure of the relay. */
+static bool peer_gone(const struct relay_side *x, int err)
+{
+    return x->in_eof && (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN);
+}
+
 static void stream_close(struct sockit_stream *s, int err, void *ud)
 {
     struct relay_side *x = ud;
 
     (void)s;
     x->stream = NULL;
-    if (err || !x->r->finishing) /* a failure, or closed by someone else: end it all */
+    if (err && peer_gone(x, err) && !x->r->aborting) {
+        x->r->end.peer_gone = x->idx;
+        x->r->end.undelivered = x->late;
+        abort_relay(x->r, 0, -1, "");
+    } else if (err || !x->r->finishing) { /* a failure, or closed by someone else */
         fail(x, err, "stream");
+    }
     sockit__relay_side_done(x);
 }
 
@@ -465,6 +481,7 @@ static struct sockit_relay *new_relay(struct sockit_loop *loop, const struct soc
     r->high = opts && opts->high_water ? opts->high_water : DEFAULT_HIGH;
     r->end.side = -1;
     r->end.op = "";
+    r->end.peer_gone = -1;
     return r;
 }
 

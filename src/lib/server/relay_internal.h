@@ -31,6 +31,7 @@ struct relay_side {
     struct sockit_defer in_defer; /* direct input: the next read, one per round */
     /* every kind */
     bool in_eof;   /* this side's input ended */
+    uint64_t late; /* bytes handed to this side after its input ended */
     bool held;     /* its input is not read: the other side is full */
     bool done;     /* let go: closed, or its fds released */
     bool eof_ends; /* sockit_relay_side.eof_ends */
