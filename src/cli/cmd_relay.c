@@ -244,6 +244,18 @@ static int connect_main(const struct relay_config *cfg)
     return run.rc;
 }
 
+/* "listening on ADDRESS": with -v, and always when the kernel picked the port (port 0), since
+ * the caller cannot know it otherwise. */
+static void announce(const struct relay_config *cfg, const struct sockit_addr *local)
+{
+    char where[SOCKIT_ADDR_STRLEN + 16];
+
+    if (!cfg->verbose && (sockit_endpoint_is_unix(&cfg->ep) || cfg->ep.port != 0))
+        return;
+    cli_format_addr(cfg->ep.transport, local, where, sizeof(where));
+    fprintf(stderr, "sockit %s: listening on %s\n", cfg->cmd, where);
+}
+
 /* Listen, and serve clients (stream endpoints) or the first sender (datagram endpoints)
  * until done or stopped by a signal. */
 static int serve(struct relay_run *run)
@@ -255,7 +267,7 @@ static int serve(struct relay_run *run)
     if (fd < 0)
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text, fd);
     sockit_socket_file_id(&cfg->ep, &run->file);
-    note(cfg, "listening on", &local);
+    announce(cfg, &local);
     if (sockit_endpoint_is_stream(&cfg->ep)) {
         run->lfd = fd;
         listen_for_client(run, true);

@@ -23,7 +23,11 @@ static const char listen_help[] =
     "stdout. Each direction ends on its own (stdin's end half-closes the socket); the relay\n"
     "ends when both have (stdin on a terminal, or -k: when the client ends). On datagram\n"
     "endpoints the first sender becomes the peer. SIGINT or SIGTERM stops it (exit 0) and\n"
-    "removes its unix socket file, if that is still the one it made.\n\n";
+    "removes its unix socket file, if that is still the one it made.\n\n"
+    "Port 0 (tcp://127.0.0.1:0, udp://:0) listens on a free port that the kernel picks, and\n"
+    "listen then always prints the address it got, as the -v line does, on stderr:\n"
+    "  sockit listen: listening on tcp://127.0.0.1:41234\n"
+    "A script reads the port after the last ':' of that line.\n\n";
 static const char relay_options_help[] =
     "Options:\n"
     "  -k, --keep-open     listen: after a client ends, accept the next (stream endpoints)\n"
@@ -185,7 +189,9 @@ int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli
     if (optind != argc - 1)
         return cli_usage(cfg->cmd, optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];
-    if ((err = cli_endpoint(cfg->cmd, cfg->ep_text, &cfg->ep)) != 0)
+    err = strcmp(cfg->cmd, "listen") == 0 ? cli_listen_endpoint(cfg->cmd, cfg->ep_text, &cfg->ep)
+                                          : cli_endpoint(cfg->cmd, cfg->ep_text, &cfg->ep);
+    if (err)
         return err;
     return check_args(cfg);
 }

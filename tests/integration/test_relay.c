@@ -440,6 +440,56 @@ Test(relay, connect_w_is_the_connect_timeout_on_tcp, .timeout = 30)
     close(lfd);
 }
 
+/* ---------------------------------------------------------------- port 0 */
+
+/* listen on port 0 (socat's TCP-LISTEN:0) gets a free port from the kernel and, even without
+ * -v, prints "sockit listen: listening on SCHEME://HOST:PORT" on stderr, for a script to read;
+ * a client that connects to that port is relayed. */
+static void port_0_is_printed_and_served(const char *scheme, const char *extra)
+{
+    char ep[64], *line, *end;
+    const char *argv[] = { h_sockit(), "listen", extra, NULL, NULL };
+    const char *prefix = "sockit listen: listening on ";
+
+    snprintf(ep, sizeof(ep), "%s127.0.0.1:0", scheme);
+    argv[extra ? 3 : 2] = ep;
+    struct proc *l = start("sockit listen :0", argv, NULL);
+    H_CHECK(h_wait_stderr(l, "\n", 5000), "listen on port 0 printed no line");
+    line = strstr(h_text_of(l, true, NULL), prefix);
+    H_CHECK(line && strncmp(line + strlen(prefix), scheme, strlen(scheme)) == 0,
+            "stderr should start with \"%s%s\"", prefix, scheme);
+    long port = strtol(strrchr(line, ':') + 1, &end, 10);
+    H_CHECK(port > 0 && port < 65536 && *end == '\n', "no port at the end of the line");
+    snprintf(ep, sizeof(ep), "%s127.0.0.1:%ld", scheme, port);
+    struct proc *c = start_connect(ep, "-w1", NULL);
+    feed(c, "to the port it printed\n");
+    H_CHECK(h_wait_stdout(l, "to the port it printed\n", 3000), "listen should relay the client");
+    end_stdin(c);
+    end_stdin(l);
+    expect_both_exit_0(l, c, 4000);
+}
+
+Test(relay, listen_on_port_0_prints_the_tcp_port_it_got, .timeout = 30)
+{
+    port_0_is_printed_and_served("tcp://", NULL);
+}
+
+Test(relay, listen_on_port_0_prints_the_udp_port_it_got, .timeout = 30)
+{
+    port_0_is_printed_and_served("udp://", "-w1");
+}
+
+/* Port 0 names no one to connect to: a usage error, not a refused connect. */
+Test(relay, connect_to_port_0_is_a_usage_error, .timeout = 30)
+{
+    struct proc *c = start_connect("tcp://127.0.0.1:0", NULL, "");
+    int rc = h_wait(c, 3000);
+
+    H_CHECK(rc == 2, "exit %d, expected 2", rc);
+    H_CHECK(strstr(h_text_of(c, true, NULL), "port 0 (any free port) is only for listening"),
+            "stderr should say why");
+}
+
 /* ---------------------------------------------------------------- a peer that closes */
 
 /* The peer (the test) accepts, closes without reading (a FIN: it is done, as netcat peers

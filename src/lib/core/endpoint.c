@@ -46,6 +46,10 @@ static int parse_port(const char *s, uint16_t *port)
 
     if (*s == '\0')
         return -SOCKIT_ENOPORT;
+    if (strcmp(s, "0") == 0) { /* any free port (bind): the kernel picks one */
+        *port = 0;
+        return 0;
+    }
     if (s[0] == '0')
         return -SOCKIT_EPORT; /* no leading zeros: one spelling per port */
     for (i = 0; s[i] != '\0'; i++) {
@@ -53,7 +57,7 @@ static int parse_port(const char *s, uint16_t *port)
             return -SOCKIT_EPORT;
         v = v * 10 + (unsigned long)(s[i] - '0');
     }
-    if (v < 1 || v > 65535)
+    if (v > 65535)
         return -SOCKIT_EPORT;
     *port = (uint16_t)v;
     return 0;

@@ -369,10 +369,17 @@ Test(endpoint, text_longer_than_endpoint_max_is_etoolong)
     expect_reject(text, SOCKIT_ETOOLONG);
 }
 
-Test(endpoint, port_zero_and_above_65535_are_eport)
+/* Port 0 asks the kernel for any free port when binding (socat's TCP-LISTEN:0); one spelling. */
+Test(endpoint, port_zero_parses_as_any_port)
 {
-    expect_reject("tcp://a:0", SOCKIT_EPORT);
-    expect_reject("tcp://127.0.0.1:0", SOCKIT_EPORT);
+    cr_expect_eq(parse_ok("tcp://127.0.0.1:0").port, 0);
+    cr_expect_eq(parse_ok("udp://[::1]:0").port, 0);
+    expect_reject("tcp://a:00", SOCKIT_EPORT);
+    expect_reject("tcp://a:000080", SOCKIT_EPORT);
+}
+
+Test(endpoint, port_above_65535_is_eport)
+{
     expect_reject("tcp://a:65536", SOCKIT_EPORT);
     expect_reject("tcp://a:99999", SOCKIT_EPORT);
     expect_reject("tcp://a:4294967376", SOCKIT_EPORT); /* 2^32 + 80: must not wrap to 80 */
