@@ -136,6 +136,48 @@ void sockit_relay_close(struct sockit_relay *r);
 /* Copy R's counters into *OUT (the caller's). */
 void sockit_relay_stats(const struct sockit_relay *r, struct sockit_relay_stats *out);
 
+/* ---- hubs: one stream joined to many ------------------------------------------------- */
+
+/* A hub joins one connected stream socket, the centre, to any number of member stream sockets
+ * on one loop, as ncat -k does with stdin/stdout and its clients: what the centre sends goes
+ * to every member (broadcast), and what any member sends goes to the centre, one read at a
+ * time (bytes of one read of one member are never split by another's). The slowest member
+ * holds the centre back, and a full centre holds every member back, so a hub holds a bounded
+ * amount of memory: per member at most its high watermark and one read. The end of the
+ * centre's input is passed on to every member, and to those that join later, as a half-close;
+ * a member's end of input closes that member once its output is sent (it is done, as ncat's
+ * clients are). A hub owns the sockets it is given (it closes them) and is used only from its
+ * loop's thread. Close every hub before freeing its loop. */
+struct sockit_hub;
+
+struct sockit_hub_ops {
+    /* Member MEMBER_UD (as given to sockit_hub_add) is gone: ERR 0 after its end, -ECANCELED
+     * when the hub closed it, or the -errno that failed it. May be NULL. */
+    void (*on_leave)(struct sockit_hub *h, void *member_ud, int err, void *ud);
+    /* The hub is over, its members gone: ERR 0 when the centre closed after its end,
+     * -ECANCELED after sockit_hub_close, or the centre's -errno. Called once, from a deferred
+     * call; the hub pointer is dead after it returns. */
+    void (*on_close)(struct sockit_hub *h, int err, void *ud);
+};
+
+/* Make a hub on LOOP around connected stream socket CENTRE_FD (taken over, closed on failure
+ * too), with OPS (must outlive the hub; on_close required) and UD. Returns 0 and the hub in
+ * *OUT, -EINVAL, or -errno. */
+int sockit_hub_open(struct sockit_loop *loop, int centre_fd, const struct sockit_hub_ops *ops,
+                    void *ud, struct sockit_hub **out);
+
+/* Join connected stream socket FD (taken over, closed on failure too) as a member;
+ * MEMBER_UD comes back in on_leave. Returns 0, -ECANCELED once the hub is closing, or -errno. */
+int sockit_hub_add(struct sockit_hub *h, int fd, void *member_ud);
+
+/* How many members the hub has now. */
+size_t sockit_hub_members(const struct sockit_hub *h);
+
+/* Close the centre and every member now (pending output dropped); on_leave follows for each
+ * member (-ECANCELED) and then on_close (-ECANCELED). Safe from the hub's callbacks.
+ * Idempotent. */
+void sockit_hub_close(struct sockit_hub *h);
+
 #ifdef __cplusplus
 }
 #endif

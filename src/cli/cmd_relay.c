@@ -3,7 +3,9 @@
  * stdin/stdout to a relay on a loop, and prints what happened (options: relay_options.c). */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@ struct relay_run {
     int lfd; /* listen on a stream endpoint: watched for clients; -1 otherwise */
     struct sockit_socket_file file; /* listen: the unix socket file it made, to remove */
     struct sockit_relay *relay;
+    struct sockit_hub *hub; /* listen -k: the clients, joined to the relay of stdin/stdout */
     struct sockit_addr peer;
     bool stopping; /* SIGINT/SIGTERM */
     int rc;
@@ -138,12 +141,10 @@ static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end
         report_peer_gone(run->cfg, end);
     if (end->err && end->err != -ECANCELED)
         run->rc = cli_fail(failed_op(end), run->cfg->ep_text, end->err);
-    if (run->lfd >= 0)
+    if (run->hub) /* listen -k: stdin/stdout are done with, and so are the clients */
+        sockit_hub_close(run->hub);
+    else if (run->lfd >= 0)
         note(run->cfg, "closed", &run->peer);
-    if (run->lfd >= 0 && run->cfg->keep && !run->stopping) {
-        listen_for_client(run, true); /* the next one */
-        return;
-    }
     stop_listening(run);
     remove_file(run); /* datagrams: the relay had the socket (and closed it just now) */
 }
@@ -179,7 +180,82 @@ static int start_relay(struct relay_run *run, int fd)
     return err ? cli_fail("relay", run->cfg->ep_text, err) : CLI_OK;
 }
 
-/* One client at a time: accept it (traced), then wait for the relay to end. */
+/* ---- listen -k: every client at once ---------------------------------------------------- */
+
+/* A client of the hub, for the -v line when it leaves. */
+struct hub_client {
+    struct relay_run *run;
+    struct sockit_addr peer;
+};
+
+static void on_client_leave(struct sockit_hub *h, void *member_ud, int err, void *ud)
+{
+    struct hub_client *c = member_ud;
+
+    (void)h;
+    (void)ud;
+    if (err && err != -ECANCELED && c->run->cfg->verbose)
+        cli_fail("relay", c->run->cfg->ep_text, err); /* one client's failure: it alone ends */
+    note(c->run->cfg, "closed", &c->peer);
+    free(c);
+}
+
+static void on_hub_close(struct sockit_hub *h, int err, void *ud)
+{
+    struct relay_run *run = ud;
+
+    (void)h;
+    run->hub = NULL;
+    if (err && err != -ECANCELED && run->rc == CLI_OK)
+        run->rc = cli_fail("relay", run->cfg->ep_text, err);
+    if (run->relay)
+        sockit_relay_close(run->relay);
+    if (run->hub)
+        sockit_hub_close(run->hub);
+    stop_listening(run);
+}
+
+static const struct sockit_hub_ops hub_ops = { .on_leave = on_client_leave,
+                                               .on_close = on_hub_close };
+
+/* listen -k serves every client at once, as ncat -k does: stdin/stdout are relayed to one end
+ * of a socketpair, whose other end is the centre of a hub with the clients as members. So
+ * stdin goes to every client (broadcast) and what each client sends goes to stdout, a read
+ * at a time. */
+static int start_hub(struct relay_run *run)
+{
+    int sv[2], err;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+        return cli_fail("socketpair", NULL, -errno);
+    if ((err = sockit_hub_open(run->loop, sv[1], &hub_ops, run, &run->hub)) < 0) {
+        close(sv[0]);
+        return cli_fail("relay", run->cfg->ep_text, err);
+    }
+    return start_relay(run, sv[0]);
+}
+
+static void join_hub(struct relay_run *run, int fd)
+{
+    struct hub_client *c = malloc(sizeof(*c));
+    int err = c ? 0 : -ENOMEM;
+
+    if (c)
+        *c = (struct hub_client){ .run = run, .peer = run->peer };
+    if (!err)
+        err = sockit_hub_add(run->hub, fd, c);
+    else
+        sockit_socket_close(fd, run->cfg->opts.trace);
+    if (err) {
+        free(c);
+        cli_fail("relay", run->cfg->ep_text, err); /* that client only */
+    }
+}
+
+/* ---- accepting ----------------------------------------------------------------------------- */
+
+/* Accept a client (traced): with -k it joins the others; else it is the one, and the
+ * listener rests until its relay ends. */
 static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *data)
 {
     struct relay_run *run = data;
@@ -196,6 +272,10 @@ static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *
         return;
     }
     note(run->cfg, "connection from", &run->peer);
+    if (run->hub) {
+        join_hub(run, fd);
+        return;
+    }
     listen_for_client(run, false);
     if (run->lfd < 0)
         sockit_socket_close(fd, run->cfg->opts.trace);
@@ -214,6 +294,8 @@ static void on_stop(struct sockit_loop *loop, int signo, void *data)
     remove_file(run);
     if (run->relay)
         sockit_relay_close(run->relay);
+    if (run->hub)
+        sockit_hub_close(run->hub);
     stop_listening(run);
 }
 
@@ -270,7 +352,10 @@ static int serve(struct relay_run *run)
     announce(cfg, &local);
     if (sockit_endpoint_is_stream(&cfg->ep)) {
         run->lfd = fd;
-        listen_for_client(run, true);
+        if (cfg->keep)
+            run->rc = start_hub(run);
+        if (run->rc == CLI_OK)
+            listen_for_client(run, true);
     } else {
         run->rc = start_relay(run, fd);
     }

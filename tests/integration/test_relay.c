@@ -252,6 +252,48 @@ Test(relay, listen_keep_open_serves_two_clients, .timeout = 30)
     H_CHECK(!h_exited(l), "listen -k should keep listening after two clients");
 }
 
+/* listen -k serves its clients at once, as ncat -k does: what each sends goes to stdout, and
+ * stdin goes to all of them (broadcast); a client that ends is closed, the others stay; the
+ * end of stdin half-closes every client. Before, the second client waited in the backlog
+ * until the first had gone. */
+Test(relay, listen_keep_open_serves_clients_at_once_and_broadcasts_stdin, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    struct proc *l = start_listen(ep, "-k");
+    struct proc *c1 = start_connect(ep, NULL, NULL);
+    H_CHECK(h_wait_stderr(l, "connection from", 5000), "listen saw no first client");
+    struct proc *c2 = start_connect(ep, NULL, NULL);
+
+    feed(c2, "from two\n");
+    H_CHECK(h_wait_stdout(l, "from two\n", 3000),
+            "the second client should be served while the first is connected");
+    feed(c1, "from one\n");
+    H_CHECK(h_wait_stdout(l, "from two\nfrom one\n", 3000), "both clients reach stdout");
+    feed(l, "to all\n");
+    H_CHECK(h_wait_stdout(c1, "to all\n", 3000) && h_wait_stdout(c2, "to all\n", 3000),
+            "listen's stdin should reach every client");
+
+    end_stdin(c1); /* the first client is done: listen closes it, it exits */
+    int rc = h_wait(c1, 3000);
+    H_CHECK(rc == 0, "the first client exited with %d", rc);
+    feed(l, "after one left\n");
+    H_CHECK(h_wait_stdout(c2, "to all\nafter one left\n", 3000),
+            "the second client should still get stdin");
+    end_stdin(l); /* every client is half-closed; they may still send */
+    h_sleep_ms(200);
+    feed(c2, "after your end\n");
+    H_CHECK(h_wait_stdout(l, "from two\nfrom one\nafter your end\n", 3000),
+            "a half-closed client can still send");
+    end_stdin(c2);
+    rc = h_wait(c2, 3000);
+    H_CHECK(rc == 0, "the second client exited with %d", rc);
+    H_CHECK(!h_exited(l), "listen -k should keep listening");
+    rc = h_stop(l, SIGTERM, 3000);
+    H_CHECK(rc == 0, "listen -k stopped by SIGTERM exited with %d", rc);
+}
+
 /* ---------------------------------------------------------------- datagram relays */
 
 static void one_datagram_each_way(enum transport t)
