@@ -78,6 +78,8 @@ int sockit_endpoint_socktype(const struct sockit_endpoint *ep);
 enum {
     SOCKIT_RESOLVE_PASSIVE = 1, /* for bind: empty host means the wildcard ([::] then 0.0.0.0);
                                    without it, empty host means loopback */
+    SOCKIT_RESOLVE_IPV4 = 2,    /* IPv4 addresses only (-SOCKIT_ENOADDR if there are none) */
+    SOCKIT_RESOLVE_IPV6 = 4,    /* IPv6 addresses only (-SOCKIT_ENOADDR if there are none) */
 };
 
 /* Resolve EP into at most MAX addresses in OUT, in the order to try them. Literal hosts never

@@ -18,7 +18,10 @@ struct relay_config {
     int wait_ms;                    /* datagrams: after stdin ends, wait this long for replies */
     bool timeout_given, wait_given; /* -t, -w given: what they mean depends on the endpoint */
     uint64_t rate_bps, rate_pps;    /* connect --rate on datagram endpoints; 0: no limit */
-    bool keep;                      /* listen -k: accept the next client after one ends */
+    const char *source_host;        /* connect -s: bind to this address first; NULL: any */
+    unsigned long source_port;      /* connect -p: bind to this port first; 0: any */
+    struct sockit_endpoint source;  /* -s and -p as an endpoint, for opts.source */
+    bool keep;                      /* listen -k: serve every client at once */
     bool verbose;                   /* -v: say what happens on stderr */
 };
 

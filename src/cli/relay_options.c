@@ -1,5 +1,6 @@
 /* sockit connect / sockit listen: help texts and options, checked against the endpoint so
  * that an option that would do nothing there is a usage error, never silently ignored. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,12 @@ static const char relay_options_help[] =
     "  -w, --wait SEC      datagram endpoints: after stdin ends, wait SEC seconds for more\n"
     "                      replies (default 1); connect on stream endpoints: the same as\n"
     "                      --timeout, as in ncat (0: as long as the kernel tries)\n"
+    "  -4, -6              resolve ENDPOINT to IPv4 / IPv6 addresses only (-6 on a wildcard\n"
+    "                      listens on [::], which takes IPv4 too unless --v6only)\n"
+    "  -s, --source ADDR   connect on inet endpoints: send from local address ADDR (an IP\n"
+    "                      address or a name; IPv6 with or without brackets)\n"
+    "  -p, --source-port PORT\n"
+    "                      connect on inet endpoints: send from local port PORT\n"
     "      --nodelay       tcp:// endpoints: set TCP_NODELAY (small writes leave at once)\n"
     "      --v6only        listen on an IPv6 or wildcard address: take IPv6 clients only\n"
     "                      (default: tcp://:PORT takes IPv4 too)\n"
@@ -103,6 +110,8 @@ static const struct option relay_options[] = {
     { "rate", required_argument, NULL, 'r' },
     { "verbose", no_argument, NULL, 'v' },
     { "trace", no_argument, NULL, OPT_TRACE },
+    { "source", required_argument, NULL, 's' },
+    { "source-port", required_argument, NULL, 'p' },
     { "nodelay", no_argument, NULL, OPT_NODELAY },
     { "v6only", no_argument, NULL, OPT_V6ONLY },
     { "help", no_argument, NULL, 'h' },
@@ -133,6 +142,10 @@ static int parse_option(int c, void *ctx)
         cfg->wait_ms = (int)v * 1000;
         cfg->wait_given = true;
         return err;
+    case '4': cfg->opts.resolve = SOCKIT_RESOLVE_IPV4; return 0;
+    case '6': cfg->opts.resolve = SOCKIT_RESOLVE_IPV6; return 0;
+    case 's': cfg->source_host = optarg; return 0;
+    case 'p': return cli_number(cfg->cmd, "--source-port", optarg, 1, 65535, &cfg->source_port);
     case OPT_NODELAY: cfg->opts.flags |= SOCKIT_NODELAY; return 0;
     case OPT_V6ONLY: cfg->opts.flags |= SOCKIT_V6ONLY; return 0;
     case 'r': return parse_rate(cfg, optarg);
@@ -165,6 +178,45 @@ static int check_timeouts(struct relay_config *cfg, bool listen, bool stream)
     return 0;
 }
 
+/* -s and -p into CFG->source (an endpoint of ENDPOINT's transport), for connect to bind. */
+static int check_source(struct relay_config *cfg, bool listen)
+{
+    const char *host = cfg->source_host ? cfg->source_host : "";
+    bool v6 = strchr(host, ':') && host[0] != '[';
+    char text[SOCKIT_HOST_MAX + 32];
+
+    if (!cfg->source_host && !cfg->source_port)
+        return 0;
+    if (listen)
+        return cli_usage(cfg->cmd, "--source and --source-port are where connect sends from: "
+                                   "listen binds ENDPOINT");
+    if (sockit_endpoint_is_unix(&cfg->ep))
+        return cli_usage(cfg->cmd, "--source and --source-port need a tcp:// or udp:// "
+                                   "endpoint");
+    snprintf(text, sizeof(text), "%s%s%s%s:%lu", sockit_endpoint_scheme(cfg->ep.transport),
+             v6 ? "[" : "", host, v6 ? "]" : "", cfg->source_port);
+    if (sockit_endpoint_parse(text, &cfg->source) != 0)
+        return cli_usage(cfg->cmd, "--source: '%s' is not an address or host name", host);
+    cfg->opts.source = &cfg->source;
+    return 0;
+}
+
+/* -4/-6 against an address written out in the other family. */
+static int check_family(const struct relay_config *cfg)
+{
+    bool v6_literal = strchr(cfg->ep.host, ':') != NULL;
+    int want = cfg->opts.resolve;
+
+    if (want && sockit_endpoint_is_unix(&cfg->ep))
+        return cli_usage(cfg->cmd, "-4 and -6 choose an IP family: a unix endpoint has none");
+    if (want == SOCKIT_RESOLVE_IPV4 && (v6_literal || (cfg->opts.flags & SOCKIT_V6ONLY)))
+        return cli_usage(cfg->cmd, "-4 asks for IPv4 only, and %s",
+                         v6_literal ? "the endpoint's address is IPv6" : "--v6only for IPv6");
+    if (want == SOCKIT_RESOLVE_IPV6 && inet_pton(AF_INET, cfg->ep.host, &(struct in_addr){ 0 }))
+        return cli_usage(cfg->cmd, "-6 asks for IPv6 only, and %s is IPv4", cfg->ep.host);
+    return 0;
+}
+
 /* Options that would do nothing with this command and endpoint are usage errors. */
 static int check_args(struct relay_config *cfg)
 {
@@ -181,13 +233,15 @@ static int check_args(struct relay_config *cfg)
     if ((cfg->opts.flags & SOCKIT_V6ONLY) && !listen)
         return cli_usage(cfg->cmd, "--v6only is for listening sockets: connect to an IPv6 "
                                    "address instead");
+    if ((err = check_source(cfg, listen)) != 0 || (err = check_family(cfg)) != 0)
+        return err;
     return cli_sockopts_fit(cfg->cmd, &cfg->ep, cfg->opts.flags);
 }
 
 int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
 {
     struct relay_args args = { cfg, tracer };
-    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh", relay_options,
+    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh46s:p:", relay_options,
                                 strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help,
                                 relay_options_help, parse_option, &args);
 

@@ -433,6 +433,11 @@ Test(relay, options_that_would_do_nothing_are_usage_errors, .timeout = 30)
         { "listen", "--nodelay", NULL, "udp://127.0.0.1:9",
           "--nodelay: TCP only, not a udp:// endpoint" },
         { "connect", "-k", NULL, "tcp://127.0.0.1:9", "--keep-open needs 'listen'" },
+        { "connect", "-6", NULL, "tcp://127.0.0.1:9", "-6 asks for IPv6 only" },
+        { "listen", "-4", NULL, "tcp://[::1]:9", "-4 asks for IPv4 only" },
+        { "connect", "-4", NULL, "unix:@x", "a unix endpoint has none" },
+        { "listen", "-s", "127.0.0.1", "tcp://127.0.0.1:9", "listen binds ENDPOINT" },
+        { "connect", "-p", "4000", "unix-dgram:@x", "need a tcp:// or udp:// endpoint" },
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -480,6 +485,56 @@ Test(relay, connect_w_is_the_connect_timeout_on_tcp, .timeout = 30)
     for (int i = 0; i < n; i++)
         close(queued[i]);
     close(lfd);
+}
+
+/* ---------------------------------------------------------------- families and sources */
+
+/* connect -s ADDR -p PORT sends from there: the listener sees the client at 127.0.0.2:PORT. */
+Test(relay, connect_sends_from_the_source_address_and_port, .timeout = 30)
+{
+    char ep[160], port[16], want[64];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    snprintf(port, sizeof(port), "%d", h_free_port());
+    struct proc *l = start_listen(ep, NULL);
+    const char *args[] = { "-s", "127.0.0.2", "-p", port, NULL };
+    struct proc *c = start_cmd("connect", args, ep, "from a chosen place\n", 20);
+    snprintf(want, sizeof(want), "connection from tcp://127.0.0.2:%s\n", port);
+    H_CHECK(h_wait_stderr(l, want, 5000), "listen should see \"%s\"", want);
+    H_CHECK(h_wait_stdout(l, "from a chosen place\n", 3000), "the data should go through");
+    end_stdin(l);
+    expect_both_exit_0(l, c, 3000);
+}
+
+/* -4 and -6 resolve to that family only: a wildcard listens on 0.0.0.0 or [::], and connect
+ * to this host (tcp://:PORT: 127.0.0.1, then ::1) with -6 tries ::1 alone. */
+Test(relay, minus_4_and_6_resolve_to_that_family_only, .timeout = 30)
+{
+    char ep[64], want[64];
+    int port = h_free_port();
+
+    if (!have_ipv6_loopback())
+        cr_skip_test("no IPv6 loopback (::1) here");
+    snprintf(ep, sizeof(ep), "tcp://:%d", port);
+    struct proc *l = start_listen(ep, "-4");
+    snprintf(want, sizeof(want), "listening on tcp://0.0.0.0:%d\n", port);
+    H_CHECK(h_wait_stderr(l, want, 0), "listen -4 should say \"%s\"", want);
+    struct proc *c6 = start_connect(ep, "-6", "");
+    int rc = h_wait(c6, 5000);
+    H_CHECK(rc == 1 && strstr(h_text_of(c6, true, NULL), "Connection refused"),
+            "connect -6 to an IPv4 listener should be refused (::1 only), exit %d", rc);
+    struct proc *c4 = start_connect(ep, "-4", "over IPv4\n");
+    H_CHECK(h_wait_stdout(l, "over IPv4\n", 3000), "connect -4 should reach it");
+    end_stdin(l);
+    expect_both_exit_0(l, c4, 3000);
+    h_forget_children();
+
+    port = h_free_port();
+    snprintf(ep, sizeof(ep), "tcp://:%d", port);
+    l = start_listen(ep, "-6");
+    snprintf(want, sizeof(want), "listening on tcp://[::]:%d\n", port);
+    H_CHECK(h_wait_stderr(l, want, 0), "listen -6 should say \"%s\"", want);
+    h_stop(l, SIGTERM, 3000);
 }
 
 /* ---------------------------------------------------------------- port 0 */

@@ -994,3 +994,17 @@ Test(endpoint, resolve_of_a_known_or_numeric_ipv6_zone_works)
     resolve_ok("tcp://[fe80::1%lo]:80", 0, out, NELEM(out));
     resolve_ok("tcp://[fe80::1%1]:80", 0, out, NELEM(out));
 }
+
+/* SOCKIT_RESOLVE_IPV4 / _IPV6 keep that family only; none left is -SOCKIT_ENOADDR. */
+Test(endpoint, resolve_family_flags_keep_that_family_only)
+{
+    struct sockit_addr out[4];
+    struct sockit_endpoint ep = parse_ok("tcp://:80");
+
+    cr_assert_eq(resolve_ok("tcp://:80", SOCKIT_RESOLVE_PASSIVE | SOCKIT_RESOLVE_IPV4, out, 4), 1);
+    expect_addr_text(&out[0], "0.0.0.0:80");
+    cr_assert_eq(resolve_ok("tcp://:80", SOCKIT_RESOLVE_IPV6, out, 4), 1);
+    expect_addr_text(&out[0], "[::1]:80");
+    ep = parse_ok("tcp://127.0.0.1:80");
+    cr_assert_eq(sockit_endpoint_resolve(&ep, SOCKIT_RESOLVE_IPV6, out, 4), -SOCKIT_ENOADDR);
+}
