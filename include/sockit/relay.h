@@ -82,7 +82,8 @@ struct sockit_relay_stats {
 /* Why a relay ended. */
 struct sockit_relay_end {
     /* 0: both directions ended and their output was sent (or an eof_ends side ended, or a
-     * datagram side's linger passed); -ECANCELED: sockit_relay_close; else the -errno that
+     * datagram side's linger passed); -ECANCELED: sockit_relay_close; -SOCKIT_EIDLE: nothing
+     * moved for opts.idle_ms (both sides closed at once, SIDE -1); else the -errno that
      * failed SIDE (a reset, a refused connect, a failed read or write), after which the other
      * side was closed at once. */
     int err;
@@ -117,6 +118,9 @@ struct sockit_relay_opts {
      * their own watermarks. Default 16 KiB / 64 KiB. Per direction, a relay holds at most
      * the high watermark plus one read (the loop's read_chunk; 64 KiB from an fd). */
     size_t low_water, high_water;
+    /* End the relay (err -SOCKIT_EIDLE) when no byte has moved either way for this long;
+     * 0: never. */
+    unsigned idle_ms;
 };
 
 /* Join sides A and B (described by the caller, copied) on LOOP, with OPS (which must outlive
@@ -152,7 +156,8 @@ struct sockit_hub;
 
 struct sockit_hub_ops {
     /* Member MEMBER_UD (as given to sockit_hub_add) is gone: ERR 0 after its end, -ECANCELED
-     * when the hub closed it, or the -errno that failed it. May be NULL. */
+     * when the hub closed it, -SOCKIT_EIDLE after opts.idle_ms of silence, or the -errno that
+     * failed it. May be NULL. */
     void (*on_leave)(struct sockit_hub *h, void *member_ud, int err, void *ud);
     /* The hub is over, its members gone: ERR 0 when the centre closed after its end,
      * -ECANCELED after sockit_hub_close, or the centre's -errno. Called once, from a deferred
@@ -160,11 +165,18 @@ struct sockit_hub_ops {
     void (*on_close)(struct sockit_hub *h, int err, void *ud);
 };
 
+/* All fields 0 mean the default. */
+struct sockit_hub_opts {
+    /* Close a member (on_leave -SOCKIT_EIDLE) when no byte has moved to or from it for this
+     * long; 0: never. */
+    unsigned idle_ms;
+};
+
 /* Make a hub on LOOP around connected stream socket CENTRE_FD (taken over, closed on failure
- * too), with OPS (must outlive the hub; on_close required) and UD. Returns 0 and the hub in
- * *OUT, -EINVAL, or -errno. */
+ * too), with OPS (must outlive the hub; on_close required), UD and OPTS (may be NULL).
+ * Returns 0 and the hub in *OUT, -EINVAL, or -errno. */
 int sockit_hub_open(struct sockit_loop *loop, int centre_fd, const struct sockit_hub_ops *ops,
-                    void *ud, struct sockit_hub **out);
+                    void *ud, const struct sockit_hub_opts *opts, struct sockit_hub **out);
 
 /* Join connected stream socket FD (taken over, closed on failure too) as a member;
  * MEMBER_UD comes back in on_leave. Returns 0, -ECANCELED once the hub is closing, or -errno. */

@@ -139,8 +139,13 @@ static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end
     report_counts(run->cfg, &end->stats);
     if (end->peer_gone == SOCKIT_RELAY_A)
         report_peer_gone(run->cfg, end);
-    if (end->err && end->err != -ECANCELED)
+    if (end->err == -SOCKIT_EIDLE) {
+        fprintf(stderr, "sockit %s: no data either way for %u s (--idle-timeout): closed\n",
+                run->cfg->cmd, run->cfg->idle_ms / 1000);
+        run->rc = CLI_FAIL;
+    } else if (end->err && end->err != -ECANCELED) {
         run->rc = cli_fail(failed_op(end), run->cfg->ep_text, end->err);
+    }
     if (run->hub) /* listen -k: stdin/stdout are done with, and so are the clients */
         sockit_hub_close(run->hub);
     else if (run->lfd >= 0)
@@ -175,7 +180,9 @@ static int start_relay(struct relay_run *run, int fd)
     struct sockit_relay_side stdio = { .kind = SOCKIT_RELAY_FDS,
                                        .in_fd = STDIN_FILENO,
                                        .out_fd = STDOUT_FILENO };
-    int err = sockit_relay_open(run->loop, &sock, &stdio, &relay_ops, run, NULL, &run->relay);
+    /* listen -k: the clients idle out one by one in the hub, never stdin/stdout */
+    struct sockit_relay_opts o = { .idle_ms = run->hub ? 0 : run->cfg->idle_ms };
+    int err = sockit_relay_open(run->loop, &sock, &stdio, &relay_ops, run, &o, &run->relay);
 
     return err ? cli_fail("relay", run->cfg->ep_text, err) : CLI_OK;
 }
@@ -194,9 +201,9 @@ static void on_client_leave(struct sockit_hub *h, void *member_ud, int err, void
 
     (void)h;
     (void)ud;
-    if (err && err != -ECANCELED && c->run->cfg->verbose)
+    if (err && err != -ECANCELED && err != -SOCKIT_EIDLE && c->run->cfg->verbose)
         cli_fail("relay", c->run->cfg->ep_text, err); /* one client's failure: it alone ends */
-    note(c->run->cfg, "closed", &c->peer);
+    note(c->run->cfg, err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &c->peer);
     free(c);
 }
 
@@ -224,11 +231,12 @@ static const struct sockit_hub_ops hub_ops = { .on_leave = on_client_leave,
  * at a time. */
 static int start_hub(struct relay_run *run)
 {
+    struct sockit_hub_opts o = { .idle_ms = run->cfg->idle_ms };
     int sv[2], err;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
         return cli_fail("socketpair", NULL, -errno);
-    if ((err = sockit_hub_open(run->loop, sv[1], &hub_ops, run, &run->hub)) < 0) {
+    if ((err = sockit_hub_open(run->loop, sv[1], &hub_ops, run, &o, &run->hub)) < 0) {
         close(sv[0]);
         return cli_fail("relay", run->cfg->ep_text, err);
     }

@@ -22,7 +22,8 @@ struct relay_config {
     unsigned long source_port;      /* connect -p: bind to this port first; 0: any */
     struct sockit_endpoint source;  /* -s and -p as an endpoint, for opts.source */
     bool keep;                      /* listen -k: serve every client at once */
-    bool verbose;                   /* -v: say what happens on stderr */
+    unsigned idle_ms; /* --idle-timeout: close after this long with no data either way */
+    bool verbose;     /* -v: say what happens on stderr */
 };
 
 /* Parse connect's or listen's (CFG->cmd) ARGV into *CFG, which holds the defaults; --trace

@@ -58,6 +58,10 @@ static const char relay_options_help[] =
     "                      iperf count: 10mbit = 10,000,000 bits/s) or datagrams per second\n"
     "                      (NUMBERpps, kpps); stdin is read no faster, so none is dropped\n"
     "                      for it (default: as fast as the socket takes them)\n"
+    "  -i, --idle-timeout SEC\n"
+    "                      close a connection (listen -k: that client) when no data has\n"
+    "                      moved either way for SEC seconds; connect and listen without -k\n"
+    "                      then exit 1, as ncat -i does (default: never)\n"
     "  -v, --verbose       report listening, connections and ends on stderr, and at the end\n"
     "                      the bytes (datagrams: and datagrams) sent and received\n"
     "      --trace         print each socket call on stderr as it happens\n"
@@ -110,6 +114,7 @@ static const struct option relay_options[] = {
     { "rate", required_argument, NULL, 'r' },
     { "verbose", no_argument, NULL, 'v' },
     { "trace", no_argument, NULL, OPT_TRACE },
+    { "idle-timeout", required_argument, NULL, 'i' },
     { "source", required_argument, NULL, 's' },
     { "source-port", required_argument, NULL, 'p' },
     { "nodelay", no_argument, NULL, OPT_NODELAY },
@@ -141,6 +146,10 @@ static int parse_option(int c, void *ctx)
         err = cli_number(cfg->cmd, "--wait", optarg, 0, 86400, &v);
         cfg->wait_ms = (int)v * 1000;
         cfg->wait_given = true;
+        return err;
+    case 'i':
+        err = cli_number(cfg->cmd, "--idle-timeout", optarg, 1, 86400, &v);
+        cfg->idle_ms = (unsigned)v * 1000;
         return err;
     case '4': cfg->opts.resolve = SOCKIT_RESOLVE_IPV4; return 0;
     case '6': cfg->opts.resolve = SOCKIT_RESOLVE_IPV6; return 0;
@@ -241,7 +250,7 @@ static int check_args(struct relay_config *cfg)
 int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
 {
     struct relay_args args = { cfg, tracer };
-    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh46s:p:", relay_options,
+    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh46s:p:i:", relay_options,
                                 strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help,
                                 relay_options_help, parse_option, &args);
 

@@ -537,6 +537,58 @@ Test(relay, minus_4_and_6_resolve_to_that_family_only, .timeout = 30)
     h_stop(l, SIGTERM, 3000);
 }
 
+/* ---------------------------------------------------------------- idle timeout */
+
+/* connect --idle-timeout 1 to a peer that accepts and says nothing, stdin open and silent:
+ * closed after a second, exit 1 as ncat -i, with a line that says why. */
+Test(relay, connect_idle_timeout_closes_a_silent_relay, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    int lfd = listen_tcp_loopback(ep);
+    long long t0 = h_now_ms();
+    struct proc *c = start_connect(ep, "--idle-timeout=1", NULL);
+    int rc = h_wait(c, 6000);
+    long long took = h_now_ms() - t0;
+
+    H_CHECK(rc == 1, "exit %d after %lld ms, expected 1", rc, took);
+    H_CHECK(took >= 900, "a 1 s idle timeout closed after %lld ms", took);
+    H_CHECK(strstr(h_text_of(c, true, NULL), "no data either way for 1 s (--idle-timeout)"),
+            "stderr should say why");
+    close(lfd);
+}
+
+/* listen -k --idle-timeout 2: a client that says nothing is closed, one that talks every
+ * 200 ms stays, and listen goes on. */
+Test(relay, listen_keep_open_idle_timeout_closes_only_the_silent_client, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    const char *largs[] = { "-v", "-k", "--idle-timeout", "2", NULL };
+    struct proc *l = start_cmd("listen", largs, ep, NULL, 0);
+    H_CHECK(h_wait_stderr(l, "listening on", 5000), "listen did not start");
+    struct proc *quiet = start_connect(ep, NULL, NULL);
+    struct proc *talker = start_connect(ep, NULL, NULL);
+    for (int i = 0; i < 15; i++) { /* 3 s */
+        feed(talker, "x");
+        h_sleep_ms(200);
+    }
+    H_CHECK(h_wait_stdout(l, "xxxxxxxxxxxxxxx", 3000), "the talker's bytes should arrive");
+    const char *err = h_text_of(l, true, NULL), *first = strstr(err, "closed (idle)");
+    H_CHECK(first && !strstr(first + 1, "closed (idle)"),
+            "exactly one client (the quiet one) should be closed as idle");
+    end_stdin(quiet);
+    int rc = h_wait(quiet, 3000);
+    H_CHECK(rc == 0, "the quiet client, closed by listen, exited with %d", rc);
+    H_CHECK(!h_exited(talker) && !h_exited(l), "the talker and listen should still run");
+    end_stdin(talker);
+    rc = h_wait(talker, 3000);
+    H_CHECK(rc == 0, "the talker exited with %d", rc);
+    h_stop(l, SIGTERM, 3000);
+}
+
 /* ---------------------------------------------------------------- port 0 */
 
 /* listen on port 0 (socat's TCP-LISTEN:0) gets a free port from the kernel and, even without

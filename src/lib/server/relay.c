@@ -149,6 +149,7 @@ void sockit__relay_forward(struct relay_side *from, const void *data, size_t len
     if (r->aborting || r->finishing || to->done)
         return;
     r->moved[from->idx] += len;
+    r->last_move = sockit_loop_now(r->loop);
     if (to->in_eof)
         to->late += len;
     if (to->stream) {
@@ -221,6 +222,7 @@ static void abort_relay(struct sockit_relay *r, int err, int side, const char *o
     if (r->aborting)
         return;
     r->aborting = true;
+    sockit_timer_stop(r->loop, &r->idle);
     r->end.err = err;
     r->end.side = err && err != -ECANCELED ? side : -1;
     r->end.op = r->end.side >= 0 ? op : "";
@@ -244,6 +246,7 @@ static void finish(struct sockit_relay *r)
     if (r->finishing || r->aborting)
         return;
     r->finishing = true;
+    sockit_timer_stop(r->loop, &r->idle);
     for (int i = 0; i < 2; i++) {
         struct relay_side *x = &r->side[i];
         sockit__relay_apply(x);
@@ -254,6 +257,19 @@ static void finish(struct sockit_relay *r)
         else if (!x->done)
             sockit__relay_fds_flushed(x);
     }
+}
+
+/* Nothing may have moved for idle_ms: end the relay, or look again when it could have. The
+ * timer is re-armed here rather than on every byte. */
+static void idle_check(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    struct sockit_relay *r = data;
+    uint64_t quiet = sockit_loop_now(loop) - r->last_move, limit = r->idle_ms * 1000000ull;
+
+    if (quiet >= limit)
+        abort_relay(r, -SOCKIT_EIDLE, -1, "");
+    else
+        sockit_timer_start(loop, t, limit - quiet, 0);
 }
 
 static void linger_over(struct sockit_loop *loop, struct sockit_timer *t, void *data)
@@ -482,6 +498,9 @@ static struct sockit_relay *new_relay(struct sockit_loop *loop, const struct soc
     r->end.side = -1;
     r->end.op = "";
     r->end.peer_gone = -1;
+    r->idle_ms = opts ? opts->idle_ms : 0;
+    r->last_move = sockit_loop_now(loop);
+    sockit_timer_init(&r->idle, idle_check, r);
     return r;
 }
 
@@ -496,6 +515,7 @@ static bool valid_args(const struct sockit_relay_side *a, const struct sockit_re
 
 static void discard(struct sockit_relay *r)
 {
+    sockit_timer_stop(r->loop, &r->idle);
     for (int i = 0; i < 2; i++)
         sockit_buf_free(&r->side[i].out);
     free(r->chunk);
@@ -557,6 +577,8 @@ int sockit_relay_open(struct sockit_loop *loop, const struct sockit_relay_side *
     if ((err = start_sides(r, d)) < 0)
         return err;
     begin(r);
+    if (r->idle_ms)
+        sockit_timer_start(loop, &r->idle, r->idle_ms * 1000000ull, 0);
     *out = r;
     return 0;
 }

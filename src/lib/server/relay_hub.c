@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "sockit/error.h"
 #include "sockit/relay.h"
 
 struct member {
@@ -12,6 +13,9 @@ struct member {
     struct sockit_stream *s;
     void *ud;
     bool cancelled; /* closed by sockit_hub_close */
+    bool idled;     /* closed after idle_ms of silence */
+    uint64_t last;  /* loop time of the last byte to or from it */
+    struct sockit_timer idle;
     struct member *prev, *next;
 };
 
@@ -27,6 +31,7 @@ struct sockit_hub {
     bool members_held; /* the centre is full: no member is read */
     bool closing;      /* sockit_hub_close, or the centre is gone */
     int err;           /* for on_close */
+    unsigned idle_ms;  /* sockit_hub_opts.idle_ms */
 };
 
 /* ---- holding back ------------------------------------------------------------------------ */
@@ -107,8 +112,10 @@ static void centre_data(struct sockit_stream *s, const void *data, size_t len, v
             sockit_stream_shutdown(m->s);
         return;
     }
-    for (struct member *m = h->members; m; m = m->next)
+    for (struct member *m = h->members; m; m = m->next) {
+        m->last = sockit_loop_now(h->loop);
         sockit_stream_write(m->s, data, len); /* a failed member closes: its on_close says */
+    }
     update_centre(h);
 }
 
@@ -149,6 +156,7 @@ static void member_data(struct sockit_stream *s, const void *data, size_t len, v
         sockit_stream_close_after_flush(s);
         return;
     }
+    m->last = sockit_loop_now(h->loop);
     if (h->centre)
         sockit_stream_write(h->centre, data, len);
     update_members(h);
@@ -173,8 +181,11 @@ static void member_close(struct sockit_stream *s, int err, void *ud)
     if (m->next)
         m->next->prev = m->prev;
     h->n--;
+    sockit_timer_stop(h->loop, &m->idle);
+    if (err == 0 && (m->cancelled || m->idled))
+        err = m->cancelled ? -ECANCELED : -SOCKIT_EIDLE;
     if (h->ops->on_leave)
-        h->ops->on_leave(h, m->ud, m->cancelled && err == 0 ? -ECANCELED : err, h->ud);
+        h->ops->on_leave(h, m->ud, err, h->ud);
     free(m);
     update_centre(h); /* it may have been the one holding the centre back */
     maybe_end(h);
@@ -185,6 +196,21 @@ static const struct sockit_stream_ops member_ops = {
     .on_drain = member_drain,
     .on_close = member_close,
 };
+
+/* Nothing may have moved to or from M for idle_ms: close it, or look again when it could
+ * have (re-armed here rather than on every byte). */
+static void member_idle(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    struct member *m = data;
+    uint64_t quiet = sockit_loop_now(loop) - m->last, limit = m->h->idle_ms * 1000000ull;
+
+    if (quiet < limit) {
+        sockit_timer_start(loop, t, limit - quiet, 0);
+        return;
+    }
+    m->idled = true;
+    sockit_stream_close(m->s);
+}
 
 /* ---- opening ----------------------------------------------------------------------------- */
 
@@ -203,6 +229,10 @@ int sockit_hub_add(struct sockit_hub *h, int fd, void *member_ud)
     }
     m->h = h;
     m->ud = member_ud;
+    m->last = sockit_loop_now(h->loop);
+    sockit_timer_init(&m->idle, member_idle, m);
+    if (h->idle_ms)
+        sockit_timer_start(h->loop, &m->idle, h->idle_ms * 1000000ull, 0);
     m->next = h->members;
     if (h->members)
         h->members->prev = m;
@@ -222,7 +252,7 @@ size_t sockit_hub_members(const struct sockit_hub *h)
 }
 
 int sockit_hub_open(struct sockit_loop *loop, int centre_fd, const struct sockit_hub_ops *ops,
-                    void *ud, struct sockit_hub **out)
+                    void *ud, const struct sockit_hub_opts *opts, struct sockit_hub **out)
 {
     struct sockit_hub *h = NULL;
     int err = ops && ops->on_close ? 0 : -EINVAL;
@@ -240,6 +270,7 @@ int sockit_hub_open(struct sockit_loop *loop, int centre_fd, const struct sockit
     h->loop = loop;
     h->ops = ops;
     h->ud = ud;
+    h->idle_ms = opts ? opts->idle_ms : 0;
     sockit_stream_set_backpressure(h->centre, false); /* the members are held back instead */
     *out = h;
     return 0;

@@ -50,11 +50,14 @@ struct sockit_relay {
     void *ud;
     struct relay_side side[2];
     size_t low, high;
-    uint64_t moved[2]; /* bytes read from side i and handed to the other */
-    char *chunk;       /* plain-fd reads land here */
-    bool finishing;    /* both directions are over: flush, then close */
-    bool aborting;     /* an error or sockit_relay_close: close now */
-    bool silent;       /* sockit_relay_open failed: no on_close */
+    uint64_t moved[2];  /* bytes read from side i and handed to the other */
+    char *chunk;        /* plain-fd reads land here */
+    bool finishing;     /* both directions are over: flush, then close */
+    bool aborting;      /* an error or sockit_relay_close: close now */
+    bool silent;        /* sockit_relay_open failed: no on_close */
+    unsigned idle_ms;   /* sockit_relay_opts.idle_ms */
+    uint64_t last_move; /* loop time of the last byte moved, for idle_ms */
+    struct sockit_timer idle;
     struct sockit_relay_end end;
     struct sockit_defer end_defer;
 };

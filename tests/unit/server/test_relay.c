@@ -944,7 +944,7 @@ static void hub_start(struct hub_test *t, bool (*done)(struct ctx *c), const uns
     ctx_init(&t->c, done);
     pair(cp);
     small_buffers(cp[1], 16384);
-    cr_assert_eq(sockit_hub_open(t->c.loop, cp[0], &hub_test_ops, t, &t->hub), 0);
+    cr_assert_eq(sockit_hub_open(t->c.loop, cp[0], &hub_test_ops, t, NULL, &t->hub), 0);
     peer_start(&t->c.a, t->c.loop, cp[1], cp[1], out, len, true);
     for (int i = 0; i < 2; i++) {
         pair(mp[i]);
