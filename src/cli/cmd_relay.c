@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "relay_cli.h"
@@ -21,7 +22,9 @@ struct relay_run {
     int lfd; /* listen on a stream endpoint: watched for clients; -1 otherwise */
     struct sockit_socket_file file; /* listen: the unix socket file it made, to remove */
     struct sockit_relay *relay;
-    struct sockit_hub *hub; /* listen -k: the clients, joined to the relay of stdin/stdout */
+    struct sockit_hub *hub;        /* listen -k: the clients, joined to the relay of stdin/stdout */
+    struct exec_session *sessions; /* listen -k --exec: a relay and a program per client */
+    struct relay_kids kids;        /* --exec: the programs not yet reaped */
     struct sockit_addr peer;
     bool stopping; /* SIGINT/SIGTERM */
     int rc;
@@ -38,11 +41,13 @@ static void note(const struct relay_config *cfg, const char *what, const struct 
 }
 
 /* What failed, in the words of the old relay: the socket side's reads and writes are recv
- * and send, stdin's and stdout's are named. */
-static const char *failed_op(const struct sockit_relay_end *end)
+ * and send, stdin's and stdout's are named (--exec: the program's side is a socket too). */
+static const char *failed_op(const struct relay_config *cfg, const struct sockit_relay_end *end)
 {
     bool sock = end->side == SOCKIT_RELAY_A;
 
+    if (!sock && cfg->exec)
+        return "relay to the program";
     if (strcmp(end->op, "read") == 0)
         return sock ? "recv" : "read stdin";
     if (strcmp(end->op, "write") == 0)
@@ -121,13 +126,14 @@ static long long stdin_left(void)
  * they are done, so it is no failure, but stdin that did not reach it is said, always. */
 static void report_peer_gone(const struct relay_config *cfg, const struct sockit_relay_end *end)
 {
-    long long left = end->input_ended[SOCKIT_RELAY_B] ? 0 : stdin_left();
+    long long left = end->input_ended[SOCKIT_RELAY_B] || cfg->exec ? 0 : stdin_left();
     unsigned long long lost = end->undelivered + (left > 0 ? (unsigned long long)left : 0);
 
     if (lost == 0 && left == 0 && !cfg->verbose)
         return;
-    fprintf(stderr, "sockit %s: the peer closed; %llu bytes of stdin were not sent%s\n", cfg->cmd,
-            lost, left < 0 ? " (and stdin was not read to its end)" : "");
+    fprintf(stderr, "sockit %s: the peer closed; %llu bytes of %s were not sent%s\n", cfg->cmd,
+            lost, cfg->exec ? "the program's output" : "stdin",
+            left < 0 ? " (and stdin was not read to its end)" : "");
 }
 
 static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud)
@@ -144,7 +150,7 @@ static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end
                 run->cfg->cmd, run->cfg->idle_ms / 1000);
         run->rc = CLI_FAIL;
     } else if (end->err && end->err != -ECANCELED) {
-        run->rc = cli_fail(failed_op(end), run->cfg->ep_text, end->err);
+        run->rc = cli_fail(failed_op(run->cfg, end), run->cfg->ep_text, end->err);
     }
     if (run->hub) /* listen -k: stdin/stdout are done with, and so are the clients */
         sockit_hub_close(run->hub);
@@ -165,26 +171,133 @@ static void on_relay_peer(struct sockit_relay *r, int side, const struct sockit_
 static const struct sockit_relay_ops relay_ops = { .on_close = on_relay_close,
                                                    .on_peer = on_relay_peer };
 
-/* Relay between socket FD (taken over) and stdin/stdout. The socket side's end ends it all
- * in two cases: a terminal on stdin (a person at the keyboard is done when the peer is), and
- * listen -k, whose stdin is shared by all the clients in turn and so cannot be waited for by
- * one of them. */
-static int start_relay(struct relay_run *run, int fd)
+/* The socket side of a relay, on FD (taken over). Its end ends it all in two cases: a
+ * terminal on stdin (a person at the keyboard is done when the peer is), and listen -k, whose
+ * socket side is the hub's socketpair (which ends only when the hub does). */
+static struct sockit_relay_side socket_side(const struct relay_run *run, int fd)
 {
-    struct sockit_relay_side sock = { .kind = SOCKIT_RELAY_SOCKET,
-                                      .fd = fd,
-                                      .eof_ends = run->cfg->keep || isatty(STDIN_FILENO),
-                                      .linger_ms = (unsigned)run->cfg->wait_ms,
-                                      .rate_bps = run->cfg->rate_bps,
-                                      .rate_pps = run->cfg->rate_pps };
-    struct sockit_relay_side stdio = { .kind = SOCKIT_RELAY_FDS,
-                                       .in_fd = STDIN_FILENO,
-                                       .out_fd = STDOUT_FILENO };
+    bool stdio = !run->cfg->exec;
+
+    return (struct sockit_relay_side){ .kind = SOCKIT_RELAY_SOCKET,
+                                       .fd = fd,
+                                       .eof_ends = stdio && (run->hub || isatty(STDIN_FILENO)),
+                                       .linger_ms = (unsigned)run->cfg->wait_ms,
+                                       .rate_bps = run->cfg->rate_bps,
+                                       .rate_pps = run->cfg->rate_pps };
+}
+
+/* The other side: stdin/stdout, or with --exec a program spawned for this connection (a
+ * socket, so that its end is passed on as a half-close). Returns 0 or -errno. */
+static int program_side(struct relay_run *run, struct sockit_relay_side *b)
+{
+    pid_t pid;
+    int fd;
+
+    *b = (struct sockit_relay_side){ .kind = SOCKIT_RELAY_FDS,
+                                     .in_fd = STDIN_FILENO,
+                                     .out_fd = STDOUT_FILENO };
+    if (!run->cfg->exec)
+        return 0;
+    if ((fd = relay_spawn(run->cfg->exec, &pid)) < 0)
+        return fd;
+    relay_kids_add(&run->kids, pid); /* if not noted, it is still reaped (waitpid -1) */
+    if (run->cfg->verbose)
+        fprintf(stderr, "sockit %s: program %d started\n", run->cfg->cmd, (int)pid);
+    *b = (struct sockit_relay_side){ .kind = SOCKIT_RELAY_SOCKET, .fd = fd };
+    return 0;
+}
+
+/* Relay between socket FD (taken over) and stdin/stdout or the program, with OPS and UD. */
+static int open_relay(struct relay_run *run, int fd, const struct sockit_relay_ops *ops, void *ud,
+                      struct sockit_relay **out)
+{
+    struct sockit_relay_side sock = socket_side(run, fd), other;
     /* listen -k: the clients idle out one by one in the hub, never stdin/stdout */
     struct sockit_relay_opts o = { .idle_ms = run->hub ? 0 : run->cfg->idle_ms };
-    int err = sockit_relay_open(run->loop, &sock, &stdio, &relay_ops, run, &o, &run->relay);
+    int err = program_side(run, &other);
 
+    if (err) {
+        sockit_socket_close(fd, run->cfg->opts.trace);
+        return cli_fail("exec", run->cfg->exec, err);
+    }
+    err = sockit_relay_open(run->loop, &sock, &other, ops, ud, &o, out);
     return err ? cli_fail("relay", run->cfg->ep_text, err) : CLI_OK;
+}
+
+static int start_relay(struct relay_run *run, int fd)
+{
+    return open_relay(run, fd, &relay_ops, run, &run->relay);
+}
+
+/* ---- listen -k --exec: a program per client, at once ---------------------------------------- */
+
+struct exec_session {
+    struct relay_run *run;
+    struct sockit_relay *relay;
+    struct sockit_addr peer;
+    struct exec_session *prev, *next;
+};
+
+static void on_session_close(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud)
+{
+    struct exec_session *x = ud;
+    const struct relay_config *cfg = x->run->cfg;
+
+    (void)r;
+    if (end->err && end->err != -ECANCELED && end->err != -SOCKIT_EIDLE && cfg->verbose)
+        cli_fail(failed_op(cfg, end), cfg->ep_text, end->err); /* that client alone ends */
+    note(cfg, end->err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &x->peer);
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        x->run->sessions = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    free(x);
+}
+
+static const struct sockit_relay_ops session_ops = { .on_close = on_session_close };
+
+static void start_session(struct relay_run *run, int fd)
+{
+    struct exec_session *x = calloc(1, sizeof(*x));
+
+    if (!x) {
+        sockit_socket_close(fd, run->cfg->opts.trace);
+        cli_fail("relay", run->cfg->ep_text, -ENOMEM);
+        return;
+    }
+    *x = (struct exec_session){ .run = run, .peer = run->peer, .next = run->sessions };
+    if (open_relay(run, fd, &session_ops, x, &x->relay) != CLI_OK) {
+        free(x); /* said; the server goes on */
+        return;
+    }
+    if (run->sessions)
+        run->sessions->prev = x;
+    run->sessions = x;
+}
+
+static void close_sessions(struct relay_run *run)
+{
+    for (struct exec_session *x = run->sessions; x; x = x->next)
+        sockit_relay_close(x->relay); /* on_close is deferred: the list stays whole */
+}
+
+static void on_child(struct sockit_loop *loop, int signo, void *data)
+{
+    struct relay_run *run = data;
+
+    (void)loop;
+    (void)signo;
+    relay_kids_reap(&run->kids, run->cfg);
+}
+
+/* --exec: children are reaped as they exit (their exit ends only their connection). */
+static int watch_children(struct relay_run *run)
+{
+    int err = run->cfg->exec ? sockit_loop_signal(run->loop, SIGCHLD, on_child, run) : 0;
+
+    return err ? cli_fail("signalfd", NULL, err) : CLI_OK;
 }
 
 /* ---- listen -k: every client at once ---------------------------------------------------- */
@@ -217,8 +330,6 @@ static void on_hub_close(struct sockit_hub *h, int err, void *ud)
         run->rc = cli_fail("relay", run->cfg->ep_text, err);
     if (run->relay)
         sockit_relay_close(run->relay);
-    if (run->hub)
-        sockit_hub_close(run->hub);
     stop_listening(run);
 }
 
@@ -284,6 +395,10 @@ static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *
         join_hub(run, fd);
         return;
     }
+    if (run->cfg->keep) { /* and --exec */
+        start_session(run, fd);
+        return;
+    }
     listen_for_client(run, false);
     if (run->lfd < 0)
         sockit_socket_close(fd, run->cfg->opts.trace);
@@ -304,6 +419,7 @@ static void on_stop(struct sockit_loop *loop, int signo, void *data)
         sockit_relay_close(run->relay);
     if (run->hub)
         sockit_hub_close(run->hub);
+    close_sessions(run);
     stop_listening(run);
 }
 
@@ -328,9 +444,12 @@ static int connect_main(const struct relay_config *cfg)
         sockit_socket_close(fd, cfg->opts.trace);
         return run.rc;
     }
-    if ((run.rc = start_relay(&run, fd)) == CLI_OK)
+    if ((run.rc = watch_children(&run)) != CLI_OK)
+        sockit_socket_close(fd, cfg->opts.trace);
+    else if ((run.rc = start_relay(&run, fd)) == CLI_OK)
         sockit_loop_run(run.loop);
     sockit_loop_free(run.loop);
+    relay_kids_end(&run.kids, cfg);
     return run.rc;
 }
 
@@ -360,7 +479,7 @@ static int serve(struct relay_run *run)
     announce(cfg, &local);
     if (sockit_endpoint_is_stream(&cfg->ep)) {
         run->lfd = fd;
-        if (cfg->keep)
+        if (cfg->keep && !cfg->exec) /* -k --exec: a relay per client instead */
             run->rc = start_hub(run);
         if (run->rc == CLI_OK)
             listen_for_client(run, true);
@@ -383,10 +502,13 @@ static int listen_main(const struct relay_config *cfg)
         return rc;
     if ((err = sockit_loop_signal(run.loop, SIGINT, on_stop, &run)) == 0)
         err = sockit_loop_signal(run.loop, SIGTERM, on_stop, &run);
-    rc = err ? cli_fail("signalfd", NULL, err) : serve(&run);
+    rc = err ? cli_fail("signalfd", NULL, err) : watch_children(&run);
+    if (rc == CLI_OK)
+        rc = serve(&run);
     stop_listening(&run);
     remove_file(&run);
     sockit_loop_free(run.loop);
+    relay_kids_end(&run.kids, cfg);
     return rc;
 }
 

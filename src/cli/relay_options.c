@@ -58,6 +58,12 @@ static const char relay_options_help[] =
     "                      iperf count: 10mbit = 10,000,000 bits/s) or datagrams per second\n"
     "                      (NUMBERpps, kpps); stdin is read no faster, so none is dropped\n"
     "                      for it (default: as fast as the socket takes them)\n"
+    "  -e, --exec CMD      relay the connection (listen: each client; with -k one program\n"
+    "                      per client, at once) to a program, /bin/sh -c CMD, instead of\n"
+    "                      stdin/stdout: its stdin is what the peer sends, its stdout goes to\n"
+    "                      the peer, its stderr is sockit's. Its exit ends nothing but its\n"
+    "                      connection; a program still running when its connection is over\n"
+    "                      gets SIGTERM (like ncat -c, socat SYSTEM:)\n"
     "  -i, --idle-timeout SEC\n"
     "                      close a connection (listen -k: that client) when no data has\n"
     "                      moved either way for SEC seconds; connect and listen without -k\n"
@@ -114,6 +120,7 @@ static const struct option relay_options[] = {
     { "rate", required_argument, NULL, 'r' },
     { "verbose", no_argument, NULL, 'v' },
     { "trace", no_argument, NULL, OPT_TRACE },
+    { "exec", required_argument, NULL, 'e' },
     { "idle-timeout", required_argument, NULL, 'i' },
     { "source", required_argument, NULL, 's' },
     { "source-port", required_argument, NULL, 'p' },
@@ -147,6 +154,7 @@ static int parse_option(int c, void *ctx)
         cfg->wait_ms = (int)v * 1000;
         cfg->wait_given = true;
         return err;
+    case 'e': cfg->exec = optarg; return 0;
     case 'i':
         err = cli_number(cfg->cmd, "--idle-timeout", optarg, 1, 86400, &v);
         cfg->idle_ms = (unsigned)v * 1000;
@@ -250,7 +258,7 @@ static int check_args(struct relay_config *cfg)
 int relay_parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
 {
     struct relay_args args = { cfg, tracer };
-    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh46s:p:i:", relay_options,
+    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:r:vh46s:p:i:e:", relay_options,
                                 strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help,
                                 relay_options_help, parse_option, &args);
 

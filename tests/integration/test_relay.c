@@ -589,6 +589,97 @@ Test(relay, listen_keep_open_idle_timeout_closes_only_the_silent_client, .timeou
     h_stop(l, SIGTERM, 3000);
 }
 
+/* ---------------------------------------------------------------- --exec */
+
+/* How many times NEEDLE occurs in TEXT. */
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* connect --exec: the connection goes to a program (/bin/sh -c), not stdin/stdout; the end of
+ * the peer's data is the program's end of input, and the program's exit ends the relay. */
+Test(relay, connect_exec_relays_the_connection_to_a_program, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    struct proc *l = start_listen(ep, NULL);
+    const char *args[] = { "-v", "--exec", "tr a-z A-Z; echo bye", NULL };
+    struct proc *c = start_cmd("connect", args, ep, NULL, 0);
+    feed(l, "shout\n");
+    end_stdin(l);
+    H_CHECK(h_wait_stdout(l, "SHOUT\nbye\n", 3000), "the program's output should reach listen");
+    expect_both_exit_0(l, c, 3000);
+    H_CHECK(strstr(h_text_of(c, true, NULL), " exited with 0\n"), "connect should reap it");
+    size_t out_len;
+    h_text_of(c, false, &out_len);
+    H_CHECK(out_len == 0, "connect's own stdout is not used with --exec");
+}
+
+/* listen -k --exec: a program per client, at once (each client hears its own), a program's
+ * exit ends only its client's connection, and listen goes on. */
+Test(relay, listen_keep_open_exec_runs_a_program_per_client, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    /* a line at a time: tr alone would hold its output in a buffer until its input ends */
+    const char *largs[] = { "-v", "-k", "--exec",
+                            "while read -r l; do printf '%s\\n' \"$l\" | tr a-z A-Z; done", NULL };
+    struct proc *l = start_cmd("listen", largs, ep, NULL, 0);
+    H_CHECK(h_wait_stderr(l, "listening on", 5000), "listen did not start");
+    struct proc *c1 = start_connect(ep, NULL, NULL);
+    struct proc *c2 = start_connect(ep, NULL, NULL);
+    feed(c1, "one\n");
+    feed(c2, "two\n");
+    H_CHECK(h_wait_stdout(c1, "ONE\n", 3000) && h_wait_stdout(c2, "TWO\n", 3000),
+            "each client should hear its own program, at the same time");
+    end_stdin(c1);
+    end_stdin(c2);
+    int rc1 = h_wait(c1, 3000), rc2 = h_wait(c2, 3000);
+    H_CHECK(rc1 == 0 && rc2 == 0, "the clients exited with %d and %d", rc1, rc2);
+    struct proc *c3 = start_connect(ep, NULL, "three\n");
+    H_CHECK(h_wait_stdout(c3, "THREE\n", 3000), "a client after the programs exited");
+    rc1 = h_wait(c3, 3000);
+    H_CHECK(rc1 == 0, "the third client exited with %d", rc1);
+    H_CHECK(!h_exited(l), "a program's exit must not end listen -k");
+    long long deadline = h_now_ms() + 3000;
+    while (count_of(h_text_of(l, true, NULL), "exited with 0") < 3 && h_now_ms() < deadline)
+        h_sleep_ms(50);
+    H_CHECK(count_of(h_text_of(l, true, NULL), "exited with 0") == 3,
+            "listen should reap its three programs as they exit");
+    int rc = h_stop(l, SIGTERM, 3000);
+    H_CHECK(rc == 0, "listen -k --exec stopped by SIGTERM exited with %d", rc);
+}
+
+/* A program still running when listen stops (SIGTERM) is ended too, with what it started
+ * (its process group), and reaped: listen exits 0 at once, not when the program would. */
+Test(relay, listen_exec_stop_ends_a_program_still_running, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    const char *largs[] = { "-v", "--exec", "sleep 20; echo late", NULL };
+    struct proc *l = start_cmd("listen", largs, ep, NULL, 0);
+    H_CHECK(h_wait_stderr(l, "listening on", 5000), "listen did not start");
+    struct proc *c = start_connect(ep, NULL, NULL);
+    H_CHECK(h_wait_stderr(l, "started", 3000), "the program should start");
+    long long t0 = h_now_ms();
+    int rc = h_stop(l, SIGTERM, 5000);
+    H_CHECK(rc == 0 && h_now_ms() - t0 < 4000, "listen exited with %d after %lld ms", rc,
+            h_now_ms() - t0);
+    H_CHECK(strstr(h_text_of(l, true, NULL), "killed by signal 15"),
+            "the program should be ended and reaped");
+    end_stdin(c);
+    rc = h_wait(c, 3000);
+    H_CHECK(rc == 0, "the client exited with %d", rc);
+}
+
 /* ---------------------------------------------------------------- port 0 */
 
 /* listen on port 0 (socat's TCP-LISTEN:0) gets a free port from the kernel and, even without
