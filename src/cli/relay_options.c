@@ -74,11 +74,16 @@ static const char relay_options_help[] =
     "  -h, --help          show this help\n\n"
     "An option that would do nothing with the command and endpoint given (listen -t,\n"
     "--nodelay on a unix endpoint, --v6only with an IPv4 address...) is a usage error.\n\n"
-    "Exit status: 0 the relay ended normally; 1 connect/listen or I/O failed; 2 usage.\n\n"
+    "Exit status: 0 the relay ended normally (or the peer closed and refused the rest of\n"
+    "stdin), or listen was stopped by SIGINT/SIGTERM; 1 connect/listen or I/O failed, or\n"
+    "--idle-timeout passed; 2 usage.\n\n"
     "Examples:\n"
     "  sockit listen tcp://:9000 > received.bin        sockit connect 127.0.0.1:9000 < file\n"
     "  echo hi | sockit connect unix:/tmp/echo.sock\n"
-    "  sockit listen -k unix:@chat                     sockit connect udp://[::1]:5353\n";
+    "  sockit listen -k unix:@chat                     sockit connect udp://[::1]:5353\n"
+    "  sockit listen tcp://127.0.0.1:0                 (prints the port the kernel chose)\n"
+    "  sockit connect -v --rate 100mbit udp://127.0.0.1:9000 < big.bin\n"
+    "  sockit listen -k --exec 'tr a-z A-Z' tcp://:9000\n";
 
 enum { OPT_TRACE = 256, OPT_NODELAY, OPT_V6ONLY };
 
