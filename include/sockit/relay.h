@@ -145,7 +145,8 @@ void sockit_relay_stats(const struct sockit_relay *r, struct sockit_relay_stats 
 /* A hub joins one connected stream socket, the centre, to any number of member stream sockets
  * on one loop, as ncat -k does with stdin/stdout and its clients: what the centre sends goes
  * to every member (broadcast), and what any member sends goes to the centre, one read at a
- * time (bytes of one read of one member are never split by another's). The slowest member
+ * time (bytes of one read of one member are never split by another's). The centre is read
+ * only while there is a member: what it sends meanwhile waits for one. The slowest member
  * holds the centre back, and a full centre holds every member back, so a hub holds a bounded
  * amount of memory: per member at most its high watermark and one read. The end of the
  * centre's input is passed on to every member, and to those that join later, as a half-close;

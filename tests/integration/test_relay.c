@@ -294,6 +294,28 @@ Test(relay, listen_keep_open_serves_clients_at_once_and_broadcasts_stdin, .timeo
     H_CHECK(rc == 0, "listen -k stopped by SIGTERM exited with %d", rc);
 }
 
+/* listen -k reads stdin only while a client is connected: a file on its stdin goes to the
+ * first client rather than to no one (before, it was read at once and dropped), then the end
+ * of stdin half-closes that client. */
+Test(relay, listen_keep_open_keeps_stdin_for_the_first_client, .timeout = 30)
+{
+    char ep[160];
+    const char *argv[] = { h_sockit(), "listen", "-v", "-k", ep, NULL };
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    struct proc *l = start("sockit listen -k", argv, "waited for you\n");
+    H_CHECK(h_wait_stderr(l, "listening on", 5000), "listen did not start");
+    h_sleep_ms(200); /* stdin has been read to its end by now, were it read at once */
+    struct proc *c = start_connect(ep, NULL, NULL);
+    H_CHECK(h_wait_stdout(c, "waited for you\n", 3000),
+            "the first client should get what stdin held");
+    end_stdin(c); /* it already saw listen's end: both directions are over */
+    int rc = h_wait(c, 3000);
+    H_CHECK(rc == 0, "the client exited with %d", rc);
+    rc = h_stop(l, SIGTERM, 3000);
+    H_CHECK(rc == 0, "listen -k exited with %d", rc);
+}
+
 /* ---------------------------------------------------------------- datagram relays */
 
 static void one_datagram_each_way(enum transport t)

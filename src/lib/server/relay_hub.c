@@ -44,10 +44,11 @@ static void set_reading(struct sockit_stream *s, bool on)
         sockit_stream_read_stop(s);
 }
 
-/* Read the centre only while every member can take more. */
+/* Read the centre only while there is a member and every member can take more: with none,
+ * what the centre sends waits for the first to join. */
 static void update_centre(struct sockit_hub *h)
 {
-    bool full = false;
+    bool full = h->n == 0;
 
     for (struct member *m = h->members; m && !full; m = m->next)
         full = sockit_stream_full(m->s);
@@ -243,6 +244,7 @@ int sockit_hub_add(struct sockit_hub *h, int fd, void *member_ud)
         sockit_stream_read_stop(m->s);
     if (h->centre_eof)
         sockit_stream_shutdown(m->s);
+    update_centre(h); /* the first member lets the centre be read */
     return 0;
 }
 
@@ -272,6 +274,7 @@ int sockit_hub_open(struct sockit_loop *loop, int centre_fd, const struct sockit
     h->ud = ud;
     h->idle_ms = opts ? opts->idle_ms : 0;
     sockit_stream_set_backpressure(h->centre, false); /* the members are held back instead */
+    update_centre(h);                                 /* no member yet: not read */
     *out = h;
     return 0;
 }

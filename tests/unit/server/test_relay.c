@@ -1087,3 +1087,42 @@ LOOP_TEST(hub_member_that_ends_leaves_alone)
     hub_finish(&t);
     cr_assert_eq(t.leave_err[1], -ECANCELED);
 }
+
+/* The centre is read only while there is a member: what it sent before any joined reaches
+ * the first member, followed by its end. */
+static bool hub_first_has_it(struct ctx *c)
+{
+    struct hub_test *t = (struct hub_test *)c;
+
+    return t->m[0].eof && t->m[0].in_len == 5;
+}
+
+static void hub_join_late(struct ctx *c)
+{
+    struct hub_test *t = (struct hub_test *)c;
+    int mp[2];
+
+    if (++t->ticks != 50) /* 50 ms with no member: the centre is not read */
+        return;
+    pair(mp);
+    cr_assert_eq(sockit_hub_add(t->hub, mp[0], (void *)(intptr_t)0), 0);
+    peer_start(&t->m[0], c->loop, mp[1], mp[1], NULL, 0, false);
+}
+
+LOOP_TEST(hub_without_members_does_not_read_the_centre)
+{
+    struct hub_test t = { .m = { { .rfd = -1, .wfd = -1 }, { .rfd = -1, .wfd = -1 } } };
+    int cp[2];
+
+    ctx_init(&t.c, hub_first_has_it);
+    t.c.tick = hub_join_late;
+    pair(cp);
+    cr_assert_eq(sockit_hub_open(t.c.loop, cp[0], &hub_test_ops, &t, NULL, &t.hub), 0);
+    peer_start(&t.c.a, t.c.loop, cp[1], cp[1], (const unsigned char *)"early", 5, true);
+    ctx_run(&t.c);
+    cr_assert_eq(memcmp(t.m[0].in, "early", 5), 0, "the first member got '%.*s'",
+                 (int)t.m[0].in_len, (const char *)t.m[0].in);
+    t.leaves = 1; /* as if member 1 had left */
+    hub_finish(&t);
+    cr_assert_eq(t.leave_err[0], -ECANCELED);
+}
