@@ -1,12 +1,12 @@
-/* sockit connect / sockit listen: netcat-style relays between stdin/stdout and one socket,
- * on the library's relay (sockit/relay.h): this file opens the socket, hands it and
- * stdin/stdout to a relay on a loop, and prints what happened (options: relay_options.c). */
+/* sockit connect / sockit listen: netcat-style relays between stdin/stdout (or --exec's
+ * program) and a socket, on the library's relay and hub (sockit/relay.h): this file opens the
+ * socket, hands it to a relay on a loop, serves listen -k's clients, and ends it all
+ * (options: relay_options.c; what is said on stderr: relay_report.c; --exec: relay_exec.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -29,31 +29,6 @@ struct relay_run {
     bool stopping; /* SIGINT/SIGTERM */
     int rc;
 };
-
-static void note(const struct relay_config *cfg, const char *what, const struct sockit_addr *a)
-{
-    char where[SOCKIT_ADDR_STRLEN + 16];
-
-    if (!cfg->verbose)
-        return;
-    cli_format_addr(cfg->ep.transport, a, where, sizeof(where));
-    fprintf(stderr, "sockit %s: %s %s\n", cfg->cmd, what, where);
-}
-
-/* What failed, in the words of the old relay: the socket side's reads and writes are recv
- * and send, stdin's and stdout's are named (--exec: the program's side is a socket too). */
-static const char *failed_op(const struct relay_config *cfg, const struct sockit_relay_end *end)
-{
-    bool sock = end->side == SOCKIT_RELAY_A;
-
-    if (!sock && cfg->exec)
-        return "relay to the program";
-    if (strcmp(end->op, "read") == 0)
-        return sock ? "recv" : "read stdin";
-    if (strcmp(end->op, "write") == 0)
-        return sock ? "send" : "write stdout";
-    return strcmp(end->op, "stream") == 0 ? "relay" : end->op;
-}
 
 /* Remove the socket file while the socket still holds it (so that its inode number cannot
  * have gone to a file made since), and only if it is still the one listen made. */
@@ -86,76 +61,26 @@ static void listen_for_client(struct relay_run *run, bool on)
     }
 }
 
-/* With -v, what went each way; datagrams never sent, always: they are lost without a word
- * otherwise. The socket is side A, stdin/stdout side B. */
-static void report_counts(const struct relay_config *cfg, const struct sockit_relay_stats *st)
-{
-    const char *cmd = cfg->cmd;
-
-    if (cfg->verbose && sockit_endpoint_is_stream(&cfg->ep))
-        fprintf(stderr, "sockit %s: sent %llu bytes, received %llu bytes\n", cmd,
-                (unsigned long long)st->b_to_a, (unsigned long long)st->a_to_b);
-    else if (cfg->verbose)
-        fprintf(stderr,
-                "sockit %s: sent %llu datagrams (%llu bytes), received %llu datagrams (%llu "
-                "bytes)\n",
-                cmd, (unsigned long long)st->dgrams_sent[SOCKIT_RELAY_A],
-                (unsigned long long)st->b_to_a,
-                (unsigned long long)st->dgrams_received[SOCKIT_RELAY_A],
-                (unsigned long long)st->a_to_b);
-    if (st->dgrams_dropped[SOCKIT_RELAY_A])
-        fprintf(stderr,
-                "sockit %s: %llu datagrams were not sent (refused by the kernel, or "
-                "still queued at the end)\n",
-                cmd, (unsigned long long)st->dgrams_dropped[SOCKIT_RELAY_A]);
-}
-
-/* What stdin still held when the relay stopped reading it: knowable for a regular file
- * (its size less the offset read to), not for a pipe or a terminal (-1). */
-static long long stdin_left(void)
-{
-    struct stat st;
-    off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
-
-    if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode) || at < 0)
-        return -1;
-    return st.st_size > at ? (long long)(st.st_size - at) : 0;
-}
-
-/* The peer closed (not half-closed) and refused what came after: netcat's peers do that when
- * they are done, so it is no failure, but stdin that did not reach it is said, always. */
-static void report_peer_gone(const struct relay_config *cfg, const struct sockit_relay_end *end)
-{
-    long long left = end->input_ended[SOCKIT_RELAY_B] || cfg->exec ? 0 : stdin_left();
-    unsigned long long lost = end->undelivered + (left > 0 ? (unsigned long long)left : 0);
-
-    if (lost == 0 && left == 0 && !cfg->verbose)
-        return;
-    fprintf(stderr, "sockit %s: the peer closed; %llu bytes of %s were not sent%s\n", cfg->cmd,
-            lost, cfg->exec ? "the program's output" : "stdin",
-            left < 0 ? " (and stdin was not read to its end)" : "");
-}
-
 static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud)
 {
     struct relay_run *run = ud;
 
     (void)r;
     run->relay = NULL;
-    report_counts(run->cfg, &end->stats);
+    relay_report_counts(run->cfg, &end->stats);
     if (end->peer_gone == SOCKIT_RELAY_A)
-        report_peer_gone(run->cfg, end);
+        relay_report_peer_gone(run->cfg, end);
     if (end->err == -SOCKIT_EIDLE) {
         fprintf(stderr, "sockit %s: no data either way for %u s (--idle-timeout): closed\n",
                 run->cfg->cmd, run->cfg->idle_ms / 1000);
         run->rc = CLI_FAIL;
     } else if (end->err && end->err != -ECANCELED) {
-        run->rc = cli_fail(failed_op(run->cfg, end), run->cfg->ep_text, end->err);
+        run->rc = cli_fail(relay_failed_op(run->cfg, end), run->cfg->ep_text, end->err);
     }
     if (run->hub) /* listen -k: stdin/stdout are done with, and so are the clients */
         sockit_hub_close(run->hub);
     else if (run->lfd >= 0)
-        note(run->cfg, "closed", &run->peer);
+        relay_note(run->cfg, "closed", &run->peer);
     stop_listening(run);
     remove_file(run); /* datagrams: the relay had the socket (and closed it just now) */
 }
@@ -165,7 +90,7 @@ static void on_relay_peer(struct sockit_relay *r, int side, const struct sockit_
 {
     (void)r;
     (void)side;
-    note(((struct relay_run *)ud)->cfg, "peer", peer);
+    relay_note(((struct relay_run *)ud)->cfg, "peer", peer);
 }
 
 static const struct sockit_relay_ops relay_ops = { .on_close = on_relay_close,
@@ -245,8 +170,8 @@ static void on_session_close(struct sockit_relay *r, const struct sockit_relay_e
 
     (void)r;
     if (end->err && end->err != -ECANCELED && end->err != -SOCKIT_EIDLE && cfg->verbose)
-        cli_fail(failed_op(cfg, end), cfg->ep_text, end->err); /* that client alone ends */
-    note(cfg, end->err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &x->peer);
+        cli_fail(relay_failed_op(cfg, end), cfg->ep_text, end->err); /* that client alone ends */
+    relay_note(cfg, end->err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &x->peer);
     if (x->prev)
         x->prev->next = x->next;
     else
@@ -316,7 +241,7 @@ static void on_client_leave(struct sockit_hub *h, void *member_ud, int err, void
     (void)ud;
     if (err && err != -ECANCELED && err != -SOCKIT_EIDLE && c->run->cfg->verbose)
         cli_fail("relay", c->run->cfg->ep_text, err); /* one client's failure: it alone ends */
-    note(c->run->cfg, err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &c->peer);
+    relay_note(c->run->cfg, err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &c->peer);
     free(c);
 }
 
@@ -390,7 +315,7 @@ static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *
         stop_listening(run);
         return;
     }
-    note(run->cfg, "connection from", &run->peer);
+    relay_note(run->cfg, "connection from", &run->peer);
     if (run->hub) {
         join_hub(run, fd);
         return;
@@ -439,7 +364,7 @@ static int connect_main(const struct relay_config *cfg)
 
     if (fd < 0)
         return cli_fail("connect", cfg->ep_text, fd);
-    note(cfg, "connected to", &run.peer);
+    relay_note(cfg, "connected to", &run.peer);
     if ((run.rc = new_loop(&run)) != CLI_OK) {
         sockit_socket_close(fd, cfg->opts.trace);
         return run.rc;
@@ -453,18 +378,6 @@ static int connect_main(const struct relay_config *cfg)
     return run.rc;
 }
 
-/* "listening on ADDRESS": with -v, and always when the kernel picked the port (port 0), since
- * the caller cannot know it otherwise. */
-static void announce(const struct relay_config *cfg, const struct sockit_addr *local)
-{
-    char where[SOCKIT_ADDR_STRLEN + 16];
-
-    if (!cfg->verbose && (sockit_endpoint_is_unix(&cfg->ep) || cfg->ep.port != 0))
-        return;
-    cli_format_addr(cfg->ep.transport, local, where, sizeof(where));
-    fprintf(stderr, "sockit %s: listening on %s\n", cfg->cmd, where);
-}
-
 /* Listen, and serve clients (stream endpoints) or the first sender (datagram endpoints)
  * until done or stopped by a signal. */
 static int serve(struct relay_run *run)
@@ -476,7 +389,7 @@ static int serve(struct relay_run *run)
     if (fd < 0)
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text, fd);
     sockit_socket_file_id(&cfg->ep, &run->file);
-    announce(cfg, &local);
+    relay_announce(cfg, &local);
     if (sockit_endpoint_is_stream(&cfg->ep)) {
         run->lfd = fd;
         if (cfg->keep && !cfg->exec) /* -k --exec: a relay per client instead */

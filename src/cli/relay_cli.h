@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "sockit/endpoint.h"
+#include "sockit/relay.h"
 #include "sockit/socket.h"
 
 struct relay_config {
@@ -27,6 +28,24 @@ struct relay_config {
     const char *exec; /* --exec: relay each connection to this program (/bin/sh -c) */
     bool verbose;     /* -v: say what happens on stderr */
 };
+
+/* relay_report.c: what connect and listen say on stderr. */
+
+/* With -v: "sockit CMD: WHAT ADDRESS" (A formatted as an endpoint of CFG's transport). */
+void relay_note(const struct relay_config *cfg, const char *what, const struct sockit_addr *a);
+
+/* "listening on ADDRESS": with -v, and always when the kernel picked the port (port 0). */
+void relay_announce(const struct relay_config *cfg, const struct sockit_addr *local);
+
+/* The operation that failed, as netcat users know it: recv, send, read stdin... */
+const char *relay_failed_op(const struct relay_config *cfg, const struct sockit_relay_end *end);
+
+/* At the end: with -v the bytes (and datagrams) each way; datagrams never sent, always. */
+void relay_report_counts(const struct relay_config *cfg, const struct sockit_relay_stats *st);
+
+/* The peer closed and refused the rest: how much of stdin (or the program's output) did not
+ * reach it, always when some did not, else with -v. */
+void relay_report_peer_gone(const struct relay_config *cfg, const struct sockit_relay_end *end);
 
 /* --exec: the programs spawned and not yet reaped. */
 struct relay_kids {
