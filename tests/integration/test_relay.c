@@ -779,6 +779,29 @@ Test(relay, connect_exits_0_and_counts_stdin_lost_when_the_peer_closed, .timeout
     close(lfd);
 }
 
+/* The same, but stdin ends after the one late write: no write fails, the reset waits in the
+ * socket, and the bytes are still counted (before: exit 0 and not a word about them). */
+Test(relay, connect_counts_stdin_lost_when_the_peer_closed_and_stdin_ended, .timeout = 30)
+{
+    char ep[160];
+
+    endpoint(T_TCP, ep, sizeof(ep));
+    int lfd = listen_tcp_loopback(ep);
+    struct proc *c = start_connect(ep, NULL, NULL);
+    int fd = accept(lfd, NULL, NULL);
+    H_CHECK(fd >= 0, "accept: %s", strerror(errno));
+    close(fd);
+    h_sleep_ms(200); /* connect sees the end of the stream */
+    feed(c, "late 1\n");
+    h_sleep_ms(200); /* the reset comes back */
+    end_stdin(c);
+    int rc = h_wait(c, 3000);
+    H_CHECK(rc == 0, "connect exited with %d after its peer closed, expected 0", rc);
+    H_CHECK(strstr(h_text_of(c, true, NULL), "the peer closed; 7 bytes of stdin were not sent"),
+            "connect should say that the 7 bytes written after the peer closed were not sent");
+    close(lfd);
+}
+
 /* ---------------------------------------------------------------- errors and tracing */
 
 Test(relay, connect_refused_is_one_line, .timeout = 30)

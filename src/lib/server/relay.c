@@ -240,6 +240,26 @@ void sockit__relay_fail(struct relay_side *x, int err, const char *op)
     fail(x, err, op);
 }
 
+static bool peer_gone(const struct relay_side *x, int err);
+
+/* X was handed bytes after its peer's end, and all seemed to go: a reset since (the peer had
+ * closed, not half-closed) says they were not read. Reads, and so clears, the socket's
+ * pending error: the relay is ending anyway. A reset still on its way is not seen. */
+static void check_late(struct relay_side *x)
+{
+    struct sockit_relay *r = x->r;
+    int err = 0;
+
+    if (!x->stream || x->late == 0 || r->end.peer_gone >= 0)
+        return;
+    if (getsockopt(sockit_stream_fd(x->stream), SOL_SOCKET, SO_ERROR, &err,
+                   &(socklen_t){ sizeof(err) }) < 0 ||
+        !peer_gone(x, -err))
+        return;
+    r->end.peer_gone = x->idx;
+    r->end.undelivered = x->late;
+}
+
 /* Both directions are over: send what is queued, then close (stream: after the flush). */
 static void finish(struct sockit_relay *r)
 {
@@ -249,6 +269,7 @@ static void finish(struct sockit_relay *r)
     sockit_timer_stop(r->loop, &r->idle);
     for (int i = 0; i < 2; i++) {
         struct relay_side *x = &r->side[i];
+        check_late(x);
         sockit__relay_apply(x);
         if (x->stream)
             sockit_stream_close_after_flush(x->stream);
