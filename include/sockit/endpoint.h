@@ -4,7 +4,8 @@
  *   tcp://[::1]:8080  tcp://[fe80::1%eth0]:80   unix:/run/x.sock   unix:@abstract
  *   unix-dgram:/tmp/d.sock   unix-dgram:@name
  *
- * The parser is strict (ports 1-65535, IPv6 only in brackets, unix paths <= 107 bytes) and
+ * The parser is strict (ports 0-65535, 0 meaning any free port for a bind; IPv6 only in
+ * brackets; unix paths <= 107 bytes) and
  * touches no network; resolution is a separate step. All structs are plain values owned by
  * the caller; no function keeps a pointer to its arguments. */
 #ifndef SOCKIT_ENDPOINT_H
@@ -37,7 +38,7 @@ enum sockit_transport {
 
 struct sockit_endpoint {
     enum sockit_transport transport;
-    uint16_t port;                       /* inet only; host byte order */
+    uint16_t port;                       /* inet only; host byte order; 0: any (bind) */
     char host[SOCKIT_HOST_MAX + 1];      /* inet only; "" = any/unspecified; IPv6 unbracketed */
     char path[SOCKIT_UNIX_PATH_MAX + 2]; /* unix only; "@name" = abstract namespace */
 };
@@ -77,6 +78,8 @@ int sockit_endpoint_socktype(const struct sockit_endpoint *ep);
 enum {
     SOCKIT_RESOLVE_PASSIVE = 1, /* for bind: empty host means the wildcard ([::] then 0.0.0.0);
                                    without it, empty host means loopback */
+    SOCKIT_RESOLVE_IPV4 = 2,    /* IPv4 addresses only (-SOCKIT_ENOADDR if there are none) */
+    SOCKIT_RESOLVE_IPV6 = 4,    /* IPv6 addresses only (-SOCKIT_ENOADDR if there are none) */
 };
 
 /* Resolve EP into at most MAX addresses in OUT, in the order to try them. Literal hosts never

@@ -27,7 +27,7 @@ enum sockit_errcode {
     SOCKIT_ECTRL,                  /* control character or space inside an endpoint */
     SOCKIT_ESCHEME,                /* unknown scheme before "://" or ":" */
     SOCKIT_ENOPORT,                /* HOST without ":PORT" */
-    SOCKIT_EPORT,                  /* port not a decimal number 1..65535 */
+    SOCKIT_EPORT,                  /* port not a decimal number 0..65535 */
     SOCKIT_EHOST,                  /* host is neither an IP literal nor a valid host name */
     SOCKIT_EIPV4,                  /* dotted-decimal that is not a valid IPv4 address */
     SOCKIT_EIPV6,                  /* bracketed text that is not a valid IPv6 address */
@@ -92,7 +92,7 @@ enum sockit_errcode {
 };
 
 /* Text for a code returned by any libsockit function (negative), e.g. "Connection refused"
- * or "port is not a number from 1 to 65535". Always a static string; thread-safe. */
+ * or "port is not a number from 0 to 65535". Always a static string; thread-safe. */
 const char *sockit_strerror(int code);
 
 #ifdef __cplusplus

@@ -60,6 +60,11 @@ struct sockit_relay_side {
     /* SOCKET (datagram): datagrams have no end of stream, so once the other side's input has
      * ended the relay ends when none has arrived for this long (0: at once). */
     unsigned linger_ms;
+    /* SOCKET (datagram): pace what leaves this side to at most RATE_BPS bits of payload and
+     * RATE_PPS datagrams per second (0: no limit). The other side is read no faster, so
+     * nothing is dropped for it: a datagram leaves when its turn comes, and the ones after it
+     * wait (one datagram may leave at once; no credit is saved up while idle). */
+    uint64_t rate_bps, rate_pps;
 };
 
 /* Counters since open. */
@@ -68,12 +73,17 @@ struct sockit_relay_stats {
     uint64_t b_to_a;
     size_t buffered; /* bytes read and not yet taken by the kernel on the other side: streams'
                         pending output, FDS output and datagram queues */
+    /* Datagram sides (0 for the others), indexed by side: datagrams received, datagrams the
+     * kernel took, and datagrams never sent (refused by the kernel, or still queued when the
+     * side closed). Bytes are in a_to_b and b_to_a. */
+    uint64_t dgrams_received[2], dgrams_sent[2], dgrams_dropped[2];
 };
 
 /* Why a relay ended. */
 struct sockit_relay_end {
     /* 0: both directions ended and their output was sent (or an eof_ends side ended, or a
-     * datagram side's linger passed); -ECANCELED: sockit_relay_close; else the -errno that
+     * datagram side's linger passed); -ECANCELED: sockit_relay_close; -SOCKIT_EIDLE: nothing
+     * moved for opts.idle_ms (both sides closed at once, SIDE -1); else the -errno that
      * failed SIDE (a reset, a refused connect, a failed read or write), after which the other
      * side was closed at once. */
     int err;
@@ -82,6 +92,13 @@ struct sockit_relay_end {
      * reset, a refused connect), "connect" (a datagram side could not take its first
      * sender); "" when ERR is 0 or -ECANCELED. */
     const char *op;
+    /* A stream side whose peer had ended its output and then refused more (EPIPE, a reset:
+     * the peer closed rather than half-closed) ends the relay with ERR 0, as netcat does:
+     * PEER_GONE is that side (else -1), and UNDELIVERED the bytes handed to it after the
+     * peer's end, which a peer that closed did not read. */
+    int peer_gone;
+    uint64_t undelivered;
+    bool input_ended[2]; /* each side's input had ended (its peer's end, or end of file) */
     struct sockit_relay_stats stats;
 };
 
@@ -101,6 +118,9 @@ struct sockit_relay_opts {
      * their own watermarks. Default 16 KiB / 64 KiB. Per direction, a relay holds at most
      * the high watermark plus one read (the loop's read_chunk; 64 KiB from an fd). */
     size_t low_water, high_water;
+    /* End the relay (err -SOCKIT_EIDLE) when no byte has moved either way for this long;
+     * 0: never. */
+    unsigned idle_ms;
 };
 
 /* Join sides A and B (described by the caller, copied) on LOOP, with OPS (which must outlive
@@ -119,6 +139,57 @@ void sockit_relay_close(struct sockit_relay *r);
 
 /* Copy R's counters into *OUT (the caller's). */
 void sockit_relay_stats(const struct sockit_relay *r, struct sockit_relay_stats *out);
+
+/* ---- hubs: one stream joined to many ------------------------------------------------- */
+
+/* A hub joins one connected stream socket, the centre, to any number of member stream sockets
+ * on one loop, as ncat -k does with stdin/stdout and its clients: what the centre sends goes
+ * to every member (broadcast), and what any member sends goes to the centre, one read at a
+ * time (bytes of one read of one member are never split by another's). The centre is read
+ * only while there is a member: what it sends meanwhile waits for one. The slowest member
+ * holds the centre back, and a full centre holds every member back, so a hub holds a bounded
+ * amount of memory: per member at most its high watermark and one read. The end of the
+ * centre's input is passed on to every member, and to those that join later, as a half-close;
+ * a member's end of input closes that member once its output is sent (it is done, as ncat's
+ * clients are). A hub owns the sockets it is given (it closes them) and is used only from its
+ * loop's thread. Close every hub before freeing its loop. */
+struct sockit_hub;
+
+struct sockit_hub_ops {
+    /* Member MEMBER_UD (as given to sockit_hub_add) is gone: ERR 0 after its end, -ECANCELED
+     * when the hub closed it, -SOCKIT_EIDLE after opts.idle_ms of silence, or the -errno that
+     * failed it. May be NULL. */
+    void (*on_leave)(struct sockit_hub *h, void *member_ud, int err, void *ud);
+    /* The hub is over, its members gone: ERR 0 when the centre closed after its end,
+     * -ECANCELED after sockit_hub_close, or the centre's -errno. Called once, from a deferred
+     * call; the hub pointer is dead after it returns. */
+    void (*on_close)(struct sockit_hub *h, int err, void *ud);
+};
+
+/* All fields 0 mean the default. */
+struct sockit_hub_opts {
+    /* Close a member (on_leave -SOCKIT_EIDLE) when no byte has moved to or from it for this
+     * long; 0: never. */
+    unsigned idle_ms;
+};
+
+/* Make a hub on LOOP around connected stream socket CENTRE_FD (taken over, closed on failure
+ * too), with OPS (must outlive the hub; on_close required), UD and OPTS (may be NULL).
+ * Returns 0 and the hub in *OUT, -EINVAL, or -errno. */
+int sockit_hub_open(struct sockit_loop *loop, int centre_fd, const struct sockit_hub_ops *ops,
+                    void *ud, const struct sockit_hub_opts *opts, struct sockit_hub **out);
+
+/* Join connected stream socket FD (taken over, closed on failure too) as a member;
+ * MEMBER_UD comes back in on_leave. Returns 0, -ECANCELED once the hub is closing, or -errno. */
+int sockit_hub_add(struct sockit_hub *h, int fd, void *member_ud);
+
+/* How many members the hub has now. */
+size_t sockit_hub_members(const struct sockit_hub *h);
+
+/* Close the centre and every member now (pending output dropped); on_leave follows for each
+ * member (-ECANCELED) and then on_close (-ECANCELED). Safe from the hub's callbacks.
+ * Idempotent. */
+void sockit_hub_close(struct sockit_hub *h);
 
 #ifdef __cplusplus
 }

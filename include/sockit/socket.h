@@ -35,6 +35,11 @@ struct sockit_sockopts {
     int backlog;                      /* listen() backlog; <= 0 means SOMAXCONN */
     int timeout_ms;                   /* connect timeout; <= 0 waits as long as the kernel does */
     const struct sockit_trace *trace; /* may be NULL; borrowed for the duration of the call */
+    int resolve;                      /* SOCKIT_RESOLVE_IPV4 or _IPV6: that family only; 0: any */
+    /* Connect (inet endpoints): bind to this address first, resolved in the family of the
+     * address being tried (host "": any address; port 0: any port; a port sets SO_REUSEADDR).
+     * NULL: the kernel picks. Borrowed for the duration of the call. */
+    const struct sockit_endpoint *source;
 };
 
 /* Resolve EP passively and open a socket on it: socket, options, bind, and listen for stream

@@ -36,8 +36,11 @@ int cli_fail(const char *op, const char *target, int err);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parse an endpoint argument; on error prints "sockit CMD: invalid endpoint 'TEXT': why"
- * and returns CLI_USAGE, else 0. */
+ * and returns CLI_USAGE, else 0. Port 0 (any free port) is refused: it is for listening. */
 int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep);
+
+/* cli_endpoint for a command that binds EP and says the port it got: port 0 is accepted. */
+int cli_listen_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep);
 
 /* Socket options that EP cannot use are a usage error, not silently ignored: SOCKIT_NODELAY
  * off TCP, SOCKIT_V6ONLY on a unix endpoint or an IPv4 address. Returns 0, or CLI_USAGE with a

@@ -1,26 +1,19 @@
-/* sockit connect / sockit listen: netcat-style relays between stdin/stdout and one socket,
- * on the library's relay (sockit/relay.h): this file parses options, opens the socket, hands
- * it and stdin/stdout to a relay on a loop, and prints what happened. */
+/* sockit connect / sockit listen: netcat-style relays between stdin/stdout (or --exec's
+ * program) and a socket, on the library's relay and hub (sockit/relay.h): this file opens the
+ * socket, hands it to a relay on a loop, serves listen -k's clients, and ends it all
+ * (options: relay_options.c; what is said on stderr: relay_report.c; --exec: relay_exec.c). */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "relay_cli.h"
 #include "sockit/error.h"
 #include "sockit/loop.h"
 #include "sockit/relay.h"
-
-struct relay_config {
-    const char *cmd; /* "connect" or "listen" */
-    struct sockit_endpoint ep;
-    const char *ep_text;
-    struct sockit_sockopts opts;
-    int wait_ms;  /* datagrams: after stdin ends, wait this long for replies */
-    bool keep;    /* listen -k: accept the next client after one ends */
-    bool verbose; /* -v: say what happens on stderr */
-};
 
 /* One run of connect or listen: the loop, the listening socket, the relay of the moment. */
 struct relay_run {
@@ -29,122 +22,13 @@ struct relay_run {
     int lfd; /* listen on a stream endpoint: watched for clients; -1 otherwise */
     struct sockit_socket_file file; /* listen: the unix socket file it made, to remove */
     struct sockit_relay *relay;
+    struct sockit_hub *hub;        /* listen -k: the clients, joined to the relay of stdin/stdout */
+    struct exec_session *sessions; /* listen -k --exec: a relay and a program per client */
+    struct relay_kids kids;        /* --exec: the programs not yet reaped */
     struct sockit_addr peer;
     bool stopping; /* SIGINT/SIGTERM */
     int rc;
 };
-
-static const char connect_help[] =
-    "Usage: sockit connect [OPTIONS] ENDPOINT\n"
-    "Connect to ENDPOINT and relay: stdin goes to the socket, the socket to stdout.\n"
-    "When stdin ends, a stream socket is half-closed (shutdown SHUT_WR) and the reply is\n"
-    "read until the peer closes; when the peer half-closes first, stdin keeps flowing to it.\n"
-    "The relay ends when both directions have ended (stdin on a terminal: when the peer\n"
-    "ends). Datagram endpoints send each chunk of stdin as one datagram and wait --wait\n"
-    "seconds for replies after stdin ends.\n\n";
-static const char listen_help[] =
-    "Usage: sockit listen [OPTIONS] ENDPOINT\n"
-    "Listen on ENDPOINT, take one client and relay: stdin goes to the client, the client to\n"
-    "stdout. Each direction ends on its own (stdin's end half-closes the socket); the relay\n"
-    "ends when both have (stdin on a terminal, or -k: when the client ends). On datagram\n"
-    "endpoints the first sender becomes the peer. SIGINT or SIGTERM stops it (exit 0) and\n"
-    "removes its unix socket file, if that is still the one it made.\n\n";
-static const char relay_options_help[] =
-    "Options:\n"
-    "  -k, --keep-open     listen: after a client ends, accept the next (stream endpoints)\n"
-    "  -t, --timeout SEC   connect: give up connecting after SEC seconds (default 10)\n"
-    "  -w, --wait SEC      datagram endpoints: after stdin ends, wait SEC seconds for more\n"
-    "                      replies (default 1)\n"
-    "  -v, --verbose       report listening, connections and ends on stderr\n"
-    "      --trace         print each socket call on stderr as it happens\n"
-    "  -h, --help          show this help\n\n"
-    "Exit status: 0 the relay ended normally; 1 connect/listen or I/O failed; 2 usage.\n\n"
-    "Examples:\n"
-    "  sockit listen tcp://:9000 > received.bin        sockit connect 127.0.0.1:9000 < file\n"
-    "  echo hi | sockit connect unix:/tmp/echo.sock\n"
-    "  sockit listen -k unix:@chat                     sockit connect udp://[::1]:5353\n";
-
-enum { OPT_TRACE = 256 };
-
-static const struct option relay_options[] = {
-    { "keep-open", no_argument, NULL, 'k' },
-    { "timeout", required_argument, NULL, 't' },
-    { "wait", required_argument, NULL, 'w' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "trace", no_argument, NULL, OPT_TRACE },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-};
-
-struct relay_args {
-    struct relay_config *cfg;
-    struct cli_tracer *tracer;
-};
-
-static int parse_option(int c, void *ctx)
-{
-    struct relay_config *cfg = ((struct relay_args *)ctx)->cfg;
-    struct cli_tracer *tracer = ((struct relay_args *)ctx)->tracer;
-    unsigned long v;
-    int err;
-
-    switch (c) {
-    case 'k': cfg->keep = true; return 0;
-    case 't':
-        err = cli_number(cfg->cmd, "--timeout", optarg, 1, 86400, &v);
-        cfg->opts.timeout_ms = (int)v * 1000;
-        return err;
-    case 'w':
-        err = cli_number(cfg->cmd, "--wait", optarg, 0, 86400, &v);
-        cfg->wait_ms = (int)v * 1000;
-        return err;
-    case 'v': cfg->verbose = true; return 0;
-    case OPT_TRACE: cfg->opts.trace = &tracer->hook; return 0;
-    }
-    return cli_usage(cfg->cmd, "unknown option '%s'", optarg ? optarg : "?");
-}
-
-static int parse_args(int argc, char **argv, struct relay_config *cfg, struct cli_tracer *tracer)
-{
-    struct relay_args args = { cfg, tracer };
-    int err = cli_parse_options(cfg->cmd, argc, argv, ":kt:w:vh", relay_options,
-                                strcmp(cfg->cmd, "listen") == 0 ? listen_help : connect_help,
-                                relay_options_help, parse_option, &args);
-
-    if (err)
-        return err;
-    if (optind != argc - 1)
-        return cli_usage(cfg->cmd, optind >= argc ? "missing ENDPOINT" : "too many arguments");
-    cfg->ep_text = argv[optind];
-    if ((err = cli_endpoint(cfg->cmd, cfg->ep_text, &cfg->ep)) != 0)
-        return err;
-    if (cfg->keep && (strcmp(cfg->cmd, "listen") != 0 || !sockit_endpoint_is_stream(&cfg->ep)))
-        return cli_usage(cfg->cmd, "--keep-open needs 'listen' on a stream endpoint");
-    return 0;
-}
-
-static void note(const struct relay_config *cfg, const char *what, const struct sockit_addr *a)
-{
-    char where[SOCKIT_ADDR_STRLEN + 16];
-
-    if (!cfg->verbose)
-        return;
-    cli_format_addr(cfg->ep.transport, a, where, sizeof(where));
-    fprintf(stderr, "sockit %s: %s %s\n", cfg->cmd, what, where);
-}
-
-/* What failed, in the words of the old relay: the socket side's reads and writes are recv
- * and send, stdin's and stdout's are named. */
-static const char *failed_op(const struct sockit_relay_end *end)
-{
-    bool sock = end->side == SOCKIT_RELAY_A;
-
-    if (strcmp(end->op, "read") == 0)
-        return sock ? "recv" : "read stdin";
-    if (strcmp(end->op, "write") == 0)
-        return sock ? "send" : "write stdout";
-    return strcmp(end->op, "stream") == 0 ? "relay" : end->op;
-}
 
 /* Remove the socket file while the socket still holds it (so that its inode number cannot
  * have gone to a file made since), and only if it is still the one listen made. */
@@ -183,14 +67,20 @@ static void on_relay_close(struct sockit_relay *r, const struct sockit_relay_end
 
     (void)r;
     run->relay = NULL;
-    if (end->err && end->err != -ECANCELED)
-        run->rc = cli_fail(failed_op(end), run->cfg->ep_text, end->err);
-    if (run->lfd >= 0)
-        note(run->cfg, "closed", &run->peer);
-    if (run->lfd >= 0 && run->cfg->keep && !run->stopping) {
-        listen_for_client(run, true); /* the next one */
-        return;
+    relay_report_counts(run->cfg, &end->stats);
+    if (end->peer_gone == SOCKIT_RELAY_A)
+        relay_report_peer_gone(run->cfg, end);
+    if (end->err == -SOCKIT_EIDLE) {
+        fprintf(stderr, "sockit %s: no data either way for %u s (--idle-timeout): closed\n",
+                run->cfg->cmd, run->cfg->idle_ms / 1000);
+        run->rc = CLI_FAIL;
+    } else if (end->err && end->err != -ECANCELED) {
+        run->rc = cli_fail(relay_failed_op(run->cfg, end), run->cfg->ep_text, end->err);
     }
+    if (run->hub) /* listen -k: stdin/stdout are done with, and so are the clients */
+        sockit_hub_close(run->hub);
+    else if (run->lfd >= 0)
+        relay_note(run->cfg, "closed", &run->peer);
     stop_listening(run);
     remove_file(run); /* datagrams: the relay had the socket (and closed it just now) */
 }
@@ -200,31 +90,216 @@ static void on_relay_peer(struct sockit_relay *r, int side, const struct sockit_
 {
     (void)r;
     (void)side;
-    note(((struct relay_run *)ud)->cfg, "peer", peer);
+    relay_note(((struct relay_run *)ud)->cfg, "peer", peer);
 }
 
 static const struct sockit_relay_ops relay_ops = { .on_close = on_relay_close,
                                                    .on_peer = on_relay_peer };
 
-/* Relay between socket FD (taken over) and stdin/stdout. The socket side's end ends it all
- * in two cases: a terminal on stdin (a person at the keyboard is done when the peer is), and
- * listen -k, whose stdin is shared by all the clients in turn and so cannot be waited for by
- * one of them. */
-static int start_relay(struct relay_run *run, int fd)
+/* The socket side of a relay, on FD (taken over). Its end ends it all in two cases: a
+ * terminal on stdin (a person at the keyboard is done when the peer is), and listen -k, whose
+ * socket side is the hub's socketpair (which ends only when the hub does). */
+static struct sockit_relay_side socket_side(const struct relay_run *run, int fd)
 {
-    struct sockit_relay_side sock = { .kind = SOCKIT_RELAY_SOCKET,
-                                      .fd = fd,
-                                      .eof_ends = run->cfg->keep || isatty(STDIN_FILENO),
-                                      .linger_ms = (unsigned)run->cfg->wait_ms };
-    struct sockit_relay_side stdio = { .kind = SOCKIT_RELAY_FDS,
-                                       .in_fd = STDIN_FILENO,
-                                       .out_fd = STDOUT_FILENO };
-    int err = sockit_relay_open(run->loop, &sock, &stdio, &relay_ops, run, NULL, &run->relay);
+    bool stdio = !run->cfg->exec;
 
+    return (struct sockit_relay_side){ .kind = SOCKIT_RELAY_SOCKET,
+                                       .fd = fd,
+                                       .eof_ends = stdio && (run->hub || isatty(STDIN_FILENO)),
+                                       .linger_ms = (unsigned)run->cfg->wait_ms,
+                                       .rate_bps = run->cfg->rate_bps,
+                                       .rate_pps = run->cfg->rate_pps };
+}
+
+/* The other side: stdin/stdout, or with --exec a program spawned for this connection (a
+ * socket, so that its end is passed on as a half-close). Returns 0 or -errno. */
+static int program_side(struct relay_run *run, struct sockit_relay_side *b)
+{
+    pid_t pid;
+    int fd;
+
+    *b = (struct sockit_relay_side){ .kind = SOCKIT_RELAY_FDS,
+                                     .in_fd = STDIN_FILENO,
+                                     .out_fd = STDOUT_FILENO };
+    if (!run->cfg->exec)
+        return 0;
+    if ((fd = relay_spawn(run->cfg->exec, &pid)) < 0)
+        return fd;
+    relay_kids_add(&run->kids, pid); /* if not noted, it is still reaped (waitpid -1) */
+    if (run->cfg->verbose)
+        fprintf(stderr, "sockit %s: program %d started\n", run->cfg->cmd, (int)pid);
+    *b = (struct sockit_relay_side){ .kind = SOCKIT_RELAY_SOCKET, .fd = fd };
+    return 0;
+}
+
+/* Relay between socket FD (taken over) and stdin/stdout or the program, with OPS and UD. */
+static int open_relay(struct relay_run *run, int fd, const struct sockit_relay_ops *ops, void *ud,
+                      struct sockit_relay **out)
+{
+    struct sockit_relay_side sock = socket_side(run, fd), other;
+    /* listen -k: the clients idle out one by one in the hub, never stdin/stdout */
+    struct sockit_relay_opts o = { .idle_ms = run->hub ? 0 : run->cfg->idle_ms };
+    int err = program_side(run, &other);
+
+    if (err) {
+        sockit_socket_close(fd, run->cfg->opts.trace);
+        return cli_fail("exec", run->cfg->exec, err);
+    }
+    err = sockit_relay_open(run->loop, &sock, &other, ops, ud, &o, out);
     return err ? cli_fail("relay", run->cfg->ep_text, err) : CLI_OK;
 }
 
-/* One client at a time: accept it (traced), then wait for the relay to end. */
+static int start_relay(struct relay_run *run, int fd)
+{
+    return open_relay(run, fd, &relay_ops, run, &run->relay);
+}
+
+/* ---- listen -k --exec: a program per client, at once ---------------------------------------- */
+
+struct exec_session {
+    struct relay_run *run;
+    struct sockit_relay *relay;
+    struct sockit_addr peer;
+    struct exec_session *prev, *next;
+};
+
+static void on_session_close(struct sockit_relay *r, const struct sockit_relay_end *end, void *ud)
+{
+    struct exec_session *x = ud;
+    const struct relay_config *cfg = x->run->cfg;
+
+    (void)r;
+    if (end->err && end->err != -ECANCELED && end->err != -SOCKIT_EIDLE && cfg->verbose)
+        cli_fail(relay_failed_op(cfg, end), cfg->ep_text, end->err); /* that client alone ends */
+    relay_note(cfg, end->err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &x->peer);
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        x->run->sessions = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    free(x);
+}
+
+static const struct sockit_relay_ops session_ops = { .on_close = on_session_close };
+
+static void start_session(struct relay_run *run, int fd)
+{
+    struct exec_session *x = calloc(1, sizeof(*x));
+
+    if (!x) {
+        sockit_socket_close(fd, run->cfg->opts.trace);
+        cli_fail("relay", run->cfg->ep_text, -ENOMEM);
+        return;
+    }
+    *x = (struct exec_session){ .run = run, .peer = run->peer, .next = run->sessions };
+    if (open_relay(run, fd, &session_ops, x, &x->relay) != CLI_OK) {
+        free(x); /* said; the server goes on */
+        return;
+    }
+    if (run->sessions)
+        run->sessions->prev = x;
+    run->sessions = x;
+}
+
+static void close_sessions(struct relay_run *run)
+{
+    for (struct exec_session *x = run->sessions; x; x = x->next)
+        sockit_relay_close(x->relay); /* on_close is deferred: the list stays whole */
+}
+
+static void on_child(struct sockit_loop *loop, int signo, void *data)
+{
+    struct relay_run *run = data;
+
+    (void)loop;
+    (void)signo;
+    relay_kids_reap(&run->kids, run->cfg);
+}
+
+/* --exec: children are reaped as they exit (their exit ends only their connection). */
+static int watch_children(struct relay_run *run)
+{
+    int err = run->cfg->exec ? sockit_loop_signal(run->loop, SIGCHLD, on_child, run) : 0;
+
+    return err ? cli_fail("signalfd", NULL, err) : CLI_OK;
+}
+
+/* ---- listen -k: every client at once ---------------------------------------------------- */
+
+/* A client of the hub, for the -v line when it leaves. */
+struct hub_client {
+    struct relay_run *run;
+    struct sockit_addr peer;
+};
+
+static void on_client_leave(struct sockit_hub *h, void *member_ud, int err, void *ud)
+{
+    struct hub_client *c = member_ud;
+
+    (void)h;
+    (void)ud;
+    if (err && err != -ECANCELED && err != -SOCKIT_EIDLE && c->run->cfg->verbose)
+        cli_fail("relay", c->run->cfg->ep_text, err); /* one client's failure: it alone ends */
+    relay_note(c->run->cfg, err == -SOCKIT_EIDLE ? "closed (idle)" : "closed", &c->peer);
+    free(c);
+}
+
+static void on_hub_close(struct sockit_hub *h, int err, void *ud)
+{
+    struct relay_run *run = ud;
+
+    (void)h;
+    run->hub = NULL;
+    if (err && err != -ECANCELED && run->rc == CLI_OK)
+        run->rc = cli_fail("relay", run->cfg->ep_text, err);
+    if (run->relay)
+        sockit_relay_close(run->relay);
+    stop_listening(run);
+}
+
+static const struct sockit_hub_ops hub_ops = { .on_leave = on_client_leave,
+                                               .on_close = on_hub_close };
+
+/* listen -k serves every client at once, as ncat -k does: stdin/stdout are relayed to one end
+ * of a socketpair, whose other end is the centre of a hub with the clients as members. So
+ * stdin goes to every client (broadcast) and what each client sends goes to stdout, a read
+ * at a time. */
+static int start_hub(struct relay_run *run)
+{
+    struct sockit_hub_opts o = { .idle_ms = run->cfg->idle_ms };
+    int sv[2], err;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+        return cli_fail("socketpair", NULL, -errno);
+    if ((err = sockit_hub_open(run->loop, sv[1], &hub_ops, run, &o, &run->hub)) < 0) {
+        close(sv[0]);
+        return cli_fail("relay", run->cfg->ep_text, err);
+    }
+    return start_relay(run, sv[0]);
+}
+
+static void join_hub(struct relay_run *run, int fd)
+{
+    struct hub_client *c = malloc(sizeof(*c));
+    int err = c ? 0 : -ENOMEM;
+
+    if (c)
+        *c = (struct hub_client){ .run = run, .peer = run->peer };
+    if (!err)
+        err = sockit_hub_add(run->hub, fd, c);
+    else
+        sockit_socket_close(fd, run->cfg->opts.trace);
+    if (err) {
+        free(c);
+        cli_fail("relay", run->cfg->ep_text, err); /* that client only */
+    }
+}
+
+/* ---- accepting ----------------------------------------------------------------------------- */
+
+/* Accept a client (traced): with -k it joins the others; else it is the one, and the
+ * listener rests until its relay ends. */
 static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *data)
 {
     struct relay_run *run = data;
@@ -240,7 +315,15 @@ static void on_client(struct sockit_loop *loop, int lfd, unsigned events, void *
         stop_listening(run);
         return;
     }
-    note(run->cfg, "connection from", &run->peer);
+    relay_note(run->cfg, "connection from", &run->peer);
+    if (run->hub) {
+        join_hub(run, fd);
+        return;
+    }
+    if (run->cfg->keep) { /* and --exec */
+        start_session(run, fd);
+        return;
+    }
     listen_for_client(run, false);
     if (run->lfd < 0)
         sockit_socket_close(fd, run->cfg->opts.trace);
@@ -259,6 +342,9 @@ static void on_stop(struct sockit_loop *loop, int signo, void *data)
     remove_file(run);
     if (run->relay)
         sockit_relay_close(run->relay);
+    if (run->hub)
+        sockit_hub_close(run->hub);
+    close_sessions(run);
     stop_listening(run);
 }
 
@@ -278,14 +364,17 @@ static int connect_main(const struct relay_config *cfg)
 
     if (fd < 0)
         return cli_fail("connect", cfg->ep_text, fd);
-    note(cfg, "connected to", &run.peer);
+    relay_note(cfg, "connected to", &run.peer);
     if ((run.rc = new_loop(&run)) != CLI_OK) {
         sockit_socket_close(fd, cfg->opts.trace);
         return run.rc;
     }
-    if ((run.rc = start_relay(&run, fd)) == CLI_OK)
+    if ((run.rc = watch_children(&run)) != CLI_OK)
+        sockit_socket_close(fd, cfg->opts.trace);
+    else if ((run.rc = start_relay(&run, fd)) == CLI_OK)
         sockit_loop_run(run.loop);
     sockit_loop_free(run.loop);
+    relay_kids_end(&run.kids, cfg);
     return run.rc;
 }
 
@@ -300,10 +389,13 @@ static int serve(struct relay_run *run)
     if (fd < 0)
         return cli_fail(sockit_endpoint_is_stream(&cfg->ep) ? "listen" : "bind", cfg->ep_text, fd);
     sockit_socket_file_id(&cfg->ep, &run->file);
-    note(cfg, "listening on", &local);
+    relay_announce(cfg, &local);
     if (sockit_endpoint_is_stream(&cfg->ep)) {
         run->lfd = fd;
-        listen_for_client(run, true);
+        if (cfg->keep && !cfg->exec) /* -k --exec: a relay per client instead */
+            run->rc = start_hub(run);
+        if (run->rc == CLI_OK)
+            listen_for_client(run, true);
     } else {
         run->rc = start_relay(run, fd);
     }
@@ -323,10 +415,13 @@ static int listen_main(const struct relay_config *cfg)
         return rc;
     if ((err = sockit_loop_signal(run.loop, SIGINT, on_stop, &run)) == 0)
         err = sockit_loop_signal(run.loop, SIGTERM, on_stop, &run);
-    rc = err ? cli_fail("signalfd", NULL, err) : serve(&run);
+    rc = err ? cli_fail("signalfd", NULL, err) : watch_children(&run);
+    if (rc == CLI_OK)
+        rc = serve(&run);
     stop_listening(&run);
     remove_file(&run);
     sockit_loop_free(run.loop);
+    relay_kids_end(&run.kids, cfg);
     return rc;
 }
 
@@ -341,7 +436,7 @@ static int relay_command(const char *cmd, int argc, char **argv)
     int rc;
 
     cli_tracer_init(&tracer, false);
-    rc = parse_args(argc, argv, &cfg, &tracer);
+    rc = relay_parse_args(argc, argv, &cfg, &tracer);
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
     if (strcmp(cmd, "listen") == 0)

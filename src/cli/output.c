@@ -76,7 +76,7 @@ static const char *quote_for_error(const char *text, char *buf, size_t size)
     return buf;
 }
 
-int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
+int cli_listen_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
 {
     int err = sockit_endpoint_parse(text, ep);
     char shown[4 * 64 + 32];
@@ -85,6 +85,19 @@ int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
         return cli_usage(cmd, "invalid endpoint '%s': %s",
                          quote_for_error(text, shown, sizeof(shown)), sockit_strerror(err));
     return 0;
+}
+
+int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
+{
+    int err = cli_listen_endpoint(cmd, text, ep);
+    char shown[4 * 64 + 32];
+
+    if (err || sockit_endpoint_is_unix(ep) || ep->port != 0)
+        return err;
+    return cli_usage(cmd,
+                     "invalid endpoint '%s': port 0 (any free port) is only for listening "
+                     "('sockit listen')",
+                     quote_for_error(text, shown, sizeof(shown)));
 }
 
 int cli_sockopts_fit(const char *cmd, const struct sockit_endpoint *ep, unsigned flags)

@@ -46,6 +46,10 @@ static int parse_port(const char *s, uint16_t *port)
 
     if (*s == '\0')
         return -SOCKIT_ENOPORT;
+    if (strcmp(s, "0") == 0) { /* any free port (bind): the kernel picks one */
+        *port = 0;
+        return 0;
+    }
     if (s[0] == '0')
         return -SOCKIT_EPORT; /* no leading zeros: one spelling per port */
     for (i = 0; s[i] != '\0'; i++) {
@@ -53,7 +57,7 @@ static int parse_port(const char *s, uint16_t *port)
             return -SOCKIT_EPORT;
         v = v * 10 + (unsigned long)(s[i] - '0');
     }
-    if (v < 1 || v > 65535)
+    if (v > 65535)
         return -SOCKIT_EPORT;
     *port = (uint16_t)v;
     return 0;
@@ -404,6 +408,23 @@ static int resolve_inet(const struct sockit_endpoint *ep, int flags, struct sock
     return n;
 }
 
+/* Keep only the N addresses in OUT of the family FLAGS asks for (all if it asks none). */
+static int keep_family(int flags, struct sockit_addr *out, int n)
+{
+    int want = (flags & SOCKIT_RESOLVE_IPV4)   ? AF_INET
+               : (flags & SOCKIT_RESOLVE_IPV6) ? AF_INET6
+                                               : 0;
+    int kept = 0;
+
+    if (n < 0 || want == 0)
+        return n;
+    for (int i = 0; i < n; i++) {
+        if (out[i].u.sa.sa_family == want)
+            out[kept++] = out[i];
+    }
+    return kept ? kept : -SOCKIT_ENOADDR;
+}
+
 int sockit_endpoint_resolve(const struct sockit_endpoint *ep, int flags, struct sockit_addr *out,
                             size_t max)
 {
@@ -411,7 +432,7 @@ int sockit_endpoint_resolve(const struct sockit_endpoint *ep, int flags, struct 
         return -EINVAL;
     if (sockit_endpoint_is_unix(ep))
         return resolve_unix(ep, out);
-    return resolve_inet(ep, flags, out, max);
+    return keep_family(flags, out, resolve_inet(ep, flags, out, max));
 }
 
 static int format_unix(const struct sockaddr_un *un, socklen_t len, char *buf, size_t size)

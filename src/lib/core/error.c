@@ -11,7 +11,7 @@ static const char *const core_texts[SOCKIT_E_CORE_END - SOCKIT_E_CORE] = {
     [SOCKIT_ESCHEME - SOCKIT_E_CORE] =
         "unknown scheme (expected tcp://, udp://, unix: or unix-dgram:)",
     [SOCKIT_ENOPORT - SOCKIT_E_CORE] = "missing port (expected HOST:PORT)",
-    [SOCKIT_EPORT - SOCKIT_E_CORE] = "port is not a number from 1 to 65535",
+    [SOCKIT_EPORT - SOCKIT_E_CORE] = "port is not a number from 0 to 65535",
     [SOCKIT_EHOST - SOCKIT_E_CORE] = "invalid host name",
     [SOCKIT_EIPV4 - SOCKIT_E_CORE] = "invalid IPv4 address",
     [SOCKIT_EIPV6 - SOCKIT_E_CORE] = "invalid IPv6 address",

@@ -174,7 +174,7 @@ int sockit_socket_listen(const struct sockit_endpoint *ep, const struct sockit_s
 {
     struct sockit_addr addrs[MAX_ADDRS];
     int type = sockit_endpoint_socktype(ep);
-    int n = sockit_endpoint_resolve(ep, SOCKIT_RESOLVE_PASSIVE, addrs, MAX_ADDRS);
+    int n = sockit_endpoint_resolve(ep, SOCKIT_RESOLVE_PASSIVE | o->resolve, addrs, MAX_ADDRS);
     int err = 0;
 
     for (int i = 0; i < n; i++) {
@@ -246,6 +246,23 @@ static int autobind_unix(int fd, const struct sockit_trace *trace)
     return traced_bind(fd, &self, trace);
 }
 
+/* Bind FD, about to connect to A, to the caller's source address in A's family. */
+static int bind_source(int fd, const struct sockit_addr *a, const struct sockit_sockopts *o)
+{
+    struct sockit_addr src;
+    int flags = SOCKIT_RESOLVE_PASSIVE |
+                (a->u.sa.sa_family == AF_INET ? SOCKIT_RESOLVE_IPV4 : SOCKIT_RESOLVE_IPV6);
+    int err = 0;
+
+    if (!is_inet(a->u.sa.sa_family) || sockit_endpoint_is_unix(o->source))
+        return -SOCKIT_ETYPE;
+    if (sockit_endpoint_resolve(o->source, flags, &src, 1) < 1)
+        return -SOCKIT_ENOADDR; /* no source address in this family: try the next target */
+    if (o->source->port)
+        err = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1, o->trace);
+    return err ? err : traced_bind(fd, &src, o->trace);
+}
+
 int sockit_socket_connect_addr(const struct sockit_addr *a, int type,
                                const struct sockit_sockopts *o)
 {
@@ -255,7 +272,9 @@ int sockit_socket_connect_addr(const struct sockit_addr *a, int type,
 
     if (fd < 0)
         return fd;
-    if (a->u.sa.sa_family == AF_UNIX && type == SOCK_DGRAM)
+    if (o->source)
+        err = bind_source(fd, a, o);
+    else if (a->u.sa.sa_family == AF_UNIX && type == SOCK_DGRAM)
         err = autobind_unix(fd, o->trace);
     if (!err && is_inet(a->u.sa.sa_family) && type == SOCK_STREAM && (o->flags & SOCKIT_NODELAY))
         err = set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, o->trace);
@@ -279,7 +298,7 @@ int sockit_socket_connect(const struct sockit_endpoint *ep, const struct sockit_
 {
     struct sockit_addr addrs[MAX_ADDRS];
     int type = sockit_endpoint_socktype(ep);
-    int n = sockit_endpoint_resolve(ep, 0, addrs, MAX_ADDRS);
+    int n = sockit_endpoint_resolve(ep, o->resolve, addrs, MAX_ADDRS);
     int err = 0;
 
     for (int i = 0; i < n; i++) {

@@ -18,6 +18,17 @@ static void fail(struct relay_side *x, int err, const char *op);
 
 /* ---- holding back ------------------------------------------------------------------------ */
 
+static bool paced(const struct relay_side *x)
+{
+    return x->dgram && (x->rate_bps | x->rate_pps);
+}
+
+/* A paced datagram side TO whose next datagram's turn has not come yet. */
+static bool waits_its_turn(const struct relay_side *to)
+{
+    return paced(to) && to->pace_next > sockit_loop_now(to->r->loop);
+}
+
 /* Is TO too full to take more of FROM's input? Hysteresis: a held source waits for the low
  * watermark, a flowing one stops above the high one. A stream keeps its own watermarks. */
 static bool blocked(const struct relay_side *from, const struct relay_side *to)
@@ -29,7 +40,7 @@ static bool blocked(const struct relay_side *from, const struct relay_side *to)
         return sockit_stream_full(to->stream);
     if (to->dgram) {
         sockit_dgram_stats(to->dgram, &st);
-        return !to->has_peer || st.queued_bytes > limit;
+        return !to->has_peer || st.queued_bytes > limit || waits_its_turn(to);
     }
     return to->kind == SOCKIT_RELAY_FDS && sockit_buf_len(&to->out) > limit;
 }
@@ -53,6 +64,14 @@ void sockit__relay_apply(struct relay_side *x)
 
 static void recheck(struct sockit_loop *loop, struct sockit_timer *t, void *data);
 
+/* How long until a held source should look at its datagram destination TO again. */
+static uint64_t next_look(const struct relay_side *to)
+{
+    uint64_t now = sockit_loop_now(to->r->loop);
+
+    return waits_its_turn(to) ? to->pace_next - now : RECHECK_NS;
+}
+
 /* FROM's destination took bytes or drained: hold FROM back or let it go on. */
 void sockit__relay_reconsider(struct relay_side *from)
 {
@@ -63,9 +82,10 @@ void sockit__relay_reconsider(struct relay_side *from)
         from->held = held;
         sockit__relay_apply(from);
     }
-    /* A datagram queue tells no one when it drains: look again until it has. */
+    /* A datagram queue tells no one when it drains: look again until it has (a paced side:
+     * when its next turn comes). */
     if (held && to->dgram && to->has_peer && !sockit_timer_active(&from->recheck))
-        sockit_timer_start(from->r->loop, &from->recheck, RECHECK_NS, RECHECK_NS);
+        sockit_timer_start(from->r->loop, &from->recheck, next_look(to), RECHECK_NS);
     else if (!held)
         sockit_timer_stop(from->r->loop, &from->recheck);
 }
@@ -88,6 +108,19 @@ static void check_deferred(struct sockit_loop *loop, void *data)
 
 /* ---- moving bytes ------------------------------------------------------------------------ */
 
+/* A paced side sends a datagram of LEN bytes: the next one's turn comes after the longer of
+ * its two costs (bits, datagrams). Time not used is not saved up: no bursts after a pause. */
+static void take_turn(struct relay_side *to, size_t len)
+{
+    uint64_t now = sockit_loop_now(to->r->loop), cost = 0;
+
+    if (to->rate_bps)
+        cost = (uint64_t)len * 8 * 1000000000ull / to->rate_bps;
+    if (to->rate_pps && 1000000000ull / to->rate_pps > cost)
+        cost = 1000000000ull / to->rate_pps;
+    to->pace_next = (to->pace_next > now ? to->pace_next : now) + cost;
+}
+
 /* Queue LEN bytes on datagram side TO, at most SOCKIT_UDP4_MAX per datagram. The queue is
  * sent at the end of the round, so how full it is is known only then: a deferred call looks. */
 static int dgram_put(struct relay_side *to, const char *data, size_t len)
@@ -99,6 +132,8 @@ static int dgram_put(struct relay_side *to, const char *data, size_t len)
         int err = sockit_dgram_write(to->dgram, data + off, n, NULL);
         if (err < 0)
             return err;
+        if (paced(to))
+            take_turn(to, n);
         off += n;
     }
     sockit_loop_defer(to->r->loop, &from->check_defer, check_deferred, from);
@@ -114,6 +149,9 @@ void sockit__relay_forward(struct relay_side *from, const void *data, size_t len
     if (r->aborting || r->finishing || to->done)
         return;
     r->moved[from->idx] += len;
+    r->last_move = sockit_loop_now(r->loop);
+    if (to->in_eof)
+        to->late += len;
     if (to->stream) {
         err = sockit_stream_write(to->stream, data, len);
         if (err && err != -ENOBUFS)
@@ -126,7 +164,7 @@ void sockit__relay_forward(struct relay_side *from, const void *data, size_t len
         fail(to, err, "write");
         return;
     }
-    if (!to->dgram)
+    if (!to->dgram || paced(to)) /* a paced side: hold FROM before its next read */
         sockit__relay_reconsider(from);
 }
 
@@ -145,6 +183,8 @@ static void end_deferred(struct sockit_loop *loop, void *data)
         }
     }
     sockit_relay_stats(r, &r->end.stats);
+    for (int i = 0; i < 2; i++)
+        r->end.input_ended[i] = r->side[i].in_eof;
     if (!r->silent)
         r->ops->on_close(r, &r->end, r->ud);
     discard(r);
@@ -182,6 +222,7 @@ static void abort_relay(struct sockit_relay *r, int err, int side, const char *o
     if (r->aborting)
         return;
     r->aborting = true;
+    sockit_timer_stop(r->loop, &r->idle);
     r->end.err = err;
     r->end.side = err && err != -ECANCELED ? side : -1;
     r->end.op = r->end.side >= 0 ? op : "";
@@ -199,14 +240,36 @@ void sockit__relay_fail(struct relay_side *x, int err, const char *op)
     fail(x, err, op);
 }
 
+static bool peer_gone(const struct relay_side *x, int err);
+
+/* X was handed bytes after its peer's end, and all seemed to go: a reset since (the peer had
+ * closed, not half-closed) says they were not read. Reads, and so clears, the socket's
+ * pending error: the relay is ending anyway. A reset still on its way is not seen. */
+static void check_late(struct relay_side *x)
+{
+    struct sockit_relay *r = x->r;
+    int err = 0;
+
+    if (!x->stream || x->late == 0 || r->end.peer_gone >= 0)
+        return;
+    if (getsockopt(sockit_stream_fd(x->stream), SOL_SOCKET, SO_ERROR, &err,
+                   &(socklen_t){ sizeof(err) }) < 0 ||
+        !peer_gone(x, -err))
+        return;
+    r->end.peer_gone = x->idx;
+    r->end.undelivered = x->late;
+}
+
 /* Both directions are over: send what is queued, then close (stream: after the flush). */
 static void finish(struct sockit_relay *r)
 {
     if (r->finishing || r->aborting)
         return;
     r->finishing = true;
+    sockit_timer_stop(r->loop, &r->idle);
     for (int i = 0; i < 2; i++) {
         struct relay_side *x = &r->side[i];
+        check_late(x);
         sockit__relay_apply(x);
         if (x->stream)
             sockit_stream_close_after_flush(x->stream);
@@ -215,6 +278,19 @@ static void finish(struct sockit_relay *r)
         else if (!x->done)
             sockit__relay_fds_flushed(x);
     }
+}
+
+/* Nothing may have moved for idle_ms: end the relay, or look again when it could have. The
+ * timer is re-armed here rather than on every byte. */
+static void idle_check(struct sockit_loop *loop, struct sockit_timer *t, void *data)
+{
+    struct sockit_relay *r = data;
+    uint64_t quiet = sockit_loop_now(loop) - r->last_move, limit = r->idle_ms * 1000000ull;
+
+    if (quiet >= limit)
+        abort_relay(r, -SOCKIT_EIDLE, -1, "");
+    else
+        sockit_timer_start(loop, t, limit - quiet, 0);
 }
 
 static void linger_over(struct sockit_loop *loop, struct sockit_timer *t, void *data)
@@ -259,14 +335,26 @@ static void stream_drain(struct sockit_stream *s, void *ud)
     sockit__relay_reconsider(sockit__relay_other(ud));
 }
 
+/* X's peer ended its output and now refuses what X sends: it closed, as netcat's peers do
+ * when they are done, rather than half-closed. Not a failure of the relay. */
+static bool peer_gone(const struct relay_side *x, int err)
+{
+    return x->in_eof && (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN);
+}
+
 static void stream_close(struct sockit_stream *s, int err, void *ud)
 {
     struct relay_side *x = ud;
 
     (void)s;
     x->stream = NULL;
-    if (err || !x->r->finishing) /* a failure, or closed by someone else: end it all */
+    if (err && peer_gone(x, err) && !x->r->aborting) {
+        x->r->end.peer_gone = x->idx;
+        x->r->end.undelivered = x->late;
+        abort_relay(x->r, 0, -1, "");
+    } else if (err || !x->r->finishing) { /* a failure, or closed by someone else */
         fail(x, err, "stream");
+    }
     sockit__relay_side_done(x);
 }
 
@@ -330,10 +418,12 @@ static void dgram_error(struct sockit_dgram *d, int err, const struct sockit_add
 
 static void dgram_close(struct sockit_dgram *d, int err, void *ud)
 {
-    (void)d;
+    struct relay_side *x = ud;
+
     (void)err;
-    ((struct relay_side *)ud)->dgram = NULL;
-    sockit__relay_side_done(ud);
+    sockit_dgram_stats(d, &x->dg); /* the counters outlive the dgram */
+    x->dgram = NULL;
+    sockit__relay_side_done(x);
 }
 
 static const struct sockit_dgram_ops relay_dgram_ops = {
@@ -394,6 +484,8 @@ static void init_side(struct sockit_relay *r, int idx, const struct sockit_relay
     *x = (struct relay_side){ .r = r, .idx = idx, .kind = d->kind, .in_fd = -1, .out_fd = -1 };
     x->eof_ends = d->eof_ends;
     x->linger_ms = d->linger_ms;
+    x->rate_bps = d->rate_bps;
+    x->rate_pps = d->rate_pps;
     sockit_buf_init(&x->out, SIZE_MAX);
     sockit_timer_init(&x->recheck, recheck, x);
     sockit_timer_init(&x->linger, linger_over, r);
@@ -426,6 +518,10 @@ static struct sockit_relay *new_relay(struct sockit_loop *loop, const struct soc
     r->high = opts && opts->high_water ? opts->high_water : DEFAULT_HIGH;
     r->end.side = -1;
     r->end.op = "";
+    r->end.peer_gone = -1;
+    r->idle_ms = opts ? opts->idle_ms : 0;
+    r->last_move = sockit_loop_now(loop);
+    sockit_timer_init(&r->idle, idle_check, r);
     return r;
 }
 
@@ -440,6 +536,7 @@ static bool valid_args(const struct sockit_relay_side *a, const struct sockit_re
 
 static void discard(struct sockit_relay *r)
 {
+    sockit_timer_stop(r->loop, &r->idle);
     for (int i = 0; i < 2; i++)
         sockit_buf_free(&r->side[i].out);
     free(r->chunk);
@@ -501,6 +598,8 @@ int sockit_relay_open(struct sockit_loop *loop, const struct sockit_relay_side *
     if ((err = start_sides(r, d)) < 0)
         return err;
     begin(r);
+    if (r->idle_ms)
+        sockit_timer_start(loop, &r->idle, r->idle_ms * 1000000ull, 0);
     *out = r;
     return 0;
 }
@@ -520,9 +619,13 @@ void sockit_relay_stats(const struct sockit_relay *r, struct sockit_relay_stats 
         out->buffered += sockit_buf_len(&x->out);
         if (x->stream)
             out->buffered += sockit_stream_pending(x->stream);
+        st = x->dg;
         if (x->dgram) {
             sockit_dgram_stats(x->dgram, &st);
             out->buffered += st.queued_bytes;
         }
+        out->dgrams_received[i] = st.received;
+        out->dgrams_sent[i] = st.sent;
+        out->dgrams_dropped[i] = st.dropped;
     }
 }

@@ -31,10 +31,14 @@ struct relay_side {
     struct sockit_defer in_defer; /* direct input: the next read, one per round */
     /* every kind */
     bool in_eof;   /* this side's input ended */
+    uint64_t late; /* bytes handed to this side after its input ended */
     bool held;     /* its input is not read: the other side is full */
     bool done;     /* let go: closed, or its fds released */
     bool eof_ends; /* sockit_relay_side.eof_ends */
     unsigned linger_ms;
+    uint64_t rate_bps, rate_pps;     /* datagram side: pacing (sockit_relay_side) */
+    uint64_t pace_next;              /* ... the loop time at which the next datagram may leave */
+    struct sockit_dgram_stats dg;    /* datagram side: its counters, kept when it closes */
     struct sockit_timer linger;      /* datagram side: quiet this long after the other's end */
     struct sockit_timer recheck;     /* held by a datagram queue: look again */
     struct sockit_defer check_defer; /* the destination's datagram queue, after its flush */
@@ -46,11 +50,14 @@ struct sockit_relay {
     void *ud;
     struct relay_side side[2];
     size_t low, high;
-    uint64_t moved[2]; /* bytes read from side i and handed to the other */
-    char *chunk;       /* plain-fd reads land here */
-    bool finishing;    /* both directions are over: flush, then close */
-    bool aborting;     /* an error or sockit_relay_close: close now */
-    bool silent;       /* sockit_relay_open failed: no on_close */
+    uint64_t moved[2];  /* bytes read from side i and handed to the other */
+    char *chunk;        /* plain-fd reads land here */
+    bool finishing;     /* both directions are over: flush, then close */
+    bool aborting;      /* an error or sockit_relay_close: close now */
+    bool silent;        /* sockit_relay_open failed: no on_close */
+    unsigned idle_ms;   /* sockit_relay_opts.idle_ms */
+    uint64_t last_move; /* loop time of the last byte moved, for idle_ms */
+    struct sockit_timer idle;
     struct sockit_relay_end end;
     struct sockit_defer end_defer;
 };

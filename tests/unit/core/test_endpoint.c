@@ -369,10 +369,17 @@ Test(endpoint, text_longer_than_endpoint_max_is_etoolong)
     expect_reject(text, SOCKIT_ETOOLONG);
 }
 
-Test(endpoint, port_zero_and_above_65535_are_eport)
+/* Port 0 asks the kernel for any free port when binding (socat's TCP-LISTEN:0); one spelling. */
+Test(endpoint, port_zero_parses_as_any_port)
 {
-    expect_reject("tcp://a:0", SOCKIT_EPORT);
-    expect_reject("tcp://127.0.0.1:0", SOCKIT_EPORT);
+    cr_expect_eq(parse_ok("tcp://127.0.0.1:0").port, 0);
+    cr_expect_eq(parse_ok("udp://[::1]:0").port, 0);
+    expect_reject("tcp://a:00", SOCKIT_EPORT);
+    expect_reject("tcp://a:000080", SOCKIT_EPORT);
+}
+
+Test(endpoint, port_above_65535_is_eport)
+{
     expect_reject("tcp://a:65536", SOCKIT_EPORT);
     expect_reject("tcp://a:99999", SOCKIT_EPORT);
     expect_reject("tcp://a:4294967376", SOCKIT_EPORT); /* 2^32 + 80: must not wrap to 80 */
@@ -986,4 +993,18 @@ Test(endpoint, resolve_of_a_known_or_numeric_ipv6_zone_works)
 
     resolve_ok("tcp://[fe80::1%lo]:80", 0, out, NELEM(out));
     resolve_ok("tcp://[fe80::1%1]:80", 0, out, NELEM(out));
+}
+
+/* SOCKIT_RESOLVE_IPV4 / _IPV6 keep that family only; none left is -SOCKIT_ENOADDR. */
+Test(endpoint, resolve_family_flags_keep_that_family_only)
+{
+    struct sockit_addr out[4];
+    struct sockit_endpoint ep = parse_ok("tcp://:80");
+
+    cr_assert_eq(resolve_ok("tcp://:80", SOCKIT_RESOLVE_PASSIVE | SOCKIT_RESOLVE_IPV4, out, 4), 1);
+    expect_addr_text(&out[0], "0.0.0.0:80");
+    cr_assert_eq(resolve_ok("tcp://:80", SOCKIT_RESOLVE_IPV6, out, 4), 1);
+    expect_addr_text(&out[0], "[::1]:80");
+    ep = parse_ok("tcp://127.0.0.1:80");
+    cr_assert_eq(sockit_endpoint_resolve(&ep, SOCKIT_RESOLVE_IPV6, out, 4), -SOCKIT_ENOADDR);
 }

@@ -1966,3 +1966,25 @@ Test(socket, null_trace_and_null_out_pointers_are_accepted)
     close_ok(c);
     close_ok(lfd);
 }
+
+/* sockopts.source: connect binds there first (an address and a port of the target's family). */
+Test(socket, connect_binds_the_source_address_and_port)
+{
+    struct sockit_endpoint ep = *ep_of("tcp://127.0.0.1:%d", h_free_port());
+    int port = h_free_port();
+    struct sockit_endpoint src = *ep_of("tcp://127.0.0.3:%d", port);
+    struct sockit_sockopts o = { .timeout_ms = 2000, .source = &src };
+    char want[32];
+    int lfd = listen_ok(&ep, SOCKIT_REUSEADDR, 4, NULL);
+    int fd = sockit_socket_connect(&ep, &o, NULL);
+
+    cr_assert_geq(fd, 0, "connect from a source: %s", sockit_strerror(fd));
+    struct sockit_addr local = local_of(fd);
+    snprintf(want, sizeof(want), "127.0.0.3:%d", port);
+    cr_expect_str_eq(addr_text(&local), want);
+    close_ok(fd);
+    src = *ep_of("tcp://[::1]:0");
+    fd = sockit_socket_connect(&ep, &o, NULL);
+    cr_expect_eq(fd, -SOCKIT_ENOADDR, "an IPv6 source for an IPv4 target: %d", fd);
+    close_ok(lfd);
+}

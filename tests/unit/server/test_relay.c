@@ -894,3 +894,235 @@ LOOP_TEST(relay_datagram_side_adopts_its_first_sender)
 {
     dgram_side(true);
 }
+
+/* ---------------------------------------------------------------- hubs */
+
+/* A hub (the test's peers: the centre's in c.a, the members' in m[]): the context ends when
+ * DONE says so (c.done), and the hub's callbacks are counted. */
+struct hub_test {
+    struct ctx c;
+    struct sockit_hub *hub;
+    struct peer m[2];
+    int leaves, leave_err[2];
+    bool hub_closed;
+    int close_err;
+    size_t max_pending, centre_sent_then;
+    int ticks;
+};
+
+static void hub_leave(struct sockit_hub *h, void *member_ud, int err, void *ud)
+{
+    struct hub_test *t = ud;
+
+    (void)h;
+    cr_assert_lt(t->leaves, 2, "on_leave ran more than once per member");
+    t->leave_err[(intptr_t)member_ud] = err;
+    t->leaves++;
+}
+
+static void hub_closed(struct sockit_hub *h, int err, void *ud)
+{
+    struct hub_test *t = ud;
+
+    (void)h;
+    cr_assert(!t->hub_closed, "on_close ran twice");
+    cr_assert_eq(t->leaves, 2, "on_close before every member had left");
+    t->hub_closed = true;
+    t->close_err = err;
+    t->hub = NULL;
+}
+
+static const struct sockit_hub_ops hub_test_ops = { .on_leave = hub_leave, .on_close = hub_closed };
+
+/* The hub's centre and two members, each over a unix pair whose other end is a peer: the
+ * centre's peer sends CENTRE_OUT (then ends), member i's peer sends M_OUT[i] (no end). */
+static void hub_start(struct hub_test *t, bool (*done)(struct ctx *c), const unsigned char *out,
+                      size_t len, const unsigned char *m_out[2], const size_t m_len[2])
+{
+    int cp[2], mp[2][2];
+
+    ctx_init(&t->c, done);
+    pair(cp);
+    small_buffers(cp[1], 16384);
+    cr_assert_eq(sockit_hub_open(t->c.loop, cp[0], &hub_test_ops, t, NULL, &t->hub), 0);
+    peer_start(&t->c.a, t->c.loop, cp[1], cp[1], out, len, true);
+    for (int i = 0; i < 2; i++) {
+        pair(mp[i]);
+        small_buffers(mp[i][1], 16384);
+        cr_assert_eq(sockit_hub_add(t->hub, mp[i][0], (void *)(intptr_t)i), 0);
+        peer_start(&t->m[i], t->c.loop, mp[i][1], mp[i][1], m_out[i], m_len[i], false);
+    }
+    cr_assert_eq(sockit_hub_members(t->hub), 2);
+}
+
+static bool hub_gone(struct ctx *c)
+{
+    return ((struct hub_test *)c)->hub_closed;
+}
+
+/* Close the hub and run until its on_close (the closes are deferred calls). */
+static void hub_finish(struct hub_test *t)
+{
+    if (t->hub)
+        sockit_hub_close(t->hub);
+    t->c.done = hub_gone;
+    t->c.tick = NULL;
+    cr_assert_eq(sockit_timer_start(t->c.loop, &t->c.ticker, MS, MS), 0);
+    cr_assert_eq(sockit_timer_start(t->c.loop, &t->c.deadline, 8000 * MS, 0), 0);
+    ctx_run(&t->c);
+    for (int i = 0; i < 2; i++)
+        peer_stop(&t->m[i]);
+    ctx_free(&t->c);
+}
+
+static bool hub_all_delivered(struct ctx *c)
+{
+    struct hub_test *t = (struct hub_test *)c;
+
+    return t->m[0].eof && t->m[1].eof && c->a.in_len == 300000 + 200000;
+}
+
+/* The centre's bytes reach every member, then its end (a half-close); the members' bytes
+ * reach the centre, each read whole; closing the hub closes all with -ECANCELED. */
+LOOP_TEST(hub_broadcasts_the_centre_and_gathers_the_members)
+{
+    struct hub_test t = { 0 };
+    unsigned char *x = pattern(1 << 20, 5), *m0 = pattern(300000, 6), *m1 = pattern(200000, 7);
+    const unsigned char *m_out[2] = { m0, m1 };
+    const size_t m_len[2] = { 300000, 200000 };
+
+    for (size_t i = 0; i < m_len[0]; i++) /* even bytes from member 0, odd from member 1 */
+        m0[i] &= 0xfe;
+    for (size_t i = 0; i < m_len[1]; i++)
+        m1[i] |= 1;
+    hub_start(&t, hub_all_delivered, x, 1 << 20, m_out, m_len);
+    ctx_run(&t.c);
+    for (int i = 0; i < 2; i++)
+        expect_bytes(&t.m[i], i ? "member 1" : "member 0", x, 1 << 20);
+    /* Each member's bytes arrive in its own order; reads of the two may interleave. */
+    size_t got[2] = { 0, 0 };
+    for (size_t off = 0; off < t.c.a.in_len;) {
+        int i = t.c.a.in[off] & 1;
+        cr_assert(got[i] < m_len[i] && t.c.a.in[off] == m_out[i][got[i]],
+                  "byte %zu at the centre is from neither member in order", off);
+        got[i]++;
+        off++;
+    }
+    hub_finish(&t);
+    cr_assert_eq(t.leave_err[0], -ECANCELED);
+    cr_assert_eq(t.leave_err[1], -ECANCELED);
+    cr_assert_eq(t.close_err, -ECANCELED);
+    free(x);
+    free(m0);
+    free(m1);
+}
+
+static void hub_slow_tick(struct ctx *c)
+{
+    struct hub_test *t = (struct hub_test *)c;
+
+    if (t->m[1].reading)
+        return;
+    if (++t->ticks == 300)
+        t->centre_sent_then = c->a.sent;
+    if (t->ticks < 500)
+        return;
+    cr_assert_eq(c->a.sent, t->centre_sent_then,
+                 "the centre was still read while a member was "
+                 "full: %zu then %zu bytes",
+                 t->centre_sent_then, c->a.sent);
+    cr_assert_lt(c->a.sent, SLOW_TOTAL, "the centre could send everything to a full member");
+    t->m[1].reading = true; /* now drain it */
+    peer_update(&t->m[1]);
+}
+
+static bool hub_slow_done(struct ctx *c)
+{
+    struct hub_test *t = (struct hub_test *)c;
+
+    return t->m[0].eof && t->m[1].eof;
+}
+
+/* A member that does not read holds the centre back (the others wait with it), so the hub
+ * holds a bounded amount; once it reads, all of it reaches both. */
+LOOP_TEST(hub_slow_member_holds_the_centre_back)
+{
+    struct hub_test t = { 0 };
+    unsigned char *x = pattern(SLOW_TOTAL, 8);
+    const unsigned char *m_out[2] = { NULL, NULL };
+    const size_t m_len[2] = { 0, 0 };
+
+    hub_start(&t, hub_slow_done, x, SLOW_TOTAL, m_out, m_len);
+    t.c.tick = hub_slow_tick;
+    t.m[1].reading = false;
+    peer_update(&t.m[1]);
+    ctx_run(&t.c);
+    expect_bytes(&t.m[0], "member 0", x, SLOW_TOTAL);
+    expect_bytes(&t.m[1], "member 1", x, SLOW_TOTAL);
+    hub_finish(&t);
+    free(x);
+}
+
+/* A member that ends its output leaves (on_leave 0) and the others stay; the centre's end
+ * closes the hub once the members are gone. */
+static bool hub_one_left(struct ctx *c)
+{
+    return ((struct hub_test *)c)->leaves == 1;
+}
+
+LOOP_TEST(hub_member_that_ends_leaves_alone)
+{
+    struct hub_test t = { 0 };
+    const unsigned char *m_out[2] = { (const unsigned char *)"bye", NULL };
+    const size_t m_len[2] = { 3, 0 };
+
+    hub_start(&t, hub_one_left, NULL, 0, m_out, m_len);
+    t.m[0].end_when_sent = true;
+    peer_update(&t.m[0]);
+    peer_write(&t.m[0]);
+    ctx_run(&t.c);
+    cr_assert_eq(t.leave_err[0], 0, "the member that ended left with %d", t.leave_err[0]);
+    cr_assert_not_null(t.hub);
+    cr_assert_eq(sockit_hub_members(t.hub), 1);
+    hub_finish(&t);
+    cr_assert_eq(t.leave_err[1], -ECANCELED);
+}
+
+/* The centre is read only while there is a member: what it sent before any joined reaches
+ * the first member, followed by its end. */
+static bool hub_first_has_it(struct ctx *c)
+{
+    struct hub_test *t = (struct hub_test *)c;
+
+    return t->m[0].eof && t->m[0].in_len == 5;
+}
+
+static void hub_join_late(struct ctx *c)
+{
+    struct hub_test *t = (struct hub_test *)c;
+    int mp[2];
+
+    if (++t->ticks != 50) /* 50 ms with no member: the centre is not read */
+        return;
+    pair(mp);
+    cr_assert_eq(sockit_hub_add(t->hub, mp[0], (void *)(intptr_t)0), 0);
+    peer_start(&t->m[0], c->loop, mp[1], mp[1], NULL, 0, false);
+}
+
+LOOP_TEST(hub_without_members_does_not_read_the_centre)
+{
+    struct hub_test t = { .m = { { .rfd = -1, .wfd = -1 }, { .rfd = -1, .wfd = -1 } } };
+    int cp[2];
+
+    ctx_init(&t.c, hub_first_has_it);
+    t.c.tick = hub_join_late;
+    pair(cp);
+    cr_assert_eq(sockit_hub_open(t.c.loop, cp[0], &hub_test_ops, &t, NULL, &t.hub), 0);
+    peer_start(&t.c.a, t.c.loop, cp[1], cp[1], (const unsigned char *)"early", 5, true);
+    ctx_run(&t.c);
+    cr_assert_eq(memcmp(t.m[0].in, "early", 5), 0, "the first member got '%.*s'",
+                 (int)t.m[0].in_len, (const char *)t.m[0].in);
+    t.leaves = 1; /* as if member 1 had left */
+    hub_finish(&t);
+    cr_assert_eq(t.leave_err[0], -ECANCELED);
+}
