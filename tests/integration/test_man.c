@@ -87,3 +87,15 @@ Test(man, examples_are_one_command_per_line)
     }
     cr_expect_geq(lines, 4, "EXAMPLES:\n%s", x);
 }
+
+Test(man, connect_and_listen_list_their_own_options)
+{
+    render();
+    static char connect[64 * 1024];
+    snprintf(connect, sizeof(connect), "%s", section("SOCKIT CONNECT"));
+    const char *listen = section("SOCKIT LISTEN");
+    cr_expect(strstr(connect, "--keep-open") == NULL, "connect lists -k:\n%s", connect);
+    cr_expect(strstr(connect, "--timeout SEC") != NULL, "%s", connect);
+    cr_expect(strstr(listen, "--timeout SEC") == NULL, "listen lists -t:\n%s", listen);
+    cr_expect(strstr(listen, "--keep-open") != NULL, "%s", listen);
+}
