@@ -86,6 +86,7 @@ __attribute__((noinline, cold)) static struct io_uring_sqe *get_sqe_full(struct 
         return sqe;
     if (!st->sq_err)
         st->sq_err = err < 0 && err != -EINTR ? err : -EBUSY;
+    loop->failed = st->sq_err; /* sockit_loop_run ends with it after this round */
     return &st->scratch;
 }
 
@@ -671,11 +672,8 @@ static int ur_wait(struct sockit_loop *loop, int64_t timeout_ns)
                                     .tv_nsec = timeout_ns % 1000000000 };
     struct io_uring_cqe *cqe;
     unsigned ready = io_uring_sq_ready(&st->ring);
-    int err;
-
-    if (st->sq_err)
-        return st->sq_err;
-    err = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+    int err =
+        io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
 
     if (err < 0)
         errno = -err;

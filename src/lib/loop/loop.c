@@ -458,6 +458,8 @@ int sockit_loop_run(struct sockit_loop *loop)
             break;
         int64_t timeout = loop->defer_head ? 0 : sockit__timers_timeout(loop);
         err = loop->be->wait(loop, timeout);
+        if (__builtin_expect(loop->failed != 0, 0))
+            err = loop->failed;
         if (err && err != -EINTR)
             break;
         err = 0;

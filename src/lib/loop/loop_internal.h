@@ -109,6 +109,7 @@ struct sockit_loop {
     struct sockit_dgram *dgrams;
     char *rbuf; /* shared read buffer of the readiness backends */
     int fallback_err;
+    int failed; /* a backend could not go on (io_uring: a refused submission): run ends */
     const char *fallback_name;
 };
 
