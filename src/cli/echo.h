@@ -73,10 +73,20 @@ int echo_wait(int fd, short events, int stop_fd, int timeout_ms);
 void echo_session(const struct echo_config *cfg, int fd, const struct sockit_addr *peer,
                   int stop_fd);
 
+/* Copy N received bytes to stdout (--show); a failed stdout is reported once, then left.
+ * Out of line: echo_answer inlines only the test. */
+void echo_show(const struct echo_config *cfg, const void *buf, size_t n);
+
 /* The bytes to send back for N received bytes in BUF (the echo, or --reply), after copying
  * the input to stdout when --show is set. */
-void echo_answer(const struct echo_config *cfg, const void *buf, size_t n, const void **out,
-                 size_t *out_len);
+static inline void echo_answer(const struct echo_config *cfg, const void *buf, size_t n,
+                               const void **out, size_t *out_len)
+{
+    if (cfg->show && n > 0)
+        echo_show(cfg, buf, n);
+    *out = cfg->reply ? cfg->reply : buf;
+    *out_len = cfg->reply ? cfg->reply_len : n;
+}
 
 #define ECHO_DGRAM_BUF (256 * 1024) /* over any UDP payload; unix datagrams may be larger */
 

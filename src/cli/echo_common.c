@@ -156,7 +156,7 @@ static int show_locked(const void *buf, size_t n)
 /* --show. A stdout that fails (its reader gone: EPIPE, SIGPIPE being ignored) is reported
  * once, by whichever process or thread meets it first, and not written again: the server
  * goes on serving. */
-static void show(const struct echo_config *cfg, const void *buf, size_t n)
+void echo_show(const struct echo_config *cfg, const void *buf, size_t n)
 {
     int err = 0;
 
@@ -166,13 +166,4 @@ static void show(const struct echo_config *cfg, const void *buf, size_t n)
     funlockfile(stdout);
     if (err && !atomic_exchange(cfg->show_lost, true))
         echo_log(cfg, "--show: stdout: %s: output stopped, still serving", sockit_strerror(err));
-}
-
-void echo_answer(const struct echo_config *cfg, const void *buf, size_t n, const void **out,
-                 size_t *out_len)
-{
-    if (cfg->show && n > 0)
-        show(cfg, buf, n);
-    *out = cfg->reply ? cfg->reply : buf;
-    *out_len = cfg->reply ? cfg->reply_len : n;
 }
