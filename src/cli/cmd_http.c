@@ -103,15 +103,9 @@ struct http_config {
 
 static int parse_backend(const char *text, enum sockit_backend *out)
 {
-    static const char *const names[] = { "auto", "uring", "epoll", "poll" };
-
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(text, names[i]) == 0) {
-            *out = (enum sockit_backend)i;
-            return 0;
-        }
-    }
-    return cli_usage("http", "--backend: '%s' is not uring, epoll, poll or auto", text);
+    if (sockit_backend_parse(text, out) < 0)
+        return cli_usage("http", "--backend: '%s' is not uring, epoll, poll or auto", text);
+    return 0;
 }
 
 static int parse_option(int c, void *ctx)
