@@ -586,3 +586,34 @@ Test(http, chromium_renders_a_page_and_a_listing, .timeout = 120)
              base);
     cr_expect(strstr(curl_like(cmd), "<h1>hello</h1>") != NULL, "index.html in the DOM");
 }
+
+/* --threads 2 serves from two loops on one port; --trace shows each request's socket calls. */
+Test(http, two_threads_and_trace)
+{
+    char ep[64], args[512];
+
+    H_CHECK(h_stop(server, SIGTERM, 5000) == 0, "the first server did not stop");
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    const char *argv[] = { h_sockit(), "http", root, "-l", ep, "-T", "2", "--trace", NULL };
+    server = h_start_tracked("sockit http -T 2 --trace", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(server, "2 threads", 5000), "sockit http -T 2 did not start");
+    snprintf(args, sizeof(args), "-o /dev/null -w '%%{http_code}' '%s/index.html'", base);
+    for (int i = 0; i < 20; i++)
+        H_CHECK(strcmp(curl(args), "200") == 0, "request %d", i);
+    H_CHECK(h_wait_stderr(server, "accept4(", 2000) || h_wait_stderr(server, "accept(", 100),
+            "--trace shows no accept");
+    H_CHECK(h_wait_stderr(server, "send", 2000), "--trace shows no send");
+}
+
+/* Expect: 100-continue on a GET with a body: the final answer comes at once (no 100, no
+ * waiting for the body), and the connection closes after it rather than wait for the body. */
+Test(http, expect_continue_gets_the_answer_and_a_close)
+{
+    const char *req = "GET /index.html HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n"
+                      "Expect: 100-continue\r\n\r\n";
+    bool closed;
+    const char *out = exchange(req, strlen(req), &closed);
+
+    cr_expect(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cr_expect(strstr(out, "Connection: close") != NULL && closed, "%s", out);
+}
