@@ -215,8 +215,9 @@ for file in $FILES; do
             done
         done
         for s in $SERVERS; do median "$OUT/$s.runs" >"$OUT/$s.med"; done
-        read -r ng_rate _ ng_cpu <"$OUT/nginx.med" || true
-        read -r _ _ h2_cpu <"$OUT/h2o.med" || true
+        ng_rate=0 ng_cpu=0 h2_cpu=0
+        [ ! -f "$OUT/nginx.med" ] || read -r ng_rate _ ng_cpu <"$OUT/nginx.med"
+        [ ! -f "$OUT/h2o.med" ] || read -r _ _ h2_cpu <"$OUT/h2o.med"
         for s in $SERVERS; do
             read -r rate p99 cpu <"$OUT/$s.med"
             c=$conns
