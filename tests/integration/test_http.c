@@ -617,3 +617,20 @@ Test(http, expect_continue_gets_the_answer_and_a_close)
     cr_expect(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
     cr_expect(strstr(out, "Connection: close") != NULL && closed, "%s", out);
 }
+
+/* curl --next: several requests, one connection, each answered in order. */
+Test(http, curl_next_requests_share_one_connection)
+{
+    char args[1024];
+    const char *out;
+
+    snprintf(args, sizeof(args),
+             "--http1.1 -v '%s/index.html' --next --http1.1 -I '%s/big.bin' --next --http1.1 "
+             "'%s/sub/a%%20b%%26c.txt'",
+             base, base, base);
+    out = curl(args);
+    cr_expect(strstr(out, "<h1>hello</h1>") != NULL, "%s", out);
+    cr_expect(strstr(out, "Content-Length: 1048576") != NULL, "%s", out);
+    cr_expect(strstr(out, "sub file") != NULL, "%s", out);
+    cr_expect(strstr(out, "Re-using existing connection") != NULL, "%s", out);
+}
