@@ -180,22 +180,42 @@ static void log_escaped(FILE *f, const char *s)
     }
 }
 
+/* The client's address without its port (combined log's %h); "unix" for a unix peer. */
+static void peer_host(const struct sockit_addr *a, char *out, size_t size)
+{
+    if (a->u.sa.sa_family != AF_INET && a->u.sa.sa_family != AF_INET6)
+        snprintf(out, size, "unix");
+    else if (getnameinfo(&a->u.sa, a->len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST))
+        snprintf(out, size, "-");
+}
+
+/* The request line, or "-" for a head that could not be read. */
+static void log_request(FILE *f, const struct sockit_http_access *a)
+{
+    if (strcmp(a->method, "-") == 0) {
+        fputc('-', f);
+        return;
+    }
+    log_escaped(f, a->method);
+    fputc(' ', f);
+    log_escaped(f, a->target);
+    fprintf(f, " %s", a->version);
+}
+
 static void on_access(const struct sockit_http_access *a, void *ud)
 {
     struct http_config *cfg = ud;
-    char peer[128], when[64];
+    char peer[NI_MAXHOST], when[64];
     time_t now = time(NULL);
     struct tm tm;
 
     localtime_r(&now, &tm);
     strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
-    cli_format_addr(SOCKIT_TCP, a->peer, peer, sizeof(peer));
+    peer_host(a->peer, peer, sizeof(peer));
     flockfile(cfg->log); /* one line at a time from several loop threads */
-    fprintf(cfg->log, "%s - - [%s] \"", strstr(peer, "://") ? strstr(peer, "://") + 3 : peer, when);
-    log_escaped(cfg->log, a->method);
-    fputc(' ', cfg->log);
-    log_escaped(cfg->log, a->target);
-    fprintf(cfg->log, " %s\" %d ", a->version, a->status);
+    fprintf(cfg->log, "%s - - [%s] \"", peer, when);
+    log_request(cfg->log, a);
+    fprintf(cfg->log, "\" %d ", a->status);
     if (a->bytes)
         fprintf(cfg->log, "%llu \"", (unsigned long long)a->bytes);
     else

@@ -634,3 +634,29 @@ Test(http, curl_next_requests_share_one_connection)
     cr_expect(strstr(out, "sub file") != NULL, "%s", out);
     cr_expect(strstr(out, "Re-using existing connection") != NULL, "%s", out);
 }
+
+/* --access-log: one line per request in the combined format, the client without its port. */
+Test(http, access_log_lines_are_combined_format)
+{
+    char ep[64], log[256], args[512];
+    static char text[4096];
+
+    H_CHECK(h_stop(server, SIGTERM, 5000) == 0, "the first server did not stop");
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    h_tmp_path(log, sizeof(log), "http-access");
+    h_track_path(log);
+    const char *argv[] = { h_sockit(), "http", root, "-l", ep, "--access-log", log, NULL };
+    server = h_start_tracked("sockit http --access-log", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(server, "serving", 5000), "sockit http did not start");
+    snprintf(args, sizeof(args), "-o /dev/null -A 'agent \"x\"' '%s/index.html'", base);
+    curl(args);
+    FILE *f = fopen(log, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    cr_expect(strncmp(text, "127.0.0.1 - - [", 15) == 0, "%s", text);
+    cr_expect(strstr(text, "] \"GET /index.html HTTP/1.1\" 200 15 \"-\" \"agent \\x22x\\x22\"\n") !=
+                  NULL,
+              "%s", text);
+}
