@@ -11,8 +11,12 @@
 # request from one more run under `perf stat -e raw_syscalls:sys_enter`. The table, the date,
 # the machine and the exact commands are appended to docs/benchmarks.md (unless --no-record).
 #
+# Then, unless --no-callgrind, the user-space instructions per request of sockit, nginx and
+# h2o: each under `valgrind --tool=callgrind --trace-children=yes`, counters reset and
+# dumped around a 3 s wrk run at 50 connections on the 1 KiB file.
+#
 # Usage: bench/http.sh [--quick] [--seconds N] [--runs N] [--conns "50 500"]
-#                      [--files "1k 1m"] [--no-record]
+#                      [--files "1k 1m"] [--no-callgrind] [--no-record]
 set -eu
 
 SECONDS_PER_RUN=5
@@ -20,9 +24,10 @@ RUNS=3
 CONNS="50 500"
 FILES="1k 1m"
 RECORD=1
+CALLGRIND=1
 usage() {
     echo "usage: $0 [--quick] [--seconds N] [--runs N] [--conns \"50 500\"] [--files \"1k 1m\"]" \
-        "[--no-record]" >&2
+        "[--no-callgrind] [--no-record]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -34,6 +39,7 @@ while [ $# -gt 0 ]; do
     --conns) CONNS=$2; shift ;;
     --files) FILES=$2; shift ;;
     --no-record) RECORD=0 ;;
+    --no-callgrind) CALLGRIND=0 ;;
     *) usage ;;
     esac
     shift
@@ -94,6 +100,7 @@ sed 's/OPEN_FILE_CACHE/open_file_cache max=1000 inactive=60s; open_file_cache_va
 
 cat >"$OUT/h2o.conf" <<EOF
 num-threads: 1
+user: root
 listen:
   host: 127.0.0.1
   port: $PORT
@@ -230,6 +237,50 @@ for file in $FILES; do
     done
 done
 
+# User-space instructions under callgrind of all the server's processes, from start to exit,
+# for a run of wrk (3 s, 50 connections) or, with "idle", for one request: "instructions
+# requests". (callgrind_control cannot reset a process that sleeps in a system call, as
+# nginx's master does, so the start-up cost is taken out by the idle run instead.)
+callgrind_total() {
+    rm -rf "$OUT/cg"
+    mkdir -p "$OUT/cg"
+    chmod 1777 "$OUT/cg" # nginx's and h2o's workers write theirs as another user
+    # shellcheck disable=SC2046
+    taskset -c $SERVER_CPU valgrind --tool=callgrind --trace-children=yes \
+        --callgrind-out-file="$OUT/cg/cg.%p" $(command_of "$1") >"$OUT/server.out" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 300); do
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/1k" && break
+        sleep 0.1
+    done
+    n=1
+    if [ "$2" = load ]; then
+        taskset -c $CLIENT_CPU wrk -t1 -c50 -d3s "http://127.0.0.1:$PORT/1k" >"$OUT/wrk-cg.out" 2>&1 || true
+        n=$(($(wrk_numbers "$OUT/wrk-cg.out" | cut -d' ' -f1) + 1))
+    fi
+    pkill -TERM -P "$server_pid" 2>/dev/null || true
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+    sleep 0.5 # the workers' dumps
+    cat "$OUT"/cg/cg.* 2>/dev/null | awk -v n="$n" '/^(summary|totals):/ { ir += $2 } END { printf "%.0f %d\n", ir, n }'
+}
+
+callgrind_run() {
+    idle=$(callgrind_total "$1" idle | cut -d' ' -f1)
+    busy_n=$(callgrind_total "$1" load)
+    echo "$busy_n" | awk -v i="$idle" '{ printf "%.0f\n", ($2 > 1 ? ($1 - i) / ($2 - 1) : 0) }'
+}
+
+if [ "$CALLGRIND" -eq 1 ] && command -v valgrind >/dev/null; then
+    printf '\n%-13s %18s\n' server "instr/req (1k, 50)" >>"$OUT/table"
+    for s in sockit-uring sockit-epoll nginx h2o; do
+        printf '%-13s %18s\n' "$s" "$(callgrind_run "$s")" >>"$OUT/table"
+        echo "bench: callgrind $s done" >&2
+    done
+fi
+
 cat "$OUT/table"
 [ "$RECORD" -eq 1 ] || exit 0
 {
@@ -244,7 +295,8 @@ cat "$OUT/table"
     printf '\nnginx.conf: 1 worker, sendfile on, tcp_nopush on, access_log off, keepalive_requests 1000000\n'
     printf '(nginx-ofc adds open_file_cache max=1000 inactive=60s); h2o: num-threads 1, file.send-compressed OFF.\n'
     printf 'cpu_us/req: utime+stime of all the server processes over the run / requests; calls/req:\n'
-    printf 'perf stat -e raw_syscalls:sys_enter over them in one more 2 s run.\n\n```\n'
+    printf 'perf stat -e raw_syscalls:sys_enter over them in one more 2 s run. instr/req: user-space\n'
+    printf 'instructions (callgrind, all the server processes) over a 3 s wrk run / its requests.\n\n```\n'
     cat "$OUT/table"
     printf '```\n'
 } >>docs/benchmarks.md

@@ -1,0 +1,77 @@
+/* Opening beneath the served root when the kernel has no openat2 (before Linux 5.6; valgrind
+ * does not know it either): a seccomp filter makes openat2 fail with ENOSYS, and the file
+ * server must fall back to a walk that still never leaves the root, refusing every symlink.
+ * Each Criterion test runs in its own process, so the filter ends with the test. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sockit/http_files.h"
+
+/* The library's internal opener (src/lib/proto/http/files_internal.h). */
+int sockit__files_openat(struct sockit_http_files *f, const char *name);
+
+static void refuse_openat2(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+    cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    cr_assert_eq(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), 0);
+}
+
+static int opened(struct sockit_http_files *f, const char *name)
+{
+    int fd = sockit__files_openat(f, name);
+
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0 ? 0 : fd;
+}
+
+Test(http_open, without_openat2_the_walk_stays_beneath_the_root)
+{
+    char root[] = "/tmp/sockit-open.XXXXXX", path[128];
+    struct sockit_http_files *f;
+
+    cr_assert_not_null(mkdtemp(root));
+    snprintf(path, sizeof(path), "%s/sub", root);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/sub/b.txt", root);
+    close(open(path, O_CREAT | O_WRONLY, 0644));
+    snprintf(path, sizeof(path), "%s/out", root);
+    cr_assert_eq(symlink("/etc", path), 0);
+    snprintf(path, sizeof(path), "%s/in", root);
+    cr_assert_eq(symlink("sub", path), 0);
+    cr_assert_eq(sockit_http_files_new(&f, &(struct sockit_http_files_options){ .root = root }), 0);
+    refuse_openat2();
+    cr_expect_eq(syscall(SYS_openat2, AT_FDCWD, ".", NULL, 0), -1, "the filter is on");
+    cr_expect_eq(opened(f, ""), 0, "the root");
+    cr_expect_eq(opened(f, "sub/b.txt"), 0);
+    cr_expect_eq(opened(f, "sub"), 0);
+    int out = opened(f, "out/passwd"), in = opened(f, "in/b.txt");
+    /* a symlink is refused: ELOOP, or ENOTDIR where a folder was wanted (both answer 404) */
+    cr_expect(out == -ELOOP || out == -ENOTDIR, "a symlink out of the root: %d", out);
+    cr_expect(in == -ELOOP || in == -ENOTDIR, "every symlink, in the walk: %d", in);
+    cr_expect_eq(opened(f, "out"), -ELOOP);
+    cr_expect_eq(opened(f, "nope"), -ENOENT);
+    cr_expect_eq(opened(f, "sub/b.txt/x"), -ENOTDIR);
+    sockit_http_files_free(f);
+    snprintf(path, sizeof(path), "rm -rf '%s'", root);
+    cr_expect_eq(system(path), 0);
+}
