@@ -69,13 +69,13 @@ static void handle(struct sockit__hconn *c, const struct sockit_http_request *r,
         c->state = HC_CLOSING;
 }
 
-/* A head that cannot be served: answer with CODE's status, then close. */
-static void refuse(struct sockit__hconn *c, int code, const struct sockit_io *io)
+/* A head that cannot be served (unreadable, or too slow): answer STATUS, then close. */
+static void refuse(struct sockit__hconn *c, int status, const struct sockit_io *io)
 {
     struct sockit_http_request none = { .minor = 1 };
     struct sockit__hreq q = { c, &none, io, false };
 
-    sockit__respond_status(&q, sockit_http_error_status(code), NULL);
+    sockit__respond_status(&q, status, NULL);
     c->state = HC_CLOSING;
 }
 
@@ -92,10 +92,7 @@ static bool head_too_slow(struct sockit__hconn *c, uint64_t now, const struct so
     }
     if (now - c->since <= c->f->o.header_timeout_ms * MS)
         return false;
-    struct sockit_http_request none = { .minor = 1 };
-    struct sockit__hreq q = { c, &none, io, false };
-    sockit__respond_status(&q, 408, NULL);
-    c->state = HC_CLOSING;
+    refuse(c, 408, io);
     return true;
 }
 
@@ -106,7 +103,7 @@ static long input_head(struct sockit__hconn *c, const uint8_t *data, size_t len,
     long n = sockit_http_parse_request((const char *)data, len, seen, &r);
 
     if (n < 0) {
-        refuse(c, (int)n, io);
+        refuse(c, sockit_http_error_status((int)n), io);
         return (long)len;
     }
     if (n == 0)
