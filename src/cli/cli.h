@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "sockit/endpoint.h"
+#include "sockit/loop.h"
 #include "sockit/socket.h"
 
 enum cli_exit {
@@ -46,6 +47,9 @@ int cli_listen_endpoint(const char *cmd, const char *text, struct sockit_endpoin
  * off TCP, SOCKIT_V6ONLY on a unix endpoint or an IPv4 address. Returns 0, or CLI_USAGE with a
  * message naming the option and why. For every command that takes --nodelay or --v6only. */
 int cli_sockopts_fit(const char *cmd, const struct sockit_endpoint *ep, unsigned flags);
+
+/* Parse --backend TEXT (uring, epoll, poll or auto) into *OUT: 0, or CLI_USAGE with a message. */
+int cli_backend(const char *cmd, const char *text, enum sockit_backend *out);
 
 struct option;
 typedef int cli_option_fn(int c, void *ctx);

@@ -187,10 +187,7 @@ static int parse_option(int c, void *ctx)
     case 't': return cli_number("bench", "--threads", optarg, 1, 256, &cfg->threads);
     case OPT_TIMEOUT: return cli_number("bench", "--timeout", optarg, 1, 3600000, &cfg->timeout_ms);
     case OPT_JSON: o->json = true; return 0;
-    case OPT_BACKEND:
-        if (sockit_backend_parse(optarg, &cfg->backend) < 0)
-            return cli_usage("bench", "--backend: '%s' is not uring, epoll, poll or auto", optarg);
-        return 0;
+    case OPT_BACKEND: return cli_backend("bench", optarg, &cfg->backend);
 
     case 'q': o->quiet = true; return 0;
     case 'R': cfg->reverse = true; return 0;

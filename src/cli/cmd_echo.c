@@ -70,13 +70,6 @@ enum {
     OPT_URING_BUFFERS
 };
 
-static int parse_backend(const char *text, enum sockit_backend *out)
-{
-    if (sockit_backend_parse(text, out) < 0)
-        return cli_usage("echo", "unknown backend '%s' (uring, epoll, poll or auto)", text);
-    return 0;
-}
-
 static int parse_uring_buffers(const char *text, enum sockit_uring_buffers *out)
 {
     if (sockit_uring_buffers_parse(text, out) < 0)
@@ -143,7 +136,7 @@ static int parse_option(int c, void *ctx)
     case 'w':
         *given |= GIVEN_WORKERS;
         return cli_number("echo", "--workers", optarg, 1, 256, &cfg->workers);
-    case 'B': return parse_backend(optarg, &cfg->loop.backend);
+    case 'B': return cli_backend("echo", optarg, &cfg->loop.backend);
     case OPT_URING_BUFFERS: return parse_uring_buffers(optarg, &cfg->loop.uring_buffers);
     case 'T': return cli_number("echo", "--threads", optarg, 1, 256, &cfg->threads);
     case 'i':

@@ -101,13 +101,6 @@ struct http_config {
     bool json, quiet;
 };
 
-static int parse_backend(const char *text, enum sockit_backend *out)
-{
-    if (sockit_backend_parse(text, out) < 0)
-        return cli_usage("http", "--backend: '%s' is not uring, epoll, poll or auto", text);
-    return 0;
-}
-
 static int parse_option(int c, void *ctx)
 {
     struct http_config *cfg = ctx;
@@ -136,7 +129,7 @@ static int parse_option(int c, void *ctx)
     case OPT_FOLLOW: cfg->files.follow_symlinks = true; return 0;
     case OPT_NO_LISTING: cfg->files.no_listing = true; return 0;
     case OPT_ACCESS_LOG: cfg->log_path = optarg; return 0;
-    case 'B': return parse_backend(optarg, &cfg->server.loop.backend);
+    case 'B': return cli_backend("http", optarg, &cfg->server.loop.backend);
     case OPT_JSON: cfg->json = true; return 0;
     case 'q': cfg->quiet = true; return 0;
     case OPT_TRACE:

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "sockit/error.h"
+#include "sockit/loop.h"
 
 int cli_fail(const char *op, const char *target, int err)
 {
@@ -184,4 +185,11 @@ void cli_json_string(FILE *f, const void *data, size_t len)
             fputc(c, f);
     }
     fputc('"', f);
+}
+
+int cli_backend(const char *cmd, const char *text, enum sockit_backend *out)
+{
+    if (sockit_backend_parse(text, out) < 0)
+        return cli_usage(cmd, "--backend: '%s' is not uring, epoll, poll or auto", text);
+    return 0;
 }
