@@ -7,32 +7,15 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../support/seccomp.h"
 #include "sockit/loop.h"
 
 #define WATCHES 1100 /* more than the ring's 1024 submission slots */
-
-/* From now on, io_uring_enter fails with EAGAIN in this process; every other call is let be. */
-static void refuse_io_uring_enter(void)
-{
-    struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EAGAIN & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
-
-    cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-    cr_assert_eq(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), 0);
-}
 
 static void never(struct sockit_loop *loop, int fd, unsigned events, void *data)
 {
@@ -53,7 +36,7 @@ Test(loop_uring, a_refused_submission_fails_the_loop_not_the_process, .timeout =
         cr_skip_test("io_uring is not available here");
     for (int i = 0; i < WATCHES; i++)
         cr_assert_geq(fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), 0);
-    refuse_io_uring_enter();
+    h_fail_syscall(__NR_io_uring_enter, EAGAIN);
     for (int i = 0; i < WATCHES && !first_err; i++) {
         int rc = sockit_loop_watch(loop, fds[i], SOCKIT_EV_READ, never, NULL);
         if (rc < 0)

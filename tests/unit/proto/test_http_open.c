@@ -6,34 +6,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../support/seccomp.h"
 #include "sockit/http_files.h"
 
 /* The library's internal opener (src/lib/proto/http/files_internal.h). */
 int sockit__files_openat(struct sockit_http_files *f, const char *name);
-
-static void refuse_openat2(void)
-{
-    struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
-
-    cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-    cr_assert_eq(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), 0);
-}
 
 static int opened(struct sockit_http_files *f, const char *name)
 {
@@ -59,7 +43,7 @@ Test(http_open, without_openat2_the_walk_stays_beneath_the_root)
     snprintf(path, sizeof(path), "%s/in", root);
     cr_assert_eq(symlink("sub", path), 0);
     cr_assert_eq(sockit_http_files_new(&f, &(struct sockit_http_files_options){ .root = root }), 0);
-    refuse_openat2();
+    h_fail_syscall(SYS_openat2, ENOSYS);
     cr_expect_eq(syscall(SYS_openat2, AT_FDCWD, ".", NULL, 0), -1, "the filter is on");
     cr_expect_eq(opened(f, ""), 0, "the root");
     cr_expect_eq(opened(f, "sub/b.txt"), 0);
