@@ -486,3 +486,15 @@ long h_cpu_ms(pid_t pid)
         return -1;
     return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
+
+ssize_t h_ping(int fd)
+{
+    char buf[8];
+
+    if (send(fd, "ping", 4, MSG_NOSIGNAL) != 4)
+        return -errno;
+    ssize_t n = h_read_within(fd, 3000, buf, sizeof(buf));
+    if (n == 4)
+        cr_expect_eq(memcmp(buf, "ping", 4), 0, "the echo");
+    return n;
+}

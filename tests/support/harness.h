@@ -129,6 +129,10 @@ int h_read_exact(int fd, void *buf, size_t len);
  * byte count, 0 at end of stream, or -errno (-ETIMEDOUT: nothing happened in time). */
 ssize_t h_read_within(int fd, int ms, void *buf, size_t cap);
 
+/* Send "ping" on FD and read the answer within 3 s: 4 when echoed (the bytes checked), 0 or
+ * -errno when the server closed, -ETIMEDOUT when nothing came. */
+ssize_t h_ping(int fd);
+
 /* Fill BUF with LEN reproducible pseudo-random bytes from SEED. */
 void h_fill(void *buf, size_t len, unsigned seed);
 

@@ -193,20 +193,6 @@ static int client(int port, int type)
     return fd;
 }
 
-/* Send "ping" and read the answer: 4 when echoed, 0 or -errno when the server closed,
- * -ETIMEDOUT when nothing came within 3 s. */
-static ssize_t ping(int fd)
-{
-    char buf[8];
-
-    if (send(fd, "ping", 4, MSG_NOSIGNAL) != 4)
-        return -errno;
-    ssize_t n = h_read_within(fd, 3000, buf, sizeof(buf));
-    if (n == 4)
-        cr_expect_eq(memcmp(buf, "ping", 4), 0, "the echo");
-    return n;
-}
-
 static const enum sockit_classic_model models[] = { SOCKIT_CLASSIC_ITERATIVE, SOCKIT_CLASSIC_FORK,
                                                     SOCKIT_CLASSIC_THREAD };
 static const char *const names[] = { "iterative", "fork", "thread" };
@@ -221,7 +207,7 @@ static void serves_until_max_served(enum sockit_classic_model model)
     start(r, model, "tcp://127.0.0.1:1");
     for (int i = 0; i < 3; i++) {
         int fd = client(r->port, SOCK_STREAM);
-        cr_expect_eq(ping(fd), 4, "%s: client %d echoed", names[model], i);
+        cr_expect_eq(h_ping(fd), 4, "%s: client %d echoed", names[model], i);
         close(fd);
     }
     cr_assert(ended_within(r, 3000), "%s: the run should end after 3 clients", names[model]);
@@ -253,19 +239,19 @@ static void over_the_cap_is_closed_at_once(enum sockit_classic_model model)
 
     start(r, model, "tcp://127.0.0.1:1");
     int held = client(r->port, SOCK_STREAM);
-    cr_assert_eq(ping(held), 4, "the first client");
+    cr_assert_eq(h_ping(held), 4, "the first client");
     int over = client(r->port, SOCK_STREAM);
     char c;
     ssize_t n = h_read_within(over, 2000, &c, 1);
     cr_expect(n == 0 || n == -ECONNRESET, "the client over the cap: %zd, expected end of stream",
               n);
-    cr_expect_eq(ping(held), 4, "the first client after the second was turned away");
+    cr_expect_eq(h_ping(held), 4, "the first client after the second was turned away");
     close(over);
     close(held);
     ssize_t again = -1;
     for (int i = 0; i < 40 && again != 4; i++) { /* the first's end reaches the books soon */
         int next = client(r->port, SOCK_STREAM);
-        again = ping(next);
+        again = h_ping(next);
         close(next);
         if (again != 4)
             h_sleep_ms(50);
@@ -297,7 +283,7 @@ Test(classic, stop_fd_ends_the_run_and_its_sessions)
 
         start(r, models[m], "tcp://127.0.0.1:1");
         int fd = client(r->port, SOCK_STREAM);
-        cr_assert_eq(ping(fd), 4, "%s: echoed", names[m]);
+        cr_assert_eq(h_ping(fd), 4, "%s: echoed", names[m]);
         stop(r);
         cr_expect_eq(atomic_load(&r->rc), 0, "%s: rc", names[m]);
         ssize_t n = h_read_within(fd, 2000, &c, 1);
@@ -340,7 +326,7 @@ Test(classic, datagram_workers_count_together_to_max_served)
         start(r, models[m], "udp://127.0.0.1:1");
         int fd = client(r->port, SOCK_DGRAM);
         for (int i = 0; i < 5; i++)
-            cr_expect_eq(ping(fd), 4, "%s: datagram %d answered", names[m], i);
+            cr_expect_eq(h_ping(fd), 4, "%s: datagram %d answered", names[m], i);
         close(fd);
         cr_assert(ended_within(r, 3000), "%s: the run should end after 5 datagrams", names[m]);
         cr_expect_eq(atomic_load(&r->rc), 0);
@@ -356,7 +342,7 @@ Test(classic, a_failing_datagram_callback_ends_the_run_with_its_error)
 
         start(r, models[m], "udp://127.0.0.1:1");
         int fd = client(r->port, SOCK_DGRAM);
-        cr_expect_eq(ping(fd), 4, "%s: answered before failing", names[m]);
+        cr_expect_eq(h_ping(fd), 4, "%s: answered before failing", names[m]);
         close(fd);
         cr_assert(ended_within(r, 3000), "%s: the run should end", names[m]);
         cr_expect_eq(atomic_load(&r->rc), -EPROTO, "%s: rc %d", names[m], atomic_load(&r->rc));

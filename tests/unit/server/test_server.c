@@ -152,18 +152,6 @@ static int tcp_client(int port)
     return fd;
 }
 
-/* Send "ping" and read the answer: 4 when echoed, 0 or -errno when the server closed. */
-static ssize_t ping(int fd)
-{
-    char buf[8];
-    if (send(fd, "ping", 4, MSG_NOSIGNAL) != 4)
-        return -errno;
-    ssize_t n = h_read_within(fd, 3000, buf, sizeof(buf));
-    if (n == 4)
-        cr_expect_eq(memcmp(buf, "ping", 4), 0, "the echo");
-    return n;
-}
-
 static struct sockit_server_stats stats(struct sockit_server *srv)
 {
     struct sockit_server_stats st;
@@ -206,7 +194,7 @@ LOOP_TEST(server_serves_clients_on_every_thread)
     for (int i = 0; i < N; i++)
         fds[i] = tcp_client(port);
     for (int i = 0; i < N; i++)
-        cr_expect_eq(ping(fds[i]), 4, "client %d was not served", i);
+        cr_expect_eq(h_ping(fds[i]), 4, "client %d was not served", i);
     struct sockit_server_stats st = stats(srv);
     cr_expect_eq(st.accepted, N);
     cr_expect_eq(st.live, N);
@@ -237,7 +225,7 @@ LOOP_TEST(max_clients_is_one_cap_over_all_threads)
         fds[i] = tcp_client(port);
     cr_assert(WITHIN(3000, stats(srv).accepted + stats(srv).rejected == N), "not all handled");
     for (int i = 0; i < N; i++) {
-        ssize_t n = ping(fds[i]);
+        ssize_t n = h_ping(fds[i]);
         if (n == 4)
             served++, kept = i;
         else if (n == 0 || n == -ECONNRESET || n == -EPIPE)
@@ -255,7 +243,7 @@ LOOP_TEST(max_clients_is_one_cap_over_all_threads)
     close(fds[kept]);
     cr_expect(WITHIN(3000, stats(srv).live == CAP - 1));
     int next = tcp_client(port);
-    cr_expect_eq(ping(next), 4, "a client after one left is served");
+    cr_expect_eq(h_ping(next), 4, "a client after one left is served");
     close(next);
     for (int i = 0; i < N; i++)
         if (i != kept)
@@ -272,7 +260,7 @@ LOOP_TEST(client_over_the_cap_is_closed_at_once)
     int port = port_of(srv), a = tcp_client(port);
     char buf[4];
 
-    cr_assert_eq(ping(a), 4);
+    cr_assert_eq(h_ping(a), 4);
     uint64_t t0 = mono_ns();
     int b = tcp_client(port); /* sends nothing: it is told all the same */
     ssize_t n = h_read_within(b, 3000, buf, sizeof(buf));
@@ -280,7 +268,7 @@ LOOP_TEST(client_over_the_cap_is_closed_at_once)
     cr_expect(n == 0 || n == -ECONNRESET, "the client over the cap: read %zd", n);
     cr_expect_lt(ms, 1000, "closed after %lu ms", (unsigned long)ms);
     cr_expect_eq(stats(srv).rejected, 1);
-    cr_expect_eq(ping(a), 4, "the client under the cap is still served");
+    cr_expect_eq(h_ping(a), 4, "the client under the cap is still served");
     close(a);
     close(b);
     stop_and_free(srv);
@@ -299,14 +287,14 @@ LOOP_TEST(idle_timeout_closes_a_quiet_client_and_spares_a_busy_one)
     char buf[4];
 
     for (int i = 0; i < 10; i++) { /* never quiet for 200 ms */
-        cr_assert_eq(ping(busy), 4, "busy client, round %d", i);
+        cr_assert_eq(h_ping(busy), 4, "busy client, round %d", i);
         usleep(50000);
     }
     ssize_t n = h_read_within(quiet, 2000, buf, sizeof(buf));
     uint64_t ms = (mono_ns() - t0) / MS;
     cr_expect_eq(n, 0, "the quiet client sees the end of the stream (read %zd)", n);
     cr_expect(ms >= 190 && ms < 2000, "closed after %lu ms, idle_ms 200", (unsigned long)ms);
-    cr_expect_eq(ping(busy), 4, "the busy client is still served");
+    cr_expect_eq(h_ping(busy), 4, "the busy client is still served");
     cr_expect(WITHIN(1000, atomic_load(&x.closed_idle) == 1), "on_close(-SOCKIT_EIDLE)");
     cr_expect_eq(stats(srv).idled_out, 1);
     close(quiet);
@@ -332,7 +320,7 @@ LOOP_TEST(stop_from_another_thread_closes_the_clients)
     pthread_t tid;
     char buf[4];
 
-    cr_assert_eq(ping(fd), 4);
+    cr_assert_eq(h_ping(fd), 4);
     cr_assert_eq(pthread_create(&tid, NULL, stop_later, srv), 0);
     cr_expect_eq(sockit_server_wait(srv), 0);
     pthread_join(tid, NULL);
@@ -351,7 +339,7 @@ LOOP_TEST(sigterm_stops_a_server_that_handles_signals)
     struct sockit_server *srv = start(&x, &o, &echo_handler);
     int fd = tcp_client(port_of(srv));
 
-    cr_assert_eq(ping(fd), 4); /* on_open told us the loop thread */
+    cr_assert_eq(h_ping(fd), 4); /* on_open told us the loop thread */
     /* To that thread: the test runner has a thread of its own that does not block SIGTERM,
      * so a signal to the whole process could end up there and kill the test. */
     cr_assert_eq(syscall(SYS_tgkill, getpid(), atomic_load(&x.tid0), SIGTERM), 0);
@@ -371,7 +359,7 @@ LOOP_TEST(server_stops_by_itself_after_max_served_clients)
 
     for (int i = 0; i < 3; i++) {
         int fd = tcp_client(port);
-        cr_expect_eq(ping(fd), 4, "client %d", i);
+        cr_expect_eq(h_ping(fd), 4, "client %d", i);
         close(fd);
     }
     cr_expect_eq(sockit_server_wait(srv), 0); /* no stop: the third client's close ends it */
@@ -390,7 +378,7 @@ LOOP_TEST(port_is_free_right_after_the_server_stops)
         struct sockit_server *srv = start(&x, &o, &echo_handler);
         int port = port_of(srv), fd = tcp_client(port), one = 1;
 
-        cr_assert_eq(ping(fd), 4);
+        cr_assert_eq(h_ping(fd), 4);
         close(fd);
         stop_and_wait(srv);
         struct sockaddr_in a = loopback(port);
@@ -473,7 +461,7 @@ LOOP_TEST(engine_per_client)
     for (int i = 0; i < 5; i++)
         fds[i] = tcp_client(port);
     for (int i = 0; i < 5; i++)
-        cr_expect_eq(ping(fds[i]), 4, "client %d through the engine", i);
+        cr_expect_eq(h_ping(fds[i]), 4, "client %d through the engine", i);
     for (int i = 0; i < 5; i++)
         close(fds[i]); /* no input_end: the conn closes */
     cr_expect(WITHIN(3000, atomic_load(&x.closed_ok) == 5), "closed() once per client: %d",
