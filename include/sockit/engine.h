@@ -35,6 +35,9 @@ struct sockit_io {
     int (*send_file)(void *ctx, struct sockit_shared *file, uint64_t off, uint64_t len);
     void (*read_pause)(void *ctx, int pause); /* 1: no input until called with 0 */
     void (*finish)(void *ctx);                /* close once the output is sent */
+    /* Call the engine's timeout at loop time WHEN (ns, NOW's clock), even if no byte comes;
+     * 0 cancels. One per connection: a new deadline replaces the old. */
+    void (*deadline)(void *ctx, uint64_t when);
     void *ctx;
 };
 
@@ -54,6 +57,10 @@ struct sockit_engine_ops {
     int (*input_end)(void *eng, uint64_t now, const struct sockit_io *io);
     /* The connection is gone (ERR 0, or -errno / -SOCKIT_E*): free ENG here. */
     void (*closed)(void *eng, int err);
+    /* The deadline the engine set with io->deadline has come (NOW >= it). Write, finish or
+     * set a new deadline; return 0, or < 0 to close now with that error. May be NULL for an
+     * engine that sets no deadline. */
+    int (*timeout)(void *eng, uint64_t now, const struct sockit_io *io);
 };
 
 struct sockit_conn_limits {

@@ -24,6 +24,7 @@ struct sockit_conn {
     int err;     /* why the conn closed itself, for ops->closed */
     bool dead;   /* closed while a resume was queued: that call frees it */
     struct sockit_defer resume;
+    struct sockit_timer deadline; /* the engine's io->deadline */
 };
 
 static void fail(struct sockit_conn *c, int err)
@@ -68,6 +69,27 @@ static void io_read_pause(void *ctx, int pause)
 static void io_finish(void *ctx)
 {
     sockit_stream_close_after_flush(((struct sockit_conn *)ctx)->s);
+}
+
+static void io_deadline(void *ctx, uint64_t when)
+{
+    struct sockit_conn *c = ctx;
+    uint64_t now = sockit_loop_now(c->loop);
+
+    if (!when)
+        sockit_timer_stop(c->loop, &c->deadline);
+    else if (sockit_timer_start(c->loop, &c->deadline, when > now ? when - now : 0, 0) < 0)
+        fail(c, -ENOMEM); /* a deadline that cannot be kept must not leave the conn open */
+}
+
+static void on_deadline(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
+{
+    struct sockit_conn *c = data;
+    int rc;
+
+    (void)timer;
+    if (c->ops->timeout && (rc = c->ops->timeout(c->eng, sockit_loop_now(loop), &c->io)) < 0)
+        fail(c, rc);
 }
 
 /* Offer DATA to the engine until it has consumed all, wants more, pauses or fails; its first
@@ -180,6 +202,7 @@ static void on_close(struct sockit_stream *s, int err, void *ud)
     struct sockit_conn *c = ud;
 
     (void)s;
+    sockit_timer_stop(c->loop, &c->deadline);
     c->ops->closed(c->eng, c->err ? c->err : err);
     sockit_buf_free(&c->in);
     if (c->resume.queued)
@@ -201,8 +224,14 @@ int sockit_conn_open(struct sockit_loop *loop, int fd, const struct sockit_engin
         return -ENOMEM;
     }
     *c = (struct sockit_conn){ .loop = loop, .ops = ops, .eng = eng };
-    c->io =
-        (struct sockit_io){ io_writev, io_write_shared, io_send_file, io_read_pause, io_finish, c };
+    c->io = (struct sockit_io){ .writev = io_writev,
+                                .write_shared = io_write_shared,
+                                .send_file = io_send_file,
+                                .read_pause = io_read_pause,
+                                .finish = io_finish,
+                                .deadline = io_deadline,
+                                .ctx = c };
+    sockit_timer_init(&c->deadline, on_deadline, c);
     c->max_input = limits && limits->max_input ? limits->max_input : DEFAULT_MAX_INPUT;
     sockit_buf_init(&c->in, SIZE_MAX);
     err = sockit_stream_open(loop, fd, &conn_ops, c, limits ? &limits->stream : NULL, &c->s);

@@ -150,6 +150,14 @@ static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)
     return 0;
 }
 
+static int engine_timeout(void *eng, uint64_t now, const struct sockit_io *io)
+{
+    struct sockit__client *c = eng;
+    const struct sockit_engine_ops *ops = c->t->srv->h.engine;
+
+    return ops->timeout ? ops->timeout(c->ud, now, io) : 0;
+}
+
 static void engine_closed(void *eng, int err)
 {
     struct sockit__client *c = eng;
@@ -164,6 +172,7 @@ static void engine_closed(void *eng, int err)
 static const struct sockit_engine_ops engine_ops = {
     .input = engine_input,
     .input_end = engine_input_end,
+    .timeout = engine_timeout,
     .closed = engine_closed,
 };
 

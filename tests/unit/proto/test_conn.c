@@ -1,7 +1,8 @@
 /* Unit tests for the engine adapter (sockit/engine.h) on every backend: a toy line engine
  * (answers each "\n"-terminated line with its length) behind sockit_conn, the peer the test's
  * own end of a socketpair. Lines split across reads, many in one read, a line over the input
- * limit, an engine error, pausing and resuming input, and output after the peer's end. */
+ * limit, an engine error, pausing and resuming input, output after the peer's end, and the
+ * engine's deadline (io->deadline, ops->timeout). */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "../loop/backends.h"
+#include "sockit/clock.h"
 #include "sockit/engine.h"
 
 struct lines {
@@ -22,6 +24,10 @@ struct lines {
     size_t scanned;  /* bytes the engine looked at for a newline, over all calls */
     int pause_after; /* pause input after this many lines (0: never) */
     bool fail_on_bang;
+    uint64_t deadline_ns; /* each partial line sets the deadline this far on (0: none) */
+    int timeout_rc;       /* what the timeout returns */
+    int timeouts;         /* how often it was called */
+    bool keep_open;       /* the peer does not end its side after the text */
     struct sockit_timer resume;
     struct sockit_timer feeder;
     const char *text; /* what the peer sends, STEP bytes at a time */
@@ -37,14 +43,18 @@ static long lines_input(void *eng, const uint8_t *data, size_t len, size_t seen,
     const uint8_t *nl;
     char reply[32];
 
-    (void)now;
     cr_assert_leq(seen, len);
     nl = memchr(data + seen, '\n', len - seen); /* what was offered before had none */
     l->scanned += len - seen;
     if (l->fail_on_bang && data[0] == '!')
         return -EPROTO;
-    if (!nl)
+    if (!nl) {
+        if (l->deadline_ns) /* a new deadline replaces the one before */
+            io->deadline(io->ctx, now + l->deadline_ns);
         return 0;
+    }
+    if (l->deadline_ns)
+        io->deadline(io->ctx, 0);
     int n = snprintf(reply, sizeof(reply), "%zu;", (size_t)(nl - data));
     struct iovec iov[2] = { { reply, (size_t)n - 1 }, { ";", 1 } }; /* a gather write */
     cr_assert_eq(io->writev(io->ctx, iov, 2), 0);
@@ -73,7 +83,26 @@ static void lines_closed(void *eng, int err)
     l->closed_err = err;
 }
 
-static const struct sockit_engine_ops lines_ops = { lines_input, lines_end, lines_closed };
+/* The deadline of a partial line came: say so, then close as the test asks. */
+static int lines_timeout(void *eng, uint64_t now, const struct sockit_io *io)
+{
+    struct lines *l = eng;
+
+    (void)now;
+    l->timeouts++;
+    cr_assert_eq(io->writev(io->ctx, &(struct iovec){ "late", 4 }, 1), 0);
+    if (l->timeout_rc < 0)
+        return l->timeout_rc;
+    io->finish(io->ctx);
+    return 0;
+}
+
+static const struct sockit_engine_ops lines_ops = {
+    .input = lines_input,
+    .input_end = lines_end,
+    .closed = lines_closed,
+    .timeout = lines_timeout,
+};
 
 static void on_resume(struct sockit_loop *loop, struct sockit_timer *t, void *data)
 {
@@ -119,7 +148,8 @@ static void feed_tick(struct sockit_loop *loop, struct sockit_timer *t, void *da
     cr_assert_eq(write(l->peer, l->text + l->text_off, n), (ssize_t)n);
     l->text_off += n;
     if (l->text_off == l->text_len) {
-        shutdown(l->peer, SHUT_WR);
+        if (!l->keep_open)
+            shutdown(l->peer, SHUT_WR);
         sockit_timer_stop(loop, t);
     }
 }
@@ -208,4 +238,55 @@ LOOP_TEST(conn_paused_engine_gets_the_rest_in_order_after_resume)
     finish(&l);
     cr_expect_str_eq(l.got, "1;2;3;4;end");
     cr_expect_eq(l.closed_err, 0);
+}
+
+/* A partial line and then silence: the deadline fires with no input, the engine answers and
+ * finishes, and the conn closes cleanly once that answer is out. */
+LOOP_TEST(conn_deadline_fires_when_the_peer_goes_quiet)
+{
+    struct lines l;
+
+    setup(&l, 0);
+    l.deadline_ns = 30 * MS;
+    l.keep_open = true;
+    uint64_t t0 = sockit_clock_ns();
+    peer_send_all(&l, "no newline", 64);
+    finish(&l);
+    cr_expect_str_eq(l.got, "late");
+    cr_expect_eq(l.timeouts, 1);
+    cr_expect_eq(l.closed_err, 0, "closed with %d", l.closed_err);
+    cr_expect_geq(sockit_clock_ns() - t0, 30 * MS, "the deadline fired early");
+}
+
+/* An error from the timeout closes the conn with it. */
+LOOP_TEST(conn_timeout_error_closes_with_it)
+{
+    struct lines l;
+
+    setup(&l, 0);
+    l.deadline_ns = 10 * MS;
+    l.timeout_rc = -ETIMEDOUT;
+    l.keep_open = true;
+    peer_send_all(&l, "x", 64);
+    finish(&l);
+    cr_expect_eq(l.timeouts, 1);
+    cr_expect_eq(l.closed_err, -ETIMEDOUT, "closed with %d", l.closed_err);
+}
+
+/* A line trickling in a byte a millisecond for 40 ms, each byte moving a 10 ms deadline on:
+ * the first deadline is long gone when the line ends, yet no timeout fires (a new deadline
+ * replaces the old), and the line's end cancels the last one. */
+LOOP_TEST(conn_new_deadline_replaces_the_old_and_zero_cancels)
+{
+    struct lines l;
+    char line[42];
+
+    setup(&l, 0);
+    l.deadline_ns = 10 * MS;
+    memset(line, 'x', 40);
+    memcpy(line + 40, "\n", 2);
+    peer_send_all(&l, line, 1);
+    finish(&l);
+    cr_expect_str_eq(l.got, "40;end");
+    cr_expect_eq(l.timeouts, 0, "%d timeouts", l.timeouts);
 }

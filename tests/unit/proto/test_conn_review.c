@@ -123,7 +123,7 @@ static void run_bulk(struct bulk *b, const struct sockit_engine_ops *ops)
  * end of stream, as when the engine calls finish. */
 LOOP_TEST(conn_without_input_end_sends_what_was_written_before_closing)
 {
-    static const struct sockit_engine_ops ops = { bulk_input, NULL, bulk_closed };
+    static const struct sockit_engine_ops ops = { .input = bulk_input, .closed = bulk_closed };
     struct bulk b = { 0 };
 
     run_bulk(&b, &ops);
@@ -139,7 +139,9 @@ LOOP_TEST(conn_without_input_end_sends_what_was_written_before_closing)
  * (design.md: "with its own error if it ended the connection"), as for input(). */
 LOOP_TEST(conn_input_end_error_reaches_closed)
 {
-    static const struct sockit_engine_ops ops = { bulk_input, bulk_end, bulk_closed };
+    static const struct sockit_engine_ops ops = { .input = bulk_input,
+                                                  .input_end = bulk_end,
+                                                  .closed = bulk_closed };
     struct bulk b = { .end_result = -EPROTO };
 
     run_bulk(&b, &ops);
@@ -152,7 +154,9 @@ LOOP_TEST(conn_input_end_error_reaches_closed)
  * conn stays until closed (here by the loop's end). */
 LOOP_TEST(conn_input_end_zero_stays_open_for_output)
 {
-    static const struct sockit_engine_ops ops = { bulk_input, bulk_end, bulk_closed };
+    static const struct sockit_engine_ops ops = { .input = bulk_input,
+                                                  .input_end = bulk_end,
+                                                  .closed = bulk_closed };
     struct bulk b = { .end_result = 0, .stays_open = true };
 
     run_bulk(&b, &ops);
@@ -235,7 +239,7 @@ static void run_until_answered(struct liner *l, int n)
  * read, for as long as it stays open. */
 LOOP_TEST(conn_idle_after_a_long_line_holds_no_input_buffer)
 {
-    static const struct sockit_engine_ops ops = { liner_input, NULL, liner_closed };
+    static const struct sockit_engine_ops ops = { .input = liner_input, .closed = liner_closed };
     static char part[60000];
     struct liner l = { .loop = new_loop() };
     struct sockit_conn *c;

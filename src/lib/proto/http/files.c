@@ -83,14 +83,18 @@ static void refuse(struct sockit__hconn *c, int status, const struct sockit_io *
 
 #define MS 1000000ull
 
-/* A head still incomplete header_timeout after its first byte: 408, close (slowloris). */
+/* A head still incomplete header_timeout after its first byte: 408, close (slowloris). The
+ * deadline set with the first byte checks again when the client sends nothing more. */
 static bool head_too_slow(struct sockit__hconn *c, uint64_t now, const struct sockit_io *io)
 {
+    uint64_t limit = c->f->o.header_timeout_ms * MS;
+
     if (!c->since) {
         c->since = now;
+        io->deadline(io->ctx, now + limit);
         return false;
     }
-    if (now - c->since <= c->f->o.header_timeout_ms * MS)
+    if (now - c->since < limit)
         return false;
     refuse(c, 408, io);
     return true;
@@ -108,11 +112,15 @@ static long input_head(struct sockit__hconn *c, const uint8_t *data, size_t len,
     }
     if (n == 0)
         return head_too_slow(c, now, io) ? (long)len : 0;
-    c->since = 0;
+    if (c->since) { /* the head came in pieces: its deadline is over */
+        c->since = 0;
+        io->deadline(io->ctx, 0);
+    }
     handle(c, &r, io);
     if (c->state == HC_BODY || c->state == HC_CHUNKED) {
         c->since = now;
         c->body_got = 0;
+        io->deadline(io->ctx, now + c->f->o.body_timeout_ms * MS);
     }
     return n;
 }
@@ -126,14 +134,22 @@ static bool body_too_slow(struct sockit__hconn *c, uint64_t now, size_t n)
     return ms > c->f->o.body_timeout_ms && c->body_got * 1000 / ms < c->f->o.min_body_rate;
 }
 
-static long input_body(struct sockit__hconn *c, size_t len, uint64_t now)
+/* The body was read or discarded whole: back to heads, without the body's deadline. */
+static void body_done(struct sockit__hconn *c, const struct sockit_io *io)
+{
+    c->state = HC_HEAD;
+    c->since = 0;
+    io->deadline(io->ctx, 0);
+}
+
+static long input_body(struct sockit__hconn *c, size_t len, uint64_t now,
+                       const struct sockit_io *io)
 {
     size_t n = len < c->body_left ? len : (size_t)c->body_left;
 
     c->body_left -= n;
     if (c->body_left == 0) {
-        c->state = HC_HEAD;
-        c->since = 0;
+        body_done(c, io);
     } else if (body_too_slow(c, now, n)) {
         c->state = HC_CLOSING;
     }
@@ -152,12 +168,19 @@ static long input_chunked(struct sockit__hconn *c, const uint8_t *data, size_t l
         return (long)len;
     }
     if (c->chunked.done) {
-        c->state = HC_HEAD;
-        c->since = 0;
+        body_done(c, io);
     } else if (body_too_slow(c, now, (size_t)n)) {
         c->state = HC_CLOSING;
     }
     return n;
+}
+
+/* The last answer is written: no more input, close once it is sent. */
+static void closing(const struct sockit_io *io)
+{
+    io->deadline(io->ctx, 0);
+    io->read_pause(io->ctx, 1);
+    io->finish(io->ctx);
 }
 
 static long engine_input(void *eng, const uint8_t *data, size_t len, size_t seen, uint64_t now,
@@ -168,15 +191,37 @@ static long engine_input(void *eng, const uint8_t *data, size_t len, size_t seen
 
     switch (c->state) {
     case HC_HEAD: n = input_head(c, data, len, seen, now, io); break;
-    case HC_BODY: n = input_body(c, len, now); break;
+    case HC_BODY: n = input_body(c, len, now, io); break;
     case HC_CHUNKED: n = input_chunked(c, data, len, now, io); break;
     case HC_CLOSING: n = (long)len; break; /* after the last answer: ignored */
     }
-    if (c->state == HC_CLOSING) {
-        io->read_pause(io->ctx, 1);
-        io->finish(io->ctx);
-    }
+    if (c->state == HC_CLOSING)
+        closing(io);
     return n;
+}
+
+/* The deadline of a head or body under way came with no input: a head is answered 408; a
+ * body slower than min_body_rate is closed, a faster one is checked again in a second. */
+static int engine_timeout(void *eng, uint64_t now, const struct sockit_io *io)
+{
+    struct sockit__hconn *c = eng;
+
+    if (!c->since)
+        return 0;
+    if (c->state == HC_HEAD) {
+        if (head_too_slow(c, now, io))
+            closing(io);
+        else
+            io->deadline(io->ctx, c->since + c->f->o.header_timeout_ms * MS);
+    } else if (c->state == HC_BODY || c->state == HC_CHUNKED) {
+        if (body_too_slow(c, now, 0)) {
+            c->state = HC_CLOSING;
+            closing(io);
+        } else {
+            io->deadline(io->ctx, now + 1000 * MS);
+        }
+    }
+    return 0;
 }
 
 /* The client ended its side: answer nothing more, close once the answers are sent. */
@@ -201,6 +246,7 @@ static const struct sockit_engine_ops files_engine = {
     .input = engine_input,
     .input_end = engine_input_end,
     .closed = engine_closed,
+    .timeout = engine_timeout,
 };
 
 static void *on_open(const struct sockit_server_client *client, void *ud)
