@@ -52,11 +52,12 @@ struct sockit_http_files_options {
                                one write; larger ones with sendfile. 0: 16 KiB; at most
                                64 KiB (kept in each thread's cache of 1024 open files) */
     /* A request head must be whole this long after its first byte arrived, or the
-     * connection is answered 408 and closed (slowloris). 0: 10 s. Silence is the server
-     * layer's idle_ms. */
+     * connection is answered 408 and closed (slowloris), whether more bytes come or none.
+     * 0: 10 s. Silence between requests is the server layer's idle_ms. */
     uint64_t header_timeout_ms;
     /* A request body (discarded) slower than min_body_rate bytes/s once this long has passed
-     * since its first byte closes the connection. 0: 10 s and 1024 B/s. */
+     * since its head closes the connection; checked on input and each second after, so a
+     * body that stops altogether is closed too. 0: 10 s and 1024 B/s. */
     uint64_t body_timeout_ms;
     uint64_t min_body_rate;
     /* Called once per answered request, on the connection's loop thread (so from several

@@ -36,6 +36,9 @@ static const char http_help[] =
     "      --header-timeout SEC  a request head not whole SEC seconds after its first byte\n"
     "                          is answered 408 and the connection closed (default 10):\n"
     "                          slow clients cannot hold connections (slowloris)\n"
+    "      --body-timeout SEC  a request body (read and discarded) still arriving SEC\n"
+    "                          seconds after its head, at under 1 KiB/s, closes the\n"
+    "                          connection (default 10)\n"
     "      --hidden            serve names starting with '.' (default: 404)\n"
     "      --follow-symlinks   follow symlinks that lead out of DIR (default: 404)\n"
     "      --no-listing        a folder without index.html is 403, not a listing\n"
@@ -61,6 +64,7 @@ static const char http_help[] =
 enum {
     OPT_MAX_CLIENTS = 256,
     OPT_HEADER_TIMEOUT,
+    OPT_BODY_TIMEOUT,
     OPT_HIDDEN,
     OPT_FOLLOW,
     OPT_NO_LISTING,
@@ -75,6 +79,7 @@ static const struct option http_options[] = {
     { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
     { "idle-timeout", required_argument, NULL, 'i' },
     { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+    { "body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT },
     { "hidden", no_argument, NULL, OPT_HIDDEN },
     { "follow-symlinks", no_argument, NULL, OPT_FOLLOW },
     { "no-listing", no_argument, NULL, OPT_NO_LISTING },
@@ -124,6 +129,10 @@ static int parse_option(int c, void *ctx)
     case OPT_HEADER_TIMEOUT:
         if (!(err = cli_number("http", "--header-timeout", optarg, 1, 3600, &n)))
             cfg->files.header_timeout_ms = n * 1000;
+        return err;
+    case OPT_BODY_TIMEOUT:
+        if (!(err = cli_number("http", "--body-timeout", optarg, 1, 3600, &n)))
+            cfg->files.body_timeout_ms = n * 1000;
         return err;
     case OPT_HIDDEN: cfg->files.hidden = true; return 0;
     case OPT_FOLLOW: cfg->files.follow_symlinks = true; return 0;

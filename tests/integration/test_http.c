@@ -408,6 +408,32 @@ Test(http, slowloris_connections_neither_delay_others_nor_stay)
     cr_expect_eq(closed, SLOW, "%d of %d were closed after it", closed, SLOW);
 }
 
+/* A request whose body stops after 10 of its 100,000 bytes: the answer comes at once, and the
+ * connection is closed once --body-timeout (1 s) has passed with the body under 1 KiB/s,
+ * though the client sends nothing more (before, it stayed for the 60 s idle timeout). */
+Test(http, a_body_that_stops_is_closed_at_the_body_timeout)
+{
+    const char *req = "GET /index.html HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n"
+                      "0123456789";
+    char ep[64], buf[1024];
+
+    restart_with("--body-timeout", "1");
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port_of_base());
+    int fd = h_connect(ep);
+    cr_assert_eq(h_write_all(fd, req, strlen(req)), 0);
+    ssize_t n = h_read_within(fd, 2000, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0, "no answer");
+    buf[n] = '\0';
+    cr_expect(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%s", buf);
+    long long t0 = h_now_ms();
+    while ((n = h_read_within(fd, 4000, buf, sizeof(buf))) > 0)
+        ; /* the rest of the answer, then the end */
+    long long took = h_now_ms() - t0;
+    cr_expect_eq(n, 0, "the stalled connection was not closed within 4 s");
+    cr_expect_lt(took, 3000, "closed after %lld ms", took);
+    close(fd);
+}
+
 /* The open-file cache keeps a file open and a small one's bytes, and looks again at most once
  * a second: a file rewritten, replaced by rename or removed is seen within that second. */
 Test(http, a_changed_file_is_served_anew_within_a_second)
