@@ -11,6 +11,7 @@ socat ncat iproute2 util-linux curl media-types
 help2man man-db
 libuv1-dev iperf3 liburing-dev valgrind linux-perf
 wrk apache2-utils nginx-light h2o chromium
+libpcap-dev tshark tcpdump netsniff-ng nftables iputils-ping
 "
 
 missing=""

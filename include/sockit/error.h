@@ -80,13 +80,21 @@ enum sockit_errcode {
     SOCKIT_EHTTP_HIDDEN,               /* path through a hidden (dot) name, not served (404) */
     SOCKIT_E_HTTP_END,
 
+    /* Capture, decode and pcap files (src/lib/capture). */
+    SOCKIT_E_CAPTURE = SOCKIT_E_FIRST + 7 * SOCKIT_E_RANGE, /* 10700 */
+    SOCKIT_ECAP_FILTER = SOCKIT_E_CAPTURE,                  /* invalid filter expression */
+    SOCKIT_ECAP_FILE,     /* not a pcap or pcapng file, or a damaged one */
+    SOCKIT_ECAP_LINKTYPE, /* a link type the decoder or the file writer does not know */
+    SOCKIT_ECAP_RECORD,   /* a pcap record longer than its snap length or 256 KiB */
+    SOCKIT_ECAP_IFACE,    /* no such network interface */
+    SOCKIT_E_CAPTURE_END,
+
     /* Reserved ranges, no codes yet. */
-    SOCKIT_E_LOOP = SOCKIT_E_FIRST + 1 * SOCKIT_E_RANGE,    /* 10100 src/lib/loop */
-    SOCKIT_E_WS = SOCKIT_E_FIRST + 4 * SOCKIT_E_RANGE,      /* 10400 src/lib/proto/ws */
-    SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE,    /* 10500 src/lib/proto/game */
-    SOCKIT_E_IMPAIR = SOCKIT_E_FIRST + 6 * SOCKIT_E_RANGE,  /* 10600 src/lib/proto/impair */
-    SOCKIT_E_CAPTURE = SOCKIT_E_FIRST + 7 * SOCKIT_E_RANGE, /* 10700 src/lib/capture */
-    SOCKIT_E_END = SOCKIT_E_FIRST + 8 * SOCKIT_E_RANGE,     /* one past every reserved code */
+    SOCKIT_E_LOOP = SOCKIT_E_FIRST + 1 * SOCKIT_E_RANGE,   /* 10100 src/lib/loop */
+    SOCKIT_E_WS = SOCKIT_E_FIRST + 4 * SOCKIT_E_RANGE,     /* 10400 src/lib/proto/ws */
+    SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE,   /* 10500 src/lib/proto/game */
+    SOCKIT_E_IMPAIR = SOCKIT_E_FIRST + 6 * SOCKIT_E_RANGE, /* 10600 src/lib/proto/impair */
+    SOCKIT_E_END = SOCKIT_E_FIRST + 8 * SOCKIT_E_RANGE,    /* one past every reserved code */
 
     SOCKIT_E_LAST = SOCKIT_E_CORE_END, /* as before the ranges: one past the last core code */
 };

@@ -2,8 +2,10 @@
 // linked against the C library: make test builds and runs it.
 #include "sockit/bench.h"
 #include "sockit/buf.h"
+#include "sockit/capture.h"
 #include "sockit/classic.h"
 #include "sockit/clock.h"
+#include "sockit/decode.h"
 #include "sockit/dgram.h"
 #include "sockit/endpoint.h"
 #include "sockit/engine.h"
@@ -12,6 +14,7 @@
 #include "sockit/http.h"
 #include "sockit/http_files.h"
 #include "sockit/loop.h"
+#include "sockit/pcap.h"
 #include "sockit/relay.h"
 #include "sockit/server.h"
 #include "sockit/shared.h"

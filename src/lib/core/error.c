@@ -67,6 +67,15 @@ static const char *const http_texts[SOCKIT_E_HTTP_END - SOCKIT_E_HTTP] = {
     [SOCKIT_EHTTP_HIDDEN - SOCKIT_E_HTTP] = "path leads through a hidden name",
 };
 
+static const char *const capture_texts[SOCKIT_E_CAPTURE_END - SOCKIT_E_CAPTURE] = {
+    [SOCKIT_ECAP_FILTER - SOCKIT_E_CAPTURE] = "invalid filter expression",
+    [SOCKIT_ECAP_FILE - SOCKIT_E_CAPTURE] = "not a pcap or pcapng file, or a damaged one",
+    [SOCKIT_ECAP_LINKTYPE - SOCKIT_E_CAPTURE] = "link type not supported",
+    [SOCKIT_ECAP_RECORD - SOCKIT_E_CAPTURE] =
+        "packet record longer than the file's snap length or 256 KiB",
+    [SOCKIT_ECAP_IFACE - SOCKIT_E_CAPTURE] = "no such network interface",
+};
+
 /* One row per module that has codes; error.h reserves the range of every module. */
 static const struct {
     int base, end;
@@ -75,11 +84,13 @@ static const struct {
     { SOCKIT_E_CORE, SOCKIT_E_CORE_END, core_texts },
     { SOCKIT_E_SERVER, SOCKIT_E_SERVER_END, server_texts },
     { SOCKIT_E_HTTP, SOCKIT_E_HTTP_END, http_texts },
+    { SOCKIT_E_CAPTURE, SOCKIT_E_CAPTURE_END, capture_texts },
 };
 
 _Static_assert(SOCKIT_E_CORE_END <= SOCKIT_E_LOOP, "core's codes overflow into the loop's range");
 _Static_assert(SOCKIT_E_SERVER_END <= SOCKIT_E_HTTP, "server's codes overflow into http's range");
 _Static_assert(SOCKIT_E_HTTP_END <= SOCKIT_E_WS, "http's codes overflow into ws's range");
+_Static_assert(SOCKIT_E_CAPTURE_END <= SOCKIT_E_END, "capture's codes overflow the last range");
 
 static const char *module_text(int e)
 {
