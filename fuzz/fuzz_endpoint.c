@@ -46,6 +46,12 @@ static int same_endpoint(const struct sockit_endpoint *a, const struct sockit_en
             return 0;
         return a->port == b->port && strcmp(a->host, b->host) == 0;
     }
+    if (a->transport == SOCKIT_PACKET) {
+        if (memchr(a->ifname, '\0', sizeof a->ifname) == NULL ||
+            memchr(b->ifname, '\0', sizeof b->ifname) == NULL)
+            return 0;
+        return strcmp(a->ifname, b->ifname) == 0;
+    }
     if (memchr(a->path, '\0', sizeof a->path) == NULL ||
         memchr(b->path, '\0', sizeof b->path) == NULL)
         return 0;
@@ -74,12 +80,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    if (!transport_is_inet(ep1.transport) && !transport_is_unix(ep1.transport))
+    if (!transport_is_inet(ep1.transport) && !transport_is_unix(ep1.transport) &&
+        ep1.transport != SOCKIT_PACKET)
         fail("parse succeeded with an unknown transport", text, NULL);
     /* Port 0 (any port, for a bind) has one spelling: ":0" at the end, no leading zeros. */
     size_t tlen = strlen(text);
     if (transport_is_inet(ep1.transport) && ep1.port == 0 &&
-        (tlen < 3 || strcmp(text + tlen - 2, ":0") != 0))
+        (tlen < 2 || strcmp(text + tlen - 2, ":0") != 0))
         fail("parse gave port 0 for a text not ending in ':0'", text, NULL);
 
     char buf1[SOCKIT_ENDPOINT_MAX + 1], buf2[SOCKIT_ENDPOINT_MAX + 1];

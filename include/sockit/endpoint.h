@@ -3,6 +3,7 @@
  *   tcp://HOST:PORT   udp://HOST:PORT   HOST:PORT (= tcp)   tcp://:PORT (any address)
  *   tcp://[::1]:8080  tcp://[fe80::1%eth0]:80   unix:/run/x.sock   unix:@abstract
  *   unix-dgram:/tmp/d.sock   unix-dgram:@name
+ *   packet:eth0   packet:any   (AF_PACKET: every frame of one interface, or of all)
  *
  * The parser is strict (ports 0-65535, 0 meaning any free port for a bind; IPv6 only in
  * brackets; unix paths <= 107 bytes) and
@@ -25,6 +26,7 @@ extern "C" {
 #define SOCKIT_ENDPOINT_MAX  512   /* longest endpoint text accepted, in bytes */
 #define SOCKIT_HOST_MAX      253   /* longest host name (RFC 1035) */
 #define SOCKIT_UNIX_PATH_MAX 107   /* sizeof(sun_path) - 1 */
+#define SOCKIT_IFNAME_MAX    15    /* IFNAMSIZ - 1 */
 #define SOCKIT_ADDR_STRLEN   128   /* enough for any sockit_addr_format() output */
 #define SOCKIT_UDP4_MAX      65507 /* largest UDP payload over IPv4 (65535 - 20 - 8) */
 #define SOCKIT_UDP6_MAX      65527 /* largest UDP payload over IPv6 (65535 - 8) */
@@ -34,6 +36,7 @@ enum sockit_transport {
     SOCKIT_UDP,        /* udp://  datagrams over IPv4/IPv6 */
     SOCKIT_UNIX,       /* unix:   AF_UNIX stream */
     SOCKIT_UNIX_DGRAM, /* unix-dgram: AF_UNIX datagrams */
+    SOCKIT_PACKET,     /* packet: AF_PACKET frames of an interface (capture, inject) */
 };
 
 struct sockit_endpoint {
@@ -41,6 +44,7 @@ struct sockit_endpoint {
     uint16_t port;                       /* inet only; host byte order; 0: any (bind) */
     char host[SOCKIT_HOST_MAX + 1];      /* inet only; "" = any/unspecified; IPv6 unbracketed */
     char path[SOCKIT_UNIX_PATH_MAX + 2]; /* unix only; "@name" = abstract namespace */
+    char ifname[SOCKIT_IFNAME_MAX + 1];  /* packet only; "any" = every interface */
 };
 
 /* A resolved socket address, ready for bind/connect. */
@@ -62,8 +66,8 @@ int sockit_endpoint_parse(const char *text, struct sockit_endpoint *ep);
  * parsing it gives back an equal endpoint. Returns the length, or -ENOSPC if SIZE is short. */
 int sockit_endpoint_format(const struct sockit_endpoint *ep, char *buf, size_t size);
 
-/* The scheme that starts the text of a T endpoint: "tcp://", "udp://", "unix:" or
- * "unix-dgram:"; "?:" for a value outside the enum. A static string. */
+/* The scheme that starts the text of a T endpoint: "tcp://", "udp://", "unix:",
+ * "unix-dgram:" or "packet:"; "?:" for a value outside the enum. A static string. */
 const char *sockit_endpoint_scheme(enum sockit_transport t);
 
 /* True for tcp:// and unix: (connection-oriented), false for udp:// and unix-dgram:. */
@@ -72,7 +76,7 @@ bool sockit_endpoint_is_stream(const struct sockit_endpoint *ep);
 /* True for unix: and unix-dgram:. */
 bool sockit_endpoint_is_unix(const struct sockit_endpoint *ep);
 
-/* The socket type for EP: SOCK_STREAM or SOCK_DGRAM. */
+/* The socket type for EP: SOCK_STREAM, SOCK_DGRAM, or SOCK_RAW for packet:. */
 int sockit_endpoint_socktype(const struct sockit_endpoint *ep);
 
 enum {
@@ -83,7 +87,8 @@ enum {
 };
 
 /* Resolve EP into at most MAX addresses in OUT, in the order to try them. Literal hosts never
- * touch DNS. Returns the number of addresses (>= 1), or a negative code. */
+ * touch DNS. Returns the number of addresses (>= 1), or a negative code (-SOCKIT_ETYPE for
+ * packet:, which names an interface, not an address: see sockit/capture.h). */
 int sockit_endpoint_resolve(const struct sockit_endpoint *ep, int flags, struct sockit_addr *out,
                             size_t max);
 

@@ -44,6 +44,7 @@ enum sockit_errcode {
     SOCKIT_ETYPE,                  /* operation does not fit the endpoint's socket type */
     SOCKIT_EZONE,                  /* IPv6 zone names no network interface */
     SOCKIT_ENOTSOCK_PATH,          /* unix path exists and is not a socket */
+    SOCKIT_EIFNAME,                /* packet: interface name empty, too long or with / : */
     SOCKIT_E_CORE_END,
 
     /* server (src/lib/server: sockit/server.h): 10200-10299 */

@@ -21,10 +21,8 @@ struct scheme {
 /* The one table of scheme names, for parsing and formatting alike. Longest prefixes first,
  * so "unix-dgram:" wins over "unix:". */
 static const struct scheme schemes[] = {
-    { "tcp://", SOCKIT_TCP },
-    { "udp://", SOCKIT_UDP },
-    { "unix-dgram:", SOCKIT_UNIX_DGRAM },
-    { "unix:", SOCKIT_UNIX },
+    { "tcp://", SOCKIT_TCP }, { "udp://", SOCKIT_UDP },     { "unix-dgram:", SOCKIT_UNIX_DGRAM },
+    { "unix:", SOCKIT_UNIX }, { "packet:", SOCKIT_PACKET },
 };
 
 #define NSCHEMES (sizeof(schemes) / sizeof(schemes[0]))
@@ -206,6 +204,19 @@ static int parse_path(const char *s, struct sockit_endpoint *ep)
     return 0;
 }
 
+/* An interface name as the kernel takes it (dev_valid_name): 1 to 15 bytes, not "." or
+ * "..", no '/', ':' or whitespace (whitespace is refused for every endpoint already). */
+static int parse_ifname(const char *s, struct sockit_endpoint *ep)
+{
+    size_t len = strlen(s);
+
+    if (len == 0 || len > SOCKIT_IFNAME_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+        strpbrk(s, "/:"))
+        return -SOCKIT_EIFNAME;
+    memcpy(ep->ifname, s, len + 1);
+    return 0;
+}
+
 static int check_text(const char *text)
 {
     size_t len = strnlen(text, SOCKIT_ENDPOINT_MAX + 1);
@@ -236,6 +247,8 @@ int sockit_endpoint_parse(const char *text, struct sockit_endpoint *ep)
         ep->transport = schemes[i].transport;
         if (sockit_endpoint_is_unix(ep))
             return parse_path(text + plen, ep);
+        if (ep->transport == SOCKIT_PACKET)
+            return parse_ifname(text + plen, ep);
         return parse_hostport(text + plen, ep);
     }
     /* No known scheme: "x://..." is a scheme we do not know, anything else is HOST:PORT. */
@@ -264,6 +277,8 @@ int sockit_endpoint_format(const struct sockit_endpoint *ep, char *buf, size_t s
 
     if (sockit_endpoint_is_unix(ep))
         n = snprintf(buf, size, "%s%s", scheme, ep->path);
+    else if (ep->transport == SOCKIT_PACKET)
+        n = snprintf(buf, size, "%s%s", scheme, ep->ifname);
     else if (strchr(ep->host, ':'))
         n = snprintf(buf, size, "%s[%s]:%u", scheme, ep->host, ep->port);
     else
@@ -285,6 +300,8 @@ bool sockit_endpoint_is_unix(const struct sockit_endpoint *ep)
 
 int sockit_endpoint_socktype(const struct sockit_endpoint *ep)
 {
+    if (ep->transport == SOCKIT_PACKET)
+        return SOCK_RAW;
     return sockit_endpoint_is_stream(ep) ? SOCK_STREAM : SOCK_DGRAM;
 }
 
@@ -430,6 +447,8 @@ int sockit_endpoint_resolve(const struct sockit_endpoint *ep, int flags, struct 
 {
     if (max == 0)
         return -EINVAL;
+    if (ep->transport == SOCKIT_PACKET)
+        return -SOCKIT_ETYPE;
     if (sockit_endpoint_is_unix(ep))
         return resolve_unix(ep, out);
     return keep_family(flags, out, resolve_inet(ep, flags, out, max));

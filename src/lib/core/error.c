@@ -9,7 +9,7 @@ static const char *const core_texts[SOCKIT_E_CORE_END - SOCKIT_E_CORE] = {
     [SOCKIT_ETOOLONG - SOCKIT_E_CORE] = "endpoint is too long",
     [SOCKIT_ECTRL - SOCKIT_E_CORE] = "space or control character in endpoint",
     [SOCKIT_ESCHEME - SOCKIT_E_CORE] =
-        "unknown scheme (expected tcp://, udp://, unix: or unix-dgram:)",
+        "unknown scheme (expected tcp://, udp://, unix:, unix-dgram: or packet:)",
     [SOCKIT_ENOPORT - SOCKIT_E_CORE] = "missing port (expected HOST:PORT)",
     [SOCKIT_EPORT - SOCKIT_E_CORE] = "port is not a number from 0 to 65535",
     [SOCKIT_EHOST - SOCKIT_E_CORE] = "invalid host name",
@@ -32,6 +32,8 @@ static const char *const core_texts[SOCKIT_E_CORE_END - SOCKIT_E_CORE] = {
     [SOCKIT_EZONE - SOCKIT_E_CORE] = "no such network interface (the IPv6 zone after '%')",
     [SOCKIT_ENOTSOCK_PATH - SOCKIT_E_CORE] =
         "the path exists and is not a socket (remove it or choose another)",
+    [SOCKIT_EIFNAME - SOCKIT_E_CORE] =
+        "invalid interface name (1 to 15 characters, no '/' or ':'; 'any' for all)",
 };
 
 static const char *const server_texts[SOCKIT_E_SERVER_END - SOCKIT_E_SERVER] = {

@@ -331,10 +331,9 @@ Test(endpoint, scheme_names_each_transport_and_parses_back_to_it)
         enum sockit_transport t;
         const char *scheme, *rest;
     } cases[] = {
-        { SOCKIT_TCP, "tcp://", "a:1" },
-        { SOCKIT_UDP, "udp://", "a:1" },
-        { SOCKIT_UNIX, "unix:", "/x" },
-        { SOCKIT_UNIX_DGRAM, "unix-dgram:", "@x" },
+        { SOCKIT_TCP, "tcp://", "a:1" },      { SOCKIT_UDP, "udp://", "a:1" },
+        { SOCKIT_UNIX, "unix:", "/x" },       { SOCKIT_UNIX_DGRAM, "unix-dgram:", "@x" },
+        { SOCKIT_PACKET, "packet:", "eth0" },
     };
     char text[64];
 
@@ -347,6 +346,33 @@ Test(endpoint, scheme_names_each_transport_and_parses_back_to_it)
                      (int)ep.transport);
     }
     cr_expect_str_eq(sockit_endpoint_scheme((enum sockit_transport)99), "?:");
+}
+
+/* packet: names an interface (the kernel's rules for a name), or every one with "any"; it
+ * formats back to the same text, is a SOCK_RAW endpoint, and has no address to resolve. */
+Test(endpoint, packet_names_an_interface)
+{
+    static const char *const good[] = { "packet:eth0", "packet:any", "packet:veth-a.100",
+                                        "packet:lo", "packet:abcdefghijklmno" };
+    static const char *const bad[] = { "packet:",    "packet:abcdefghijklmnop",
+                                       "packet:a/b", "packet:eth0:1",
+                                       "packet:.",   "packet:.." };
+    char text[64];
+    struct sockit_addr a;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct sockit_endpoint ep = parse_ok(good[i]);
+        cr_expect_eq(ep.transport, SOCKIT_PACKET, "%s", good[i]);
+        cr_expect_str_eq(ep.ifname, good[i] + strlen("packet:"));
+        cr_expect_eq(sockit_endpoint_format(&ep, text, sizeof(text)), (int)strlen(good[i]));
+        cr_expect_str_eq(text, good[i]);
+        cr_expect_eq(sockit_endpoint_socktype(&ep), SOCK_RAW);
+        cr_expect_not(sockit_endpoint_is_stream(&ep));
+        cr_expect_not(sockit_endpoint_is_unix(&ep));
+        cr_expect_eq(sockit_endpoint_resolve(&ep, 0, &a, 1), -SOCKIT_ETYPE);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_reject(bad[i], SOCKIT_EIFNAME);
 }
 
 /* ---------------------------------------------------------------- rejections */
