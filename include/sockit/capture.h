@@ -33,7 +33,10 @@ struct sockit_capture_options {
     uint32_t block_size;       /* ring block bytes, a power of two >= page size; 0: 1 MiB */
     uint32_t block_count;      /* ring blocks; 0: 64 */
     uint32_t block_timeout_ms; /* a block not full is handed over after this; 0: 10 ms */
-    const struct sock_fprog *filter;  /* attached before the ring fills; NULL: everything */
+    /* Attached before the first frame arrives; NULL: everything. Compiled for the link type
+     * sockit_capture_probe_linktype gives (a cooked program adjusted with
+     * sockit_bpf_fix_cooked, see sockit/pcap.h). It must return at most SNAPLEN. */
+    const struct sock_fprog *filter;
     const struct sockit_trace *trace; /* NULL: silent */
 };
 
@@ -69,6 +72,12 @@ int sockit_capture_open(struct sockit_capture **out, const struct sockit_capture
 
 /* The pcap link type the frames have (SOCKIT_LINK_ETHERNET, SOCKIT_LINK_LINUX_SLL2...). */
 int sockit_capture_linktype(const struct sockit_capture *c);
+
+/* The link type a capture opened with IFNAME (NULL / "any": all) and COOKED would have,
+ * without opening one, so that a filter can be compiled for it first: an interface whose
+ * frames the decoder does not know, and "any", are captured cooked (LINUX_SLL2), as libpcap
+ * does. Needs no privilege. Returns the link type or -SOCKIT_ECAP_IFACE. */
+int sockit_capture_probe_linktype(const char *ifname, bool cooked);
 
 /* The socket, for poll() beside other descriptors (readable when a block is ready). */
 int sockit_capture_fd(const struct sockit_capture *c);

@@ -94,6 +94,12 @@ bool sockit_bpf_match(const struct sock_fprog *prog, const uint8_t *data, uint32
 
 void sockit_bpf_free(struct sock_fprog *prog);
 
+/* Rewrite PROG, compiled for LINKTYPE (LINUX_SLL or LINUX_SLL2), for a SOCK_DGRAM packet socket,
+ * whose filter sees frames without the cooked header: offsets into the header become the
+ * kernel's SKF_AD_* ancillary loads, as libpcap does. Returns 0, or -SOCKIT_ECAP_FILTER when
+ * the program cannot run there (then filter in user space). */
+int sockit_bpf_fix_cooked(struct sock_fprog *prog, int linktype);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,8 @@ static const struct cli_command commands[] = {
     { "listen", cmd_listen, "listen and relay stdin/stdout with the client (like nc -l)" },
     { "bench", cmd_bench, "load generator: msgs/s, MB/s, latency percentiles (like wrk)" },
     { "http", cmd_http, "HTTP/1.1 static file server (like nginx, python3 -m http.server)" },
+    { "capture", cmd_capture,
+      "capture frames with a packet ring, print or write pcap (like tcpdump)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

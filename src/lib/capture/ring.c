@@ -68,11 +68,18 @@ static int traced_setsockopt(struct sockit_capture *c, int level, int name, cons
 
 /* The link type the frames of IFINDEX have on a SOCK_RAW socket, or 0 when only cooked makes
  * sense (a link type the decoder and file writer do not know). */
-static int raw_linktype(int fd, int ifindex)
+static int raw_linktype(int ifindex)
 {
     struct ifreq ifr = { 0 };
+    int fd, rc;
 
-    if (!if_indextoname((unsigned)ifindex, ifr.ifr_name) || ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+    if (!if_indextoname((unsigned)ifindex, ifr.ifr_name))
+        return 0;
+    if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) /* any socket: no privilege */
+        return 0;
+    rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+    close(fd);
+    if (rc < 0)
         return 0;
     switch (ifr.ifr_hwaddr.sa_family) {
     case ARPHRD_ETHER:
@@ -188,13 +195,6 @@ static int open_socket(struct sockit_capture *c, const struct sockit_capture_opt
                           c->cooked ? "SOCK_DGRAM" : "SOCK_RAW");
     if (c->fd < 0)
         return -errno;
-    if (!c->cooked && !(c->linktype = raw_linktype(c->fd, c->ifindex))) {
-        close(c->fd); /* a link the decoder does not know: cooked, as libpcap does */
-        c->cooked = true;
-        return open_socket(c, o);
-    }
-    if (c->cooked)
-        c->linktype = SOCKIT_LINK_LINUX_SLL2;
     if ((err = traced_setsockopt(c, SOL_PACKET, PACKET_VERSION, &version, sizeof(version),
                                  "PACKET_VERSION, TPACKET_V3")) < 0)
         return err;
@@ -215,7 +215,11 @@ int sockit_capture_open(struct sockit_capture **out, const struct sockit_capture
     if ((err = find_ifindex(o->ifname)) < 0)
         goto fail;
     c->ifindex = err;
-    c->cooked = c->cooked || c->ifindex == 0;
+    c->linktype = c->cooked || !c->ifindex ? 0 : raw_linktype(c->ifindex);
+    if (!c->linktype) { /* "any", asked, or a link the decoder does not know: as libpcap does */
+        c->cooked = true;
+        c->linktype = SOCKIT_LINK_LINUX_SLL2;
+    }
     if (o->promisc && c->ifindex == 0) {
         err = -EINVAL; /* promiscuous mode is per interface */
         goto fail;
@@ -234,6 +238,16 @@ fail:
 int sockit_capture_linktype(const struct sockit_capture *c)
 {
     return c->linktype;
+}
+
+int sockit_capture_probe_linktype(const char *ifname, bool cooked)
+{
+    int ifindex = find_ifindex(ifname), link;
+
+    if (ifindex < 0)
+        return ifindex;
+    link = cooked || !ifindex ? 0 : raw_linktype(ifindex);
+    return link ? link : SOCKIT_LINK_LINUX_SLL2;
 }
 
 int sockit_capture_fd(const struct sockit_capture *c)
