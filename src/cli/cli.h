@@ -30,6 +30,7 @@ int cmd_listen(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_http(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
+int cmd_inject(int argc, char **argv);
 
 /* "sockit: OP TARGET: strerror(ERR)" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *op, const char *target, int err);

@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
     { "http", cmd_http, "HTTP/1.1 static file server (like nginx, python3 -m http.server)" },
     { "capture", cmd_capture,
       "capture frames with a packet ring, print or write pcap (like tcpdump)" },
+    { "inject", cmd_inject, "send whole frames on an interface, from hex or a pcap file" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
