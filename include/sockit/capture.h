@@ -26,9 +26,12 @@ struct sockit_trace;
 struct sock_fprog;
 
 struct sockit_capture_options {
-    const char *ifname;        /* an interface, or NULL / "any" for all (cooked then) */
-    bool cooked;               /* SOCK_DGRAM: frames without their link header */
-    bool promisc;              /* PACKET_ADD_MEMBERSHIP PACKET_MR_PROMISC (one interface only) */
+    const char *ifname; /* an interface, or NULL / "any" for all (cooked then) */
+    bool cooked;        /* SOCK_DGRAM: frames without their link header */
+    /* PACKET_ADD_MEMBERSHIP PACKET_MR_PROMISC (one interface only). Without it, frames for
+     * other hosts (PACKET_OTHERHOST) are refused in the kernel, as a NIC would, also on links
+     * that hand every frame up (veth, bridge ports). */
+    bool promisc;
     uint32_t snaplen;          /* bytes kept of each frame; 0: 262144 */
     uint32_t block_size;       /* ring block bytes, a power of two >= page size; 0: 1 MiB */
     uint32_t block_count;      /* ring blocks; 0: 64 */
@@ -38,13 +41,6 @@ struct sockit_capture_options {
      * sockit_bpf_fix_cooked, see sockit/pcap.h). It must return at most SNAPLEN. */
     const struct sock_fprog *filter;
     const struct sockit_trace *trace; /* NULL: silent */
-};
-
-/* Which way a frame went, from sockaddr_ll's sll_pkttype. */
-enum sockit_capture_dir {
-    SOCKIT_DIR_IN = 0,    /* PACKET_HOST, BROADCAST, MULTICAST: received */
-    SOCKIT_DIR_OUT = 4,   /* PACKET_OUTGOING: sent from this host */
-    SOCKIT_DIR_OTHER = 3, /* PACKET_OTHERHOST: for another host (promiscuous mode) */
 };
 
 struct sockit_capture_packet {

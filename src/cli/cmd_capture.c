@@ -530,6 +530,12 @@ out:
 
 /* ---- reading a file ------------------------------------------------------------------------ */
 
+static bool known_linktype(int linktype)
+{
+    return linktype == SOCKIT_LINK_ETHERNET || linktype == SOCKIT_LINK_RAW ||
+           linktype == SOCKIT_LINK_LINUX_SLL || linktype == SOCKIT_LINK_LINUX_SLL2;
+}
+
 static int run_file(const struct cap_config *cfg)
 {
     struct cap_run r = { .cfg = cfg, .out = stdout };
@@ -547,6 +553,14 @@ static int run_file(const struct cap_config *cfg)
         return CLI_FAIL;
     }
     r.linktype = sockit_pcap_reader_linktype(rd);
+    if (!known_linktype(r.linktype)) {
+        fprintf(stderr,
+                "sockit: read %s: %s (%d; known: 1 Ethernet, 101 raw IP, 113 and 276 "
+                "Linux cooked)\n",
+                cfg->read_path, sockit_strerror(-SOCKIT_ECAP_LINKTYPE), r.linktype);
+        sockit_pcap_reader_close(rd);
+        return CLI_FAIL;
+    }
     if (cfg->filter && (err = sockit_pcap_reader_filter(rd, cfg->filter, why, sizeof(why))) < 0) {
         sockit_pcap_reader_close(rd);
         return cli_usage("capture", "invalid filter '%s': %s", cfg->filter, why);

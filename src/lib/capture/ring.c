@@ -104,16 +104,39 @@ static int find_ifindex(const char *name)
 
 /* Without a filter of the caller's: accept every frame, cut at SNAPLEN (the kernel keeps as
  * many bytes as the program returns). */
+/* Not in promiscuous mode, frames the link delivered for another host are refused in the
+ * kernel, before the caller's program: a NIC filters them in hardware, but a veth or bridge
+ * port hands every frame up (marked PACKET_OTHERHOST), and without this a capture would "see"
+ * other hosts' traffic whether --promisc was asked or not. */
+static const struct sock_filter not_otherhost[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OTHERHOST, 0, 1), BPF_STMT(BPF_RET | BPF_K, 0),
+    BPF_STMT(BPF_LD | BPF_IMM, 0), /* A as a program expects it at its start */
+};
+#define NOT_OTHERHOST_LEN (sizeof(not_otherhost) / sizeof(not_otherhost[0]))
+
 static int attach_filter(struct sockit_capture *c, const struct sock_fprog *filter,
-                         uint32_t snaplen)
+                         uint32_t snaplen, bool promisc)
 {
     struct sock_filter all = BPF_STMT(BPF_RET | BPF_K, snaplen);
-    struct sock_fprog accept = { 1, &all };
-    const struct sock_fprog *p = filter ? filter : &accept;
-    char what[64];
+    struct sock_fprog accept = { 1, &all }, p = filter ? *filter : accept;
+    struct sock_filter *both = NULL;
+    char what[96];
+    int err;
 
-    snprintf(what, sizeof(what), "SO_ATTACH_FILTER, %u instructions", p->len);
-    return traced_setsockopt(c, SOL_SOCKET, SO_ATTACH_FILTER, p, sizeof(*p), what);
+    if (!promisc && c->ifindex) {
+        if (p.len > BPF_MAXINSNS - NOT_OTHERHOST_LEN ||
+            !(both = malloc((p.len + NOT_OTHERHOST_LEN) * sizeof(*both))))
+            return -ENOMEM;
+        memcpy(both, not_otherhost, sizeof(not_otherhost));
+        memcpy(both + NOT_OTHERHOST_LEN, p.filter, p.len * sizeof(*both));
+        p = (struct sock_fprog){ (unsigned short)(p.len + NOT_OTHERHOST_LEN), both };
+    }
+    snprintf(what, sizeof(what), "SO_ATTACH_FILTER, %u instructions%s", p.len,
+             both ? ", other hosts' frames refused first" : "");
+    err = traced_setsockopt(c, SOL_SOCKET, SO_ATTACH_FILTER, &p, sizeof(p), what);
+    free(both);
+    return err;
 }
 
 static int setup_ring(struct sockit_capture *c, const struct sockit_capture_options *o)
@@ -201,7 +224,7 @@ static int open_socket(struct sockit_capture *c, const struct sockit_capture_opt
     if (c->cooked && (err = traced_setsockopt(c, SOL_PACKET, PACKET_RESERVE, &reserve,
                                               sizeof(reserve), "PACKET_RESERVE, 20")) < 0)
         return err;
-    return attach_filter(c, o->filter, snaplen);
+    return attach_filter(c, o->filter, snaplen, o->promisc);
 }
 
 int sockit_capture_open(struct sockit_capture **out, const struct sockit_capture_options *o)
