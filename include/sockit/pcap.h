@@ -57,7 +57,7 @@ struct sockit_pcap_reader;
 
 struct sockit_pcap_record {
     uint64_t ts_ns;      /* nanoseconds since the epoch (microsecond files: * 1000) */
-    uint32_t caplen;     /* bytes at DATA */
+    uint32_t caplen;     /* bytes at DATA (at most the snap length) */
     uint32_t wirelen;    /* bytes the packet had */
     const uint8_t *data; /* valid until the next read or close */
 };
@@ -86,8 +86,10 @@ int sockit_pcap_reader_filter(struct sockit_pcap_reader *r, const char *expr, ch
 
 /* The next (matching) record into *REC: 1, 0 at the end, or < 0: -SOCKIT_ECAP_FILE for a
  * damaged file (a record header or data cut short; ERR has libpcap's words), or
- * -SOCKIT_ECAP_RECORD for a record over the file's snap length, its link type's maximum or
- * SOCKIT_PCAP_MAX_RECORD. An error is final: later calls return it again. */
+ * -SOCKIT_ECAP_RECORD for a record over its link type's maximum (262144 for most) or over
+ * SOCKIT_PCAP_MAX_RECORD. A classic pcap record over the file's snap length but under those
+ * comes back cut to the snap length, as libpcap salvages it (pcapng refuses it:
+ * -SOCKIT_ECAP_RECORD). An error is final: later calls return it again. */
 int sockit_pcap_read(struct sockit_pcap_reader *r, struct sockit_pcap_record *rec, char *err,
                      size_t errsize);
 

@@ -52,16 +52,16 @@ int sockit_pcap_reader_open(struct sockit_pcap_reader **out, const char *path, c
                             size_t errsize)
 {
     bool std = strcmp(path, "-") == 0;
-    FILE *fp = std ? stdin : fopen(path, "rb");
+    FILE *fp = std ? stdin : fopen(path, "rbe"); /* e: O_CLOEXEC */
     struct stat st;
 
     *out = NULL;
     if (!fp)
-        return say(err, errsize, -errno, strerror(errno));
+        return say(err, errsize, -errno, sockit_strerror(-errno));
     if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
         if (!std)
             fclose(fp);
-        return say(err, errsize, -EISDIR, strerror(EISDIR));
+        return say(err, errsize, -EISDIR, sockit_strerror(-EISDIR));
     }
     return sockit__pcap_reader_from_file(out, fp, err, errsize);
 }

@@ -338,17 +338,24 @@ Test(pcap_tools, tcpdump_reads_every_record)
     cr_expect_eq(atoi(lines[0]), NSIZES, "tcpdump counted %s", lines[0]);
 }
 
-/* editcap FORMAT: our file rewritten by Wireshark's writer, read back by ours. */
-static void expect_after_editcap(const char *format, uint64_t ts_unit)
+/* editcap FORMAT: our file rewritten by Wireshark's writer (its first 4 bytes MAGIC), read
+ * back by ours with timestamps in units of TS_UNIT nanoseconds. */
+static void expect_after_editcap(const char *format, uint32_t magic, uint64_t ts_unit)
 {
     char cmd[512], lines[4][TOOL_LINE];
     struct got *got = malloc(NSIZES * sizeof(*got));
+    uint32_t first = 0;
     int end, n;
+    FILE *f;
 
     write_sized(tmp_path("s.pcap"));
     snprintf(cmd, sizeof(cmd), "editcap -F %s %s %s 2>&1", format, tmp_path("s.pcap"),
              tmp_path("e.out"));
     tool_lines(cmd, lines, 4);
+    cr_assert_not_null(f = fopen(tmp_path("e.out"), "rb"));
+    cr_assert_eq(fread(&first, 4, 1, f), 1);
+    fclose(f);
+    cr_expect_eq(first, magic, "editcap -F %s wrote magic %#x", format, first);
     n = read_all(tmp_path("e.out"), got, NSIZES, &end);
     cr_expect_eq(end, 0);
     expect_sized(got, n, ts_unit);
@@ -357,26 +364,12 @@ static void expect_after_editcap(const char *format, uint64_t ts_unit)
 
 Test(pcap_tools, reads_pcapng_written_by_editcap)
 {
-    FILE *f;
-    uint32_t magic = 0;
-
-    expect_after_editcap("pcapng", 1);
-    f = fopen(tmp_path("e.out"), "rb");
-    cr_assert_eq(fread(&magic, 4, 1, f), 1);
-    fclose(f);
-    cr_expect_eq(magic, 0x0a0d0d0a, "a pcapng section header block");
+    expect_after_editcap("pcapng", 0x0a0d0d0a /* section header block */, 1);
 }
 
 Test(pcap_tools, reads_a_microsecond_pcap_in_nanoseconds)
 {
-    FILE *f;
-    uint32_t magic = 0;
-
-    expect_after_editcap("pcap", 1000);
-    f = fopen(tmp_path("e.out"), "rb");
-    cr_assert_eq(fread(&magic, 4, 1, f), 1);
-    fclose(f);
-    cr_expect_eq(magic, 0xa1b2c3d4, "the microsecond magic");
+    expect_after_editcap("pcap", 0xa1b2c3d4, 1000);
 }
 
 /* ---------------------------------------------------------------- damaged files */
@@ -474,6 +467,25 @@ Test(pcap_damaged, a_record_of_1_gb_is_over_the_limits)
     cr_expect(strstr(err, "1073741824"), "libpcap says: %s", err);
     raw_file(tmp_path("big0"), 0xa1b23c4d, 0, 1, rec, sizeof(rec));
     cr_expect_eq(read_to_end(tmp_path("big0"), &n, err, sizeof(err)), -SOCKIT_ECAP_RECORD);
+}
+
+/* libpcap cuts a classic pcap record over the snap length (but under the link type's
+ * maximum) to the snap length, rather than refusing the file. */
+Test(pcap_damaged, a_record_over_the_snap_length_comes_back_cut_to_it)
+{
+    uint32_t recs[4 + 15 + 4 + 5] = { 1, 2, 60, 60 };
+    struct got *got = malloc(2 * sizeof(*got));
+    int end;
+
+    memcpy(&recs[19], (uint32_t[]){ 1, 3, 20, 20 }, 16);
+    raw_file(tmp_path("over"), 0xa1b23c4d, 40, 1, recs, sizeof(recs));
+    cr_expect_eq(read_all(tmp_path("over"), got, 2, &end), 2);
+    cr_expect_eq(end, 0);
+    cr_expect_eq(got[0].rec.caplen, 40);
+    cr_expect_eq(got[0].rec.wirelen, 60);
+    cr_expect_eq(got[1].rec.caplen, 20, "the next record is where it should be");
+    cr_expect_eq(got[1].rec.ts_ns, 1000000003);
+    free(got);
 }
 
 /* libpcap lets D-Bus records reach 128 MiB: our own cap refuses them past 256 KiB. */
