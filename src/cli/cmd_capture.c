@@ -123,6 +123,7 @@ struct cap_run {
     time_t tod_sec;                               /* the cached time of day below */
     char tod[16];                                 /* "HH:MM:SS" of tod_sec */
     bool live;                                    /* the live line is on */
+    const struct sock_fprog *user_filter; /* a filter the kernel cannot run: ours to apply */
 };
 
 static int parse_option(int c, void *ctx)
@@ -386,6 +387,8 @@ static bool drain_block(struct cap_run *r, struct sockit_capture *c, int *err)
     struct sockit_capture_packet p;
 
     while (sockit_capture_next(c, &p)) {
+        if (r->user_filter && !sockit_bpf_match(r->user_filter, p.data, p.caplen, p.wirelen))
+            continue;
         if ((*err = take_frame(r, p.ts_ns, p.data, p.caplen, p.wirelen, p.ifindex, p.pkttype,
                                true)) < 0)
             return true;
@@ -426,8 +429,11 @@ static int capture_loop(struct cap_run *r, struct sockit_capture *c, int sigfd)
     return err;
 }
 
-/* The filter compiled for LINKTYPE, adjusted for a cooked socket. 0, or an exit code. */
-static int compile_filter(const struct cap_config *cfg, int linktype, struct sock_fprog *prog)
+/* The filter compiled for LINKTYPE, adjusted for a cooked socket; *IN_KERNEL false when it
+ * cannot run there (it reads the cooked header's addresses, or the length), so that we apply
+ * it to each frame instead. 0, or an exit code. */
+static int compile_filter(const struct cap_config *cfg, int linktype, struct sock_fprog *prog,
+                          bool *in_kernel)
 {
     char why[256] = "";
     int err = sockit_bpf_compile(prog, cfg->filter, linktype,
@@ -437,16 +443,16 @@ static int compile_filter(const struct cap_config *cfg, int linktype, struct soc
         return cli_usage("capture", "invalid filter '%s': %s", cfg->filter, why);
     if (err < 0)
         return cli_fail("compile filter", cfg->filter, err);
-    if (linktype == SOCKIT_LINK_LINUX_SLL2 && (err = sockit_bpf_fix_cooked(prog, linktype)) < 0) {
-        sockit_bpf_free(prog);
-        return cli_usage("capture", "filter '%s' cannot run on a cooked socket", cfg->filter);
-    }
+    *in_kernel = true;
+    if (linktype == SOCKIT_LINK_LINUX_SLL2 && (err = sockit_bpf_fix_cooked(prog, linktype)) < 0)
+        *in_kernel = false; /* PROG is unchanged: it runs on the frames with our header */
     return 0;
 }
 
 static int open_capture(const struct cap_config *cfg, struct sockit_capture **c,
-                        struct sock_fprog *prog)
+                        struct sock_fprog *prog, const struct sock_fprog **user_filter)
 {
+    bool in_kernel = true;
     const char *name = cfg->ifname ? cfg->ifname : "any";
     int linktype = sockit_capture_probe_linktype(name, cfg->cooked), rc;
     struct sockit_capture_options o = {
@@ -461,9 +467,10 @@ static int open_capture(const struct cap_config *cfg, struct sockit_capture **c,
 
     if (linktype < 0)
         return cli_fail("capture", name, linktype);
-    if (cfg->filter && (rc = compile_filter(cfg, linktype, prog)) != 0)
+    if (cfg->filter && (rc = compile_filter(cfg, linktype, prog, &in_kernel)) != 0)
         return rc;
-    o.filter = cfg->filter ? prog : NULL;
+    o.filter = cfg->filter && in_kernel ? prog : NULL;
+    *user_filter = cfg->filter && !in_kernel ? prog : NULL;
     if ((rc = sockit_capture_open(c, &o)) < 0)
         return cli_fail("capture", name, rc);
     return 0;
@@ -503,7 +510,7 @@ static int run_live(const struct cap_config *cfg)
     sigset_t old;
     int sigfd = open_signals(&old), rc, err;
 
-    if ((rc = open_capture(cfg, &c, &prog)) != 0)
+    if ((rc = open_capture(cfg, &c, &prog, &r.user_filter)) != 0)
         goto out;
     r.linktype = sockit_capture_linktype(c);
     if ((rc = open_writer(&r, r.linktype, cfg->snaplen ? (uint32_t)cfg->snaplen : 262144)) != 0)
