@@ -1,0 +1,191 @@
+/* The upper layers for sockit_pkt_decode: TCP (and its options), UDP, ICMP and ICMPv6. Each
+ * reads only what was captured of the length IP gives it. */
+#include <string.h>
+
+#include "decode_internal.h"
+
+#define TCP_MIN_HDR  20
+#define UDP_HDR      8
+#define ICMP_HDR     8
+#define ICMP6_ND_LEN 24 /* neighbor solicitation/advertisement: header, flags, target */
+
+enum {
+    TCPOPT_EOL = 0,
+    TCPOPT_NOP = 1,
+    TCPOPT_MSS = 2,
+    TCPOPT_WSCALE = 3,
+    TCPOPT_SACK_OK = 4,
+    TCPOPT_SACK = 5,
+    TCPOPT_TS = 8,
+};
+
+/* Start the upper layer LAYER: mark it present if any byte of it was captured, and cut it if
+ * fewer than NEED were (malformed if IP's own length is that short). Returns 0 or -1. */
+static int enter(struct sockit_pkt *p, unsigned layer, uint32_t need)
+{
+    if (p->l4_caplen)
+        p->layers |= layer;
+    if (p->l4_caplen >= need)
+        return 0;
+    sockit__cut(p, layer, p->l4_len < need);
+    return -1;
+}
+
+/* A known option's length must be its own; unknown ones are only kept inside the header. */
+static bool option_len_ok(uint8_t kind, uint8_t len)
+{
+    switch (kind) {
+    case TCPOPT_MSS: return len == 4;
+    case TCPOPT_WSCALE: return len == 3;
+    case TCPOPT_SACK_OK: return len == 2;
+    case TCPOPT_TS: return len == 10;
+    case TCPOPT_SACK: return len >= 10 && (len - 2) % 8 == 0;
+    default: return len >= 2;
+    }
+}
+
+static void option_value(struct sockit_pkt *p, const uint8_t *o, uint8_t len)
+{
+    switch (o[0]) {
+    case TCPOPT_MSS: p->tcp.mss = sockit__be16(o + 2); break;
+    case TCPOPT_WSCALE:
+        p->tcp.wscale = o[2];
+        p->tcp.has_wscale = true;
+        break;
+    case TCPOPT_SACK_OK: p->tcp.sack_ok = true; break;
+    case TCPOPT_TS:
+        p->tcp.ts_val = sockit__be32(o + 2);
+        p->tcp.ts_ecr = sockit__be32(o + 6);
+        p->tcp.has_ts = true;
+        break;
+    case TCPOPT_SACK:
+        p->tcp.nsacks = 0;
+        for (int i = 2; i + 8 <= len && p->tcp.nsacks < SOCKIT_PKT_MAX_SACKS; i += 8) {
+            p->tcp.sack[p->tcp.nsacks][0] = sockit__be32(o + i);
+            p->tcp.sack[p->tcp.nsacks++][1] = sockit__be32(o + i + 4);
+        }
+        break;
+    }
+}
+
+/* The options: the N captured of the WHOLE bytes the data offset gives them, copied first.
+ * The walk ends at EOL, at the end, at the capture's end, or at a malformed option. */
+static void tcp_options(struct sockit_pkt *p, const uint8_t *o, uint32_t n, uint32_t whole)
+{
+    uint32_t i = 0;
+
+    memcpy(p->tcp.opt_bytes, o, n);
+    while (i < n) {
+        uint8_t kind = o[i], len = 1;
+        if (kind != TCPOPT_EOL && kind != TCPOPT_NOP) {
+            if (i + 1 >= n) { /* the length byte: cut by the capture, or past the header */
+                p->tcp.opt_bad = n == whole;
+                return;
+            }
+            len = o[i + 1];
+            if (!option_len_ok(kind, len) || i + len > whole) {
+                p->tcp.opt_bad = true;
+                return;
+            }
+            if (i + len > n)
+                return;
+            option_value(p, o + i, len);
+        }
+        p->tcp.opt_at[p->tcp.nopts++] = (uint8_t)i;
+        i += len;
+        if (kind == TCPOPT_EOL)
+            return;
+    }
+}
+
+static void tcp(struct sockit_pkt *p, const uint8_t *t)
+{
+    if (enter(p, SOCKIT_L_TCP, 4) < 0)
+        return;
+    p->tcp.sport = sockit__be16(t);
+    p->tcp.dport = sockit__be16(t + 2);
+    if (enter(p, SOCKIT_L_TCP, TCP_MIN_HDR) < 0)
+        return;
+    p->tcp.seq = sockit__be32(t + 4);
+    p->tcp.ack = sockit__be32(t + 8);
+    p->tcp.hdr_len = (uint8_t)((t[12] >> 4) * 4);
+    p->tcp.flags = (uint16_t)(t[13] | (t[12] & 1) << 8);
+    p->tcp.win = sockit__be16(t + 14);
+    p->tcp.urg = sockit__be16(t + 18);
+    if (p->tcp.hdr_len < TCP_MIN_HDR || p->tcp.hdr_len > p->l4_len) {
+        sockit__cut(p, SOCKIT_L_TCP, true);
+        return;
+    }
+    uint32_t opts = p->tcp.hdr_len - TCP_MIN_HDR, got = p->l4_caplen - TCP_MIN_HDR;
+    tcp_options(p, t + TCP_MIN_HDR, got < opts ? got : opts, opts);
+    if (got < opts) {
+        sockit__cut(p, SOCKIT_L_TCP, false);
+        return;
+    }
+    p->payload_off = p->l4_off + p->tcp.hdr_len;
+    p->payload_len = p->l4_len - p->tcp.hdr_len;
+}
+
+static void udp(struct sockit_pkt *p, const uint8_t *u)
+{
+    if (enter(p, SOCKIT_L_UDP, 4) < 0)
+        return;
+    p->udp.sport = sockit__be16(u);
+    p->udp.dport = sockit__be16(u + 2);
+    if (enter(p, SOCKIT_L_UDP, UDP_HDR) < 0)
+        return;
+    p->udp.len = sockit__be16(u + 4);
+    /* Longer than IP's payload is a lie, but in a first fragment, which holds only part. */
+    if (p->udp.len < UDP_HDR || (p->udp.len > p->l4_len && !p->ip.fragment)) {
+        sockit__cut(p, SOCKIT_L_UDP, true);
+        return;
+    }
+    p->payload_off = p->l4_off + UDP_HDR;
+    p->payload_len = (uint32_t)p->udp.len - UDP_HDR;
+}
+
+static void icmp(struct sockit_pkt *p, const uint8_t *m, unsigned layer)
+{
+    if (p->l4_caplen) {
+        p->icmp.type = m[0];
+        p->icmp.code = p->l4_caplen > 1 ? m[1] : 0;
+    }
+    if (enter(p, layer, ICMP_HDR) < 0)
+        return;
+    bool echo = layer == SOCKIT_L_ICMP ? p->icmp.type == 0 || p->icmp.type == 8
+                                       : p->icmp.type == 128 || p->icmp.type == 129;
+    if (echo) {
+        p->icmp.id = sockit__be16(m + 4);
+        p->icmp.seq = sockit__be16(m + 6);
+    }
+    if (layer == SOCKIT_L_ICMPV6 && (p->icmp.type == 135 || p->icmp.type == 136)) {
+        if (enter(p, layer, ICMP6_ND_LEN) < 0)
+            return;
+        memcpy(&p->icmp.target, m + 8, 16);
+    }
+    p->payload_off = p->l4_off + ICMP_HDR;
+    p->payload_len = p->l4_len - ICMP_HDR;
+}
+
+void sockit__decode_l4(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off,
+                       uint32_t len, uint8_t proto)
+{
+    uint32_t avail = sockit__avail(f, off);
+    const uint8_t *h = f->d + off;
+
+    p->l4_off = off;
+    p->l4_len = len;
+    p->l4_caplen = avail < len ? avail : len;
+    if (proto == IPPROTO_TCP)
+        tcp(p, h);
+    else if (proto == IPPROTO_UDP)
+        udp(p, h);
+    else if (proto == IPPROTO_ICMP && p->ip.version == 4)
+        icmp(p, h, SOCKIT_L_ICMP);
+    else if (proto == IPPROTO_ICMPV6 && p->ip.version == 6)
+        icmp(p, h, SOCKIT_L_ICMPV6);
+    else {
+        p->payload_off = off;
+        p->payload_len = len;
+    }
+}
