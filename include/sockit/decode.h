@@ -145,7 +145,13 @@ struct sockit_pkt {
         uint8_t type, code;
         uint16_t id, seq;       /* echo request/reply only */
         struct in6_addr target; /* ICMPv6 neighbor solicitation/advertisement only */
-    } icmp;                     /* ICMP and ICMPv6 */
+        /* ICMP destination unreachable: the quoted datagram's destination, protocol and
+         * (the first 4 bytes after its header) destination port, when captured. */
+        bool has_orig;
+        struct in_addr orig_dst;
+        uint8_t orig_proto;
+        uint16_t orig_dport;
+    } icmp; /* ICMP and ICMPv6 */
 
     uint32_t payload_off; /* where the upper layer's payload starts in the frame */
     uint32_t payload_len; /* its length by the headers' own lengths, whether captured or not */
@@ -172,8 +178,10 @@ int sockit_pkt_decode(struct sockit_pkt *p, int linktype, const uint8_t *data, s
  *     lists the whole options before it, where tcpdump also prints half of the cut one;
  *   - a known TCP option with the wrong length is "[bad opt]" (tcpdump: "mss 1280[len 5]");
  *   - IPv6 routing and AH headers are "RT6 " and "AH " without their fields; ICMP and ICMPv6
- *     messages other than echo, time exceeded, neighbor discovery are named without their
- *     details; an unknown ethertype has no hex dump ("ethertype 0x88b5, length 60");
+ *     messages other than echo, time exceeded, IPv4 destination unreachable (but "need to
+ *     frag") and neighbor discovery are named without their details ("ICMP redirect, code 1",
+ *     "ICMP6, destination unreachable"); an unknown ethertype has no hex dump
+ *     ("ethertype 0x88b5, length 60");
  *   - payloads are not decoded (no ": HTTP" or DNS after the UDP/TCP part).
  * Written into BUF (always terminated when SIZE > 0); returns the length it needed, like
  * snprintf. */

@@ -144,6 +144,20 @@ static void udp(struct sockit_pkt *p, const uint8_t *u)
     p->payload_len = (uint32_t)p->udp.len - UDP_HDR;
 }
 
+/* The datagram an IPv4 destination unreachable quotes: its header and 4 bytes after. */
+static void icmp_quoted(struct sockit_pkt *p, const uint8_t *m)
+{
+    const uint8_t *q = m + ICMP_HDR;
+    uint32_t ihl = (q[0] & 0x0fu) * 4;
+
+    if (ihl < 20 || p->l4_caplen < ICMP_HDR + ihl + 4)
+        return;
+    memcpy(&p->icmp.orig_dst, q + 16, 4);
+    p->icmp.orig_proto = q[9];
+    p->icmp.orig_dport = sockit__be16(q + ihl + 2);
+    p->icmp.has_orig = true;
+}
+
 static void icmp(struct sockit_pkt *p, const uint8_t *m, unsigned layer)
 {
     if (p->l4_caplen) {
@@ -158,6 +172,8 @@ static void icmp(struct sockit_pkt *p, const uint8_t *m, unsigned layer)
         p->icmp.id = sockit__be16(m + 4);
         p->icmp.seq = sockit__be16(m + 6);
     }
+    if (layer == SOCKIT_L_ICMP && p->icmp.type == 3 && p->l4_caplen >= ICMP_HDR + 1)
+        icmp_quoted(p, m);
     if (layer == SOCKIT_L_ICMPV6 && (p->icmp.type == 135 || p->icmp.type == 136)) {
         if (enter(p, layer, ICMP6_ND_LEN) < 0)
             return;

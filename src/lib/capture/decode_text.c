@@ -198,15 +198,51 @@ static const char *icmp_name(uint8_t type)
     }
 }
 
-static void icmp_text(struct sockit__out *o, const struct sockit_pkt *p)
+/* tcpdump's words for an unreachable destination, around the quoted datagram's address
+ * (codes 2, 3 and 4 are written apart). */
+static const char *const unreach_words[16][2] = {
+    [0] = { "net ", " unreachable" },
+    [1] = { "host ", " unreachable" },
+    [5] = { "", " unreachable - source route failed" },
+    [6] = { "net ", " unreachable - unknown" },
+    [7] = { "host ", " unreachable - unknown" },
+    [8] = { "", " unreachable - source host isolated" },
+    [9] = { "net ", " unreachable - admin prohibited" },
+    [10] = { "host ", " unreachable - admin prohibited" },
+    [11] = { "net ", " unreachable - tos prohibited" },
+    [12] = { "host ", " unreachable - tos prohibited" },
+    [13] = { "host ", " unreachable - admin prohibited filter" },
+    [14] = { "host ", " unreachable - host precedence violation" },
+    [15] = { "host ", " unreachable - precedence cutoff" },
+};
+
+/* "ICMP 10.0.0.2 udp port 6000 unreachable": false if it is not written this way. */
+static bool icmp_unreach_text(struct sockit__out *o, const struct sockit_pkt *p)
+{
+    uint8_t code = p->icmp.code, proto = p->icmp.orig_proto;
+
+    if (!p->icmp.has_orig || code > 15 || (code != 2 && code != 3 && !unreach_words[code][0]))
+        return false;
+    sockit__out_printf(o, "ICMP %s", code < 2 || code > 4 ? unreach_words[code][0] : "");
+    sockit__out_ipv4(o, &p->icmp.orig_dst);
+    if (code == 2)
+        sockit__out_printf(o, " protocol %u unreachable", proto);
+    else if (code == 3 && (proto == IPPROTO_TCP || proto == IPPROTO_UDP))
+        sockit__out_printf(o, " %s port %u unreachable", proto == IPPROTO_TCP ? "tcp" : "udp",
+                           p->icmp.orig_dport);
+    else if (code == 3)
+        sockit__out_printf(o, " protocol %u port %u unreachable", proto, p->icmp.orig_dport);
+    else
+        sockit__out_printf(o, "%s", unreach_words[code][1]);
+    return true;
+}
+
+/* The message, in tcpdump's words where the struct has what they need. */
+static void icmp_message(struct sockit__out *o, const struct sockit_pkt *p)
 {
     uint8_t type = p->icmp.type, code = p->icmp.code;
     const char *name = icmp_name(type);
 
-    if (p->truncated == SOCKIT_L_ICMP) {
-        marker(o, p);
-        return;
-    }
     if (type == 0 || type == 8)
         sockit__out_printf(o, "ICMP %s, id %u, seq %u", name, p->icmp.id, p->icmp.seq);
     else if (type == 11 && code < 2)
@@ -218,6 +254,16 @@ static void icmp_text(struct sockit__out *o, const struct sockit_pkt *p)
         sockit__out_printf(o, "ICMP %s", name);
     else
         sockit__out_printf(o, "ICMP type-#%u", type);
+}
+
+static void icmp_text(struct sockit__out *o, const struct sockit_pkt *p)
+{
+    if (p->truncated == SOCKIT_L_ICMP) {
+        marker(o, p);
+        return;
+    }
+    if (p->icmp.type != 3 || !icmp_unreach_text(o, p))
+        icmp_message(o, p);
     sockit__out_printf(o, ", length %u", p->l4_len);
 }
 

@@ -237,6 +237,22 @@ static struct frame icmp6(uint8_t type)
     return f;
 }
 
+/* Destination unreachable (CODE) from 10.0.0.2, quoting the UDP datagram of udp4(). */
+static struct frame icmp_unreach(uint8_t code)
+{
+    struct frame f = { .n = 0 }, quoted = udp4();
+    uint8_t h[8] = { 3, code };
+
+    eth(&f, 0x0800);
+    size_t ip = ip4(&f, 1, 0);
+    f.b[ip + 15] = 2;
+    f.b[ip + 19] = 1;
+    put(&f, h, 8);
+    put(&f, quoted.b + 14, 28 + 8);
+    ip4_end(&f, ip);
+    return f;
+}
+
 static struct frame arp_frame(uint16_t op)
 {
     struct frame f = { .n = 0 };
@@ -1021,15 +1037,30 @@ Test(decode_icmp, echo_and_neighbor_discovery)
     cr_expect(strstr(json_of(), "\"icmp6\":{\"type\":135,\"code\":0,\"target\":\"fd00::2\"}"));
 }
 
+Test(decode_icmp, unreachable_reads_the_quoted_datagram)
+{
+    struct frame f = icmp_unreach(3);
+
+    decode(&f);
+    cr_expect(pkt.icmp.has_orig);
+    cr_expect_eq(pkt.icmp.orig_proto, 17);
+    cr_expect_eq(pkt.icmp.orig_dport, 6000);
+    cr_expect_eq(pkt.icmp.orig_dst.s_addr, htonl(0x0a000002));
+    expect_summary("IP 10.0.0.2 > 10.0.0.1: ICMP 10.0.0.2 udp port 6000 unreachable, length 44");
+    sockit_pkt_decode(&pkt, f.link, f.b, 14 + 20 + 8 + 20, f.n); /* no port captured */
+    cr_expect(!pkt.icmp.has_orig);
+    cr_expect_eq(pkt.truncated, 0);
+    expect_summary("IP 10.0.0.2 > 10.0.0.1: ICMP destination unreachable, code 3, length 44");
+}
+
 Test(decode_icmp, messages_named_without_their_details)
 {
-    struct frame f = icmp4(3);
+    struct frame f = icmp_unreach(4);
 
-    f.b[35] = 3;
     decode(&f);
-    /* tcpdump reads the quoted datagram: "ICMP 10.0.0.2 udp port 6000 unreachable" */
-    expect_summary("IP 10.0.0.1 > 10.0.0.2: ICMP destination unreachable, code 3, length 64");
-    f.b[34] = 99;
+    /* tcpdump: "ICMP 10.0.0.2 unreachable - need to frag (mtu 0)": the MTU is not kept */
+    expect_summary("IP 10.0.0.2 > 10.0.0.1: ICMP destination unreachable, code 4, length 44");
+    f = icmp4(99);
     decode(&f);
     expect_summary("IP 10.0.0.1 > 10.0.0.2: ICMP type-#99, length 64");
     f = icmp6(2);
@@ -1260,6 +1291,9 @@ Test(decode_tcpdump, the_same_line_as_tcpdump, .timeout = 60)
     like_tcpdump("icmp echo reply", icmp4(0), 98, "");
     like_tcpdump("icmp6 echo request", icmp6(128), 118, "");
     like_tcpdump("icmp6 echo reply", icmp6(129), 118, "");
+    for (uint8_t code = 0; code < 16; code++)
+        if (code != 4)
+            like_tcpdump("icmp unreachable", icmp_unreach(code), 78, "");
     like_tcpdump("arp request", arp_frame(1), 42, "");
     like_tcpdump("arp reply", arp_frame(2), 42, "");
     like_tcpdump("first ipv4 fragment", frag4(true), frag4(true).n, "");
