@@ -65,7 +65,8 @@ struct sockit_pkt {
     int linktype;       /* enum sockit_linktype */
     unsigned layers;    /* enum sockit_layer bits present (whole or in part) */
     unsigned truncated; /* the layer bit where the bytes ran out or a length lied; 0: none */
-    bool malformed;     /* .truncated is a field that lies (a length, a version), not the snap */
+    bool malformed;     /* not the snap length: a field lies (a length, a version), or the
+                           packet on the wire is shorter than the header .truncated names */
     uint32_t caplen, wirelen;
 
     /* Link: Ethernet addresses; cooked headers carry a source address only (in src_mac). */

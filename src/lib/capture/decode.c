@@ -26,13 +26,8 @@ static int vlan_tags(struct sockit_pkt *p, const struct sockit__frame *f, uint32
                      uint16_t *type)
 {
     while (is_vlan_tpid(*type) && p->nvlans < SOCKIT_PKT_MAX_VLANS) {
-        uint32_t avail = sockit__avail(f, *off);
-        if (avail)
-            p->layers |= SOCKIT_L_VLAN;
-        if (avail < 4) {
-            sockit__cut(p, SOCKIT_L_VLAN, false);
+        if (!sockit__enter(p, f, *off, 4, SOCKIT_L_VLAN))
             return -1;
-        }
         uint16_t tci = sockit__be16(f->d + *off);
         int i = p->nvlans++;
         p->vlan_tpid[i] = *type;
@@ -49,12 +44,8 @@ static int link_ethernet(struct sockit_pkt *p, const struct sockit__frame *f, ui
 {
     uint16_t type;
 
-    if (f->cap)
-        p->layers |= SOCKIT_L_LINK;
-    if (f->cap < 14) {
-        sockit__cut(p, SOCKIT_L_LINK, false);
+    if (!sockit__enter(p, f, 0, 14, SOCKIT_L_LINK))
         return -1;
-    }
     memcpy(p->dst_mac, f->d, 6);
     memcpy(p->src_mac, f->d + 6, 6);
     p->has_macs = true;
@@ -78,12 +69,8 @@ static void sll_address(struct sockit_pkt *p, const uint8_t *len, const uint8_t 
 /* LINKTYPE_LINUX_SLL: packet type, ARPHRD type, address length, 8 address bytes, protocol. */
 static int link_sll(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t *off)
 {
-    if (f->cap)
-        p->layers |= SOCKIT_L_LINK;
-    if (f->cap < SLL_HDR_LEN) {
-        sockit__cut(p, SOCKIT_L_LINK, false);
+    if (!sockit__enter(p, f, 0, SLL_HDR_LEN, SOCKIT_L_LINK))
         return -1;
-    }
     p->sll_pkttype = (uint8_t)sockit__be16(f->d);
     sll_address(p, f->d + 5, f->d + 6);
     p->ethertype = sockit__be16(f->d + 14);
@@ -95,12 +82,8 @@ static int link_sll(struct sockit_pkt *p, const struct sockit__frame *f, uint32_
  * length, 8 address bytes. */
 static int link_sll2(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t *off)
 {
-    if (f->cap)
-        p->layers |= SOCKIT_L_LINK;
-    if (f->cap < SLL2_HDR_LEN) {
-        sockit__cut(p, SOCKIT_L_LINK, false);
+    if (!sockit__enter(p, f, 0, SLL2_HDR_LEN, SOCKIT_L_LINK))
         return -1;
-    }
     p->ethertype = sockit__be16(f->d);
     p->sll_ifindex = (int)sockit__be32(f->d + 4);
     p->sll_pkttype = f->d[10];
@@ -131,15 +114,10 @@ static int link_raw(struct sockit_pkt *p, const struct sockit__frame *f, uint32_
 
 static void arp(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off)
 {
-    uint32_t avail = sockit__avail(f, off);
     const uint8_t *a = f->d + off;
 
-    if (avail)
-        p->layers |= SOCKIT_L_ARP;
-    if (avail < ARP_FIXED_LEN) {
-        sockit__cut(p, SOCKIT_L_ARP, false);
+    if (!sockit__enter(p, f, off, ARP_FIXED_LEN, SOCKIT_L_ARP))
         return;
-    }
     p->arp.htype = sockit__be16(a);
     p->arp.ptype = sockit__be16(a + 2);
     p->arp.hlen = a[4];
@@ -147,10 +125,8 @@ static void arp(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t of
     p->arp.op = sockit__be16(a + 6);
     if (p->arp.htype != 1 || p->arp.ptype != ETH_P_IPV4 || a[4] != 6 || a[5] != 4)
         return;
-    if (avail < ARP_ETH4_LEN) {
-        sockit__cut(p, SOCKIT_L_ARP, f->wire - off < ARP_ETH4_LEN);
+    if (!sockit__enter(p, f, off, ARP_ETH4_LEN, SOCKIT_L_ARP))
         return;
-    }
     memcpy(p->arp.sha, a + 8, 6);
     memcpy(&p->arp.spa, a + 14, 4);
     memcpy(p->arp.tha, a + 18, 6);

@@ -38,6 +38,21 @@ static inline void sockit__cut(struct sockit_pkt *p, unsigned layer, bool malfor
     p->malformed = malformed;
 }
 
+/* Start LAYER at OFF: mark it present if any byte of it was captured, and unless NEED bytes
+ * were, cut it there (malformed if the packet itself is shorter). Returns whether they were. */
+static inline bool sockit__enter(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off,
+                                 uint32_t need, unsigned layer)
+{
+    uint32_t avail = sockit__avail(f, off);
+
+    if (avail)
+        p->layers |= layer;
+    if (avail >= need)
+        return true;
+    sockit__cut(p, layer, f->wire - off < need);
+    return false;
+}
+
 /* decode_ip.c */
 void sockit__decode_ipv4(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off);
 void sockit__decode_ipv6(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off);

@@ -37,24 +37,16 @@ static void ipv4_fields(struct sockit_pkt *p, const uint8_t *h)
 
 void sockit__decode_ipv4(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off)
 {
-    uint32_t avail = sockit__avail(f, off);
-
-    if (avail)
-        p->layers |= SOCKIT_L_IPV4;
-    if (avail < IPV4_MIN_HDR) {
-        sockit__cut(p, SOCKIT_L_IPV4, f->wire - off < IPV4_MIN_HDR);
+    if (!sockit__enter(p, f, off, IPV4_MIN_HDR, SOCKIT_L_IPV4))
         return;
-    }
     ipv4_fields(p, f->d + off);
     if (p->ip.version != 4 || p->ip.hdr_len < IPV4_MIN_HDR || p->ip.tot_len < p->ip.hdr_len ||
         p->ip.tot_len > f->wire - off) {
         sockit__cut(p, SOCKIT_L_IPV4, true);
         return;
     }
-    if (avail < p->ip.hdr_len) {
-        sockit__cut(p, SOCKIT_L_IPV4, false);
+    if (!sockit__enter(p, f, off, p->ip.hdr_len, SOCKIT_L_IPV4))
         return;
-    }
     if (p->ip.frag_off) { /* the upper layer's header is in the first fragment */
         p->payload_off = off + p->ip.hdr_len;
         p->payload_len = p->ip.tot_len - p->ip.hdr_len;
@@ -140,14 +132,10 @@ static void ipv6_fields(struct sockit_pkt *p, const uint8_t *h)
 
 void sockit__decode_ipv6(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off)
 {
-    uint32_t avail = sockit__avail(f, off), end;
+    uint32_t end;
 
-    if (avail)
-        p->layers |= SOCKIT_L_IPV6;
-    if (avail < IPV6_HDR) {
-        sockit__cut(p, SOCKIT_L_IPV6, f->wire - off < IPV6_HDR);
+    if (!sockit__enter(p, f, off, IPV6_HDR, SOCKIT_L_IPV6))
         return;
-    }
     ipv6_fields(p, f->d + off);
     if (p->ip.version != 6 || p->ip.tot_len > f->wire - off) {
         sockit__cut(p, SOCKIT_L_IPV6, true);

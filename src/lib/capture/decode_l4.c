@@ -19,18 +19,6 @@ enum {
     TCPOPT_TS = 8,
 };
 
-/* Start the upper layer LAYER: mark it present if any byte of it was captured, and cut it if
- * fewer than NEED were (malformed if IP's own length is that short). Returns 0 or -1. */
-static int enter(struct sockit_pkt *p, unsigned layer, uint32_t need)
-{
-    if (p->l4_caplen)
-        p->layers |= layer;
-    if (p->l4_caplen >= need)
-        return 0;
-    sockit__cut(p, layer, p->l4_len < need);
-    return -1;
-}
-
 /* A known option's length must be its own; unknown ones are only kept inside the header. */
 static bool option_len_ok(uint8_t kind, uint8_t len)
 {
@@ -98,13 +86,23 @@ static void tcp_options(struct sockit_pkt *p, const uint8_t *o, uint32_t n, uint
     }
 }
 
-static void tcp(struct sockit_pkt *p, const uint8_t *t)
+/* The ports, then the rest of a header of HDR bytes: false if the capture or IP's length cut
+ * it (F ends where IP's payload does). */
+static bool ports(struct sockit_pkt *p, const struct sockit__frame *f, unsigned layer, uint32_t hdr,
+                  uint16_t *sport, uint16_t *dport)
 {
-    if (enter(p, SOCKIT_L_TCP, 4) < 0)
-        return;
-    p->tcp.sport = sockit__be16(t);
-    p->tcp.dport = sockit__be16(t + 2);
-    if (enter(p, SOCKIT_L_TCP, TCP_MIN_HDR) < 0)
+    if (!sockit__enter(p, f, p->l4_off, 4, layer))
+        return false;
+    *sport = sockit__be16(f->d + p->l4_off);
+    *dport = sockit__be16(f->d + p->l4_off + 2);
+    return sockit__enter(p, f, p->l4_off, hdr, layer);
+}
+
+static void tcp(struct sockit_pkt *p, const struct sockit__frame *f)
+{
+    const uint8_t *t = f->d + p->l4_off;
+
+    if (!ports(p, f, SOCKIT_L_TCP, TCP_MIN_HDR, &p->tcp.sport, &p->tcp.dport))
         return;
     p->tcp.seq = sockit__be32(t + 4);
     p->tcp.ack = sockit__be32(t + 8);
@@ -126,15 +124,11 @@ static void tcp(struct sockit_pkt *p, const uint8_t *t)
     p->payload_len = p->l4_len - p->tcp.hdr_len;
 }
 
-static void udp(struct sockit_pkt *p, const uint8_t *u)
+static void udp(struct sockit_pkt *p, const struct sockit__frame *f)
 {
-    if (enter(p, SOCKIT_L_UDP, 4) < 0)
+    if (!ports(p, f, SOCKIT_L_UDP, UDP_HDR, &p->udp.sport, &p->udp.dport))
         return;
-    p->udp.sport = sockit__be16(u);
-    p->udp.dport = sockit__be16(u + 2);
-    if (enter(p, SOCKIT_L_UDP, UDP_HDR) < 0)
-        return;
-    p->udp.len = sockit__be16(u + 4);
+    p->udp.len = sockit__be16(f->d + p->l4_off + 4);
     /* Longer than IP's payload is a lie, but in a first fragment, which holds only part. */
     if (p->udp.len < UDP_HDR || (p->udp.len > p->l4_len && !p->ip.fragment)) {
         sockit__cut(p, SOCKIT_L_UDP, true);
@@ -158,13 +152,15 @@ static void icmp_quoted(struct sockit_pkt *p, const uint8_t *m)
     p->icmp.has_orig = true;
 }
 
-static void icmp(struct sockit_pkt *p, const uint8_t *m, unsigned layer)
+static void icmp(struct sockit_pkt *p, const struct sockit__frame *f, unsigned layer)
 {
+    const uint8_t *m = f->d + p->l4_off;
+
     if (p->l4_caplen) {
         p->icmp.type = m[0];
         p->icmp.code = p->l4_caplen > 1 ? m[1] : 0;
     }
-    if (enter(p, layer, ICMP_HDR) < 0)
+    if (!sockit__enter(p, f, p->l4_off, ICMP_HDR, layer))
         return;
     bool echo = layer == SOCKIT_L_ICMP ? p->icmp.type == 0 || p->icmp.type == 8
                                        : p->icmp.type == 128 || p->icmp.type == 129;
@@ -172,10 +168,10 @@ static void icmp(struct sockit_pkt *p, const uint8_t *m, unsigned layer)
         p->icmp.id = sockit__be16(m + 4);
         p->icmp.seq = sockit__be16(m + 6);
     }
-    if (layer == SOCKIT_L_ICMP && p->icmp.type == 3 && p->l4_caplen >= ICMP_HDR + 1)
+    if (layer == SOCKIT_L_ICMP && p->icmp.type == 3 && p->l4_caplen > ICMP_HDR)
         icmp_quoted(p, m);
     if (layer == SOCKIT_L_ICMPV6 && (p->icmp.type == 135 || p->icmp.type == 136)) {
-        if (enter(p, layer, ICMP6_ND_LEN) < 0)
+        if (!sockit__enter(p, f, p->l4_off, ICMP6_ND_LEN, layer))
             return;
         memcpy(&p->icmp.target, m + 8, 16);
     }
@@ -186,20 +182,20 @@ static void icmp(struct sockit_pkt *p, const uint8_t *m, unsigned layer)
 void sockit__decode_l4(struct sockit_pkt *p, const struct sockit__frame *f, uint32_t off,
                        uint32_t len, uint8_t proto)
 {
-    uint32_t avail = sockit__avail(f, off);
-    const uint8_t *h = f->d + off;
+    /* The frame as far as IP's payload goes: what lies past it is not this layer's. */
+    struct sockit__frame l4 = { f->d, f->cap < off + len ? f->cap : off + len, off + len };
 
     p->l4_off = off;
     p->l4_len = len;
-    p->l4_caplen = avail < len ? avail : len;
+    p->l4_caplen = sockit__avail(&l4, off);
     if (proto == IPPROTO_TCP)
-        tcp(p, h);
+        tcp(p, &l4);
     else if (proto == IPPROTO_UDP)
-        udp(p, h);
+        udp(p, &l4);
     else if (proto == IPPROTO_ICMP && p->ip.version == 4)
-        icmp(p, h, SOCKIT_L_ICMP);
+        icmp(p, &l4, SOCKIT_L_ICMP);
     else if (proto == IPPROTO_ICMPV6 && p->ip.version == 6)
-        icmp(p, h, SOCKIT_L_ICMPV6);
+        icmp(p, &l4, SOCKIT_L_ICMPV6);
     else {
         p->payload_off = off;
         p->payload_len = len;
