@@ -398,6 +398,29 @@ static bool drain_block(struct cap_run *r, struct sockit_capture *c, int *err)
     return false;
 }
 
+/* A stop signal came (it is read, so it is not pending when the mask is restored). */
+static bool stop_asked(int sigfd)
+{
+    struct signalfd_siginfo si;
+
+    return read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si);
+}
+
+/* At a stop, frames may sit in a block the kernel is still filling: it hands that block over
+ * once its timeout passes (10 ms by default), so wait a little for it and take what is there.
+ * Returns 0 or a write error. */
+static int drain_rest(struct cap_run *r, struct sockit_capture *c)
+{
+    uint64_t until = sockit_clock_ns() + 50000000u;
+    int err = 0;
+
+    while (sockit_clock_ns() < until && sockit_capture_wait(c, 20) > 0) {
+        if (drain_block(r, c, &err))
+            break;
+    }
+    return err;
+}
+
 static int capture_loop(struct cap_run *r, struct sockit_capture *c, int sigfd)
 {
     uint64_t start = sockit_clock_ns(), now = start;
@@ -406,24 +429,26 @@ static int capture_loop(struct cap_run *r, struct sockit_capture *c, int sigfd)
     int err = 0;
 
     r->last_tick = start;
-    while (!end || now < end) {
+    for (;;) {
         int n = sockit_capture_wait(c, 0);
         if (n < 0 && n != -EINTR)
             return n;
         if (n > 0 && drain_block(r, c, &err))
-            break;
+            goto done; /* the count is reached, or a write failed */
         if (n <= 0) {
             int ms = end ? (int)((end - now) / 1000000u) + 1 : 1000;
             poll(pfd, 2, ms < 1000 ? ms : 1000);
-            if (pfd[1].revents & POLLIN)
-                break;
         }
         now = sockit_clock_ns();
+        if (stop_asked(sigfd) || (end && now >= end))
+            break;
         if (now - r->last_tick >= 1000000000u) {
             add_stats(r, c);
             live_line(r, now);
         }
     }
+    err = drain_rest(r, c);
+done:
     sockit_capture_release(c);
     add_stats(r, c);
     return err;
