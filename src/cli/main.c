@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
     { "listen", cmd_listen, "listen and relay stdin/stdout with the client (like nc -l)" },
     { "bench", cmd_bench, "load generator: msgs/s, MB/s, latency percentiles (like wrk)" },
     { "http", cmd_http, "HTTP/1.1 static file server (like nginx, python3 -m http.server)" },
+    { "ping", cmd_ping, "ICMP and ICMPv6 echo: replies, RTTs, loss (like iputils ping)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -52,7 +53,8 @@ static void usage(FILE *f)
           "  sockit send tcp://127.0.0.1:8080 'Hello from client'\n"
           "  sockit listen unix:/tmp/chat.sock\n"
           "  sockit connect unix:/tmp/chat.sock\n"
-          "  sockit echo udp://[::1]:9000 --trace\n",
+          "  sockit echo udp://[::1]:9000 --trace\n"
+          "  sockit ping -c 3 ::1\n",
           f);
 }
 
