@@ -292,6 +292,21 @@ Test(ping, an_address_no_neighbour_has_gives_unreachable_errors_as_iputils)
     }
 }
 
+Test(ping, an_address_with_no_route_is_exit_2_at_once_as_iputils)
+{
+    struct run mine, theirs;
+    const char *const args[] = { "-c", "3", "-W", "5", "192.0.2.1", NULL }; /* TEST-NET-1 */
+
+    need_pair(); /* A has no default route: the kernel refuses before any packet */
+    long long start = h_now_ms();
+    run_in(pair.ns_a, NULL, args, &mine);
+    cr_expect_lt(h_now_ms() - start, 2000, "no wait for -W");
+    run_in(pair.ns_a, IPUTILS, args, &theirs);
+    cr_expect_eq(mine.rc, 2, "%s%s", mine.out, mine.err);
+    cr_expect_eq(theirs.rc, 2, "iputils: %s", theirs.err);
+    cr_expect_str_eq(mine.err, "sockit: ping 192.0.2.1: Network is unreachable\n");
+}
+
 /* ---- without privileges ---------------------------------------------------------------------- */
 
 Test(ping, an_unprivileged_user_gets_the_datagram_socket_where_the_sysctl_allows_it)

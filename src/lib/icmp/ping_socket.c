@@ -119,6 +119,20 @@ static int bind_for_id(struct sockit_ping *p)
     return 0;
 }
 
+/* Connecting asks the kernel for a route now, so that an address with none fails at once as
+ * with ping, and has a raw socket take only the target's packets (its errors still come). */
+static int connect_to_target(const struct sockit_ping *p)
+{
+    char to[SOCKIT_ADDR_STRLEN];
+    int err = connect(p->fd, &p->to.u.sa, p->to.len) < 0 ? -errno : 0;
+
+    if (p->o.trace) {
+        sockit__ping_addr_text(&p->to, to, sizeof(to));
+        sockit__trace_call(p->o.trace, err, "connect(%d, %s)", p->fd, to);
+    }
+    return err;
+}
+
 int sockit__ping_socket_open(struct sockit_ping *p)
 {
     int err;
@@ -133,7 +147,7 @@ int sockit__ping_socket_open(struct sockit_ping *p)
         err = bind_for_id(p);
     if (!err && p->socktype == SOCK_RAW)
         p->id = random_id();
-    return err;
+    return err ? err : connect_to_target(p);
 }
 
 long sockit__ping_socket_send(struct sockit_ping *p, uint16_t seq)
