@@ -211,10 +211,12 @@ struct sockit_ping;
 /* Open a session towards TO (AF_INET or AF_INET6; the port is ignored): the socket O->socket
  * asks for, with its filter, the error queue, arrival stamps and hop limits, its identifier
  * known, and connected to TO (the kernel finds the route now: -ENETUNREACH at once for an
- * address with none, as ping has it). Nothing is sent yet. *OUT is the caller's, freed by sockit_ping_close.
- * Returns 0, or: -EPERM/-EACCES when neither socket is permitted (SOCKIT_PING_ANY returns the
- * datagram socket's error: the raw one's is always the lack of CAP_NET_RAW), -EMSGSIZE when
- * O->size is over the family's maximum, -EINVAL, -ENOMEM or another -errno. */
+ * address with none, as ping has it). Nothing is sent yet. *OUT is the caller's, freed by
+ * sockit_ping_close. Returns 0, or: -EPERM/-EACCES when neither socket is permitted
+ * (SOCKIT_PING_ANY returns the datagram socket's error: the raw one's is always the lack of
+ * CAP_NET_RAW), -EMSGSIZE when O->size is over the family's maximum, -EAFNOSUPPORT for TO of
+ * another family, -ENETUNREACH and the like from connect, -ENOMEM, or another
+ * -errno. */
 int sockit_ping_open(struct sockit_ping **out, const struct sockit_addr *to,
                      const struct sockit_ping_options *o);
 

@@ -194,93 +194,93 @@ unsigned sockit_ping_seen_reply(struct sockit_ping_seen *s, uint16_t seq)
 
 /* ---- ping's words for ICMP errors --------------------------------------------------------- */
 
-static const char *const unreach4[] = {
-    [ICMP_NET_UNREACH] = "Destination Net Unreachable",
-    [ICMP_HOST_UNREACH] = "Destination Host Unreachable",
-    [ICMP_PROT_UNREACH] = "Destination Protocol Unreachable",
-    [ICMP_PORT_UNREACH] = "Destination Port Unreachable",
-    [ICMP_FRAG_NEEDED] = NULL, /* says the MTU: below */
-    [ICMP_SR_FAILED] = "Source Route Failed",
-    [ICMP_NET_UNKNOWN] = "Destination Net Unknown",
-    [ICMP_HOST_UNKNOWN] = "Destination Host Unknown",
-    [ICMP_HOST_ISOLATED] = "Source Host Isolated",
-    [ICMP_NET_ANO] = "Destination Net Prohibited",
-    [ICMP_HOST_ANO] = "Destination Host Prohibited",
-    [ICMP_NET_UNR_TOS] = "Destination Net Unreachable for Type of Service",
-    [ICMP_HOST_UNR_TOS] = "Destination Host Unreachable for Type of Service",
-    [ICMP_PKT_FILTERED] = "Packet filtered",
-    [ICMP_PREC_VIOLATION] = "Precedence Violation",
-    [ICMP_PREC_CUTOFF] = "Precedence Cutoff",
+enum { ANY = -1 };
+enum arg { NO_ARG, TYPE_ARG, CODE_ARG, INFO_ARG, CODE_INFO_ARGS };
+
+/* The first row matching (family, type, code) gives the words; its format takes ARG. */
+static const struct words {
+    int family, type, code;
+    const char *format;
+    enum arg arg;
+} words[] = {
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_NET_UNREACH, "Destination Net Unreachable", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, "Destination Host Unreachable", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, "Destination Protocol Unreachable", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, "Destination Port Unreachable", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, "Frag needed and DF set (mtu = %u)", INFO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_SR_FAILED, "Source Route Failed", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_NET_UNKNOWN, "Destination Net Unknown", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_HOST_UNKNOWN, "Destination Host Unknown", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_HOST_ISOLATED, "Source Host Isolated", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_NET_ANO, "Destination Net Prohibited", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_HOST_ANO, "Destination Host Prohibited", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_NET_UNR_TOS,
+      "Destination Net Unreachable for Type of Service", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_HOST_UNR_TOS,
+      "Destination Host Unreachable for Type of Service", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, "Packet filtered", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_PREC_VIOLATION, "Precedence Violation", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ICMP_PREC_CUTOFF, "Precedence Cutoff", NO_ARG },
+    { AF_INET, ICMP_DEST_UNREACH, ANY, "Dest Unreachable, Bad Code: %u", CODE_ARG },
+    { AF_INET, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, "Time to live exceeded", NO_ARG },
+    { AF_INET, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, "Frag reassembly time exceeded", NO_ARG },
+    { AF_INET, ICMP_TIME_EXCEEDED, ANY, "Time exceeded, Bad Code: %u", CODE_ARG },
+    { AF_INET, ICMP_PARAMETERPROB, ANY, "Parameter problem: pointer = %u", INFO_ARG },
+    { AF_INET, ICMP_SOURCE_QUENCH, ANY, "Source Quench", NO_ARG },
+    { AF_INET, ANY, ANY, "Bad ICMP type: %u", TYPE_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOROUTE, "Destination unreachable: No route",
+      NO_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADMIN,
+      "Destination unreachable: Administratively prohibited", NO_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_BEYONDSCOPE,
+      "Destination unreachable: Beyond scope of source address", NO_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR,
+      "Destination unreachable: Address unreachable", NO_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT,
+      "Destination unreachable: Port unreachable", NO_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, 5, /* RFC 4443 */
+      "Destination unreachable: Source address failed ingress/egress policy", NO_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, 6, "Destination unreachable: Reject route to destination",
+      NO_ARG },
+    { AF_INET6, ICMP6_DST_UNREACH, ANY, "Destination unreachable: Unknown code %u", CODE_ARG },
+    { AF_INET6, ICMP6_PACKET_TOO_BIG, ANY, "Packet too big: mtu=%u", INFO_ARG },
+    { AF_INET6, ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_TRANSIT, "Time exceeded: Hop limit",
+      NO_ARG },
+    { AF_INET6, ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_REASSEMBLY,
+      "Time exceeded: Defragmentation failure", NO_ARG },
+    { AF_INET6, ICMP6_TIME_EXCEEDED, ANY, "Time exceeded: code %u", CODE_ARG },
+    { AF_INET6, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_HEADER,
+      "Parameter problem: Wrong header field at %u", INFO_ARG },
+    { AF_INET6, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_NEXTHEADER,
+      "Parameter problem: Unknown header at %u", INFO_ARG },
+    { AF_INET6, ICMP6_PARAM_PROB, ICMP6_PARAMPROB_OPTION, "Parameter problem: Unknown option at %u",
+      INFO_ARG },
+    { AF_INET6, ICMP6_PARAM_PROB, ANY, "Parameter problem: code %u at %u", CODE_INFO_ARGS },
+    { AF_INET6, ANY, ANY, "unknown icmp type: %u", TYPE_ARG },
 };
 
-static const char *const unreach6[] = {
-    [ICMP6_DST_UNREACH_NOROUTE] = "No route",
-    [ICMP6_DST_UNREACH_ADMIN] = "Administratively prohibited",
-    [ICMP6_DST_UNREACH_BEYONDSCOPE] = "Beyond scope of source address",
-    [ICMP6_DST_UNREACH_ADDR] = "Address unreachable",
-    [ICMP6_DST_UNREACH_NOPORT] = "Port unreachable",
-    [5] = "Source address failed ingress/egress policy", /* RFC 4443 */
-    [6] = "Reject route to destination",
-};
-
-#define TABLE_TEXT(table, i) ((i) < sizeof(table) / sizeof((table)[0]) ? (table)[i] : NULL)
-
-static void describe4(uint8_t type, uint8_t code, uint32_t info, char *buf, size_t size)
+static bool matches(const struct words *w, int family, uint8_t type, uint8_t code)
 {
-    const char *text = TABLE_TEXT(unreach4, code);
-
-    if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED)
-        snprintf(buf, size, "Frag needed and DF set (mtu = %u)", info);
-    else if (type == ICMP_DEST_UNREACH && text)
-        snprintf(buf, size, "%s", text);
-    else if (type == ICMP_DEST_UNREACH)
-        snprintf(buf, size, "Dest Unreachable, Bad Code: %d", code);
-    else if (type == ICMP_TIME_EXCEEDED && code <= ICMP_EXC_FRAGTIME)
-        snprintf(buf, size, "%s",
-                 code == ICMP_EXC_TTL ? "Time to live exceeded" : "Frag reassembly time exceeded");
-    else if (type == ICMP_TIME_EXCEEDED)
-        snprintf(buf, size, "Time exceeded, Bad Code: %d", code);
-    else if (type == ICMP_PARAMETERPROB)
-        snprintf(buf, size, "Parameter problem: pointer = %u", info);
-    else if (type == ICMP_SOURCE_QUENCH)
-        snprintf(buf, size, "Source Quench");
-    else
-        snprintf(buf, size, "Bad ICMP type: %d", type);
-}
-
-static void describe6(uint8_t type, uint8_t code, uint32_t info, char *buf, size_t size)
-{
-    static const char *const problem[] = { "Wrong header field", "Unknown header",
-                                           "Unknown option" };
-    const char *text = TABLE_TEXT(unreach6, code);
-
-    if (type == ICMP6_DST_UNREACH && text)
-        snprintf(buf, size, "Destination unreachable: %s", text);
-    else if (type == ICMP6_DST_UNREACH)
-        snprintf(buf, size, "Destination unreachable: Unknown code %d", code);
-    else if (type == ICMP6_PACKET_TOO_BIG)
-        snprintf(buf, size, "Packet too big: mtu=%u", info);
-    else if (type == ICMP6_TIME_EXCEEDED && code <= ICMP6_TIME_EXCEED_REASSEMBLY)
-        snprintf(buf, size, "Time exceeded: %s",
-                 code == ICMP6_TIME_EXCEED_TRANSIT ? "Hop limit" : "Defragmentation failure");
-    else if (type == ICMP6_TIME_EXCEEDED)
-        snprintf(buf, size, "Time exceeded: code %d", code);
-    else if (type == ICMP6_PARAM_PROB && (text = TABLE_TEXT(problem, code)))
-        snprintf(buf, size, "Parameter problem: %s at %u", text, info);
-    else if (type == ICMP6_PARAM_PROB)
-        snprintf(buf, size, "Parameter problem: code %d at %u", code, info);
-    else
-        snprintf(buf, size, "unknown icmp type: %u", type);
+    return w->family == family && (w->type == ANY || w->type == type) &&
+           (w->code == ANY || w->code == code);
 }
 
 const char *sockit_ping_describe(int family, uint8_t type, uint8_t code, uint32_t info, char *buf,
                                  size_t size)
 {
+    const struct words *w = NULL;
+
     if (size == 0)
         return buf;
-    if (family == AF_INET)
-        describe4(type, code, info, buf, size);
-    else
-        describe6(type, code, info, buf, size);
+    family = family == AF_INET ? AF_INET : AF_INET6;
+    for (size_t i = 0; !w && i < sizeof(words) / sizeof(words[0]); i++)
+        w = matches(&words[i], family, type, code) ? &words[i] : NULL;
+    switch (w->arg) {
+    case NO_ARG: snprintf(buf, size, "%s", w->format); break;
+    case TYPE_ARG: snprintf(buf, size, w->format, (unsigned)type); break;
+    case CODE_ARG: snprintf(buf, size, w->format, (unsigned)code); break;
+    case INFO_ARG: snprintf(buf, size, w->format, info); break;
+    case CODE_INFO_ARGS: snprintf(buf, size, w->format, (unsigned)code, info); break;
+    }
     return buf;
 }

@@ -337,25 +337,30 @@ Test(echo, an_error_ends_a_flight_for_the_pipe)
 
 Test(echo, icmp_errors_are_described_in_pings_words)
 {
+    static const struct {
+        int family, type, code;
+        uint32_t info;
+        const char *words;
+    } cases[] = {
+        { AF_INET, 3, 1, 0, "Destination Host Unreachable" },
+        { AF_INET, 3, 4, 1400, "Frag needed and DF set (mtu = 1400)" },
+        { AF_INET, 3, 77, 0, "Dest Unreachable, Bad Code: 77" },
+        { AF_INET, 11, 0, 0, "Time to live exceeded" },
+        { AF_INET, 12, 0, 20, "Parameter problem: pointer = 20" },
+        { AF_INET, 99, 0, 0, "Bad ICMP type: 99" },
+        { AF_INET6, 1, 3, 0, "Destination unreachable: Address unreachable" },
+        { AF_INET6, 1, 9, 0, "Destination unreachable: Unknown code 9" },
+        { AF_INET6, 2, 0, 1280, "Packet too big: mtu=1280" },
+        { AF_INET6, 3, 0, 0, "Time exceeded: Hop limit" },
+        { AF_INET6, 4, 1, 40, "Parameter problem: Unknown header at 40" },
+        { AF_INET6, 4, 7, 40, "Parameter problem: code 7 at 40" },
+        { AF_INET6, 200, 0, 0, "unknown icmp type: 200" },
+    };
     char b[128];
 
-    cr_expect_str_eq(sockit_ping_describe(AF_INET, 3, 1, 0, b, sizeof(b)),
-                     "Destination Host Unreachable");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET, 3, 4, 1400, b, sizeof(b)),
-                     "Frag needed and DF set (mtu = 1400)");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET, 3, 77, 0, b, sizeof(b)),
-                     "Dest Unreachable, Bad Code: 77");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET, 11, 0, 0, b, sizeof(b)),
-                     "Time to live exceeded");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET6, 1, 3, 0, b, sizeof(b)),
-                     "Destination unreachable: Address unreachable");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET6, 2, 0, 1280, b, sizeof(b)),
-                     "Packet too big: mtu=1280");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET6, 3, 0, 0, b, sizeof(b)),
-                     "Time exceeded: Hop limit");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET6, 4, 1, 40, b, sizeof(b)),
-                     "Parameter problem: Unknown header at 40");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET6, 200, 0, 0, b, sizeof(b)),
-                     "unknown icmp type: 200");
-    cr_expect_str_eq(sockit_ping_describe(AF_INET, 3, 1, 0, b, 12), "Destination");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_expect_str_eq(sockit_ping_describe(cases[i].family, (uint8_t)cases[i].type,
+                                              (uint8_t)cases[i].code, cases[i].info, b, sizeof(b)),
+                         cases[i].words, "case %zu", i);
+    cr_expect_str_eq(sockit_ping_describe(AF_INET, 3, 1, 0, b, 12), "Destination", "cut to fit");
 }
