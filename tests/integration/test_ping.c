@@ -261,6 +261,28 @@ Test(ping, every_other_request_dropped_is_half_loss_as_iputils)
     cr_expect_eq(s.received, 2);
 }
 
+Test(ping, duplicated_replies_are_marked_and_counted_as_iputils)
+{
+    struct run r;
+
+    need_pair();
+    /* B sends every echo reply twice. */
+    cr_assert_eq(h_netns_sh(pair.ns_b,
+                            "nft add table ip d && "
+                            "nft add chain ip d out \"{ type filter hook output priority 0; }\" && "
+                            "nft add rule ip d out icmp type echo-reply dup to %s device %s",
+                            pair.ip_a, pair.if_b),
+                 0, "nft dup");
+    run_in(pair.ns_a, NULL, (const char *const[]){ "-c", "3", "-i", "0.2", pair.ip_b, NULL }, &r);
+    cr_expect(strstr(r.out, "icmp_seq=1 ttl=64") && strstr(r.out, " ms (DUP!)\n"), "%s", r.out);
+    /* The count is answered at the first reply to 3: its copy is not waited for. */
+    struct summary s = same_as_iputils(
+        pair.ns_a, (const char *const[]){ "-c", "3", "-i", "0.2", pair.ip_b, NULL });
+    cr_expect_eq(s.rc, 0);
+    cr_expect_eq(s.received, 3);
+    cr_expect_eq(s.duplicates, 2);
+}
+
 Test(ping, an_address_no_neighbour_has_gives_unreachable_errors_as_iputils)
 {
     char v4[32], v6[48];
