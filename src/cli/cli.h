@@ -31,12 +31,18 @@ int cmd_bench(int argc, char **argv);
 int cmd_http(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
+int cmd_ping(int argc, char **argv);
 
 /* "sockit: OP TARGET: strerror(ERR)" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *op, const char *target, int err);
 
 /* "sockit CMD: MESSAGE" and a hint to --help on stderr; returns CLI_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* TEXT for an error line: control and non-ASCII bytes as \xNN, at most 64 bytes of it, then
+ * how long it really was. BUF holds CLI_QUOTE_SIZE bytes; returns BUF. */
+#define CLI_QUOTE_SIZE (4 * 64 + 32)
+const char *cli_quote(const char *text, char *buf, size_t size);
 
 /* Parse an endpoint argument; on error prints "sockit CMD: invalid endpoint 'TEXT': why"
  * and returns CLI_USAGE, else 0. Port 0 (any free port) is refused: it is for listening. */
@@ -79,6 +85,10 @@ void cli_tracer_init(struct cli_tracer *t, bool per_process);
 /* Format the local or peer address as an endpoint: "tcp://[::]:8080", "unix:/tmp/s". */
 void cli_format_addr(enum sockit_transport transport, const struct sockit_addr *a, char *buf,
                      size_t size);
+
+/* Block SIGINT and SIGTERM and return a signalfd that becomes readable when one comes: the
+ * stop fd of a command, polled (never read). A negative code if it cannot be made. */
+int cli_stop_signals(void);
 
 /* Write DATA as a JSON string literal (quotes, escapes; bytes >= 0x80 as \u00XX). */
 void cli_json_string(FILE *f, const void *data, size_t len);

@@ -2,14 +2,11 @@
  * client, answering datagrams, and the log lines. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "echo.h"
@@ -68,21 +65,6 @@ void echo_log_client(const struct echo_config *cfg, const struct sockit_addr *pe
     echo_log(cfg, "%s %s", who, line);
 }
 
-static int open_sigfd(void)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    /* Blocked signals are delivered through the fd instead: no work in signal handlers, and
-     * threads created later inherit the mask. */
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-        return -EINVAL;
-    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    return fd < 0 ? -errno : fd;
-}
-
 void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr *local)
 {
     char where[SOCKIT_ADDR_STRLEN + 16];
@@ -94,7 +76,7 @@ void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr 
 int echo_open(struct echo_server *srv, const struct echo_config *cfg)
 {
     srv->cfg = cfg;
-    srv->sigfd = open_sigfd();
+    srv->sigfd = cli_stop_signals();
     if (srv->sigfd < 0)
         return cli_fail("signalfd", NULL, srv->sigfd);
     srv->lfd = sockit_socket_listen(&cfg->ep, &cfg->opts, &srv->local);

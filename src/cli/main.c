@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
     { "capture", cmd_capture,
       "capture frames with a packet ring, print or write pcap (like tcpdump)" },
     { "inject", cmd_inject, "send whole frames on an interface, from hex or a pcap file" },
+    { "ping", cmd_ping, "ICMP and ICMPv6 echo: replies, RTTs, loss (like iputils ping)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -25,8 +26,8 @@ static void usage(FILE *f)
     fputs("Usage: sockit COMMAND [OPTIONS] ENDPOINT ...\n"
           "A toolkit for network sockets, grown out of the BSD socket API (socket, bind,\n"
           "listen, accept, connect, send, recv, close): servers, clients, relays and a load\n"
-          "generator over TCP, UDP and Unix sockets, IPv4 and IPv6, each a small, strict and\n"
-          "fast tool, with every socket call traceable (--trace).\n\n"
+          "generator over TCP, UDP and Unix sockets, IPv4 and IPv6, and ping over ICMP, each a\n"
+          "small, strict and fast tool, with every socket call traceable (--trace).\n\n"
           "Commands:\n",
           f);
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -44,7 +45,8 @@ static void usage(FILE *f)
           "Exit status:\n"
           "  0  success, or a server stopped by SIGINT/SIGTERM\n"
           "  1  failure at run time (refused, address in use, timeout, lost peer...)\n"
-          "  2  usage error (unknown option, invalid endpoint or number)\n\n"
+          "  2  usage error (unknown option, invalid endpoint or number)\n"
+          "  (sockit ping keeps iputils ping's: 1 no reply, 2 any other error)\n\n"
           "Environment:\n"
           "  SOCKIT_URING_BUFFERS=classic   the default of --uring-buffers: io_uring event\n"
           "                                 loops use 1024 receive buffers of 4 KiB, as on\n"
@@ -55,7 +57,8 @@ static void usage(FILE *f)
           "  sockit send tcp://127.0.0.1:8080 'Hello from client'\n"
           "  sockit listen unix:/tmp/chat.sock\n"
           "  sockit connect unix:/tmp/chat.sock\n"
-          "  sockit echo udp://[::1]:9000 --trace\n",
+          "  sockit echo udp://[::1]:9000 --trace\n"
+          "  sockit ping -c 3 ::1\n",
           f);
 }
 

@@ -2,9 +2,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -57,9 +60,7 @@ int cli_parse_options(const char *cmd, int argc, char **argv, const char *shorto
     return 0;
 }
 
-/* TEXT for an error line: control and non-ASCII bytes as \xNN, at most SHOWN bytes of it,
- * then how long it really was. BUF must hold 4 * SHOWN + 32. */
-static const char *quote_for_error(const char *text, char *buf, size_t size)
+const char *cli_quote(const char *text, char *buf, size_t size)
 {
     enum { SHOWN = 64 };
     size_t len = strlen(text), o = 0;
@@ -80,25 +81,25 @@ static const char *quote_for_error(const char *text, char *buf, size_t size)
 int cli_listen_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
 {
     int err = sockit_endpoint_parse(text, ep);
-    char shown[4 * 64 + 32];
+    char shown[CLI_QUOTE_SIZE];
 
     if (err)
-        return cli_usage(cmd, "invalid endpoint '%s': %s",
-                         quote_for_error(text, shown, sizeof(shown)), sockit_strerror(err));
+        return cli_usage(cmd, "invalid endpoint '%s': %s", cli_quote(text, shown, sizeof(shown)),
+                         sockit_strerror(err));
     return 0;
 }
 
 int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep)
 {
     int err = cli_listen_endpoint(cmd, text, ep);
-    char shown[4 * 64 + 32];
+    char shown[CLI_QUOTE_SIZE];
 
     if (err || sockit_endpoint_is_unix(ep) || ep->port != 0)
         return err;
     return cli_usage(cmd,
                      "invalid endpoint '%s': port 0 (any free port) is only for listening "
                      "('sockit listen')",
-                     quote_for_error(text, shown, sizeof(shown)));
+                     cli_quote(text, shown, sizeof(shown)));
 }
 
 int cli_sockopts_fit(const char *cmd, const struct sockit_endpoint *ep, unsigned flags)
@@ -192,4 +193,19 @@ int cli_backend(const char *cmd, const char *text, enum sockit_backend *out)
     if (sockit_backend_parse(text, out) < 0)
         return cli_usage(cmd, "--backend: '%s' is not uring, epoll, poll or auto", text);
     return 0;
+}
+
+int cli_stop_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Blocked signals are delivered through the fd instead: no work in signal handlers, and
+     * threads created later inherit the mask. */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -EINVAL;
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
 }

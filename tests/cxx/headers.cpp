@@ -15,6 +15,7 @@
 #include "sockit/http_files.h"
 #include "sockit/loop.h"
 #include "sockit/pcap.h"
+#include "sockit/ping.h"
 #include "sockit/relay.h"
 #include "sockit/server.h"
 #include "sockit/shared.h"

@@ -29,8 +29,8 @@ static int open_socket(int family, int type, const struct sockit_sockopts *o)
     return err;
 }
 
-static int set_int_option(int fd, int level, int name, const char *label, int value,
-                          const struct sockit_trace *trace)
+int sockit__setsockopt_int(int fd, int level, int name, const char *label, int value,
+                           const struct sockit_trace *trace)
 {
     int err = setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
     char call[64];
@@ -63,15 +63,15 @@ static int apply_listen_options(int fd, const struct sockit_addr *a, int type,
 
     /* Stream only: on UDP, SO_REUSEADDR lets a second server bind the same port silently. */
     if (is_inet(family) && type == SOCK_STREAM && (o->flags & SOCKIT_REUSEADDR))
-        err = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1, o->trace);
+        err = sockit__setsockopt_int(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1, o->trace);
     if (!err && (o->flags & SOCKIT_REUSEPORT))
-        err = set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 1, o->trace);
+        err = sockit__setsockopt_int(fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 1, o->trace);
     /* Set V6ONLY explicitly both ways: the default comes from a sysctl we do not control. */
     if (!err && family == AF_INET6)
-        err = set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY",
-                             (o->flags & SOCKIT_V6ONLY) ? 1 : 0, o->trace);
+        err = sockit__setsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY",
+                                     (o->flags & SOCKIT_V6ONLY) ? 1 : 0, o->trace);
     if (!err && is_inet(family) && type == SOCK_STREAM && (o->flags & SOCKIT_NODELAY))
-        err = set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, o->trace);
+        err = sockit__setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, o->trace);
     if (!err && (o->flags & SOCKIT_NONBLOCK))
         err = set_nonblocking(fd, 1);
     return err;
@@ -259,7 +259,7 @@ static int bind_source(int fd, const struct sockit_addr *a, const struct sockit_
     if (sockit_endpoint_resolve(o->source, flags, &src, 1) < 1)
         return -SOCKIT_ENOADDR; /* no source address in this family: try the next target */
     if (o->source->port)
-        err = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1, o->trace);
+        err = sockit__setsockopt_int(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1, o->trace);
     return err ? err : traced_bind(fd, &src, o->trace);
 }
 
@@ -277,7 +277,7 @@ int sockit_socket_connect_addr(const struct sockit_addr *a, int type,
     else if (a->u.sa.sa_family == AF_UNIX && type == SOCK_DGRAM)
         err = autobind_unix(fd, o->trace);
     if (!err && is_inet(a->u.sa.sa_family) && type == SOCK_STREAM && (o->flags & SOCKIT_NODELAY))
-        err = set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, o->trace);
+        err = sockit__setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, o->trace);
     if (!err) {
         err = connect_with_timeout(fd, a, o->timeout_ms);
         sockit_addr_format(a, addr, sizeof(addr));
@@ -348,7 +348,7 @@ int sockit_socket_accept(int lfd, const struct sockit_sockopts *o, struct sockit
     }
     trace_accept(o->trace, lfd, fd, p);
     if (is_inet(p->u.sa.sa_family) && (o->flags & SOCKIT_NODELAY))
-        set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, o->trace);
+        sockit__setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, o->trace);
     return fd;
 }
 

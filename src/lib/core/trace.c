@@ -45,7 +45,12 @@ const char *sockit__family_name(int family)
 
 const char *sockit__socktype_name(int type)
 {
-    return type == SOCK_STREAM ? "SOCK_STREAM" : type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_?";
+    switch (type) {
+    case SOCK_STREAM: return "SOCK_STREAM";
+    case SOCK_DGRAM: return "SOCK_DGRAM";
+    case SOCK_RAW: return "SOCK_RAW";
+    }
+    return "SOCK_?";
 }
 
 /* Format the call from FMT and AP and report it with RESULT. */

@@ -20,6 +20,11 @@ void sockit__trace_call(const struct sockit_trace *trace, long result, const cha
 void sockit__trace_syscall(const struct sockit_trace *trace, long ret, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), cold, noinline));
 
+/* setsockopt(FD, LEVEL, NAME) with the int VALUE, reported as "setsockopt(FD, LABEL, VALUE)".
+ * Returns 0 or -errno. (In socket.c, beside the other traced calls.) */
+int sockit__setsockopt_int(int fd, int level, int name, const char *label, int value,
+                           const struct sockit_trace *trace);
+
 /* Names for trace lines: "AF_INET6", "SOCK_STREAM". */
 const char *sockit__family_name(int family);
 const char *sockit__socktype_name(int type);
