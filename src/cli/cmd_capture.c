@@ -369,18 +369,6 @@ static void add_stats(struct cap_run *r, struct sockit_capture *c)
     }
 }
 
-/* SIGINT and SIGTERM as a descriptor polled beside the ring: no handler, no global flag. */
-static int open_signals(sigset_t *old)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, old);
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
 /* Frames of the current block; true when the count is reached. ERR gets a write error. */
 static bool drain_block(struct cap_run *r, struct sockit_capture *c, int *err)
 {
@@ -398,7 +386,7 @@ static bool drain_block(struct cap_run *r, struct sockit_capture *c, int *err)
     return false;
 }
 
-/* A stop signal came (it is read, so it is not pending when the mask is restored). */
+/* A stop signal came. */
 static bool stop_asked(int sigfd)
 {
     struct signalfd_siginfo si;
@@ -532,9 +520,10 @@ static int run_live(const struct cap_config *cfg)
     struct cap_run r = { .cfg = cfg, .out = stdout };
     struct sock_fprog prog = { 0 };
     struct sockit_capture *c = NULL;
-    sigset_t old;
-    int sigfd = open_signals(&old), rc, err;
+    int sigfd = cli_stop_signals(), rc, err; /* SIGINT, SIGTERM: polled beside the ring */
 
+    if (sigfd < 0)
+        return cli_fail("signalfd", NULL, sigfd);
     if ((rc = open_capture(cfg, &c, &prog, &r.user_filter)) != 0)
         goto out;
     r.linktype = sockit_capture_linktype(c);
@@ -555,8 +544,8 @@ out:
     sockit_capture_close(c);
     sockit_bpf_free(&prog);
     sockit_pcap_writer_close(r.w);
-    close(sigfd);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (sigfd >= 0)
+        close(sigfd);
     return rc;
 }
 
