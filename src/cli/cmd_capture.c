@@ -349,8 +349,8 @@ static void summary(struct cap_run *r, bool live)
                 (unsigned long long)r->kernel_packets, (unsigned long long)r->kernel_drops);
     if (r->cfg->quiet)
         return;
-    fprintf(stderr, "sockit capture: %llu frames, %llu bytes", (unsigned long long)r->packets,
-            (unsigned long long)r->bytes);
+    fprintf(stderr, "sockit capture: %llu frame%s, %llu bytes", (unsigned long long)r->packets,
+            r->packets == 1 ? "" : "s", (unsigned long long)r->bytes);
     if (live)
         fprintf(stderr, "; kernel: %llu passed the filter, %llu dropped (ring full)",
                 (unsigned long long)r->kernel_packets, (unsigned long long)r->kernel_drops);

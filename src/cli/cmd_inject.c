@@ -310,11 +310,12 @@ static void summary(const struct inject_config *cfg, struct sockit_inject *s, ui
                (unsigned long long)st.calls);
     if (!cfg->quiet)
         fprintf(stderr,
-                "sockit inject: %llu frames, %llu bytes in %.3f s: %.0f frames/s, %.3f Gbit/s "
-                "(%llu sendmmsg calls)\n",
-                (unsigned long long)st.frames, (unsigned long long)st.bytes, secs,
-                secs > 0 ? (double)st.frames / secs : 0.0,
-                secs > 0 ? (double)st.bytes * 8 / secs / 1e9 : 0.0, (unsigned long long)st.calls);
+                "sockit inject: %llu frame%s, %llu bytes in %.3f s: %.0f frames/s, %.3f Gbit/s "
+                "(%llu sendmmsg call%s)\n",
+                (unsigned long long)st.frames, st.frames == 1 ? "" : "s",
+                (unsigned long long)st.bytes, secs, secs > 0 ? (double)st.frames / secs : 0.0,
+                secs > 0 ? (double)st.bytes * 8 / secs / 1e9 : 0.0, (unsigned long long)st.calls,
+                st.calls == 1 ? "" : "s");
 }
 
 static int run(const struct inject_config *cfg)
