@@ -149,7 +149,7 @@ fuzz: $(FUZZERS)
 # help2man reads `sockit --help`, and each subcommand's --help becomes a section. The
 # examples of `sockit --help` become EXAMPLES one per line (help2man would fill them into
 # one paragraph).
-SUBCOMMANDS := echo send connect listen bench http ping
+SUBCOMMANDS := echo send connect listen bench http ping capture inject
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \
@@ -162,7 +162,7 @@ $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 $(MAN): $(BIN) $(BUILD)/sockit.h2m
 	$(call say,MAN,$@)
 	$(Q)help2man --no-info --section=1 --include=$(BUILD)/sockit.h2m --version-string=0.1.0 \
-	    --name="a toolkit for network sockets: echo, send, connect, listen, bench, http, ping" $(BIN) -o $@
+	    --name="a toolkit for network sockets: echo, send, connect, listen, bench, http, ping, capture, inject" $(BIN) -o $@
 
 man: $(MAN)
 
@@ -190,6 +190,7 @@ bench: deps all anchors
 	./bench/echo.sh $(BENCH_ARGS)
 	./bench/cost.sh
 	./bench/http.sh $(BENCH_ARGS)
+	./bench/capture.sh $(BENCH_ARGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -249,7 +249,7 @@ static int send_file_once(const struct inject_config *cfg, struct sockit_inject 
     struct sockit_pcap_record rec;
     uint64_t first = 0, last = 0;
     bool recorded = !cfg->fast && !cfg->rate;
-    int err, n;
+    int err = 0, n = 0;
 
     if ((err = sockit_pcap_reader_open(&r, cfg->read_path, why, whysize)) < 0)
         return err;

@@ -26,8 +26,9 @@ static void usage(FILE *f)
     fputs("Usage: sockit COMMAND [OPTIONS] ENDPOINT ...\n"
           "A toolkit for network sockets, grown out of the BSD socket API (socket, bind,\n"
           "listen, accept, connect, send, recv, close): servers, clients, relays and a load\n"
-          "generator over TCP, UDP and Unix sockets, IPv4 and IPv6, and ping over ICMP, each a\n"
-          "small, strict and fast tool, with every socket call traceable (--trace).\n\n"
+          "generator over TCP, UDP and Unix sockets, IPv4 and IPv6, ping over ICMP, and\n"
+          "packet capture and injection on AF_PACKET raw sockets, each a small, strict and\n"
+          "fast tool, with every socket call traceable (--trace).\n\n"
           "Commands:\n",
           f);
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -38,7 +39,9 @@ static void usage(FILE *f)
           "  udp://HOST:PORT              UDP datagrams\n"
           "  unix:/PATH, unix:@NAME       Unix stream socket (file, or abstract name)\n"
           "  unix-dgram:/PATH, unix-dgram:@NAME\n"
-          "                               Unix datagram socket (file, or abstract name)\n\n"
+          "                               Unix datagram socket (file, or abstract name)\n"
+          "  packet:IFACE, packet:any     every frame of an interface, or of all (capture,\n"
+          "                               inject: -i IFACE)\n\n"
           "Options:\n"
           "  -h, --help      show this help (also: sockit COMMAND --help)\n"
           "  -V, --version   show the version\n\n"
@@ -58,7 +61,8 @@ static void usage(FILE *f)
           "  sockit listen unix:/tmp/chat.sock\n"
           "  sockit connect unix:/tmp/chat.sock\n"
           "  sockit echo udp://[::1]:9000 --trace\n"
-          "  sockit ping -c 3 ::1\n",
+          "  sockit ping -c 3 ::1\n"
+          "  sockit capture -i any -c 10 icmp or icmp6\n",
           f);
 }
 

@@ -374,16 +374,16 @@ static void drop_to_nobody(void)
         _exit(99);
 }
 
-/* Run `sockit ARGS...` (in namespace B when IN_NS), expect exit status WANT and NEEDLE in its
- * stderr, on one line. */
-static void expect_refusal(bool in_ns, const char *const args[], int want, const char *needle,
+/* Run `sockit ARGS...` (in namespace NS unless NULL), expect exit status WANT and NEEDLE in
+ * its stderr, on one line. */
+static void expect_refusal(const char *ns, const char *const args[], int want, const char *needle,
                            void (*pre_exec)(void))
 {
     const char *argv[32];
     int n = 0;
 
-    if (in_ns) {
-        argv[n++] = "ip", argv[n++] = "netns", argv[n++] = "exec", argv[n++] = net.ns_b;
+    if (ns) {
+        argv[n++] = "ip", argv[n++] = "netns", argv[n++] = "exec", argv[n++] = ns;
     }
     argv[n++] = h_sockit();
     for (int i = 0; args[i]; i++)
@@ -406,19 +406,19 @@ static void expect_refusal(bool in_ns, const char *const args[], int want, const
 Test(capture, a_missing_interface_is_one_line_exit_1)
 {
     const char *args[] = { "capture", "-i", "nosuch0", NULL };
-    expect_refusal(true, args, 1, "sockit: capture nosuch0: no such network interface", NULL);
+    expect_refusal(net.ns_b, args, 1, "sockit: capture nosuch0: no such network interface", NULL);
 }
 
 Test(capture, no_permission_is_one_line_exit_1)
 {
     const char *args[] = { "capture", "-i", "lo", "-q", NULL };
-    expect_refusal(false, args, 1, "sockit: capture lo: Operation not permitted", drop_to_nobody);
+    expect_refusal(NULL, args, 1, "sockit: capture lo: Operation not permitted", drop_to_nobody);
 }
 
 Test(capture, an_invalid_filter_is_a_usage_error)
 {
     const char *args[] = { "capture", "-i", "lo", "udp", "port", "banana", NULL };
-    expect_refusal(false, args, 2, "invalid filter 'udp port banana'", NULL);
+    expect_refusal(NULL, args, 2, "invalid filter 'udp port banana'", NULL);
 }
 
 Test(capture, a_file_of_an_unknown_link_type_is_refused)
@@ -433,7 +433,7 @@ Test(capture, a_file_of_an_unknown_link_type_is_refused)
     cr_assert_eq(fwrite(head, 1, sizeof(head), f), sizeof(head));
     fclose(f);
     const char *args[] = { "capture", "-r", path, NULL };
-    expect_refusal(false, args, 1, "link type not supported (105", NULL);
+    expect_refusal(NULL, args, 1, "link type not supported (105", NULL);
 }
 
 Test(capture, a_damaged_file_is_refused_with_the_reason)
@@ -446,11 +446,83 @@ Test(capture, a_damaged_file_is_refused_with_the_reason)
     fputs("this is not a capture file at all", f);
     fclose(f);
     const char *args[] = { "capture", "-r", path, NULL };
-    expect_refusal(false, args, 1, "not a pcap or pcapng file", NULL);
+    expect_refusal(NULL, args, 1, "not a pcap or pcapng file", NULL);
 }
 
 Test(capture, inject_refuses_bad_hex_and_an_oversized_frame)
 {
     const char *bad[] = { "inject", "-i", "lo", "ffffzz", NULL };
-    expect_refusal(false, bad, 2, "not hex at offset 4", NULL);
+    expect_refusal(NULL, bad, 2, "not hex at offset 4", NULL);
+}
+
+/* ---- inject ------------------------------------------------------------------------------ */
+
+/* A frame given in hex arrives byte for byte: B's capture file holds exactly those bytes. */
+Test(capture, inject_sends_a_hex_frame_byte_for_byte)
+{
+    static uint8_t frame[128];
+    char hex[300], out[128], *p = hex;
+    uint8_t mac_b[6];
+
+    mac_bytes(net.mac_b, mac_b);
+    size_t len = udp_frame(frame, mac_b, 9995, 50, 7);
+    for (size_t i = 0; i < len; i++)
+        p += sprintf(p, i % 4 == 3 && i + 1 < len ? "%02x:" : "%02x", frame[i]);
+    path_of(out, sizeof(out), "hex.pcap");
+    const char *args[] = {
+        "-i", net.if_b, "-w", out, "-c", "1", "-d", "10", "udp port 9995", NULL
+    };
+    struct proc *cap = start_capture(net.ns_b, args);
+    cr_assert_eq(h_netns_sh(net.ns_a, "%s inject -i packet:%s -q %s", h_sockit(), net.if_a, hex),
+                 0);
+    cr_assert_eq(h_wait(cap, 15000), 0);
+    struct sockit_pcap_reader *r;
+    struct sockit_pcap_record rec;
+    cr_assert_eq(sockit_pcap_reader_open(&r, out, NULL, 0), 0);
+    cr_assert_eq(sockit_pcap_read(r, &rec, NULL, 0), 1);
+    cr_expect_eq(rec.caplen, len);
+    cr_expect(rec.caplen == len && memcmp(rec.data, frame, len) == 0, "the bytes differ");
+    sockit_pcap_reader_close(r);
+}
+
+/* --rate paces: 20 frames at 100 per second take about 190 ms (the first goes at once); the
+ * recorded timing of a file with 50 ms between its 5 frames takes about 200 ms. */
+Test(capture, inject_paces_to_rate_and_to_the_recorded_timing)
+{
+    char frames[128];
+    uint8_t mac_b[6];
+
+    mac_bytes(net.mac_b, mac_b);
+    path_of(frames, sizeof(frames), "paced.pcap");
+    struct sockit_pcap_writer *w;
+    static uint8_t frame[200];
+    int fd = open(frames, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_eq(sockit_pcap_writer_open(&w, fd, SOCKIT_LINK_ETHERNET, 0), 0);
+    for (int i = 0; i < 5; i++) {
+        size_t len = udp_frame(frame, mac_b, 9994, 60, (unsigned)i);
+        cr_assert_eq(sockit_pcap_write(w, 1700000000000000000ull + (uint64_t)i * 50000000u, frame,
+                                       (uint32_t)len, (uint32_t)len),
+                     0);
+    }
+    cr_assert_eq(sockit_pcap_writer_close(w), 0);
+    long long t0 = h_now_ms();
+    cr_assert_eq(h_netns_sh(net.ns_a, "%s inject -i %s -r %s -c 20 --rate 100 -q", h_sockit(),
+                            net.if_a, frames),
+                 0);
+    long long took = h_now_ms() - t0;
+    cr_expect(took >= 185 && took < 2000, "20 frames at 100/s took %lld ms", took);
+    t0 = h_now_ms();
+    cr_assert_eq(h_netns_sh(net.ns_a, "%s inject -i %s -r %s -q", h_sockit(), net.if_a, frames), 0);
+    took = h_now_ms() - t0;
+    cr_expect(took >= 195 && took < 2000, "5 frames 50 ms apart took %lld ms", took);
+}
+
+Test(capture, inject_refuses_a_frame_over_the_mtu)
+{
+    char big[2 * 1600 + 1];
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    const char *args[] = { "inject", "-i", net.if_a, "-q", big, NULL };
+    expect_refusal(net.ns_a, args, 1, "Message too long", NULL);
 }
