@@ -7,31 +7,39 @@
 # SIZE bytes to B as fast as it can (pinned to CPU 1); in B each capturer (pinned to CPU 0)
 # writes every frame to a pcap file in OUT, with a 64 MiB kernel buffer where it takes one.
 # For every size, RUNS interleaved rounds give each capturer one run; the medians of:
-#   captured frames/s   frames in its file (capinfos) / the sender's time
+#   captured frames/s   frames in its file (capinfos) / the senders' wall time
 #   missing             frames sent but not in its file (kernel drops or lost in the tool)
-#   cpu_ns/frame        utime+stime of the capturer over the run / frames in its file
+#   cpu_ns/frame        the capturer's time on a CPU over the run (schedstat, all threads) /
+#                       frames in its file
 # are printed with ratios to tcpdump and netsniff-ng, and each file's count as tshark reads it
 # (the last round). The table, the date, the machine and the exact commands are appended to
 # docs/benchmarks.md (unless --no-record).
 #
-# Usage: bench/capture.sh [--quick] [--frames N] [--sizes "64 1514"] [--runs N] [--no-record]
+# With --senders 2 a second sender runs on the capturer's CPU (half the frames each): more
+# load than one core sends, and a capturer that needs more CPU per frame loses frames.
+#
+# Usage: bench/capture.sh [--quick] [--frames N] [--sizes "64 1514"] [--runs N] [--senders 1|2]
+#                         [--no-record]
 set -eu
 
 FRAMES=1000000
 SIZES="64 1514"
 RUNS=3
+SENDERS=1
 RECORD=1
 usage() {
-    echo "usage: $0 [--quick] [--frames N] [--sizes \"64 1514\"] [--runs N] [--no-record]" >&2
+    echo "usage: $0 [--quick] [--frames N] [--sizes \"64 1514\"] [--runs N] [--senders 1|2]" \
+        "[--no-record]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
-    [ $# -gt 1 ] || case "$1" in --frames | --sizes | --runs) usage ;; esac
+    [ $# -gt 1 ] || case "$1" in --frames | --sizes | --runs | --senders) usage ;; esac
     case "$1" in
-    --quick) FRAMES=200000; RUNS=1 ;;
+    --quick) FRAMES=300000; RUNS=1 ;;
     --frames) FRAMES=$2; shift ;;
     --sizes) SIZES=$2; shift ;;
     --runs) RUNS=$2; shift ;;
+    --senders) SENDERS=$2; shift ;;
     --no-record) RECORD=0 ;;
     *) usage ;;
     esac
@@ -114,8 +122,8 @@ link_drops() { # frames the veth pair dropped before any capturer could see them
     echo $((a + b))
 }
 
-cpu_ticks() { # PID: utime+stime in clock ticks
-    awk '{print $14 + $15}' "/proc/$1/stat"
+cpu_ns() { # PID: nanoseconds on a CPU so far, all its threads (schedstat: exact, not ticks)
+    cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # One run: TOOL captures FRAMES frames of SIZE; prints "frames_in_file sender_seconds cpu_ns
@@ -123,25 +131,37 @@ cpu_ticks() { # PID: utime+stime in clock ticks
 one_run() {
     tool=$1 size=$2 hex=$3 file=$OUT/$1-$2.pcap
     rm -f "$file"
+    sync # the last run's file is on disk: its writeback does not land in this run
     # shellcheck disable=SC2046 # the command is a list of words
     ip netns exec $NS_B taskset -c 0 $(capture_cmd "$tool" "$file") >"$OUT/cap.out" 2>&1 &
     cap_pid=$!
     sleep 1.5 # every tool is up and bound by then (dumpcap is the slowest to start)
-    t0=$(cpu_ticks $cap_pid)
+    t0=$(cpu_ns $cap_pid)
     d0=$(link_drops)
-    ip netns exec $NS_A taskset -c 1 "$SOCKIT" inject -i va -c "$FRAMES" --fast --qdisc-bypass \
-        --json -q "$hex" >"$OUT/inject.json"
+    s0=$(date +%s%N)
+    if [ "$SENDERS" -eq 2 ]; then # a second sender on the capturer's CPU: half the frames each
+        ip netns exec $NS_A taskset -c 0 "$SOCKIT" inject -i va -c $((FRAMES / 2)) --fast \
+            --qdisc-bypass -q "$hex" &
+        second=$!
+        ip netns exec $NS_A taskset -c 1 "$SOCKIT" inject -i va -c $((FRAMES - FRAMES / 2)) \
+            --fast --qdisc-bypass --json -q "$hex" >"$OUT/inject.json"
+        wait $second
+    else
+        ip netns exec $NS_A taskset -c 1 "$SOCKIT" inject -i va -c "$FRAMES" --fast \
+            --qdisc-bypass --json -q "$hex" >"$OUT/inject.json"
+    fi
+    s1=$(date +%s%N)
     sleep 1 # the capturer drains its buffer
-    t1=$(cpu_ticks $cap_pid)
+    t1=$(cpu_ns $cap_pid)
     d1=$(link_drops)
     kill -INT $cap_pid
     wait $cap_pid 2>/dev/null || true
     cap_pid=
     n=$(capinfos -M -c "$file" | awk -F': *' '/Number of packets/ {print $2}')
-    secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' \
-        "$OUT/inject.json")
-    hz=$(getconf CLK_TCK)
-    echo "$n $secs $(( (t1 - t0) * 1000000000 / hz / (n > 0 ? n : 1) )) $((d1 - d0))"
+    secs=$(python3 -c "print(($s1 - $s0) / 1e9)") # the senders' wall time
+    [ "$run" -eq "$RUNS" ] && tshark -r "$file" 2>/dev/null | wc -l >"$OUT/$tool-$size.tshark"
+    rm -f "$file"
+    echo "$n $secs $(( (t1 - t0) / (n > 0 ? n : 1) )) $((d1 - d0))"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -169,14 +189,13 @@ for size in $SIZES; do
         rate=$(median <"$OUT/$tool-$size.rate")
         cpu=$(median <"$OUT/$tool-$size.cpu")
         missing=$(median <"$OUT/$tool-$size.missing")
-        shark=$(tshark -r "$OUT/$tool-$size.pcap" 2>/dev/null | wc -l)
+        shark=$(cat "$OUT/$tool-$size.tshark")
         python3 -c "
 import sys
 r, b, n, c, bc = $rate, $base_rate, $nsng_rate, $cpu, $base_cpu
 print('%-12s %5s %10d %12s %9d %12.2fx %7.2fx %7.2fx %8s' % ('$tool', '$size', r, '$missing', c,
       r / b if b else 0, r / n if n else 0, c / bc if bc else 0, '$shark'))" >>"$TABLE"
     done
-    rm -f "$OUT"/*-"$size".pcap
 done
 cat "$TABLE"
 
@@ -186,13 +205,13 @@ cat "$TABLE"
     echo "## Packet capture into a file, $(date -u '+%Y-%m-%d %H:%M') UTC"
     echo
     echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)."
-    echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`bench/capture.sh --frames $FRAMES --sizes \"$SIZES\" --runs $RUNS\`."
-    echo "Sender (namespace A, CPU 1): \`sockit inject -i va -c $FRAMES --fast --qdisc-bypass HEX\`"
+    echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`bench/capture.sh --frames $FRAMES --sizes \"$SIZES\" --runs $RUNS --senders $SENDERS\`."
+    echo "Sender (namespace A, CPU 1$([ "$SENDERS" -eq 2 ] && echo ', and a second on CPU 0, half the frames each')): \`sockit inject -i va -c $FRAMES --fast --qdisc-bypass HEX\`"
     echo "(one UDP frame of SIZE bytes to B, repeated). Capturers (namespace B, CPU 0), each into"
     echo "a file in /tmp: $(for t in $TOOLS; do printf '`%s`; ' "$(capture_cmd $t FILE | sed "s|$SOCKIT|build/sockit|")"; done)"
-    echo "frames/s: frames in the file (capinfos) / the sender's time; missing: sent - in the file"
+    echo "frames/s: frames in the file (capinfos) / the senders' wall time; missing: sent - in the file"
     echo "- dropped by the veth pair before any capturer sees them (counted apart, in the log);"
-    echo "cpu_ns/fr: the capturer's utime+stime over the run / frames in its file; tshark: the"
+    echo "cpu_ns/fr: the capturer's CPU time over the run (schedstat) / frames in its file; tshark: the"
     echo "file's count as tshark reads it (last round). Medians of $RUNS interleaved rounds."
     echo
     echo '```'
