@@ -62,8 +62,22 @@ static const struct programs *programs(void)
     return &p;
 }
 
-/* Run the fixed programs, and MINE (if any), over REC: whether MINE accepts it. */
-static bool filter(const struct sockit_pcap_record *rec, const struct sock_fprog *mine)
+/* Decode REC as LINKTYPE and write it both ways, as `sockit capture -r` does. */
+static void decode(const uint8_t *data, const struct sockit_pcap_record *rec, int linktype)
+{
+    struct sockit_pkt pkt;
+    char text[1024], json[2048];
+
+    if (sockit_pkt_decode(&pkt, linktype, data, rec->caplen, rec->wirelen) < 0)
+        return; /* a link type the decoder does not know: capture -r refuses the file */
+    sockit_pkt_summary(&pkt, text, sizeof(text));
+    sockit_pkt_json(&pkt, json, sizeof(json));
+}
+
+/* Run the fixed programs, and MINE (if any), over REC, and decode it as LINKTYPE: whether
+ * MINE accepts it. */
+static bool filter(const struct sockit_pcap_record *rec, const struct sock_fprog *mine,
+                   int linktype)
 {
     const struct programs *p = programs();
     uint8_t *copy = malloc(rec->caplen ? rec->caplen : 1); /* exactly CAPLEN bytes */
@@ -76,7 +90,7 @@ static bool filter(const struct sockit_pcap_record *rec, const struct sock_fprog
         fail("a program with ancillary loads matched in user space");
     if (mine)
         match = sockit_bpf_match(mine, copy, rec->caplen, rec->wirelen);
-    /* decode: added when the decoder lands */
+    decode(copy, rec, linktype);
     free(copy);
     return match;
 }
@@ -94,7 +108,7 @@ static int read_all(struct sockit_pcap_reader *r, const struct sock_fprog *mine)
             fail("a record over SOCKIT_PCAP_MAX_RECORD");
         if (rec.caplen > snaplen)
             fail("a record over the file's snap length");
-        matched += filter(&rec, mine) || !mine;
+        matched += filter(&rec, mine, sockit_pcap_reader_linktype(r)) || !mine;
     }
     if (rc != 0 && rc != -SOCKIT_ECAP_FILE && rc != -SOCKIT_ECAP_RECORD)
         fail("a read error outside the documented codes");

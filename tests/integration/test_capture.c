@@ -526,3 +526,69 @@ Test(capture, inject_refuses_a_frame_over_the_mtu)
     const char *args[] = { "inject", "-i", net.if_a, "-q", big, NULL };
     expect_refusal(net.ns_a, args, 1, "Message too long", NULL);
 }
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+/* Capture once into a file (-s 100 cuts each frame), then read that file back through every
+ * output: -x's hex dump, and the same frames from a pcapng copy (editcap) as from the pcap. */
+Test(capture, snaplen_cuts_and_hex_and_pcapng_read_back)
+{
+    char frames[128], out[128], ng[128];
+    uint8_t mac_b[6];
+
+    mac_bytes(net.mac_b, mac_b);
+    path_of(frames, sizeof(frames), "s.pcap");
+    path_of(out, sizeof(out), "cut.pcap");
+    path_of(ng, sizeof(ng), "cut.pcapng");
+    write_frames(frames, 10, mac_b, 9993);
+    const char *args[] = { "-i", net.if_b, "-s", "100",           "-w", out, "-c",
+                           "10", "-d",     "10", "udp port 9993", NULL };
+    struct proc *cap = start_capture(net.ns_b, args);
+    cr_assert_eq(
+        h_netns_sh(net.ns_a, "%s inject -i %s -r %s --fast -q", h_sockit(), net.if_a, frames), 0);
+    cr_assert_eq(h_wait(cap, 15000), 0);
+    /* the frames are 60, 97, 134, 171 ... bytes: each is kept up to 100 */
+    char *caps = run_out("tshark -r %s -T fields -e frame.len -e frame.cap_len 2>/dev/null | "
+                         "awk '$2 != ($1 < 100 ? $1 : 100) {print \"bad\", $0} END {print NR}'",
+                         out);
+    cr_expect_str_eq(caps, "10\n", "wire and captured lengths: %s", caps);
+    free(caps);
+    /* frames of 60, 97 and 134 (cut to 100) bytes: the last two end on the 0x0060 line */
+    char *hex = run_out("%s capture -q -r %s -x -c 3", h_sockit(), out);
+    const char *second = strstr(hex, "\t0x0060: ");
+    cr_expect(second && strstr(second + 1, "\t0x0060: ") && !strstr(hex, "0x0070"),
+              "frames of 60, 97 and 100 of 134 bytes in hex, 16 bytes a line:\n%s", hex);
+    free(hex);
+    char conv[300];
+    snprintf(conv, sizeof(conv), "editcap -F pcapng %s %s", out, ng);
+    cr_assert_eq(system(conv), 0, "%s", conv);
+    char *a = run_out("%s capture -q -r %s", h_sockit(), out);
+    char *b = run_out("%s capture -q -r %s", h_sockit(), ng);
+    cr_expect_str_eq(a, b, "pcap and pcapng read differently");
+    cr_expect(strstr(a, "10.") != NULL, "%s", a);
+    free(a);
+    free(b);
+}
+
+/* On a terminal (script(1)'s), a live line each second counts the frames. */
+Test(capture, a_terminal_gets_a_live_line)
+{
+    char cmd[512], out[128], frames[128];
+    uint8_t mac_b[6];
+
+    mac_bytes(net.mac_b, mac_b);
+    path_of(frames, sizeof(frames), "live.pcap");
+    path_of(out, sizeof(out), "tty.txt");
+    write_frames(frames, 200, mac_b, 9992);
+    snprintf(cmd, sizeof(cmd), "ip netns exec %s %s capture -i %s -w /dev/null -d 3 udp port 9992",
+             net.ns_b, h_sockit(), net.if_b);
+    const char *argv[] = { "script", "-qfc", cmd, out, NULL };
+    struct proc *tty = h_start_tracked("script sockit capture", argv, "", 0, NULL);
+    h_sleep_ms(800);
+    cr_assert_eq(
+        h_netns_sh(net.ns_a, "%s inject -i %s -r %s --fast -q", h_sockit(), net.if_a, frames), 0);
+    cr_assert_eq(h_wait(tty, 10000), 0);
+    char *text = run_out("cat %s", out);
+    cr_expect(strstr(text, "frames/s") && strstr(text, "200 frames"), "%s", text);
+    free(text);
+}
