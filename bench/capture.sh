@@ -5,7 +5,9 @@
 # Two network namespaces joined by a veth pair (made here, removed at exit; IPv6 off so no
 # other frame crosses). In A, `sockit inject --fast --qdisc-bypass` sends FRAMES UDP frames of
 # SIZE bytes to B as fast as it can (pinned to CPU 1); in B each capturer (pinned to CPU 0)
-# writes every frame to a pcap file in OUT, with a 64 MiB kernel buffer where it takes one.
+# writes every frame to a pcap file in OUT, each with the same kernel buffer (--buffer MIB,
+# default 512: the disk's writeback stalls the writer for tens of milliseconds at a time, and
+# at 1514 B a 64 MiB ring fills in about 0.15 s).
 # For every size, RUNS interleaved rounds give each capturer one run; the medians of:
 #   captured frames/s   frames in its file (capinfos) / the senders' wall time
 #   missing             frames sent but not in its file (kernel drops or lost in the tool)
@@ -19,27 +21,29 @@
 # load than one core sends, and a capturer that needs more CPU per frame loses frames.
 #
 # Usage: bench/capture.sh [--quick] [--frames N] [--sizes "64 1514"] [--runs N] [--senders 1|2]
-#                         [--no-record]
+#                         [--buffer MIB] [--no-record]
 set -eu
 
 FRAMES=1000000
 SIZES="64 1514"
 RUNS=3
 SENDERS=1
+BUF_MIB=512
 RECORD=1
 usage() {
     echo "usage: $0 [--quick] [--frames N] [--sizes \"64 1514\"] [--runs N] [--senders 1|2]" \
-        "[--no-record]" >&2
+        "[--buffer MIB] [--no-record]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
-    [ $# -gt 1 ] || case "$1" in --frames | --sizes | --runs | --senders) usage ;; esac
+    [ $# -gt 1 ] || case "$1" in --frames | --sizes | --runs | --senders | --buffer) usage ;; esac
     case "$1" in
     --quick) FRAMES=300000; RUNS=1 ;;
     --frames) FRAMES=$2; shift ;;
     --sizes) SIZES=$2; shift ;;
     --runs) RUNS=$2; shift ;;
     --senders) SENDERS=$2; shift ;;
+    --buffer) BUF_MIB=$2; shift ;;
     --no-record) RECORD=0 ;;
     *) usage ;;
     esac
@@ -108,10 +112,10 @@ PYEOF
 
 capture_cmd() { # TOOL FILE
     case "$1" in
-    tcpdump) echo "tcpdump -i vb -w $2 -B 65536 -n -q" ;;
-    netsniff-ng) echo "netsniff-ng --in vb --out $2 --silent --ring-size 64MiB --bind-cpu 0" ;;
-    dumpcap) echo "dumpcap -i vb -w $2 -B 64 -q" ;;
-    sockit) echo "$SOCKIT capture -i vb -w $2 -q" ;;
+    tcpdump) echo "tcpdump -i vb -w $2 -B $((BUF_MIB * 1024)) -n -q" ;;
+    netsniff-ng) echo "netsniff-ng --in vb --out $2 --silent --ring-size ${BUF_MIB}MiB --bind-cpu 0" ;;
+    dumpcap) echo "dumpcap -i vb -w $2 -B $BUF_MIB -q" ;;
+    sockit) echo "$SOCKIT capture -i vb -w $2 --blocks $BUF_MIB -q" ;;
     *) fail "unknown capturer $1" ;;
     esac
 }
@@ -205,7 +209,7 @@ cat "$TABLE"
     echo "## Packet capture into a file, $(date -u '+%Y-%m-%d %H:%M') UTC"
     echo
     echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)."
-    echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`bench/capture.sh --frames $FRAMES --sizes \"$SIZES\" --runs $RUNS --senders $SENDERS\`."
+    echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Command: \`bench/capture.sh --frames $FRAMES --sizes \"$SIZES\" --runs $RUNS --senders $SENDERS --buffer $BUF_MIB\`."
     echo "Sender (namespace A, CPU 1$([ "$SENDERS" -eq 2 ] && echo ', and a second on CPU 0, half the frames each')): \`sockit inject -i va -c $FRAMES --fast --qdisc-bypass HEX\`"
     echo "(one UDP frame of SIZE bytes to B, repeated). Capturers (namespace B, CPU 0), each into"
     echo "a file in /tmp: $(for t in $TOOLS; do printf '`%s`; ' "$(capture_cmd $t FILE | sed "s|$SOCKIT|build/sockit|")"; done)"
