@@ -81,6 +81,28 @@ enum sockit_errcode {
     SOCKIT_EHTTP_HIDDEN,               /* path through a hidden (dot) name, not served (404) */
     SOCKIT_E_HTTP_END,
 
+    /* ws (src/lib/proto/ws: sockit/ws.h): 10400-10499. A handshake code is answered with
+     * sockit_ws_error_status's HTTP status, a frame code with sockit_ws_error_close_code's. */
+    SOCKIT_E_WS = SOCKIT_E_FIRST + 4 * SOCKIT_E_RANGE,
+    SOCKIT_EWS_UPGRADE = SOCKIT_E_WS, /* not a WebSocket upgrade: method, version, fields (400) */
+    SOCKIT_EWS_VERSION,               /* Sec-WebSocket-Version missing or not 13 (426) */
+    SOCKIT_EWS_KEY,                   /* Sec-WebSocket-Key missing, repeated or malformed (400) */
+    SOCKIT_EWS_ORIGIN,                /* Origin not allowed (403) */
+    SOCKIT_EWS_HANDSHAKE,             /* the server's answer is not a valid 101 upgrade */
+    SOCKIT_EWS_ACCEPT,                /* the server's Sec-WebSocket-Accept does not match */
+    SOCKIT_EWS_RSV,                   /* a reserved bit set without an extension (1002) */
+    SOCKIT_EWS_OPCODE,                /* a reserved opcode (1002) */
+    SOCKIT_EWS_MASK,                  /* a client frame unmasked, or a server frame masked (1002) */
+    SOCKIT_EWS_CONTROL,               /* a control frame over 125 bytes or fragmented (1002) */
+    SOCKIT_EWS_CONTINUATION, /* continuation outside a message, or a new one inside (1002) */
+    SOCKIT_EWS_LENGTH,       /* a length with the top bit set or not in shortest form (1002) */
+    SOCKIT_EWS_TOO_BIG,      /* a message over the size limit (1009) */
+    SOCKIT_EWS_UTF8,         /* invalid UTF-8 in a text message or close reason (1007) */
+    SOCKIT_EWS_CLOSE_CODE,   /* close frame with an invalid code or 1-byte payload (1002) */
+    SOCKIT_EWS_AFTER_CLOSE,  /* a frame after the close frame (1002) */
+    SOCKIT_EWS_DEFLATE,      /* compressed data that does not inflate (1007) */
+    SOCKIT_E_WS_END,
+
     /* Capture, decode and pcap files (src/lib/capture). */
     SOCKIT_E_CAPTURE = SOCKIT_E_FIRST + 7 * SOCKIT_E_RANGE, /* 10700 */
     SOCKIT_ECAP_FILTER = SOCKIT_E_CAPTURE,                  /* invalid filter expression */
@@ -92,7 +114,6 @@ enum sockit_errcode {
 
     /* Reserved ranges, no codes yet. */
     SOCKIT_E_LOOP = SOCKIT_E_FIRST + 1 * SOCKIT_E_RANGE,   /* 10100 src/lib/loop */
-    SOCKIT_E_WS = SOCKIT_E_FIRST + 4 * SOCKIT_E_RANGE,     /* 10400 src/lib/proto/ws */
     SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE,   /* 10500 src/lib/proto/game */
     SOCKIT_E_IMPAIR = SOCKIT_E_FIRST + 6 * SOCKIT_E_RANGE, /* 10600 src/lib/proto/impair */
     SOCKIT_E_END = SOCKIT_E_FIRST + 8 * SOCKIT_E_RANGE,    /* one past every reserved code */

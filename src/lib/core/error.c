@@ -78,6 +78,27 @@ static const char *const capture_texts[SOCKIT_E_CAPTURE_END - SOCKIT_E_CAPTURE] 
     [SOCKIT_ECAP_IFACE - SOCKIT_E_CAPTURE] = "no such network interface",
 };
 
+static const char *const ws_texts[SOCKIT_E_WS_END - SOCKIT_E_WS] = {
+    [SOCKIT_EWS_UPGRADE - SOCKIT_E_WS] = "not a WebSocket upgrade request",
+    [SOCKIT_EWS_VERSION - SOCKIT_E_WS] = "WebSocket version missing or not 13",
+    [SOCKIT_EWS_KEY - SOCKIT_E_WS] =
+        "Sec-WebSocket-Key missing, repeated or not 16 bytes in base64",
+    [SOCKIT_EWS_ORIGIN - SOCKIT_E_WS] = "WebSocket Origin not allowed",
+    [SOCKIT_EWS_HANDSHAKE - SOCKIT_E_WS] = "the server did not switch to WebSocket",
+    [SOCKIT_EWS_ACCEPT - SOCKIT_E_WS] = "wrong Sec-WebSocket-Accept from the server",
+    [SOCKIT_EWS_RSV - SOCKIT_E_WS] = "WebSocket frame with a reserved bit set",
+    [SOCKIT_EWS_OPCODE - SOCKIT_E_WS] = "WebSocket frame with a reserved opcode",
+    [SOCKIT_EWS_MASK - SOCKIT_E_WS] = "WebSocket frame masked the wrong way for its sender",
+    [SOCKIT_EWS_CONTROL - SOCKIT_E_WS] = "WebSocket control frame over 125 bytes or fragmented",
+    [SOCKIT_EWS_CONTINUATION - SOCKIT_E_WS] = "WebSocket fragments out of order",
+    [SOCKIT_EWS_LENGTH - SOCKIT_E_WS] = "WebSocket frame length too large or not in shortest form",
+    [SOCKIT_EWS_TOO_BIG - SOCKIT_E_WS] = "WebSocket message over the size limit",
+    [SOCKIT_EWS_UTF8 - SOCKIT_E_WS] = "invalid UTF-8 in a WebSocket text message or close reason",
+    [SOCKIT_EWS_CLOSE_CODE - SOCKIT_E_WS] = "WebSocket close frame with an invalid code",
+    [SOCKIT_EWS_AFTER_CLOSE - SOCKIT_E_WS] = "WebSocket frame after the close frame",
+    [SOCKIT_EWS_DEFLATE - SOCKIT_E_WS] = "compressed WebSocket message that does not inflate",
+};
+
 /* One row per module that has codes; error.h reserves the range of every module. */
 static const struct {
     int base, end;
@@ -86,12 +107,14 @@ static const struct {
     { SOCKIT_E_CORE, SOCKIT_E_CORE_END, core_texts },
     { SOCKIT_E_SERVER, SOCKIT_E_SERVER_END, server_texts },
     { SOCKIT_E_HTTP, SOCKIT_E_HTTP_END, http_texts },
+    { SOCKIT_E_WS, SOCKIT_E_WS_END, ws_texts },
     { SOCKIT_E_CAPTURE, SOCKIT_E_CAPTURE_END, capture_texts },
 };
 
 _Static_assert(SOCKIT_E_CORE_END <= SOCKIT_E_LOOP, "core's codes overflow into the loop's range");
 _Static_assert(SOCKIT_E_SERVER_END <= SOCKIT_E_HTTP, "server's codes overflow into http's range");
 _Static_assert(SOCKIT_E_HTTP_END <= SOCKIT_E_WS, "http's codes overflow into ws's range");
+_Static_assert(SOCKIT_E_WS_END <= SOCKIT_E_GAME, "ws's codes overflow into the game's range");
 _Static_assert(SOCKIT_E_CAPTURE_END <= SOCKIT_E_END, "capture's codes overflow the last range");
 
 static const char *module_text(int e)

@@ -1,0 +1,231 @@
+/* sockit/ws.h — WebSocket (RFC 6455) as parts of a sans-I/O engine: the opening handshake on
+ * the HTTP parser (sockit/http.h), a streaming frame parser that enforces every framing rule,
+ * a frame writer, close payloads and an incremental UTF-8 validator. No sockets, no clock, no
+ * allocation: everything works on the caller's bytes, so it is unit-tested and fuzzed on
+ * bytes alone (fuzz/fuzz_ws.c, fuzz/fuzz_ws_handshake.c). The engines that join it to a
+ * stream (the echo server, the chat) are sockit/ws_server.h's.
+ *
+ * Every refusal is a -SOCKIT_EWS_* code (sockit/error.h): a handshake refusal maps to the HTTP
+ * status to answer with (sockit_ws_error_status), a frame refusal to the close code to send
+ * before closing (sockit_ws_error_close_code). */
+#ifndef SOCKIT_WS_H
+#define SOCKIT_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "sockit/http.h"
+
+#define SOCKIT_WS_MAX_HEADER   14          /* 2 + 8 (64-bit length) + 4 (mask) */
+#define SOCKIT_WS_MAX_CONTROL  125         /* a control frame's payload, at most */
+#define SOCKIT_WS_KEY_LEN      24          /* Sec-WebSocket-Key: base64 of 16 bytes */
+#define SOCKIT_WS_ACCEPT_LEN   28          /* Sec-WebSocket-Accept: base64 of a SHA-1 */
+#define SOCKIT_WS_MAX_MESSAGE  (16u << 20) /* default message-size limit (close 1009) */
+#define SOCKIT_WS_MAX_PROTOCOL 64          /* a subprotocol name, at most */
+
+enum sockit_ws_opcode {
+    SOCKIT_WS_CONT = 0x0,
+    SOCKIT_WS_TEXT = 0x1,
+    SOCKIT_WS_BINARY = 0x2,
+    SOCKIT_WS_CLOSE = 0x8,
+    SOCKIT_WS_PING = 0x9,
+    SOCKIT_WS_PONG = 0xA,
+};
+
+/* Close codes (RFC 6455 section 7.4.1, and the IANA registry). */
+enum sockit_ws_close_code {
+    SOCKIT_WS_CLOSE_NORMAL = 1000,
+    SOCKIT_WS_CLOSE_GOING_AWAY = 1001,
+    SOCKIT_WS_CLOSE_PROTOCOL = 1002,
+    SOCKIT_WS_CLOSE_UNSUPPORTED = 1003,
+    SOCKIT_WS_CLOSE_NO_STATUS = 1005, /* never sent: a close frame without a code */
+    SOCKIT_WS_CLOSE_ABNORMAL = 1006,  /* never sent: the connection dropped without a close */
+    SOCKIT_WS_CLOSE_INVALID_DATA = 1007,
+    SOCKIT_WS_CLOSE_POLICY = 1008,
+    SOCKIT_WS_CLOSE_TOO_BIG = 1009,
+    SOCKIT_WS_CLOSE_EXTENSION = 1010,
+    SOCKIT_WS_CLOSE_INTERNAL = 1011,
+    SOCKIT_WS_CLOSE_TRY_AGAIN = 1013,
+};
+
+/* ---- the opening handshake (RFC 6455 section 4) ------------------------------------------ */
+
+/* What a server learned from an upgrade request, and answers with. */
+struct sockit_ws_handshake {
+    char accept[SOCKIT_WS_ACCEPT_LEN + 1]; /* Sec-WebSocket-Accept, NUL-terminated */
+    const char *protocol;                  /* the subprotocol chosen (one of the server's
+                                              list), or NULL */
+    struct sockit_http_str origin;         /* the Origin field; len 0 if absent */
+    struct sockit_http_str extensions;     /* Sec-WebSocket-Extensions as sent (all fields
+                                              joined is the caller's business: the first) */
+};
+
+/* Whether REQ asks to switch to WebSocket: an Upgrade field that lists the "websocket"
+ * token. A request that does not is plain HTTP on the same port. */
+bool sockit_ws_is_upgrade(const struct sockit_http_request *req);
+
+/* Check an upgrade request (RFC 6455 section 4.2.1): GET, HTTP/1.1 or later, Connection
+ * listing "upgrade", Upgrade listing "websocket", Sec-WebSocket-Version 13, and one
+ * Sec-WebSocket-Key that is base64 of exactly 16 bytes. PROTOCOLS is the server's
+ * NULL-terminated list of subprotocols (NULL: none); the first the client lists that the
+ * server speaks is chosen. Fills *HS and returns 0, or -SOCKIT_EWS_* (HS is then
+ * undefined): answer with sockit_ws_error_status (426 carries "Sec-WebSocket-Version: 13").
+ * The Origin is not judged here: HS->origin is the caller's to check. */
+int sockit_ws_handshake_check(const struct sockit_http_request *req, const char *const *protocols,
+                              struct sockit_ws_handshake *hs);
+
+/* Start the 101 Switching Protocols head for HS in H: the status line, Upgrade, Connection,
+ * Sec-WebSocket-Accept and, if one was chosen, Sec-WebSocket-Protocol. The caller may add
+ * fields (a negotiated Sec-WebSocket-Extensions) and ends it with sockit_http_head_end. */
+void sockit_ws_handshake_response(struct sockit_http_head *h, const struct sockit_ws_handshake *hs);
+
+/* Sec-WebSocket-Accept for KEY (base64 of SHA-1(KEY "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")),
+ * NUL-terminated in OUT. */
+void sockit_ws_accept(struct sockit_http_str key, char out[SOCKIT_WS_ACCEPT_LEN + 1]);
+
+/* A client's Sec-WebSocket-Key: base64 of the 16 bytes NONCE (random, the caller's),
+ * NUL-terminated in OUT. */
+void sockit_ws_client_key(const uint8_t nonce[16], char out[SOCKIT_WS_KEY_LEN + 1]);
+
+/* The HTTP status to refuse a handshake error CODE with: 426 for -SOCKIT_EWS_VERSION, 403 for
+ * -SOCKIT_EWS_ORIGIN, 400 for the others (and for any other code). */
+int sockit_ws_error_status(int code);
+
+/* ---- a client reading the server's answer ------------------------------------------------- */
+
+/* A parsed response head (the client side of the handshake). Strings point into the
+ * parsed buffer. */
+struct sockit_http_response {
+    int minor;
+    int status;
+    struct sockit_http_str reason;
+    size_t nfields;
+    struct sockit_http_field fields[SOCKIT_HTTP_MAX_FIELDS];
+};
+
+/* Parse a response head at the start of DATA[0, LEN), with the request parser's rules and
+ * limits (CRLF only, no obs-fold, token names). Returns the bytes the head takes, 0 if it is
+ * not complete yet, or -SOCKIT_EHTTP_*. SEEN as for sockit_http_parse_request. */
+long sockit_http_parse_response(const char *data, size_t len, size_t seen,
+                                struct sockit_http_response *resp);
+
+/* Check a server's answer to a client's upgrade request sent with KEY: status 101, Upgrade
+ * websocket, Connection upgrade, the right Sec-WebSocket-Accept, no extension and no
+ * subprotocol the client did not offer (PROTOCOLS: the client's offer, NULL-terminated, or
+ * NULL). Returns 0 and the chosen subprotocol (one of PROTOCOLS, or NULL) in *CHOSEN, or
+ * -SOCKIT_EWS_HANDSHAKE / -SOCKIT_EWS_ACCEPT. */
+int sockit_ws_response_check(const struct sockit_http_response *resp, const char *key,
+                             const char *const *protocols, const char **chosen);
+
+/* ---- frames (RFC 6455 section 5) ----------------------------------------------------------- */
+
+/* Options of a frame parser. */
+struct sockit_ws_parser_options {
+    bool server;          /* true: frames must be masked (a client's); false: must not be */
+    bool allow_rsv1;      /* permessage-deflate negotiated: RSV1 may mark a message's first
+                             frame as compressed (then the caller inflates and validates) */
+    uint64_t max_message; /* payload bytes of a message (all its frames), at most;
+                             0: SOCKIT_WS_MAX_MESSAGE. A larger one is -SOCKIT_EWS_TOO_BIG as
+                             soon as a frame header announces it. */
+};
+
+/* Parser state: sockit_ws_parser_init before the first byte. */
+struct sockit_ws_parser {
+    struct sockit_ws_parser_options o;
+    int state;
+    /* the current frame */
+    uint8_t opcode, fin, rsv1, masked;
+    uint8_t mask[4];
+    uint64_t left;      /* payload bytes of the current data frame not yet delivered */
+    uint64_t delivered; /* payload bytes of the current frame delivered (the mask offset) */
+    /* the current message (between its first frame and the frame with FIN) */
+    uint8_t msg_opcode; /* TEXT or BINARY; 0 outside a message */
+    uint8_t msg_compressed;
+    uint64_t msg_len;
+    uint32_t utf8; /* sockit_ws_utf8 state over the message's text */
+    bool closed;   /* a close frame was parsed: nothing more is accepted */
+};
+
+void sockit_ws_parser_init(struct sockit_ws_parser *p, const struct sockit_ws_parser_options *o);
+
+enum sockit_ws_event_kind {
+    SOCKIT_WS_EV_NONE = 0, /* bytes consumed (a frame header), nothing to act on yet */
+    SOCKIT_WS_EV_DATA,     /* a piece of a text or binary message */
+    SOCKIT_WS_EV_PING,     /* a whole ping: answer with a pong of the same payload */
+    SOCKIT_WS_EV_PONG,     /* a whole pong */
+    SOCKIT_WS_EV_CLOSE,    /* a whole, valid close frame: answer it and close */
+};
+
+struct sockit_ws_event {
+    enum sockit_ws_event_kind kind;
+    /* DATA: the message's opcode (TEXT or BINARY), whether this piece starts and ends the
+     * message, and whether the message is compressed (permessage-deflate: payload is
+     * deflated bytes, not yet validated as UTF-8). */
+    enum sockit_ws_opcode opcode;
+    bool first, last, compressed;
+    /* The payload, unmasked: in the caller's OUT when the input was masked, else pointing
+     * into DATA. A DATA piece may be empty (an empty message or final frame). */
+    const uint8_t *payload;
+    size_t len;
+    /* CLOSE: the code (SOCKIT_WS_CLOSE_NO_STATUS if the frame had none) and the reason
+     * (valid UTF-8, inside payload). */
+    uint16_t close_code;
+    const uint8_t *reason;
+    size_t reason_len;
+};
+
+/* Consume frames from DATA[0, LEN). Returns the bytes consumed (> 0) with *EV describing
+ * what they held (kind NONE when only a header was consumed), 0 when more bytes are needed
+ * (a header, or a control frame, is only taken whole: keep the bytes and call again with
+ * more), or -SOCKIT_EWS_* at the first rule broken (see sockit_ws_error_close_code). A data
+ * frame's payload is delivered in pieces as it arrives, each piece at most CAP bytes and
+ * unmasked into OUT (CAP >= SOCKIT_WS_MAX_CONTROL; a control frame's payload goes to OUT as
+ * well). The UTF-8 of an uncompressed text message is checked as it comes and refused at its
+ * first invalid byte (and at the end if a sequence is left open). After a CLOSE event every
+ * further call returns -SOCKIT_EWS_AFTER_CLOSE. */
+long sockit_ws_parse(struct sockit_ws_parser *p, const uint8_t *data, size_t len, uint8_t *out,
+                     size_t cap, struct sockit_ws_event *ev);
+
+/* The close code to send before closing for a frame error CODE (1002 framing, 1007 UTF-8,
+ * 1009 too big, 1011 for any other code). */
+int sockit_ws_error_close_code(int code);
+
+/* Write the header of a frame with LEN payload bytes into OUT; FIN and RSV1 as given; MASK
+ * non-NULL (a client) sets the mask bit and appends the 4-byte key (the caller masks the
+ * payload with sockit_ws_mask). Returns the header's length (2 to 14). */
+size_t sockit_ws_frame_header(uint8_t out[SOCKIT_WS_MAX_HEADER], enum sockit_ws_opcode op, bool fin,
+                              bool rsv1, uint64_t len, const uint8_t *mask);
+
+/* XOR DATA[0, LEN) with KEY, starting at byte OFFSET of the key's cycle (the bytes of the
+ * frame's payload before DATA). In place; its own inverse. */
+void sockit_ws_mask(uint8_t *data, size_t len, const uint8_t key[4], uint64_t offset);
+
+/* Whether CODE may be sent in a close frame: 1000-1003, 1007-1014, 3000-4999. */
+bool sockit_ws_close_code_valid(unsigned code);
+
+/* Write a close payload into OUT: CODE (big-endian) and REASON cut to the longest whole
+ * UTF-8 prefix that fits in 123 bytes. Returns its length (2 to 125). */
+size_t sockit_ws_close_payload(uint8_t out[SOCKIT_WS_MAX_CONTROL], uint16_t code,
+                               const char *reason, size_t reason_len);
+
+/* ---- UTF-8 (RFC 3629), incrementally ------------------------------------------------------ */
+
+#define SOCKIT_WS_UTF8_ACCEPT 0 /* the state between whole code points */
+
+/* Advance validator state *STATE (start at SOCKIT_WS_UTF8_ACCEPT) over DATA[0, LEN): returns
+ * 0 if every byte so far can begin or continue valid UTF-8 (a sequence may be left open
+ * across calls), or -SOCKIT_EWS_UTF8 at the first byte that cannot (overlong forms,
+ * surrogates and code points above U+10FFFF included). The text is whole and valid when
+ * this returned 0 and *STATE == SOCKIT_WS_UTF8_ACCEPT. */
+int sockit_ws_utf8(uint32_t *state, const uint8_t *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
