@@ -79,6 +79,7 @@ enum sockit_errcode {
     SOCKIT_EHTTP_CHUNK,                /* malformed chunked body framing (400) */
     SOCKIT_EHTTP_PATH,                 /* path with %00, %2F, a control byte or .. above the root */
     SOCKIT_EHTTP_HIDDEN,               /* path through a hidden (dot) name, not served (404) */
+    SOCKIT_EHTTP_STATUS,               /* malformed status line in a response */
     SOCKIT_E_HTTP_END,
 
     /* ws (src/lib/proto/ws: sockit/ws.h): 10400-10499. A handshake code is answered with

@@ -67,6 +67,7 @@ static const char *const http_texts[SOCKIT_E_HTTP_END - SOCKIT_E_HTTP] = {
     [SOCKIT_EHTTP_PATH - SOCKIT_E_HTTP] =
         "path holds %00, an encoded slash, a control character or .. above the root",
     [SOCKIT_EHTTP_HIDDEN - SOCKIT_E_HTTP] = "path leads through a hidden name",
+    [SOCKIT_EHTTP_STATUS - SOCKIT_E_HTTP] = "malformed HTTP status line",
 };
 
 static const char *const capture_texts[SOCKIT_E_CAPTURE_END - SOCKIT_E_CAPTURE] = {

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "chars.h"
+#include "message.h"
 #include "sockit/error.h"
 
 /* Leading empty lines (RFC 9112 section 2.2: a server skips them): their length, or the
@@ -16,33 +16,6 @@ static size_t skip_empty_lines(const char *d, size_t len)
     while (off + 1 < len && d[off] == '\r' && d[off + 1] == '\n')
         off += 2;
     return off;
-}
-
-/* Where the head in D[0, N) ends (one past its final LF) in *END: 1; 0 if it has not ended;
- * or a code. LFs before FROM were checked by an earlier call. */
-static int find_end(const char *d, size_t n, size_t from, size_t *end)
-{
-    const char *p = d + from, *stop = d + n;
-
-    if (from < SOCKIT_HTTP_MAX_LINE && n >= SOCKIT_HTTP_MAX_LINE &&
-        !memchr(d, '\n', SOCKIT_HTTP_MAX_LINE))
-        return -SOCKIT_EHTTP_LINE;
-    while ((p = memchr(p, '\n', (size_t)(stop - p)))) {
-        size_t i = (size_t)(p - d);
-        if (i == 0 || d[i - 1] != '\r')
-            return -SOCKIT_EHTTP_BARE_LF;
-        if (i >= 3 && d[i - 2] == '\n') { /* "\r\n\r\n": d[i - 3] is '\r', checked before */
-            *end = i + 1;
-            return 1;
-        }
-        p++;
-    }
-    if (n > SOCKIT_HTTP_MAX_FIELDS_BYTES) { /* rare: then finding the first line is cheap */
-        const char *lf = memchr(d, '\n', SOCKIT_HTTP_MAX_LINE);
-        if (n - (size_t)(lf + 1 - d) > SOCKIT_HTTP_MAX_FIELDS_BYTES)
-            return -SOCKIT_EHTTP_HEAD;
-    }
-    return 0;
 }
 
 /* ---- the request line ------------------------------------------------------------------- */
@@ -95,13 +68,9 @@ static int check_percent(struct sockit_http_str t)
 /* "HTTP/1.1\r\n" at P: the minor version, or a code. */
 static int version(const char *p, const char *end, int *minor)
 {
-    if (end - p != 10 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[8] != '\r' ||
-        p[9] != '\n' || p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9')
+    if (end - p != 10 || p[8] != '\r' || p[9] != '\n')
         return -SOCKIT_EHTTP_VERSION;
-    if (p[5] != '1')
-        return -SOCKIT_EHTTP_VERSION_UNSUPPORTED;
-    *minor = p[7] == '0' ? 0 : 1;
-    return 0;
+    return sockit__http_version(p, minor);
 }
 
 /* The request line D[0, EOL) (EOL one past its LF). */
@@ -131,39 +100,6 @@ struct framing {
     int hosts, cls;
 };
 
-static void trim(struct sockit_http_str *v)
-{
-    while (v->len && (v->p[v->len - 1] == ' ' || v->p[v->len - 1] == '\t'))
-        v->len--;
-}
-
-/* One field line at *P (not the final empty line), up to and past its CRLF. */
-static int field_line(const char **p, const char *end, struct sockit_http_field *f)
-{
-    const char *s = *p;
-
-    if (*s == ' ' || *s == '\t')
-        return -SOCKIT_EHTTP_OBS_FOLD;
-    while (*p < end && hc_is(**p, HC_TOKEN))
-        (*p)++;
-    if (*p == s || **p != ':')
-        return **p == ' ' || **p == '\t' ? -SOCKIT_EHTTP_SPACE_COLON : -SOCKIT_EHTTP_FIELD_NAME;
-    f->name = (struct sockit_http_str){ s, (size_t)(*p - s) };
-    for ((*p)++; **p == ' ' || **p == '\t'; (*p)++)
-        ;
-    s = *p;
-    while (hc_is(**p, HC_VALUE))
-        (*p)++;
-    if (**p != '\r')
-        return -SOCKIT_EHTTP_FIELD_VALUE;
-    if ((*p)[1] != '\n')
-        return -SOCKIT_EHTTP_BARE_CR;
-    f->value = (struct sockit_http_str){ s, (size_t)(*p - s) };
-    trim(&f->value);
-    *p += 2;
-    return 0;
-}
-
 static void note_framing(const struct sockit_http_field *f, struct framing *fr)
 {
     switch (f->name.len) {
@@ -192,56 +128,20 @@ static void note_framing(const struct sockit_http_field *f, struct framing *fr)
 static int fields(const char *p, const char *end, struct sockit_http_request *req,
                   struct framing *fr)
 {
-    const char *start = p;
-    int err;
+    int err = sockit__http_fields(p, end, req->fields, &req->nfields);
 
-    req->nfields = 0;
-    while (!(p[0] == '\r' && p[1] == '\n')) {
-        if (req->nfields == SOCKIT_HTTP_MAX_FIELDS)
-            return -SOCKIT_EHTTP_FIELDS;
-        struct sockit_http_field *f = &req->fields[req->nfields];
-        if ((err = field_line(&p, end, f)))
-            return err;
-        req->nfields++;
-        note_framing(f, fr);
-    }
-    return end - start > SOCKIT_HTTP_MAX_FIELDS_BYTES ? -SOCKIT_EHTTP_HEAD : 0;
+    for (size_t i = 0; !err && i < req->nfields; i++)
+        note_framing(&req->fields[i], fr);
+    return err;
 }
 
 const struct sockit_http_str *sockit_http_field(const struct sockit_http_request *req,
                                                 const char *name)
 {
-    for (size_t i = 0; i < req->nfields; i++)
-        if (sockit_http_str_eq(req->fields[i].name, name))
-            return &req->fields[i].value;
-    return NULL;
+    return sockit__http_field_in(req->fields, req->nfields, name);
 }
 
 /* ---- what the fields mean ---------------------------------------------------------------- */
-
-/* Call FN for each comma-separated element of every field named NAME (empty ones skipped). */
-static int each_element(const struct sockit_http_request *req, const char *name,
-                        int (*fn)(struct sockit_http_str el, void *ctx), void *ctx)
-{
-    for (size_t i = 0; i < req->nfields; i++) {
-        if (!sockit_http_str_eq(req->fields[i].name, name))
-            continue;
-        struct sockit_http_str v = req->fields[i].value;
-        const char *p = v.p, *end = v.p + v.len;
-        while (p < end) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            struct sockit_http_str el = { p, (size_t)((comma ? comma : end) - p) };
-            while (el.len && (el.p[0] == ' ' || el.p[0] == '\t'))
-                el.p++, el.len--;
-            trim(&el);
-            int err = el.len ? fn(el, ctx) : 0;
-            if (err)
-                return err;
-            p = comma ? comma + 1 : end;
-        }
-    }
-    return 0;
-}
 
 /* The Connection options that decide keep-alive; "close" wins wherever it stands. */
 struct connection {
@@ -309,7 +209,8 @@ static int body_framing(struct sockit_http_request *req, const struct framing *f
         return 0;
     if (req->minor == 0 || fr->te_seen_twice)
         return -SOCKIT_EHTTP_TE;
-    if ((err = each_element(req, "transfer-encoding", coding, &c)))
+    err = sockit__http_each_element(req->fields, req->nfields, "transfer-encoding", coding, &c);
+    if (err)
         return err;
     if (!c.chunked_last)
         return -SOCKIT_EHTTP_TE;
@@ -395,7 +296,7 @@ static int meaning(struct sockit_http_request *req, const struct framing *fr)
         return err;
     if (!req->host.p)
         req->host = (struct sockit_http_str){ "", 0 };
-    each_element(req, "connection", connection_option, &conn);
+    sockit__http_each_element(req->fields, req->nfields, "connection", connection_option, &conn);
     req->keep_alive = !conn.close && (req->minor == 1 || conn.keep_alive);
     if ((err = body_framing(req, fr)))
         return err;
@@ -412,7 +313,7 @@ long sockit_http_parse_request(const char *data, size_t len, size_t seen,
 
     if (off >= SOCKIT_HTTP_MAX_LINE)
         return -SOCKIT_EHTTP_LINE;
-    if ((rc = find_end(d, len - off, seen > off ? seen - off : 0, &end)) <= 0)
+    if ((rc = sockit__http_head_end(d, len - off, seen > off ? seen - off : 0, &end)) <= 0)
         return rc;
     eol = (const char *)memchr(d, '\n', end) + 1;
     req->body = SOCKIT_HTTP_BODY_NONE;
