@@ -73,9 +73,11 @@ bool sockit_ws_is_upgrade(const struct sockit_http_request *req);
  * listing "upgrade", Upgrade listing "websocket", Sec-WebSocket-Version 13, and one
  * Sec-WebSocket-Key that is base64 of exactly 16 bytes. PROTOCOLS is the server's
  * NULL-terminated list of subprotocols (NULL: none); the first the client lists that the
- * server speaks is chosen. Fills *HS and returns 0, or -SOCKIT_EWS_* (HS is then
- * undefined): answer with sockit_ws_error_status (426 carries "Sec-WebSocket-Version: 13").
- * The Origin is not judged here: HS->origin is the caller's to check. */
+ * server speaks is chosen (names compared case-sensitively; one that is not a token of at
+ * most SOCKIT_WS_MAX_PROTOCOL characters is -SOCKIT_EWS_UPGRADE). Fills *HS and returns 0,
+ * or -SOCKIT_EWS_* (HS is then undefined): answer with sockit_ws_error_status (426 carries
+ * "Sec-WebSocket-Version: 13"). The Origin is not judged here: HS->origin is the caller's to
+ * check. */
 int sockit_ws_handshake_check(const struct sockit_http_request *req, const char *const *protocols,
                               struct sockit_ws_handshake *hs);
 
@@ -109,8 +111,10 @@ struct sockit_http_response {
 };
 
 /* Parse a response head at the start of DATA[0, LEN), with the request parser's rules and
- * limits (CRLF only, no obs-fold, token names). Returns the bytes the head takes, 0 if it is
- * not complete yet, or -SOCKIT_EHTTP_*. SEEN as for sockit_http_parse_request. */
+ * limits (CRLF only, no obs-fold, token names; no empty line skipped before the status line,
+ * which is "HTTP/1.x NNN reason", status 100-599, -SOCKIT_EHTTP_STATUS if malformed). Returns
+ * the bytes the head takes, 0 if it is not complete yet, or -SOCKIT_EHTTP_*. SEEN as for
+ * sockit_http_parse_request. */
 long sockit_http_parse_response(const char *data, size_t len, size_t seen,
                                 struct sockit_http_response *resp);
 
@@ -118,7 +122,7 @@ long sockit_http_parse_response(const char *data, size_t len, size_t seen,
  * websocket, Connection upgrade, the right Sec-WebSocket-Accept, no extension and no
  * subprotocol the client did not offer (PROTOCOLS: the client's offer, NULL-terminated, or
  * NULL). Returns 0 and the chosen subprotocol (one of PROTOCOLS, or NULL) in *CHOSEN, or
- * -SOCKIT_EWS_HANDSHAKE / -SOCKIT_EWS_ACCEPT. */
+ * -SOCKIT_EWS_HANDSHAKE / -SOCKIT_EWS_ACCEPT (*CHOSEN then NULL). */
 int sockit_ws_response_check(const struct sockit_http_response *resp, const char *key,
                              const char *const *protocols, const char **chosen);
 
@@ -168,8 +172,9 @@ struct sockit_ws_event {
      * deflated bytes, not yet validated as UTF-8). */
     enum sockit_ws_opcode opcode;
     bool first, last, compressed;
-    /* The payload, unmasked: in the caller's OUT when the input was masked, else pointing
-     * into DATA. A DATA piece may be empty (an empty message or final frame). */
+    /* The payload, unmasked: in the caller's OUT when the input was masked (and always for a
+     * control frame), else pointing into DATA. A DATA piece may be empty (an empty message or
+     * final frame). */
     const uint8_t *payload;
     size_t len;
     /* CLOSE: the code (SOCKIT_WS_CLOSE_NO_STATUS if the frame had none) and the reason
@@ -184,10 +189,11 @@ struct sockit_ws_event {
  * (a header, or a control frame, is only taken whole: keep the bytes and call again with
  * more), or -SOCKIT_EWS_* at the first rule broken (see sockit_ws_error_close_code). A data
  * frame's payload is delivered in pieces as it arrives, each piece at most CAP bytes and
- * unmasked into OUT (CAP >= SOCKIT_WS_MAX_CONTROL; a control frame's payload goes to OUT as
- * well). The UTF-8 of an uncompressed text message is checked as it comes and refused at its
- * first invalid byte (and at the end if a sequence is left open). After a CLOSE event every
- * further call returns -SOCKIT_EWS_AFTER_CLOSE. */
+ * unmasked into OUT (CAP >= SOCKIT_WS_MAX_CONTROL, else -EINVAL; a control frame's payload is
+ * copied to OUT, masked or not, so that it outlives DATA). The UTF-8 of an uncompressed text
+ * message is checked as it comes and refused at its first invalid byte (and at the end if a
+ * sequence is left open). After an error every further call returns that error; after a
+ * CLOSE event, -SOCKIT_EWS_AFTER_CLOSE. */
 long sockit_ws_parse(struct sockit_ws_parser *p, const uint8_t *data, size_t len, uint8_t *out,
                      size_t cap, struct sockit_ws_event *ev);
 

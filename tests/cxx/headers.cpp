@@ -21,6 +21,7 @@
 #include "sockit/shared.h"
 #include "sockit/socket.h"
 #include "sockit/trace.h"
+#include "sockit/ws.h"
 
 #include <cerrno>
 
