@@ -102,6 +102,7 @@ enum sockit_errcode {
     SOCKIT_EWS_CLOSE_CODE,   /* close frame with an invalid code or 1-byte payload (1002) */
     SOCKIT_EWS_AFTER_CLOSE,  /* a frame after the close frame (1002) */
     SOCKIT_EWS_DEFLATE,      /* compressed data that does not inflate (1007) */
+    SOCKIT_EWS_URL,          /* a ws:// URL with a bad path or a fragment */
     SOCKIT_E_WS_END,
 
     /* Capture, decode and pcap files (src/lib/capture). */

@@ -22,6 +22,7 @@
 #include "sockit/socket.h"
 #include "sockit/trace.h"
 #include "sockit/ws.h"
+#include "sockit/ws_server.h"
 
 #include <cerrno>
 

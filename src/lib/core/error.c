@@ -98,6 +98,7 @@ static const char *const ws_texts[SOCKIT_E_WS_END - SOCKIT_E_WS] = {
     [SOCKIT_EWS_CLOSE_CODE - SOCKIT_E_WS] = "WebSocket close frame with an invalid code",
     [SOCKIT_EWS_AFTER_CLOSE - SOCKIT_E_WS] = "WebSocket frame after the close frame",
     [SOCKIT_EWS_DEFLATE - SOCKIT_E_WS] = "compressed WebSocket message that does not inflate",
+    [SOCKIT_EWS_URL - SOCKIT_E_WS] = "ws:// URL path with a space, a control byte or a #fragment",
 };
 
 /* One row per module that has codes; error.h reserves the range of every module. */
