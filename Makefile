@@ -149,7 +149,7 @@ fuzz: $(FUZZERS)
 # help2man reads `sockit --help`, and each subcommand's --help becomes a section. The
 # examples of `sockit --help` become EXAMPLES one per line (help2man would fill them into
 # one paragraph).
-SUBCOMMANDS := echo send connect listen bench http ping capture inject
+SUBCOMMANDS := echo send connect listen bench http ping capture inject ws
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \
@@ -168,6 +168,12 @@ man: $(MAN)
 
 deps:
 	@./scripts/deps.sh
+
+# Test-only peers from the npm registry (node's ws), at the versions package-lock.json pins.
+NODE_DEPS := tests/node/node_modules/.package-lock.json
+$(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
+	$(call say,NPM,tests/node)
+	$(Q)cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 
 # Benchmark anchors: servers we compete with, built from bench/anchors/ (libuv from Debian).
 ANCHOR_BINS := $(BUILD)/bench/uv_echo $(BUILD)/bench/epoll_echo
@@ -199,7 +205,7 @@ run: deps
 # The unsanitized run checks the real binaries; the second run repeats every test with
 # AddressSanitizer, LeakSanitizer and UBSan; its Criterion summary is the last thing printed.
 test: deps
-	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory format-check $(NODE_DEPS)
 	@$(MAKE) --no-print-directory all examples man $(TESTS)
 	@$(MAKE) --no-print-directory cxx-headers install-check
 	@$(MAKE) --no-print-directory fuzz-replay

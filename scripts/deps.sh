@@ -12,7 +12,7 @@ help2man man-db
 libuv1-dev iperf3 liburing-dev valgrind linux-perf
 wrk apache2-utils nginx-light h2o chromium
 libpcap-dev tshark tcpdump netsniff-ng nftables iputils-ping
-libssl-dev zlib1g-dev
+libssl-dev zlib1g-dev nodejs
 "
 
 missing=""
@@ -23,6 +23,11 @@ for pkg in $PACKAGES; do
     *) missing="$missing $pkg" ;;
     esac
 done
+# npm comes with NodeSource's nodejs; Debian's own nodejs has it as a package of its own.
+if ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Version}' nodejs 2>/dev/null |
+    grep -q nodesource; then
+    missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing:$missing" >&2

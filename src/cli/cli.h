@@ -32,6 +32,7 @@ int cmd_http(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_ws(int argc, char **argv);
 
 /* "sockit: OP TARGET: strerror(ERR)" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *op, const char *target, int err);
@@ -47,6 +48,11 @@ const char *cli_quote(const char *text, char *buf, size_t size);
 /* Parse an endpoint argument; on error prints "sockit CMD: invalid endpoint 'TEXT': why"
  * and returns CLI_USAGE, else 0. Port 0 (any free port) is refused: it is for listening. */
 int cli_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep);
+
+/* Parse ws://HOST[:PORT][/PATH] TEXT into a tcp endpoint EP and the request target PATH (CAP
+ * bytes), or print a usage error naming it (wss:// included) and return CLI_USAGE. */
+int cli_ws_url(const char *cmd, const char *text, struct sockit_endpoint *ep, char *path,
+               size_t cap);
 
 /* cli_endpoint for a command that binds EP and says the port it got: port 0 is accepted. */
 int cli_listen_endpoint(const char *cmd, const char *text, struct sockit_endpoint *ep);

@@ -12,7 +12,12 @@
 static const char echo_help[] =
     "Usage: sockit echo [OPTIONS] ENDPOINT\n"
     "Run an echo server on ENDPOINT: every byte (or datagram) a client sends comes back.\n"
-    "Works on tcp://, udp://, unix: and unix-dgram: endpoints, IPv4 and IPv6.\n\n"
+    "Works on tcp://, udp://, unix: and unix-dgram: endpoints, IPv4 and IPv6.\n"
+    "On ws://HOST:PORT[/PATH] it is a WebSocket (RFC 6455) echo on the loop model: each\n"
+    "message comes back whole with its opcode (fragments reassembled), pings are answered,\n"
+    "a close is answered with the same code, and every framing error is refused with its\n"
+    "close code (1002, 1007, 1009). Only PATH is upgraded (any path if PATH is / or left\n"
+    "out); a plain HTTP request gets 426.\n\n"
     "Models (how clients are served):\n"
     "  iterative  one client at a time, backlog 3: the classic textbook server (default)\n"
     "  fork       a process per client (datagrams: --workers processes share the socket)\n"
@@ -59,7 +64,8 @@ static const char echo_help[] =
     "  sockit echo tcp://:8080 --reply 'Hello from server' --show\n"
     "  sockit echo tcp://[::1]:7000 --model loop\n"
     "  sockit echo udp://127.0.0.1:9000 --model thread --workers 4\n"
-    "  sockit echo unix:/tmp/echo.sock --model fork --trace\n";
+    "  sockit echo unix:/tmp/echo.sock --model fork --trace\n"
+    "  sockit echo ws://127.0.0.1:9001/echo           WebSocket echo (test: sockit ws)\n";
 
 enum {
     OPT_MAX_CLIENTS = 256,
@@ -107,7 +113,12 @@ static int parse_model(const char *text, enum echo_model *model)
 }
 
 /* Options whose default cannot tell whether they were given. */
-enum { GIVEN_WORKERS = 1u << 0, GIVEN_MAX_CLIENTS = 1u << 1, GIVEN_IDLE = 1u << 2 };
+enum {
+    GIVEN_WORKERS = 1u << 0,
+    GIVEN_MAX_CLIENTS = 1u << 1,
+    GIVEN_IDLE = 1u << 2,
+    GIVEN_MODEL = 1u << 3
+};
 
 struct echo_args {
     struct echo_config *cfg;
@@ -124,7 +135,7 @@ static int parse_option(int c, void *ctx)
     int err = 0;
 
     switch (c) {
-    case 'm': return parse_model(optarg, &cfg->model);
+    case 'm': *given |= GIVEN_MODEL; return parse_model(optarg, &cfg->model);
     case 'b':
         err = cli_number("echo", "--backlog", optarg, 1, 65535, &v);
         cfg->opts.backlog = (int)v;
@@ -194,6 +205,17 @@ static int check_fit(const struct echo_config *cfg, unsigned given)
     return cli_sockopts_fit("echo", &cfg->ep, cfg->opts.flags);
 }
 
+/* A ws:// endpoint: its TCP address, and the path alone (the query is not matched). */
+static int parse_ws(struct echo_config *cfg)
+{
+    int err = cli_ws_url("echo", cfg->ep_text, &cfg->ep, cfg->ws_path, sizeof(cfg->ws_path));
+
+    if (err)
+        return err;
+    cfg->ws_path[strcspn(cfg->ws_path, "?")] = '\0';
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli_tracer *tracer)
 {
     struct echo_args args = { cfg, tracer, 0 };
@@ -210,9 +232,15 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
     if (optind != argc - 1)
         return cli_usage("echo", optind >= argc ? "missing ENDPOINT" : "too many arguments");
     cfg->ep_text = argv[optind];
+    if (strncmp(cfg->ep_text, "ws://", 5) == 0 || strncmp(cfg->ep_text, "wss://", 6) == 0) {
+        if ((args.given & GIVEN_MODEL) && cfg->model != ECHO_LOOP)
+            return cli_usage("echo", "ws:// runs on the loop model");
+        cfg->model = ECHO_LOOP;
+        cfg->ws = true;
+    }
     if (cfg->model != ECHO_LOOP && (cfg->threads != 1 || cfg->loop.backend != SOCKIT_BACKEND_AUTO))
         return cli_usage("echo", "--threads and --backend belong to the loop model");
-    err = cli_endpoint("echo", cfg->ep_text, &cfg->ep);
+    err = cfg->ws ? parse_ws(cfg) : cli_endpoint("echo", cfg->ep_text, &cfg->ep);
     return err ? err : check_fit(cfg, args.given);
 }
 
@@ -222,6 +250,8 @@ static int run(const struct echo_config *cfg)
     struct echo_server srv;
     int rc;
 
+    if (cfg->ws)
+        return echo_run_ws(cfg);
     if (cfg->model == ECHO_LOOP)
         return echo_run_loop(cfg); /* the server opens its sockets, one per thread */
     rc = echo_open(&srv, cfg);

@@ -12,7 +12,9 @@
 #include "sockit/dgram.h"
 #include "sockit/endpoint.h"
 #include "sockit/loop.h"
+#include "sockit/server.h"
 #include "sockit/socket.h"
+#include "sockit/ws_server.h"
 
 #define ECHO_CHUNK (64 * 1024) /* bytes read per recv; also the loop's per-client buffer */
 
@@ -40,6 +42,8 @@ struct echo_config {
     bool show;                       /* copy what clients send to stdout */
     _Atomic bool *show_lost; /* --show: set once stdout failed (a page shared by every process) */
     bool quiet;              /* no per-client log lines */
+    bool ws;                 /* ws:// endpoint: a WebSocket echo on the loop model */
+    char ws_path[SOCKIT_WS_PATH_MAX + 1]; /* ws://: the only path upgraded ("/": any) */
 };
 
 /* What a running server holds; set up by echo_open, released by echo_close. */
@@ -57,6 +61,10 @@ int echo_open(struct echo_server *srv, const struct echo_config *cfg);
 
 /* Log "listening on ENDPOINT (model M)" for the bound address LOCAL. */
 void echo_log_listening(const struct echo_config *cfg, const struct sockit_addr *local);
+
+/* The WebSocket echo (ws:// endpoints): each message back with its opcode, on the library's
+ * server layer. Returns a CLI exit code. */
+int echo_run_ws(const struct echo_config *cfg);
 
 /* Close everything echo_open opened and remove the unix socket file if it is still the one
  * echo_open made (another server may have replaced it since). */
@@ -121,5 +129,11 @@ int echo_run_classic(struct echo_server *srv);
 /* The loop model runs on the library's server, which opens its own sockets (no echo_open):
  * returns CLI_OK or CLI_FAIL (printed). */
 int echo_run_loop(const struct echo_config *cfg);
+
+/* The server layer's options for CFG (endpoint, threads, backend, limits, signals). */
+struct sockit_server_options echo_server_options(const struct echo_config *cfg);
+
+/* Log where the server listens and on which backend (its on_listening). */
+void echo_say_started(const struct echo_config *cfg, struct sockit_server *srv);
 
 #endif

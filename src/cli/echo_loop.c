@@ -136,7 +136,7 @@ static const struct sockit_server_handler stream_handler = {
 static const struct sockit_server_handler dgram_handler = { .dgram = &dgram_ops,
                                                             .on_listening = on_listening };
 
-static struct sockit_server_options server_options(const struct echo_config *cfg)
+struct sockit_server_options echo_server_options(const struct echo_config *cfg)
 {
     struct sockit_server_options o = {
         .endpoint = cfg->ep,
@@ -156,7 +156,7 @@ static struct sockit_server_options server_options(const struct echo_config *cfg
     return o;
 }
 
-static void say_started(const struct echo_config *cfg, struct sockit_server *srv)
+void echo_say_started(const struct echo_config *cfg, struct sockit_server *srv)
 {
     struct sockit_server_info info;
 
@@ -174,7 +174,7 @@ static void on_listening(struct sockit_server *srv, void *ud)
     struct echo_loop *el = ud;
 
     el->listening = true;
-    say_started(el->cfg, srv);
+    echo_say_started(el->cfg, srv);
 }
 
 /* Serve on this thread until the server stops (announced once listening). Returns CLI_OK or
@@ -191,7 +191,7 @@ static int serve(const struct echo_config *cfg, struct sockit_server *srv, bool 
 int echo_run_loop(const struct echo_config *cfg)
 {
     struct echo_loop el = { .cfg = cfg };
-    struct sockit_server_options o = server_options(cfg);
+    struct sockit_server_options o = echo_server_options(cfg);
     const struct sockit_server_handler *h =
         sockit_endpoint_is_stream(&cfg->ep) ? &stream_handler : &dgram_handler;
     int err = sockit_server_new(&el.srv, &o, h, &el);

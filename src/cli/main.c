@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
       "capture frames with a packet ring, print or write pcap (like tcpdump)" },
     { "inject", cmd_inject, "send whole frames on an interface, from hex or a pcap file" },
     { "ping", cmd_ping, "ICMP and ICMPv6 echo: replies, RTTs, loss (like iputils ping)" },
+    { "ws", cmd_ws, "WebSocket client: stdin lines to messages, messages to stdout (websocat)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -26,9 +27,9 @@ static void usage(FILE *f)
     fputs("Usage: sockit COMMAND [OPTIONS] ENDPOINT ...\n"
           "A toolkit for network sockets, grown out of the BSD socket API (socket, bind,\n"
           "listen, accept, connect, send, recv, close): servers, clients, relays and a load\n"
-          "generator over TCP, UDP and Unix sockets, IPv4 and IPv6, ping over ICMP, and\n"
-          "packet capture and injection on AF_PACKET raw sockets, each a small, strict and\n"
-          "fast tool, with every socket call traceable (--trace).\n\n"
+          "generator over TCP, UDP and Unix sockets, IPv4 and IPv6, ping over ICMP, packet\n"
+          "capture and injection on AF_PACKET raw sockets, and WebSocket servers and clients:\n"
+          "each a small, strict and fast tool, with every socket call traceable (--trace).\n\n"
           "Commands:\n",
           f);
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -41,7 +42,8 @@ static void usage(FILE *f)
           "  unix-dgram:/PATH, unix-dgram:@NAME\n"
           "                               Unix datagram socket (file, or abstract name)\n"
           "  packet:IFACE, packet:any     every frame of an interface, or of all (capture,\n"
-          "                               inject: -i IFACE)\n\n"
+          "                               inject: -i IFACE)\n"
+          "  ws://HOST[:PORT][/PATH]      WebSocket over TCP (echo, ws); port 80 if left out\n\n"
           "Options:\n"
           "  -h, --help      show this help (also: sockit COMMAND --help)\n"
           "  -V, --version   show the version\n\n"

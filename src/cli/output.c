@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "sockit/error.h"
 #include "sockit/loop.h"
+#include "sockit/ws_server.h"
 
 int cli_fail(const char *op, const char *target, int err)
 {
@@ -85,6 +86,21 @@ int cli_listen_endpoint(const char *cmd, const char *text, struct sockit_endpoin
 
     if (err)
         return cli_usage(cmd, "invalid endpoint '%s': %s", cli_quote(text, shown, sizeof(shown)),
+                         sockit_strerror(err));
+    return 0;
+}
+
+int cli_ws_url(const char *cmd, const char *text, struct sockit_endpoint *ep, char *path,
+               size_t cap)
+{
+    int err = strncmp(text, "wss://", 6) == 0 ? 1 : sockit_ws_url_parse(text, ep, path, cap);
+    char shown[CLI_QUOTE_SIZE];
+
+    if (err == 1)
+        return cli_usage(cmd, "'%s': wss:// needs TLS, which sockit does not speak; use ws://",
+                         cli_quote(text, shown, sizeof(shown)));
+    if (err)
+        return cli_usage(cmd, "invalid URL '%s': %s", cli_quote(text, shown, sizeof(shown)),
                          sockit_strerror(err));
     return 0;
 }

@@ -1,0 +1,319 @@
+/* sockit echo ws:// and sockit ws against peers we did not write (node's ws client and
+ * server) and against hostile bytes over a raw socket: each refusal with its exact HTTP status
+ * or close code, and the server serving the next client after each. */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../support/harness.h"
+
+#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
+
+static struct proc *server;
+static char url[96], ep[64];
+
+static void start_echo(void)
+{
+    int port = h_free_port();
+
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+    const char *argv[] = { h_sockit(), "echo", url, NULL };
+    server = h_start_tracked("sockit echo ws://", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(server, "listening on", 5000), "the ws echo did not start");
+}
+
+static void stop_echo(void)
+{
+    if (server && !h_exited(server))
+        h_stop(server, SIGTERM, 5000);
+    h_cleanup_tracked();
+    server = NULL;
+}
+
+TestSuite(ws, .init = start_echo, .fini = stop_echo, .timeout = 60);
+
+/* Run a node script from tests/node with ARGS; its stdout (malloc'd) and exit code. */
+static char *node(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *node(int *rc, const char *fmt, ...)
+{
+    char args[512], cmd[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "node tests/node/%s 2>&1", args);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    size_t n;
+    while ((n = fread(out + len, 1, cap - len - 1, f)) > 0)
+        len += n;
+    out[len] = '\0';
+    *rc = pclose(f);
+    return out;
+}
+
+/* ---- with peers we did not write ------------------------------------------------------- */
+
+Test(ws, node_ws_client_echoes_every_kind_of_message)
+{
+    int rc;
+    char *out = node(&rc, "ws_client.js %s echo", url);
+
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "ok close 4000 echoed") != NULL, "%s", out);
+    cr_expect(strstr(out, "FAIL") == NULL, "%s", out);
+    free(out);
+}
+
+Test(ws, two_hundred_node_clients_at_once)
+{
+    int rc;
+    char *out = node(&rc, "ws_client.js %s many 200", url);
+
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "ok 4000 echoes") != NULL, "%s", out);
+    free(out);
+}
+
+/* sockit ws: lines in, messages out, close 1000 at the end of input, exit 0. */
+Test(ws, sockit_ws_client_against_our_echo)
+{
+    const char input[] = "hello\ngrüße 🎉\n\nlast line without newline";
+    const char *argv[] = { h_sockit(), "ws", "-q", url, NULL };
+    struct proc *c = h_start_tracked("sockit ws", argv, input, sizeof(input) - 1, NULL);
+
+    cr_assert_eq(h_wait(c, 10000), 0, "%s", h_text_of(c, true, NULL));
+    cr_expect_str_eq(h_text_of(c, false, NULL), "hello\ngrüße 🎉\n\nlast line without newline\n");
+}
+
+Test(ws, sockit_ws_client_against_node_ws_server)
+{
+    int port = h_free_port();
+    char p[16], u[64];
+
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(u, sizeof(u), "ws://127.0.0.1:%d/x", port);
+    const char *srv[] = { "node", "tests/node/ws_server.js", p, NULL };
+    struct proc *s = h_start_tracked("node ws server", srv, NULL, 0, NULL);
+    cr_assert(h_wait_stdout(s, "listening\n", 5000), "%s", h_text_of(s, true, NULL));
+
+    const char in1[] = "one\nping\n";
+    const char *a1[] = { h_sockit(), "ws", "-q", "--json", "-n", "2", u, NULL };
+    struct proc *c = h_start_tracked("sockit ws", a1, in1, sizeof(in1) - 1, NULL);
+    cr_assert_eq(h_wait(c, 10000), 0, "%s", h_text_of(c, true, NULL));
+    cr_expect_str_eq(h_text_of(c, false, NULL),
+                     "{\"type\":\"text\",\"data\":\"one\"}\n"
+                     "{\"type\":\"text\",\"data\":\"pong hi\"}\n"
+                     "{\"type\":\"close\",\"code\":1000,\"reason\":\"\"}\n");
+
+    /* The server closes with 4001: printed, and the exit status says it was not clean. */
+    const char in2[] = "close 4001 go away\n";
+    const char *a2[] = { h_sockit(), "ws", u, NULL };
+    c = h_start_tracked("sockit ws", a2, in2, sizeof(in2) - 1, NULL);
+    cr_expect_eq(h_wait(c, 10000), 1);
+    cr_expect(strstr(h_text_of(c, true, NULL), "closed with 4001: go away") != NULL, "%s",
+              h_text_of(c, true, NULL));
+}
+
+Test(ws, sockit_ws_refuses_wss_and_bad_urls)
+{
+    const char *a1[] = { h_sockit(), "ws", "wss://127.0.0.1:1/", NULL };
+    struct proc *c = h_start_tracked("sockit ws", a1, "", 0, NULL);
+    cr_expect_eq(h_wait(c, 5000), 2);
+    cr_expect(strstr(h_text_of(c, true, NULL), "TLS") != NULL, "%s", h_text_of(c, true, NULL));
+
+    const char *a2[] = { h_sockit(), "ws", "ws://127.0.0.1:1/a b", NULL };
+    c = h_start_tracked("sockit ws", a2, "", 0, NULL);
+    cr_expect_eq(h_wait(c, 5000), 2);
+
+    const char *a3[] = { h_sockit(), "ws", "ws://127.0.0.1:1/", NULL };
+    c = h_start_tracked("sockit ws", a3, "", 0, NULL);
+    cr_expect_eq(h_wait(c, 5000), 1);
+    cr_expect(strstr(h_text_of(c, true, NULL), "connect ws://127.0.0.1:1/: Connection refused"),
+              "%s", h_text_of(c, true, NULL));
+}
+
+/* ---- hostile bytes over a raw socket ----------------------------------------------------- */
+
+/* Connect and upgrade with the RFC's sample key; the 101 is checked and consumed. */
+static int upgraded(void)
+{
+    char req[256], resp[1024];
+    int fd = h_connect(ep);
+
+    snprintf(req, sizeof(req),
+             "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    cr_assert_eq(h_write_all(fd, req, strlen(req)), 0);
+    const char want[] = "HTTP/1.1 101 Switching Protocols\r\n";
+    size_t got = 0;
+    while (got < sizeof(resp) - 1) { /* up to the end of the head, byte by byte */
+        cr_assert_eq(h_read_exact(fd, resp + got, 1), 0, "%.*s", (int)got, resp);
+        got++;
+        if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    resp[got] = '\0';
+    cr_assert(strncmp(resp, want, strlen(want)) == 0, "%s", resp);
+    cr_assert(strstr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "%s", resp);
+    return fd;
+}
+
+/* A client frame: masked with a fixed key. */
+static size_t frame(uint8_t *out, uint8_t b0, const void *payload, size_t len)
+{
+    static const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
+    size_t h = 0;
+
+    out[h++] = b0;
+    if (len < 126) {
+        out[h++] = (uint8_t)(0x80 | len);
+    } else {
+        out[h++] = 0x80 | 126;
+        out[h++] = (uint8_t)(len >> 8);
+        out[h++] = (uint8_t)len;
+    }
+    memcpy(out + h, key, 4);
+    h += 4;
+    for (size_t i = 0; i < len; i++)
+        out[h + i] = ((const uint8_t *)payload)[i] ^ key[i % 4];
+    return h + len;
+}
+
+/* Read frames until a close; its code (0 if it had none), or -1 if the connection ended. */
+static int close_code(int fd)
+{
+    for (;;) {
+        uint8_t h[2], p[65536];
+        if (h_read_exact(fd, h, 2) != 0)
+            return -1;
+        size_t len = h[1] & 0x7f;
+        if (len == 126) {
+            uint8_t x[2];
+            cr_assert_eq(h_read_exact(fd, x, 2), 0);
+            len = (size_t)x[0] << 8 | x[1];
+        }
+        cr_assert(len <= sizeof(p) && !(h[1] & 0x80), "a server frame: unmasked, small");
+        if (len)
+            cr_assert_eq(h_read_exact(fd, p, len), 0);
+        if ((h[0] & 0x0f) == 0x8)
+            return len >= 2 ? p[0] << 8 | p[1] : 0;
+    }
+}
+
+/* Send BYTES after the upgrade and expect a close frame with CODE, then the end. */
+static void expect_close(const void *bytes, size_t len, int code, const char *what)
+{
+    int fd = upgraded();
+    char c;
+
+    cr_assert_eq(h_write_all(fd, bytes, len), 0);
+    cr_expect_eq(close_code(fd), code, "%s", what);
+    cr_expect_eq(h_read_within(fd, 3000, &c, 1), 0, "%s: the server closes after its close", what);
+    close(fd);
+}
+
+Test(ws, framing_errors_get_their_close_codes)
+{
+    uint8_t f[512];
+    size_t n;
+
+    const uint8_t unmasked[] = { 0x81, 0x02, 'h', 'i' };
+    expect_close(unmasked, sizeof(unmasked), 1002, "an unmasked client frame");
+    n = frame(f, 0x83, "x", 1);
+    expect_close(f, n, 1002, "reserved opcode 3");
+    n = frame(f, 0xC1, "x", 1);
+    expect_close(f, n, 1002, "RSV1 without an extension");
+    n = frame(f, 0x80, "x", 1);
+    expect_close(f, n, 1002, "a continuation outside a message");
+    n = frame(f, 0x09, "x", 1);
+    expect_close(f, n, 1002, "a fragmented ping");
+    const uint8_t bad_utf8[] = { 'a', 0xC0, 0xAF };
+    n = frame(f, 0x81, bad_utf8, sizeof(bad_utf8));
+    expect_close(f, n, 1007, "an overlong encoding");
+    const uint8_t huge[] = { 0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4 };
+    expect_close(huge, sizeof(huge), 1002, "a 2^63 length");
+    const uint8_t big[] = { 0x82, 0xFF, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3, 4 };
+    expect_close(big, sizeof(big), 1009, "a 256 MiB message");
+    const uint8_t one[] = { 0x03, 0xE8 };
+    n = frame(f, 0x88, one, 1);
+    expect_close(f, n, 1002, "a close with a 1-byte payload");
+    const uint8_t code1005[] = { 0x03, 0xED };
+    n = frame(f, 0x88, code1005, 2);
+    expect_close(f, n, 1002, "close code 1005 on the wire");
+    /* and the server is still there */
+    int fd = upgraded();
+    n = frame(f, 0x81, "alive", 5);
+    cr_assert_eq(h_write_all(fd, f, n), 0);
+    uint8_t back[7];
+    cr_assert_eq(h_read_exact(fd, back, 7), 0);
+    cr_expect(back[0] == 0x81 && back[1] == 5 && memcmp(back + 2, "alive", 5) == 0);
+    close(fd);
+}
+
+/* 10,000 one-byte fragments make one 10,000-byte message; the close is answered in kind. */
+Test(ws, ten_thousand_fragments_make_one_message)
+{
+    static uint8_t all[10000 * 7 + 16];
+    size_t n = 0;
+    int fd = upgraded();
+
+    for (int i = 0; i < 10000; i++)
+        n += frame(all + n, i == 0 ? 0x02 : i == 9999 ? 0x80 : 0x00, "z", 1);
+    cr_assert_eq(h_write_all(fd, all, n), 0);
+    uint8_t h[4];
+    cr_assert_eq(h_read_exact(fd, h, 4), 0);
+    cr_expect(h[0] == 0x82 && h[1] == 126 && (h[2] << 8 | h[3]) == 10000);
+    static uint8_t body[10000];
+    cr_assert_eq(h_read_exact(fd, body, sizeof(body)), 0);
+    cr_expect(body[0] == 'z' && body[9999] == 'z');
+    const uint8_t code[] = { 0x0F, 0xA0 }; /* 4000 */
+    n = frame(all, 0x88, code, 2);
+    cr_assert_eq(h_write_all(fd, all, n), 0);
+    cr_expect_eq(close_code(fd), 4000);
+    close(fd);
+}
+
+/* Handshakes refused with their status; a plain request gets 426. */
+static void expect_status(const char *req, const char *status, const char *also)
+{
+    int fd = h_connect(ep);
+    char resp[2048];
+
+    cr_assert_eq(h_write_all(fd, req, strlen(req)), 0);
+    ssize_t n = h_read_within(fd, 3000, resp, sizeof(resp) - 1);
+    cr_assert_gt(n, 0, "no answer to %s", req);
+    resp[n] = '\0';
+    cr_expect(strncmp(resp, status, strlen(status)) == 0, "%s\n->\n%s", req, resp);
+    if (also)
+        cr_expect(strstr(resp, also) != NULL, "%s\n->\n%s", req, resp);
+    close(fd);
+}
+
+Test(ws, handshake_refusals)
+{
+    expect_status("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n",
+                  "HTTP/1.1 400 ", NULL);
+    expect_status("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                  "HTTP/1.1 400 ", NULL);
+    expect_status("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 8\r\n\r\n",
+                  "HTTP/1.1 426 ", "Sec-WebSocket-Version: 13\r\n");
+    expect_status("POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                  "HTTP/1.1 400 ", NULL);
+    expect_status("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 426 ", "Upgrade: websocket\r\n");
+    expect_status("GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", "HTTP/1.1 400 ", NULL);
+}
