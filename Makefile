@@ -17,7 +17,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -pthread -MMD -MP
 LDFLAGS  += -pthread
-LDLIBS   += -luring -lpcap -lcrypto
+LDLIBS   += -luring -lpcap -lcrypto -ljansson
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -50,7 +50,7 @@ pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
 # Libraries the build needs (pkg-config module:Debian package), checked once per make run
 # before the first compile, so that a missing one is named with its fix (make deps) rather
 # than met as a compiler error. The test check follows the library check.
-LIB_DEPS  := liburing:liburing-dev libpcap:libpcap-dev libcrypto:libssl-dev
+LIB_DEPS  := liburing:liburing-dev libpcap:libpcap-dev libcrypto:libssl-dev jansson:libjansson-dev
 TEST_DEPS := criterion:libcriterion-dev
 
 # `make V=1` shows full commands.
@@ -82,6 +82,9 @@ $(BUILD)/pic/%.o: %.c
 
 check-lib-deps:
 	@./scripts/check-deps.sh $(LIB_DEPS)
+
+# The chat's page is taken into the binary by .incbin: rebuild when it changes.
+$(BUILD)/obj/src/cli/chat_page.o: src/cli/chat_page.html
 
 check-test-deps: check-lib-deps
 	@./scripts/check-deps.sh $(TEST_DEPS)
@@ -149,7 +152,7 @@ fuzz: $(FUZZERS)
 # help2man reads `sockit --help`, and each subcommand's --help becomes a section. The
 # examples of `sockit --help` become EXAMPLES one per line (help2man would fill them into
 # one paragraph).
-SUBCOMMANDS := echo send connect listen bench http ping capture inject ws
+SUBCOMMANDS := echo send connect listen bench http ping capture inject ws chat
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \

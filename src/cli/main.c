@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     { "inject", cmd_inject, "send whole frames on an interface, from hex or a pcap file" },
     { "ping", cmd_ping, "ICMP and ICMPv6 echo: replies, RTTs, loss (like iputils ping)" },
     { "ws", cmd_ws, "WebSocket client: stdin lines to messages, messages to stdout (websocat)" },
+    { "chat", cmd_chat, "WebSocket chat with its own web page: rooms, nicknames, history" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

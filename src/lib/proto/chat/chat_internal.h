@@ -1,0 +1,106 @@
+/* Internals of the chat (sockit/chat.h), shared by its files: rooms and their members, the
+ * history ring, and the JSON both ways. Everything here runs on the chat's one loop thread,
+ * except the stats counters (atomic). */
+#ifndef SOCKIT_CHAT_INTERNAL_H
+#define SOCKIT_CHAT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockit/chat.h"
+#include "sockit/ws_server.h"
+
+#define CHAT_BUCKETS   256 /* rooms hash table */
+#define CHAT_MAX_ROOMS 10000
+
+struct chat_room;
+
+/* One connected client. */
+struct chat_member {
+    struct sockit_chat *chat;
+    struct sockit_ws *ws;
+    struct chat_room *room;
+    size_t index; /* in room->members */
+    bool joined;
+    bool dropped; /* closed for not reading: gone from the room at once */
+    char nick[SOCKIT_CHAT_NICK_MAX + 1];
+    double tokens;        /* rate limit: messages it may send now */
+    uint64_t refilled_ns; /* when tokens were last topped up */
+    uint64_t warned_ns;   /* the last "rate-limited" error sent */
+};
+
+struct chat_room {
+    char name[SOCKIT_CHAT_ROOM_MAX + 1];
+    struct chat_room *next; /* in its hash bucket */
+    struct chat_member **members;
+    size_t n, cap;
+    char **history; /* ring of JSON "message" objects, oldest at head */
+    size_t *history_len;
+    size_t head, count;
+};
+
+struct sockit_chat {
+    struct sockit_chat_options o;
+    struct sockit_ws_server *ws;
+    struct chat_room *buckets[CHAT_BUCKETS];
+    size_t nrooms;
+    atomic_uint_fast64_t clients, rooms, joined, messages, deliveries, refused, dropped_slow;
+};
+
+/* ---- rooms (room.c) ---- */
+
+/* The room named NAME, made if it does not exist yet. NULL: out of memory, or too many. */
+struct chat_room *chat_room_get(struct sockit_chat *chat, const char *name);
+
+/* Add M to ROOM / take it out (a room left empty is freed with its history). 0 or -ENOMEM. */
+int chat_room_add(struct chat_room *room, struct chat_member *m);
+void chat_room_remove(struct sockit_chat *chat, struct chat_member *m);
+
+/* Free ROOM (empty) and its history. */
+void chat_room_free(struct sockit_chat *chat, struct chat_room *room);
+
+/* The joined member of ROOM with NICK, or NULL. */
+struct chat_member *chat_room_find(const struct chat_room *room, const char *nick);
+
+/* Keep the JSON message object JSON (LEN bytes, copied) as the newest of ROOM's history. */
+void chat_room_remember(struct sockit_chat *chat, struct chat_room *room, const char *json,
+                        size_t len);
+
+/* ---- JSON (json.c) ---- */
+
+/* A growing output buffer; a failed append sets err and later appends do nothing. */
+struct chat_json {
+    char *p;
+    size_t len, cap;
+    int err;
+};
+
+void chat_json_raw(struct chat_json *j, const char *s, size_t len);
+void chat_json_lit(struct chat_json *j, const char *s);             /* NUL-terminated, as is */
+void chat_json_str(struct chat_json *j, const char *s, size_t len); /* quoted, escaped */
+void chat_json_u64(struct chat_json *j, uint64_t v);
+void chat_json_free(struct chat_json *j);
+
+/* A client's message, parsed: TYPE and the one field that type has (nick or text), both
+ * NUL-terminated copies owned by the caller (free with chat_msg_free). */
+struct chat_msg {
+    enum { CHAT_JOIN, CHAT_SAY } type;
+    char *value;
+    size_t len;
+};
+
+/* Parse DATA[0, LEN) (a text message: valid UTF-8) as a client message. Returns 0, or -1 with
+ * a reason for the client in *WHY ("not a JSON object", "unknown type", ...). */
+int chat_msg_parse(const uint8_t *data, size_t len, struct chat_msg *msg, const char **why);
+void chat_msg_free(struct chat_msg *msg);
+
+/* Whether NICK (LEN bytes of valid UTF-8) is a nickname: 1 to SOCKIT_CHAT_NICK_MAX bytes,
+ * no control characters, no space at either end. */
+bool chat_nick_valid(const char *nick, size_t len);
+
+/* Whether PATH is a room name: "/" then up to 63 of [A-Za-z0-9._-/]. */
+bool chat_room_name_valid(const char *path, size_t len);
+
+#endif

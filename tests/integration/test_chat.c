@@ -1,0 +1,169 @@
+/* sockit chat with clients we did not write: node's ws (rooms, history, nicknames, every
+ * refusal, a member that stops reading while the room floods) and two headless Chromium
+ * pages (the page escapes what users type, reconnects after a drop); its --json summary and
+ * its usage errors. Each test runs its own chat on a free loopback port. */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../support/harness.h"
+
+static struct proc *chat;
+static char base[64];
+
+/* Start "sockit chat -l tcp://127.0.0.1:PORT EXTRA..." and wait until it listens. */
+static void start_chat(const char *const extra[])
+{
+    static char ep[64];
+    const char *argv[16] = { h_sockit(), "chat", "--json", "-l", ep };
+    size_t n = 5;
+    int port = h_free_port();
+
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+    snprintf(base, sizeof(base), "ws://127.0.0.1:%d", port);
+    for (size_t i = 0; extra && extra[i] && n < 15; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    chat = h_start_tracked("sockit chat", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(chat, "listening on", 5000), "sockit chat did not start");
+}
+
+static void stop_all(void)
+{
+    h_cleanup_tracked();
+    chat = NULL;
+}
+
+TestSuite(chat, .fini = stop_all, .timeout = 90);
+
+/* Run "node tests/node/SCRIPT ARGS..." to its end: its output (malloc'd) and exit code. */
+static char *node(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *node(int *rc, const char *fmt, ...)
+{
+    char args[512], cmd[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "node tests/node/%s 2>&1", args);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t cap = 1 << 16, len = 0, n;
+    char *out = malloc(cap);
+    while ((n = fread(out + len, 1, cap - len - 1, f)) > 0)
+        len += n;
+    out[len] = '\0';
+    *rc = pclose(f);
+    return out;
+}
+
+static void expect_scenario(const char *scenario, const char *last_ok)
+{
+    int rc;
+    char *out = node(&rc, "chat_client.js %s %s", base, scenario);
+
+    cr_expect_eq(rc, 0, "%s:\n%s", scenario, out);
+    cr_expect(strstr(out, last_ok) != NULL, "%s:\n%s", scenario, out);
+    cr_expect(strstr(out, "FAIL") == NULL, "%s:\n%s", scenario, out);
+    free(out);
+}
+
+Test(chat, rooms_history_nicknames_and_notices)
+{
+    start_chat(NULL);
+    expect_scenario("rooms", "ok leave notice");
+}
+
+Test(chat, every_refusal_answered_and_binary_closed)
+{
+    start_chat(NULL);
+    expect_scenario("limits", "ok binary message closed with 1003");
+}
+
+/* A member that stops reading is dropped with 1008 and counted; the room misses nothing. */
+Test(chat, a_member_that_does_not_read_is_dropped)
+{
+    const char *extra[] = { "--rate", "2000", NULL };
+
+    start_chat(extra);
+    expect_scenario("slow", "ok the others get every message");
+    cr_assert_eq(h_stop(chat, SIGTERM, 5000), 0);
+    const char *out = h_text_of(chat, false, NULL);
+    cr_expect(strstr(out, "\"dropped_slow\":1") != NULL, "%s", out);
+    cr_expect(strstr(h_text_of(chat, true, NULL), "lazy: not reading, output queue full: "
+                                                  "closed (1008)") != NULL,
+              "%s", h_text_of(chat, true, NULL));
+}
+
+/* The README's and the protocol document's example, with sockit ws as the client. */
+Test(chat, sockit_ws_speaks_the_protocol)
+{
+    char url[96];
+    const char in[] = "{\"type\":\"join\",\"nick\":\"bob\"}\n{\"type\":\"say\",\"text\":\"hi\"}\n";
+
+    start_chat(NULL);
+    snprintf(url, sizeof(url), "%s/lobby", base);
+    const char *argv[] = { h_sockit(), "ws", "-q", "-n", "3", url, NULL };
+    struct proc *c = h_start_tracked("sockit ws", argv, in, sizeof(in) - 1, NULL);
+    cr_assert_eq(h_wait(c, 10000), 0, "%s", h_text_of(c, true, NULL));
+    const char *out = h_text_of(c, false, NULL);
+    const char *want = "{\"type\":\"welcome\",\"room\":\"/lobby\",\"nick\":\"bob\",\"users\":"
+                       "[\"bob\"],\"history\":[]}\n{\"type\":\"join\",\"nick\":\"bob\",\"time\":";
+    cr_expect(strncmp(out, want, strlen(want)) == 0, "%s", out);
+    cr_expect(strstr(out, "{\"type\":\"message\",\"nick\":\"bob\",\"text\":\"hi\",\"time\":") !=
+                  NULL,
+              "%s", out);
+    cr_assert_eq(h_stop(chat, SIGTERM, 5000), 0);
+    cr_expect(strstr(h_text_of(chat, false, NULL),
+                     "{\"joined\":1,\"messages\":1,\"deliveries\":2,\"refused\":0,"
+                     "\"dropped_slow\":0}") != NULL,
+              "%s", h_text_of(chat, false, NULL));
+}
+
+/* Two Chromium pages chat; hostile text stays text; both reconnect after a restart. The
+ * screenshot shows the page: its dark header and text, its blue buttons. */
+Test(chat, two_browser_pages_chat, .timeout = 120)
+{
+    char shot[256], cmd[512];
+    int rc, w, h, dark, blue;
+
+    h_tmp_path(shot, sizeof(shot), "chat.png");
+    h_track_path(shot);
+    char *out = node(&rc, "chat_browser.js %s %d %s", h_sockit(), h_free_port(), shot);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "ok shown as text, not run as HTML") != NULL, "%s", out);
+    cr_expect(strstr(out, "ok both pages reconnected and joined again") != NULL, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof(cmd), "python3 tests/support/png_stats.py '%s'", shot);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%d %d %d %d", &w, &h, &dark, &blue), 4, "no screenshot read");
+    pclose(f);
+    cr_expect(w == 800 && h == 500, "%dx%d", w, h);
+    cr_expect_gt(dark, 20000, "%d dark pixels: the header bar and the text", dark);
+    cr_expect_gt(blue, 1000, "%d blue pixels: the send button", blue);
+}
+
+Test(chat, usage_errors)
+{
+    const char *bad[][6] = {
+        { "--rate", "0", NULL },
+        { "--history", "1001", NULL },
+        { "-l", "udp://127.0.0.1:9", NULL },
+        { "extra-argument", NULL },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *argv[8] = { h_sockit(), "chat" };
+        size_t n = 2;
+        for (size_t k = 0; bad[i][k]; k++)
+            argv[n++] = bad[i][k];
+        argv[n] = NULL;
+        struct proc *c = h_start_tracked("sockit chat", argv, "", 0, NULL);
+        cr_expect_eq(h_wait(c, 5000), 2, "%s: %s", bad[i][0], h_text_of(c, true, NULL));
+    }
+}
