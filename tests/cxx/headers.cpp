@@ -23,6 +23,7 @@
 #include "sockit/trace.h"
 #include "sockit/ws.h"
 #include "sockit/ws_server.h"
+#include "sockit/chat.h"
 
 #include <cerrno>
 
