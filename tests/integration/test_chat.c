@@ -167,3 +167,32 @@ Test(chat, usage_errors)
         cr_expect_eq(h_wait(c, 5000), 2, "%s: %s", bad[i][0], h_text_of(c, true, NULL));
     }
 }
+
+/* On a terminal (script(1)'s), a line each second counts clients, rooms and messages. */
+Test(chat, a_terminal_gets_a_live_line)
+{
+    char cmd[512], out[256], url[96];
+    int port = h_free_port();
+    const char in[] = "{\"type\":\"join\",\"nick\":\"tty\"}\n{\"type\":\"say\",\"text\":\"hi\"}\n";
+
+    h_tmp_path(out, sizeof(out), "chat-tty.txt");
+    h_track_path(out);
+    snprintf(cmd, sizeof(cmd), "timeout -s INT 3 %s chat -l tcp://127.0.0.1:%d", h_sockit(), port);
+    const char *argv[] = { "script", "-qfc", cmd, out, NULL };
+    struct proc *tty = h_start_tracked("script sockit chat", argv, "", 0, NULL);
+    h_sleep_ms(700);
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/room", port);
+    const char *ws[] = { h_sockit(), "ws", "-q", "-n", "3", url, NULL };
+    struct proc *c = h_start_tracked("sockit ws", ws, in, sizeof(in) - 1, NULL);
+    cr_assert_eq(h_wait(c, 5000), 0, "%s", h_text_of(c, true, NULL));
+    cr_assert_eq(h_wait(tty, 10000), 0);
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    char text[8192] = "";
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    cr_expect(strstr(text, "clients in") && strstr(text, "deliveries/s") &&
+                  strstr(text, "stopped: 1 joined, 1 messages"),
+              "%s", text);
+}
