@@ -11,7 +11,8 @@
  *
  * The layer answers pings, runs the close handshake (answering a close with the same code,
  * waiting close_timeout for the peer's after its own), refuses every framing error with its
- * close code, reassembles fragmented messages up to max_message, checks UTF-8, keeps a
+ * close code, reassembles fragmented messages up to max_message, checks UTF-8, compresses
+ * and inflates messages where permessage-deflate was agreed (deflate), keeps a
  * handshake deadline and an idle ping, and closes a client whose unsent output passes
  * max_queue (close 1008) rather than let it hold the others back. A request that is not an
  * upgrade goes to on_http (a page, a 404) or is answered 426. All callbacks of a connection
