@@ -1,9 +1,10 @@
 /* sockit/ws.h — WebSocket (RFC 6455) as parts of a sans-I/O engine: the opening handshake on
  * the HTTP parser (sockit/http.h), a streaming frame parser that enforces every framing rule,
- * a frame writer, close payloads and an incremental UTF-8 validator. No sockets, no clock, no
- * allocation: everything works on the caller's bytes, so it is unit-tested and fuzzed on
- * bytes alone (fuzz/fuzz_ws.c, fuzz/fuzz_ws_handshake.c). The engines that join it to a
- * stream (the echo server, the chat) are sockit/ws_server.h's.
+ * a frame writer, close payloads, an incremental UTF-8 validator and permessage-deflate
+ * (RFC 7692). No sockets, no clock, and no allocation but zlib's for a compression context:
+ * everything works on the caller's bytes, so it is unit-tested and fuzzed on bytes alone
+ * (fuzz/fuzz_ws.c, fuzz/fuzz_ws_handshake.c, fuzz/fuzz_ws_deflate.c). The engines that join
+ * it to a stream (the echo server, the chat) are sockit/ws_server.h's.
  *
  * Every refusal is a -SOCKIT_EWS_* code (sockit/error.h): a handshake refusal maps to the HTTP
  * status to answer with (sockit_ws_error_status), a frame refusal to the close code to send
@@ -19,6 +20,7 @@
 extern "C" {
 #endif
 
+#include "sockit/buf.h"
 #include "sockit/http.h"
 
 #define SOCKIT_WS_MAX_HEADER   14          /* 2 + 8 (64-bit length) + 4 (mask) */
@@ -126,6 +128,21 @@ long sockit_http_parse_response(const char *data, size_t len, size_t seen,
 int sockit_ws_response_check(const struct sockit_http_response *resp, const char *key,
                              const char *const *protocols, const char **chosen);
 
+struct sockit_ws_deflate_options;
+struct sockit_ws_deflate_params;
+
+/* sockit_ws_response_check for a client that offered permessage-deflate with OFFER (written by
+ * sockit_ws_deflate_offer; NULL: offered no extension, as sockit_ws_response_check). The
+ * server may answer with one permessage-deflate within that offer (sockit_ws_deflate_params
+ * says what "within" means) or with none. Returns 1 with *AGREED filled when it agreed, 0
+ * when it declined (a client then sends and expects uncompressed messages), or
+ * -SOCKIT_EWS_HANDSHAKE (another extension, a bad or repeated parameter, a value outside the
+ * offer) / -SOCKIT_EWS_ACCEPT; *CHOSEN as for sockit_ws_response_check. */
+int sockit_ws_response_check_deflate(const struct sockit_http_response *resp, const char *key,
+                                     const char *const *protocols,
+                                     const struct sockit_ws_deflate_options *offer,
+                                     const char **chosen, struct sockit_ws_deflate_params *agreed);
+
 /* ---- frames (RFC 6455 section 5) ----------------------------------------------------------- */
 
 /* Options of a frame parser. */
@@ -218,6 +235,82 @@ bool sockit_ws_close_code_valid(unsigned code);
  * UTF-8 prefix that fits in 123 bytes. Returns its length (2 to 125). */
 size_t sockit_ws_close_payload(uint8_t out[SOCKIT_WS_MAX_CONTROL], uint16_t code,
                                const char *reason, size_t reason_len);
+
+/* ---- permessage-deflate (RFC 7692) -------------------------------------------------------- */
+
+#define SOCKIT_WS_DEFLATE_VALUE_MAX 160 /* a Sec-WebSocket-Extensions value we write, with NUL */
+
+/* What one side is willing to use; zero is the default (context takeover, 15-bit windows). */
+struct sockit_ws_deflate_options {
+    bool no_context_takeover; /* server: answer server_ and client_no_context_takeover, so that
+                                 no compression state outlives a message (less memory between
+                                 messages, a worse ratio); client: offer both */
+    uint8_t window_bits;      /* 0 (15) or 8..15: the largest LZ77 window (2^N bytes) either
+                                 side may use, where the peer lets us say so (a server cannot
+                                 limit a client that did not offer client_max_window_bits) */
+};
+
+/* What both sides agreed (RFC 7692 section 7.1). Each side compresses with its own window and
+ * context rule and inflates with the peer's. */
+struct sockit_ws_deflate_params {
+    bool server_no_context_takeover; /* the server's compressor starts afresh each message */
+    bool client_no_context_takeover; /* the client's does */
+    uint8_t server_max_window_bits;  /* 8..15: the server's back references reach 2^N bytes */
+    uint8_t client_max_window_bits;  /* 8..15: the client's do */
+};
+
+/* The server's choice among the permessage-deflate offers of REQ (every
+ * Sec-WebSocket-Extensions field, each a comma-separated list): the first offer whose
+ * parameters are all known, unrepeated and valid is agreed within O (NULL: the defaults);
+ * other extensions and bad offers are skipped, never refused. Returns 1 with *AGREED and the
+ * response's Sec-WebSocket-Extensions value in VALUE (NUL-terminated), or 0 when no offer was
+ * acceptable (answer without the field: no compression). */
+int sockit_ws_deflate_negotiate(const struct sockit_http_request *req,
+                                const struct sockit_ws_deflate_options *o,
+                                struct sockit_ws_deflate_params *agreed,
+                                char value[SOCKIT_WS_DEFLATE_VALUE_MAX]);
+
+/* A client's Sec-WebSocket-Extensions value offering permessage-deflate with O (NULL: the
+ * defaults), NUL-terminated in VALUE; its length. Check the answer with
+ * sockit_ws_response_check_deflate and the same O. */
+size_t sockit_ws_deflate_offer(const struct sockit_ws_deflate_options *o,
+                               char value[SOCKIT_WS_DEFLATE_VALUE_MAX]);
+
+/* One connection's compressor and decompressor (zlib), for one side: SERVER true compresses
+ * with the server_* parameters and inflates with the client_* ones, false the reverse. zlib's
+ * states are allocated at the first message each way and kept while context takeover needs
+ * them: at 15 bits, about 262 KiB to compress and 39 KiB to inflate (window_bits N: about
+ * 2^(N+3) + 6 KiB and 2^N + 7 KiB); with no_context_takeover that direction is freed after
+ * every message. zlib cannot compress with a 256-byte window: 8 bits compresses with 9, whose
+ * back references reach at most 250 bytes (zlib keeps 262 bytes of lookahead), so the stream
+ * is valid for an 8-bit peer; and inflates with 9 (more than enough). One thread at a time. */
+struct sockit_ws_deflate;
+
+/* Make a context for P on SERVER's side. Allocates the small struct only. Returns 0 and *OUT,
+ * -EINVAL (a window outside 8..15) or -ENOMEM. */
+int sockit_ws_deflate_new(struct sockit_ws_deflate **out, const struct sockit_ws_deflate_params *p,
+                          bool server);
+
+/* Free D and zlib's states. NULL is a no-op. */
+void sockit_ws_deflate_free(struct sockit_ws_deflate *d);
+
+/* Compress the whole message DATA[0, LEN) and append its payload (raw DEFLATE, flushed, the
+ * final 00 00 ff ff removed: RFC 7692 section 7.2.1) to OUT, which grows within its limit.
+ * The frame carrying it has RSV1 set. Returns 0, or -ENOBUFS (OUT's limit) / -ENOMEM: D's
+ * context then no longer matches the peer's, and every further call fails the same way. */
+int sockit_ws_deflate_message(struct sockit_ws_deflate *d, const void *data, size_t len,
+                              struct sockit_buf *out);
+
+/* Inflate the next piece IN[0, LEN) of a compressed message, as sockit_ws_parse delivers it
+ * (LAST: the message's final piece; the 00 00 ff ff tail is added then), appending to OUT.
+ * The inflated bytes may fill OUT up to its limit: one more is -SOCKIT_EWS_TOO_BIG, so that
+ * a small payload cannot expand without bound. Bad data is -SOCKIT_EWS_DEFLATE; -ENOMEM.
+ * After an error every call fails. Inflated text is not checked: run sockit_ws_utf8 over it. */
+int sockit_ws_inflate(struct sockit_ws_deflate *d, const uint8_t *in, size_t len, bool last,
+                      struct sockit_buf *out);
+
+/* Bytes zlib holds for D now (both directions). */
+size_t sockit_ws_deflate_memory(const struct sockit_ws_deflate *d);
 
 /* ---- UTF-8 (RFC 3629), incrementally ------------------------------------------------------ */
 

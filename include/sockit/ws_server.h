@@ -11,7 +11,8 @@
  *
  * The layer answers pings, runs the close handshake (answering a close with the same code,
  * waiting close_timeout for the peer's after its own), refuses every framing error with its
- * close code, reassembles fragmented messages up to max_message, checks UTF-8, keeps a
+ * close code, reassembles fragmented messages up to max_message, checks UTF-8, compresses
+ * and inflates messages where permessage-deflate was agreed (deflate), keeps a
  * handshake deadline and an idle ping, and closes a client whose unsent output passes
  * max_queue (close 1008) rather than let it hold the others back. A request that is not an
  * upgrade goes to on_http (a page, a 404) or is answered 426. All callbacks of a connection
@@ -44,6 +45,8 @@ struct sockit_ws_open_info {
     struct sockit_http_str query;  /* after '?', len 0 if none */
     struct sockit_http_str origin; /* len 0 if absent */
     const char *protocol;          /* the subprotocol chosen, or NULL */
+    const char *extensions;        /* the Sec-WebSocket-Extensions answered (permessage-deflate
+                                      and its parameters), or NULL */
 };
 
 /* A plain HTTP request on the WebSocket port (no upgrade), for on_http to answer. */
@@ -69,6 +72,15 @@ struct sockit_ws_server_options {
                                       or not; 0: never */
     uint64_t close_timeout_ms;     /* after our close frame, wait this long for the peer's;
                                       0: 5 s */
+    bool deflate;                  /* agree to permessage-deflate (RFC 7692) when a client
+                                      offers it: its messages are inflated (max_message bounds
+                                      the wire bytes and the inflated message both), ours
+                                      compressed. Costs zlib memory per connection while
+                                      context takeover lasts (sockit_ws_deflate_new) */
+    struct sockit_ws_deflate_options deflate_options; /* what the server asks for: context
+                                                         takeover, the window */
+    size_t deflate_min; /* send messages under this many bytes uncompressed (a
+                           few bytes grow when compressed); 0: compress all */
 
     /* A connection is open (the 101 is queued). Return its data (CUD of the calls below);
      * the connection may be sent to or closed at once. NULL callback: CUD is NULL. */
@@ -116,14 +128,17 @@ void sockit_ws_http_respond(struct sockit_ws_http *http, int status, const char 
 
 /* ---- on an open connection (its loop's thread only) ---------------------------------------- */
 
-/* Send one message (TEXT must be valid UTF-8: not checked here). Returns 0, -EPIPE once the
- * connection is closing, or -ENOBUFS when it passed max_queue: it is then being closed with
- * 1008 (on_close follows). */
+/* Send one message (TEXT must be valid UTF-8: not checked here), compressed if the connection
+ * agreed to permessage-deflate and it has deflate_min bytes or more. Returns 0, -EPIPE once
+ * the connection is closing, or -ENOBUFS when it passed max_queue: it is then being closed
+ * with 1008 (on_close follows); -ENOMEM if it could not be compressed (closed with 1011). */
 int sockit_ws_send(struct sockit_ws *ws, enum sockit_ws_opcode op, const void *data, size_t len);
 
 /* A whole server frame (header and payload: no mask) for one message, built once in a shared
- * buffer for sockit_ws_send_frame to many connections. Returns 0 and *OUT with one reference,
- * or -ENOMEM. */
+ * buffer for sockit_ws_send_frame to many connections. Never compressed: a compressed frame
+ * depends on each connection's compression context, and an uncompressed message is valid on
+ * a permessage-deflate connection without touching that context. Returns 0 and *OUT with one
+ * reference, or -ENOMEM. */
 int sockit_ws_frame_new(enum sockit_ws_opcode op, const void *data, size_t len,
                         struct sockit_shared **out);
 

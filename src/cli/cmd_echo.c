@@ -17,7 +17,8 @@ static const char echo_help[] =
     "message comes back whole with its opcode (fragments reassembled), pings are answered,\n"
     "a close is answered with the same code, and every framing error is refused with its\n"
     "close code (1002, 1007, 1009). Only PATH is upgraded (any path if PATH is / or left\n"
-    "out); a plain HTTP request gets 426.\n\n"
+    "out); a plain HTTP request gets 426. With --deflate it agrees to permessage-deflate\n"
+    "(RFC 7692) when a client offers it.\n\n"
     "Models (how clients are served):\n"
     "  iterative  one client at a time, backlog 3: the classic textbook server (default)\n"
     "  fork       a process per client (datagrams: --workers processes share the socket)\n"
@@ -52,20 +53,24 @@ static const char echo_help[] =
     "      --v6only            an IPv6 wildcard takes IPv6 only (default: IPv4 too;\n"
     "                          IPv6 endpoints only)\n"
     "      --nodelay           set TCP_NODELAY on client sockets (TCP only)\n"
+    "      --deflate           ws:// only: agree to permessage-deflate (RFC 7692), so that\n"
+    "                          messages travel compressed both ways; each connection\n"
+    "                          holds up to ~300 KiB of zlib state while it lasts\n"
     "      --trace             print each socket call on stderr as it happens\n"
     "  -h, --help              show this help\n\n"
     "Stops cleanly on SIGINT or SIGTERM (exit 0). Exit 1 if the socket cannot be opened\n"
     "(e.g. address in use), 2 for a usage error: an option that the model or the endpoint\n"
     "would ignore (--workers on a stream endpoint, --max-clients with the iterative model or\n"
     "on datagrams, --idle-timeout on datagrams, --v6only with an IPv4 address, --nodelay off\n"
-    "TCP) is one too.\n\n"
+    "TCP, --deflate off ws://) is one too.\n\n"
     "Examples:\n"
     "  sockit echo tcp://:8080                       the article's iterative server\n"
     "  sockit echo tcp://:8080 --reply 'Hello from server' --show\n"
     "  sockit echo tcp://[::1]:7000 --model loop\n"
     "  sockit echo udp://127.0.0.1:9000 --model thread --workers 4\n"
     "  sockit echo unix:/tmp/echo.sock --model fork --trace\n"
-    "  sockit echo ws://127.0.0.1:9001/echo           WebSocket echo (test: sockit ws)\n";
+    "  sockit echo ws://127.0.0.1:9001/echo           WebSocket echo (test: sockit ws)\n"
+    "  sockit echo ws://127.0.0.1:9001/ --deflate     ... messages compressed (RFC 7692)\n";
 
 enum {
     OPT_MAX_CLIENTS = 256,
@@ -73,7 +78,8 @@ enum {
     OPT_V6ONLY,
     OPT_NODELAY,
     OPT_TRACE,
-    OPT_URING_BUFFERS
+    OPT_URING_BUFFERS,
+    OPT_DEFLATE
 };
 
 static int parse_uring_buffers(const char *text, enum sockit_uring_buffers *out)
@@ -101,6 +107,7 @@ static const struct option echo_options[] = {
     { "v6only", no_argument, NULL, OPT_V6ONLY },
     { "nodelay", no_argument, NULL, OPT_NODELAY },
     { "trace", no_argument, NULL, OPT_TRACE },
+    { "deflate", no_argument, NULL, OPT_DEFLATE },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -164,6 +171,7 @@ static int parse_option(int c, void *ctx)
     case OPT_REUSEPORT: cfg->opts.flags |= SOCKIT_REUSEPORT; return 0;
     case OPT_V6ONLY: cfg->opts.flags |= SOCKIT_V6ONLY; return 0;
     case OPT_NODELAY: cfg->opts.flags |= SOCKIT_NODELAY; return 0;
+    case OPT_DEFLATE: cfg->deflate = true; return 0;
     case OPT_TRACE:
         cfg->opts.trace = &tracer->hook;
         cfg->loop.trace = &tracer->hook; /* the loop model: accept, recv, send, io_uring */
@@ -238,6 +246,8 @@ static int parse_args(int argc, char **argv, struct echo_config *cfg, struct cli
         cfg->model = ECHO_LOOP;
         cfg->ws = true;
     }
+    if (cfg->deflate && !cfg->ws)
+        return cli_usage("echo", "--deflate: WebSocket compression, for ws:// endpoints");
     if (cfg->model != ECHO_LOOP && (cfg->threads != 1 || cfg->loop.backend != SOCKIT_BACKEND_AUTO))
         return cli_usage("echo", "--threads and --backend belong to the loop model");
     err = cfg->ws ? parse_ws(cfg) : cli_endpoint("echo", cfg->ep_text, &cfg->ep);

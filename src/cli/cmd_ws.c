@@ -32,6 +32,9 @@ static const char ws_help[] =
     "                          {\"type\":\"close\",\"code\":N,\"reason\":\"...\"}\n"
     "  -p, --protocol NAME     offer subprotocol NAME (repeat for several, in preference order)\n"
     "  -o, --origin ORIGIN     send an Origin field (as a browser would)\n"
+    "      --deflate           offer permessage-deflate (RFC 7692): if the server agrees,\n"
+    "                          messages travel compressed both ways (the status line says\n"
+    "                          so); if it declines, uncompressed\n"
     "  -n, --count N           exit after N messages from the server\n"
     "  -t, --timeout SEC       give up on connecting and upgrading after SEC seconds\n"
     "                          (default 10); and on the server's close after ours\n"
@@ -49,13 +52,14 @@ static const char ws_help[] =
 #define MAX_PROTOCOLS  8
 #define LINE_MAX_BYTES (1u << 20)
 
-enum { OPT_BINARY = 256, OPT_JSON, OPT_MAX_MESSAGE, OPT_TRACE };
+enum { OPT_BINARY = 256, OPT_JSON, OPT_MAX_MESSAGE, OPT_TRACE, OPT_DEFLATE };
 
 static const struct option ws_options[] = {
     { "binary", no_argument, NULL, OPT_BINARY },
     { "json", no_argument, NULL, OPT_JSON },
     { "protocol", required_argument, NULL, 'p' },
     { "origin", required_argument, NULL, 'o' },
+    { "deflate", no_argument, NULL, OPT_DEFLATE },
     { "count", required_argument, NULL, 'n' },
     { "timeout", required_argument, NULL, 't' },
     { "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
@@ -73,7 +77,7 @@ struct ws_config {
     size_t nprotocols;
     const char *origin;
     unsigned long count, timeout_s, max_message;
-    bool binary, json, quiet;
+    bool binary, json, quiet, deflate;
     struct sockit_sockopts opts;
     struct cli_tracer tracer;
 };
@@ -86,10 +90,11 @@ struct ws_client {
     struct sockit_ws_parser parser;
     uint8_t *in; /* received, not yet parsed */
     size_t in_len, in_cap;
-    uint8_t *msg; /* the message being reassembled */
-    size_t msg_len, msg_cap;
+    struct sockit_buf msg; /* the message being reassembled (inflated) */
     enum sockit_ws_opcode msg_op;
-    char *line; /* the stdin line being read */
+    struct sockit_ws_deflate *deflate; /* permessage-deflate agreed, else NULL */
+    struct sockit_buf zout;            /* a message compressed on its way out */
+    char *line;                        /* the stdin line being read */
     size_t line_len, line_cap;
     unsigned long received;
     bool close_sent, input_done;
@@ -109,6 +114,7 @@ static int parse_option(int c, void *ctx)
         cfg->protocols[cfg->nprotocols++] = optarg;
         return 0;
     case 'o': cfg->origin = optarg; return 0;
+    case OPT_DEFLATE: cfg->deflate = true; return 0;
     case 'n': return cli_number("ws", "--count", optarg, 1, 1ul << 40, &cfg->count);
     case 't': return cli_number("ws", "--timeout", optarg, 1, 86400, &cfg->timeout_s);
     case OPT_MAX_MESSAGE:
@@ -166,8 +172,10 @@ static uint32_t next_mask(struct ws_client *c)
     return (uint32_t)((c->rng * 0x2545F4914F6CDD1Dull) >> 32);
 }
 
-/* Send one frame, masked with a fresh key: header and payload in one send. */
-static int send_frame(struct ws_client *c, enum sockit_ws_opcode op, const void *data, size_t len)
+/* Send one frame, masked with a fresh key: header and payload in one send. RSV1: a
+ * compressed message. */
+static int send_frame(struct ws_client *c, enum sockit_ws_opcode op, const void *data, size_t len,
+                      bool rsv1)
 {
     uint8_t key[4];
     uint32_t m = next_mask(c);
@@ -176,7 +184,7 @@ static int send_frame(struct ws_client *c, enum sockit_ws_opcode op, const void 
     if (!frame)
         return -ENOMEM;
     memcpy(key, &m, 4);
-    size_t hl = sockit_ws_frame_header(frame, op, true, false, len, key);
+    size_t hl = sockit_ws_frame_header(frame, op, true, rsv1, len, key);
     if (len) {
         memcpy(frame + hl, data, len);
         sockit_ws_mask(frame + hl, len, key, 0);
@@ -192,7 +200,19 @@ static int send_close(struct ws_client *c, uint16_t code, const char *reason)
     size_t len = sockit_ws_close_payload(payload, code, reason, strlen(reason));
 
     c->close_sent = true;
-    return send_frame(c, SOCKIT_WS_CLOSE, payload, len);
+    return send_frame(c, SOCKIT_WS_CLOSE, payload, len, false);
+}
+
+/* Send one data message: compressed if permessage-deflate was agreed. */
+static int send_message(struct ws_client *c, enum sockit_ws_opcode op, const void *data, size_t len)
+{
+    if (!c->deflate)
+        return send_frame(c, op, data, len, false);
+    int rc = sockit_ws_deflate_message(c->deflate, data, len, &c->zout);
+    if (rc == 0)
+        rc = send_frame(c, op, c->zout.data + c->zout.head, sockit_buf_len(&c->zout), true);
+    sockit_buf_consume(&c->zout, sockit_buf_len(&c->zout));
+    return rc;
 }
 
 /* ---- the opening handshake ---------------------------------------------------------------- */
@@ -201,6 +221,7 @@ static int handshake_request(const struct ws_config *cfg, const char *key, char 
 {
     struct sockit_http_head h;
     char host[SOCKIT_HOST_MAX + 16], protos[MAX_PROTOCOLS * (SOCKIT_WS_MAX_PROTOCOL + 2)] = "";
+    char offer[SOCKIT_WS_DEFLATE_VALUE_MAX];
 
     if (cfg->ep.port == 80)
         snprintf(host, sizeof(host), strchr(cfg->ep.host, ':') ? "[%s]" : "%s",
@@ -226,6 +247,8 @@ static int handshake_request(const struct ws_config *cfg, const char *key, char 
         FIELD("Sec-WebSocket-Protocol", protos);
     if (cfg->origin)
         FIELD("Origin", cfg->origin);
+    if (cfg->deflate && sockit_ws_deflate_offer(NULL, offer))
+        FIELD("Sec-WebSocket-Extensions", offer);
 #undef FIELD
     long n = sockit_http_head_end(&h);
     return (int)n;
@@ -250,6 +273,34 @@ static long ms_since(const struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* The server's answer RESP to our request with KEY: checked, permessage-deflate's contexts
+ * made if it agreed, the frame parser set for what was agreed, the status line printed. */
+static int switched(struct ws_client *c, const struct sockit_http_response *resp, const char *key)
+{
+    const struct ws_config *cfg = c->cfg;
+    const struct sockit_ws_deflate_options offer = { 0 };
+    struct sockit_ws_deflate_params p;
+    const char *chosen;
+    int rc = sockit_ws_response_check_deflate(resp, key, cfg->nprotocols ? cfg->protocols : NULL,
+                                              cfg->deflate ? &offer : NULL, &chosen, &p);
+
+    if (rc == 1 && (rc = sockit_ws_deflate_new(&c->deflate, &p, false)) == 0)
+        rc = 1;
+    if (rc < 0)
+        return rc;
+    sockit_ws_parser_init(&c->parser,
+                          &(struct sockit_ws_parser_options){ .server = false,
+                                                              .allow_rsv1 = c->deflate != NULL,
+                                                              .max_message = cfg->max_message });
+    if (!cfg->quiet)
+        fprintf(stderr, "sockit ws: connected to %s%s%s%s\n", cfg->url,
+                chosen ? ", subprotocol " : "", chosen ? chosen : "",
+                c->deflate     ? ", permessage-deflate"
+                : cfg->deflate ? ", uncompressed"
+                               : "");
+    return 0;
 }
 
 /* Send the upgrade request and read the answer; bytes after the 101 stay in C->in. */
@@ -292,13 +343,8 @@ static int upgrade(struct ws_client *c)
             seen = c->in_len;
             continue;
         }
-        const char *chosen;
-        rc = sockit_ws_response_check(&resp, key, cfg->nprotocols ? cfg->protocols : NULL, &chosen);
-        if (rc < 0)
+        if ((rc = switched(c, &resp, key)) < 0)
             return rc;
-        if (!cfg->quiet)
-            fprintf(stderr, "sockit ws: connected to %s%s%s\n", cfg->url,
-                    chosen ? ", subprotocol " : "", chosen ? chosen : "");
         memmove(c->in, c->in + hl, c->in_len - (size_t)hl);
         c->in_len -= (size_t)hl;
         return 0;
@@ -323,9 +369,23 @@ static void on_close_frame(struct ws_client *c, const struct sockit_ws_event *ev
     if (!c->close_sent) {
         uint8_t payload[2] = { (uint8_t)(ev->close_code >> 8), (uint8_t)ev->close_code };
         c->close_sent = true;
-        send_frame(c, SOCKIT_WS_CLOSE, payload,
-                   ev->close_code == SOCKIT_WS_CLOSE_NO_STATUS ? 0 : 2);
+        send_frame(c, SOCKIT_WS_CLOSE, payload, ev->close_code == SOCKIT_WS_CLOSE_NO_STATUS ? 0 : 2,
+                   false);
     }
+}
+
+/* A compressed piece, inflated onto the message; a whole inflated text must be UTF-8. */
+static int inflate_piece(struct ws_client *c, const struct sockit_ws_event *ev)
+{
+    int rc = sockit_ws_inflate(c->deflate, ev->payload, ev->len, ev->last, &c->msg);
+    uint32_t state = SOCKIT_WS_UTF8_ACCEPT;
+
+    if (rc < 0 || !ev->last || c->msg_op != SOCKIT_WS_TEXT)
+        return rc;
+    if (sockit_ws_utf8(&state, c->msg.data + c->msg.head, sockit_buf_len(&c->msg)) < 0 ||
+        state != SOCKIT_WS_UTF8_ACCEPT)
+        return -SOCKIT_EWS_UTF8;
+    return 0;
 }
 
 static int on_event(struct ws_client *c, const struct sockit_ws_event *ev)
@@ -334,26 +394,20 @@ static int on_event(struct ws_client *c, const struct sockit_ws_event *ev)
     case SOCKIT_WS_EV_NONE:
     case SOCKIT_WS_EV_PONG: return 0;
     case SOCKIT_WS_EV_PING:
-        return c->close_sent ? 0 : send_frame(c, SOCKIT_WS_PONG, ev->payload, ev->len);
+        return c->close_sent ? 0 : send_frame(c, SOCKIT_WS_PONG, ev->payload, ev->len, false);
     case SOCKIT_WS_EV_CLOSE: on_close_frame(c, ev); return 0;
     case SOCKIT_WS_EV_DATA: break;
     }
     if (ev->first) {
         c->msg_op = ev->opcode;
-        c->msg_len = 0;
+        sockit_buf_consume(&c->msg, sockit_buf_len(&c->msg));
     }
-    if (c->msg_cap - c->msg_len < ev->len) {
-        size_t cap = c->msg_len + ev->len + 4096;
-        uint8_t *p = realloc(c->msg, cap);
-        if (!p)
-            return -ENOMEM;
-        c->msg = p;
-        c->msg_cap = cap;
-    }
-    memcpy(c->msg + c->msg_len, ev->payload, ev->len);
-    c->msg_len += ev->len;
+    int rc =
+        ev->compressed ? inflate_piece(c, ev) : sockit_buf_append(&c->msg, ev->payload, ev->len);
+    if (rc < 0)
+        return rc == -ENOBUFS ? -SOCKIT_EWS_TOO_BIG : rc;
     if (ev->last) {
-        print_message(c, c->msg_op, c->msg, c->msg_len);
+        print_message(c, c->msg_op, c->msg.data + c->msg.head, sockit_buf_len(&c->msg));
         c->received++;
         if (c->cfg->count && c->received >= c->cfg->count && !c->close_sent)
             return send_close(c, SOCKIT_WS_CLOSE_NORMAL, "");
@@ -374,14 +428,14 @@ static int parse_input(struct ws_client *c)
         if (n == 0)
             break;
         if (n < 0) {
-            if (!c->close_sent)
-                send_close(c, (uint16_t)sockit_ws_error_close_code((int)n), "");
             rc = (int)n;
             break;
         }
         off += (size_t)n;
         rc = on_event(c, &ev);
     }
+    if (-rc >= SOCKIT_E_WS && -rc < SOCKIT_E_WS_END && !c->close_sent) /* frames, inflating */
+        send_close(c, (uint16_t)sockit_ws_error_close_code(rc), "");
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
     return rc;
@@ -398,8 +452,8 @@ static int read_stdin(struct ws_client *c)
         return errno == EINTR || errno == EAGAIN ? 0 : -errno;
     if (n == 0) {
         c->input_done = true;
-        int rc = c->line_len ? send_frame(c, c->cfg->binary ? SOCKIT_WS_BINARY : SOCKIT_WS_TEXT,
-                                          c->line, c->line_len)
+        int rc = c->line_len ? send_message(c, c->cfg->binary ? SOCKIT_WS_BINARY : SOCKIT_WS_TEXT,
+                                            c->line, c->line_len)
                              : 0;
         if (rc < 0 || c->close_sent || (c->cfg->count && c->received < c->cfg->count))
             return rc; /* with --count, the close goes once the messages came */
@@ -413,7 +467,7 @@ static int read_stdin(struct ws_client *c)
                 (sockit_ws_utf8(&state, (const uint8_t *)c->line, c->line_len) < 0 ||
                  state != SOCKIT_WS_UTF8_ACCEPT))
                 return -SOCKIT_EWS_UTF8; /* a text message must be UTF-8: --binary sends bytes */
-            int rc = send_frame(c, op, c->line, c->line_len);
+            int rc = send_message(c, op, c->line, c->line_len);
             if (rc < 0)
                 return rc;
             c->line_len = 0;
@@ -523,8 +577,8 @@ int cmd_ws(int argc, char **argv)
         close(c.stop_fd);
         return cli_fail("connect", cfg.url, c.fd);
     }
-    sockit_ws_parser_init(&c.parser, &(struct sockit_ws_parser_options){
-                                         .server = false, .max_message = cfg.max_message });
+    sockit_buf_init(&c.msg, cfg.max_message);
+    sockit_buf_init(&c.zout, SIZE_MAX);
     int err = upgrade(&c);
     if (err < 0 && err != -ECANCELED)
         rc = cli_fail("upgrade", cfg.url, err);
@@ -533,7 +587,9 @@ int cmd_ws(int argc, char **argv)
     close(c.fd);
     close(c.stop_fd);
     free(c.in);
-    free(c.msg);
+    sockit_buf_free(&c.msg);
+    sockit_buf_free(&c.zout);
+    sockit_ws_deflate_free(c.deflate);
     free(c.line);
     return rc;
 }

@@ -44,6 +44,7 @@ struct echo_config {
     bool quiet;              /* no per-client log lines */
     bool ws;                 /* ws:// endpoint: a WebSocket echo on the loop model */
     char ws_path[SOCKIT_WS_PATH_MAX + 1]; /* ws://: the only path upgraded ("/": any) */
+    bool deflate;                         /* ws://: agree to permessage-deflate */
 };
 
 /* What a running server holds; set up by echo_open, released by echo_close. */

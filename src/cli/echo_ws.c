@@ -29,8 +29,9 @@ static void *on_open(struct sockit_ws *ws, const struct sockit_ws_open_info *inf
         return NULL;
     }
     c->cfg = cfg;
-    echo_log_client(cfg, info->peer, "WebSocket open, path %.*s", (int)info->path.len,
-                    info->path.p);
+    echo_log_client(cfg, info->peer, "WebSocket open, path %.*s%s%s", (int)info->path.len,
+                    info->path.p, info->extensions ? ", " : "",
+                    info->extensions ? info->extensions : "");
     return c;
 }
 
@@ -92,6 +93,7 @@ int echo_run_ws(const struct echo_config *cfg)
     struct sockit_ws_server_options wo = {
         .path = strcmp(cfg->ws_path, "/") ? cfg->ws_path : NULL,
         .idle_ms = cfg->idle_ms,
+        .deflate = cfg->deflate,
         .on_open = on_open,
         .on_message = on_message,
         .on_close = on_close,

@@ -8,6 +8,7 @@
 #include "../http/message.h"
 #include "sockit/error.h"
 #include "sockit/ws.h"
+#include "ws_internal.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -200,25 +201,45 @@ static int accept_ok(const struct sockit_http_response *resp, const char *key)
     return 0;
 }
 
-/* In RFC 6455 section 4.1's order: status, Upgrade, Connection, accept, extensions (none was
- * offered), subprotocol. */
-int sockit_ws_response_check(const struct sockit_http_response *resp, const char *key,
-                             const char *const *protocols, const char **chosen)
+/* The extensions: none if none was offered, else permessage-deflate within OFFER or none. */
+static int extensions_ok(const struct sockit_http_response *resp,
+                         const struct sockit_ws_deflate_options *offer,
+                         struct sockit_ws_deflate_params *agreed)
+{
+    if (offer)
+        return sockit__ws_deflate_answer(resp->fields, resp->nfields, offer, agreed);
+    return sockit__http_each_element(resp->fields, resp->nfields, "sec-websocket-extensions",
+                                     any_element, NULL);
+}
+
+/* In RFC 6455 section 4.1's order: status, Upgrade, Connection, accept, extensions,
+ * subprotocol. */
+int sockit_ws_response_check_deflate(const struct sockit_http_response *resp, const char *key,
+                                     const char *const *protocols,
+                                     const struct sockit_ws_deflate_options *offer,
+                                     const char **chosen, struct sockit_ws_deflate_params *agreed)
 {
     const struct sockit_http_field *f = resp->fields;
     size_t n = resp->nfields;
     struct answer a = { protocols, NULL, 0 };
-    int err;
+    int err, deflate;
 
     *chosen = NULL;
     if (resp->status != 101 || resp->minor < 1 ||
         !sockit__http_lists(f, n, "upgrade", "websocket") ||
         !sockit__http_lists(f, n, "connection", "upgrade"))
         return -SOCKIT_EWS_HANDSHAKE;
-    if ((err = accept_ok(resp, key)) ||
-        (err = sockit__http_each_element(f, n, "sec-websocket-extensions", any_element, NULL)) ||
-        (err = sockit__http_each_element(f, n, "sec-websocket-protocol", answered_protocol, &a)))
+    if ((err = accept_ok(resp, key)) || (deflate = extensions_ok(resp, offer, agreed)) < 0)
+        return err ? err : deflate;
+    err = sockit__http_each_element(f, n, "sec-websocket-protocol", answered_protocol, &a);
+    if (err)
         return err;
     *chosen = a.chosen;
-    return 0;
+    return deflate;
+}
+
+int sockit_ws_response_check(const struct sockit_http_response *resp, const char *key,
+                             const char *const *protocols, const char **chosen)
+{
+    return sockit_ws_response_check_deflate(resp, key, protocols, NULL, chosen, NULL);
 }

@@ -1,6 +1,7 @@
 /* What a WebSocket server sends (sockit/ws_server.h): messages as one gather write of header
- * and payload, broadcast frames built once and queued by reference, the close handshake, the
- * bound on a client's unsent output, and plain HTTP answers on the upgrade port. */
+ * and payload (compressed first where permessage-deflate was agreed), broadcast frames built
+ * once and queued by reference, the close handshake, the bound on a client's unsent output,
+ * and plain HTTP answers on the upgrade port. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +14,11 @@
 #define MAX_QUEUE_DEFAULT (1u << 20)
 
 int sockit__ws_write_frame(struct sockit_ws *ws, enum sockit_ws_opcode op, const void *data,
-                           size_t len)
+                           size_t len, bool compressed)
 {
     uint8_t head[SOCKIT_WS_MAX_HEADER];
     struct iovec iov[2] = {
-        { head, sockit_ws_frame_header(head, op, true, false, len, NULL) },
+        { head, sockit_ws_frame_header(head, op, true, compressed, len, NULL) },
         { (void *)data, len },
     };
 
@@ -63,13 +64,43 @@ static void count_out(struct sockit_ws *ws, size_t len)
     atomic_fetch_add(&ws->srv->bytes_out, len);
 }
 
+/* Whether a message of OP and LEN bytes goes compressed: permessage-deflate agreed, a data
+ * message, not under deflate_min. */
+static bool goes_compressed(const struct sockit_ws *ws, enum sockit_ws_opcode op, size_t len)
+{
+    return ws->deflate && (op == SOCKIT_WS_TEXT || op == SOCKIT_WS_BINARY) &&
+           len >= ws->srv->o.deflate_min;
+}
+
+/* Compress and queue one message. A compressor that failed is out of step with the client's
+ * inflater: the connection is closed with 1011. */
+static int write_compressed(struct sockit_ws *ws, enum sockit_ws_opcode op, const void *data,
+                            size_t len)
+{
+    struct sockit_buf *z = &ws->zout;
+    int rc = sockit_ws_deflate_message(ws->deflate, data, len, z);
+
+    if (rc < 0) {
+        ws->err = rc;
+        ws->code = SOCKIT_WS_CLOSE_INTERNAL;
+        sockit__ws_send_close(ws, SOCKIT_WS_CLOSE_INTERNAL, "compression failed", true);
+        return rc;
+    }
+    rc = sockit__ws_write_frame(ws, op, z->data + z->head, sockit_buf_len(z), true);
+    sockit_buf_consume(z, sockit_buf_len(z));
+    if (z->cap > SOCKIT_WS_MSG_KEEP)
+        sockit_buf_free(z);
+    return rc;
+}
+
 int sockit_ws_send(struct sockit_ws *ws, enum sockit_ws_opcode op, const void *data, size_t len)
 {
     if (ws->state != WS_OPEN)
         return -EPIPE;
     if (!sockit__ws_room(ws, len))
         return -ENOBUFS;
-    int rc = sockit__ws_write_frame(ws, op, data, len);
+    int rc = goes_compressed(ws, op, len) ? write_compressed(ws, op, data, len)
+                                          : sockit__ws_write_frame(ws, op, data, len, false);
     if (rc < 0)
         return refused(ws, rc);
     count_out(ws, len);
@@ -124,7 +155,7 @@ void sockit__ws_send_close(struct sockit_ws *ws, uint16_t code, const char *reas
                                                 reason ? strlen(reason) : 0)
                       : 0;
 
-    sockit__ws_write_frame(ws, SOCKIT_WS_CLOSE, payload, len); /* past the bound: dropped */
+    sockit__ws_write_frame(ws, SOCKIT_WS_CLOSE, payload, len, false); /* past the bound: dropped */
     if (after_peer) {
         sockit__ws_done(ws);
         return;

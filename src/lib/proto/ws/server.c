@@ -11,8 +11,7 @@
 #include "sockit/error.h"
 #include "sockit/server.h"
 
-#define MS       1000000ull
-#define MSG_KEEP 4096 /* a message buffer up to this size is kept for the next message */
+#define MS 1000000ull
 
 static uint64_t opt_or(uint64_t v, uint64_t dflt)
 {
@@ -89,6 +88,36 @@ static void refuse(struct sockit_ws *ws, const struct sockit_http_request *r, in
     sockit__ws_done(ws);
 }
 
+/* permessage-deflate, if the server allows it and the client offers it acceptably: the
+ * contexts in WS->deflate, the answer in EXT. No memory: answered without. */
+static void agree_deflate(struct sockit_ws *ws, const struct sockit_http_request *r, char *ext)
+{
+    const struct sockit_ws_server_options *o = &ws->srv->o;
+    struct sockit_ws_deflate_params p;
+
+    if (o->deflate && sockit_ws_deflate_negotiate(r, &o->deflate_options, &p, ext) == 1 &&
+        sockit_ws_deflate_new(&ws->deflate, &p, true) == 0)
+        sockit_buf_init(&ws->zout, SIZE_MAX);
+}
+
+/* Queue the 101 for HS (and the extension agreed, in EXT). Returns whether it was queued. */
+static bool switched(struct sockit_ws *ws, const struct sockit_http_request *r,
+                     const struct sockit_ws_handshake *hs, char *ext)
+{
+    char buf[1024];
+    struct sockit_http_head h;
+
+    agree_deflate(ws, r, ext);
+    sockit_http_head_init(&h, buf, sizeof(buf));
+    sockit_ws_handshake_response(&h, hs);
+    if (ws->deflate)
+        sockit_http_head_field(&h, "Sec-WebSocket-Extensions",
+                               (struct sockit_http_str){ ext, strlen(ext) });
+    long n = sockit_http_head_end(&h);
+    struct iovec iov = { buf, n > 0 ? (size_t)n : 0 };
+    return n > 0 && ws->io->writev(ws->io->ctx, &iov, 1) >= 0;
+}
+
 static void upgrade(struct sockit_ws *ws, const struct sockit_http_request *r, uint64_t now)
 {
     const struct sockit_ws_server_options *o = &ws->srv->o;
@@ -107,24 +136,22 @@ static void upgrade(struct sockit_ws *ws, const struct sockit_http_request *r, u
         refuse(ws, r, rc);
         return;
     }
-    char buf[1024];
-    struct sockit_http_head h;
-    sockit_http_head_init(&h, buf, sizeof(buf));
-    sockit_ws_handshake_response(&h, &hs);
-    long n = sockit_http_head_end(&h);
-    struct iovec iov = { buf, n > 0 ? (size_t)n : 0 };
-    if (n < 0 || ws->io->writev(ws->io->ctx, &iov, 1) < 0) {
+    char ext[SOCKIT_WS_DEFLATE_VALUE_MAX];
+    if (!switched(ws, r, &hs, ext)) {
         sockit__ws_done(ws);
         return;
     }
     atomic_fetch_add(&ws->srv->handshakes, 1);
-    sockit_ws_parser_init(&ws->parser, &(struct sockit_ws_parser_options){
-                                           .server = true, .max_message = o->max_message });
+    sockit_ws_parser_init(&ws->parser,
+                          &(struct sockit_ws_parser_options){ .server = true,
+                                                              .allow_rsv1 = ws->deflate != NULL,
+                                                              .max_message = o->max_message });
     ws->state = WS_OPEN;
     ws->last_in = now;
     ws->opened = true;
-    struct sockit_ws_open_info info = { &ws->peer, ws->thread, r->path,
-                                        r->query,  hs.origin,  hs.protocol };
+    struct sockit_ws_open_info info = {
+        &ws->peer, ws->thread, r->path, r->query, hs.origin, hs.protocol, ws->deflate ? ext : NULL
+    };
     if (o->on_open)
         ws->cud = o->on_open(ws, &info, o->ud);
     if (ws->state == WS_OPEN)
@@ -226,10 +253,58 @@ static void deliver(struct sockit_ws *ws)
     if (ws->state == WS_OPEN && s->o.on_message)
         s->o.on_message(ws, ws->msg_op, ws->msg, ws->msg_len, ws->cud);
     ws->msg_len = 0;
-    if (ws->msg_cap > MSG_KEEP) {
+    if (ws->msg_cap > SOCKIT_WS_MSG_KEEP) {
         free(ws->msg);
         ws->msg = NULL;
         ws->msg_cap = 0;
+    }
+}
+
+/* A compressed piece inflated onto the message; an inflated text is checked as it grows. */
+static int inflate_piece(struct sockit_ws *ws, const struct sockit_ws_event *ev)
+{
+    struct sockit_buf b = {
+        .data = ws->msg, .tail = ws->msg_len, .cap = ws->msg_cap, .limit = ws->parser.o.max_message
+    };
+    size_t before = ws->msg_len;
+    int err = sockit_ws_inflate(ws->deflate, ev->payload, ev->len, ev->last, &b);
+
+    ws->msg = b.data;
+    ws->msg_len = b.tail;
+    ws->msg_cap = b.cap;
+    if (err)
+        return err;
+    if (ws->msg_op != SOCKIT_WS_TEXT)
+        return 0;
+    if (sockit_ws_utf8(&ws->zutf8, ws->msg + before, ws->msg_len - before) < 0 ||
+        (ev->last && ws->zutf8 != SOCKIT_WS_UTF8_ACCEPT))
+        return -SOCKIT_EWS_UTF8;
+    return 0;
+}
+
+/* A piece of a data message: onto the message (inflated if compressed); whole, delivered. */
+static void data_piece(struct sockit_ws *ws, const struct sockit_ws_event *ev)
+{
+    int err;
+
+    if (ev->first) {
+        ws->msg_op = ev->opcode;
+        ws->zutf8 = SOCKIT_WS_UTF8_ACCEPT;
+    }
+    if (ev->compressed) {
+        if ((err = inflate_piece(ws, ev)) < 0) {
+            fail(ws, err);
+            return;
+        }
+    } else {
+        if (ev->len && ev->payload != ws->msg + ws->msg_len)
+            memmove(ws->msg + ws->msg_len, ev->payload, ev->len);
+        ws->msg_len += ev->len;
+    }
+    if (ev->last) {
+        free(ws->zin); /* held for a compressed message only */
+        ws->zin = NULL;
+        deliver(ws);
     }
 }
 
@@ -237,18 +312,10 @@ static void on_event(struct sockit_ws *ws, const struct sockit_ws_event *ev)
 {
     switch (ev->kind) {
     case SOCKIT_WS_EV_NONE: break;
-    case SOCKIT_WS_EV_DATA:
-        if (ev->first)
-            ws->msg_op = ev->opcode;
-        if (ev->len && ev->payload != ws->msg + ws->msg_len)
-            memmove(ws->msg + ws->msg_len, ev->payload, ev->len);
-        ws->msg_len += ev->len;
-        if (ev->last)
-            deliver(ws);
-        break;
+    case SOCKIT_WS_EV_DATA: data_piece(ws, ev); break;
     case SOCKIT_WS_EV_PING:
         if (ws->state == WS_OPEN && sockit__ws_room(ws, ev->len))
-            sockit__ws_write_frame(ws, SOCKIT_WS_PONG, ev->payload, ev->len);
+            sockit__ws_write_frame(ws, SOCKIT_WS_PONG, ev->payload, ev->len, false);
         break;
     case SOCKIT_WS_EV_PONG: break;
     case SOCKIT_WS_EV_CLOSE:
@@ -277,7 +344,14 @@ static long input_frames(struct sockit_ws *ws, const uint8_t *data, size_t len, 
 
     ws->last_in = now;
     ws->pinged = false;
-    if (p->left > 0) {
+    if (p->left > 0 && p->msg_compressed) { /* a piece for the inflater, not the message */
+        if (!ws->zin && !(ws->zin = malloc(SOCKIT_WS_ZIN_CAP))) {
+            fail(ws, -ENOMEM);
+            return (long)len;
+        }
+        out = ws->zin;
+        cap = SOCKIT_WS_ZIN_CAP;
+    } else if (p->left > 0) {
         uint64_t piece = p->left < len ? p->left : len;
         if (msg_room(ws, piece < SOCKIT_WS_MAX_CONTROL ? SOCKIT_WS_MAX_CONTROL : piece) < 0) {
             fail(ws, -ENOMEM);
@@ -291,7 +365,7 @@ static long input_frames(struct sockit_ws *ws, const uint8_t *data, size_t len, 
         fail(ws, (int)n);
         return (long)len;
     }
-    if (n > 0 && (ev.kind != SOCKIT_WS_EV_DATA || ev.len == 0 || out != ws->ctrl ||
+    if (n > 0 && (ev.kind != SOCKIT_WS_EV_DATA || ev.len == 0 || out != ws->ctrl || ev.compressed ||
                   msg_room(ws, ev.len) == 0))
         on_event(ws, &ev);
     else if (n > 0)
@@ -352,7 +426,7 @@ static int engine_timeout(void *eng, uint64_t now, const struct sockit_io *io)
     if (o->ping_ms && !ws->pinged && now >= ws->last_in + o->ping_ms * MS) {
         ws->pinged = true;
         if (sockit__ws_room(ws, 0))
-            sockit__ws_write_frame(ws, SOCKIT_WS_PING, NULL, 0);
+            sockit__ws_write_frame(ws, SOCKIT_WS_PING, NULL, 0, false);
     }
     if (ws->state == WS_OPEN)
         sockit__ws_arm(ws);
@@ -389,6 +463,9 @@ static void engine_closed(void *eng, int err)
         o->on_close(ws, code, why, ws->cud);
     }
     free(ws->msg);
+    free(ws->zin);
+    sockit_buf_free(&ws->zout);
+    sockit_ws_deflate_free(ws->deflate);
     free(ws);
 }
 

@@ -41,12 +41,22 @@ struct sockit_ws {
     size_t msg_len, msg_cap;
     enum sockit_ws_opcode msg_op;
     uint8_t ctrl[SOCKIT_WS_MAX_CONTROL];
+    /* permessage-deflate, when agreed: the contexts, a compressed message's pieces on their
+     * way to the inflater (unmasked there; held during the message only), the UTF-8 state of
+     * an inflated text, a message compressed on its way out */
+    struct sockit_ws_deflate *deflate;
+    uint8_t *zin;
+    uint32_t zutf8;
+    struct sockit_buf zout;
 };
 
-/* Queue a frame of OP with the LEN bytes at DATA (one writev: header and payload). Returns
- * as sockit_ws_send, without the queue check. */
+#define SOCKIT_WS_ZIN_CAP  16384 /* a compressed piece, at most */
+#define SOCKIT_WS_MSG_KEEP 4096  /* a buffer up to this size is kept for the next message */
+
+/* Queue a frame of OP with the LEN bytes at DATA (one writev: header and payload), RSV1 set
+ * when COMPRESSED. Returns as sockit_ws_send, without the queue check. */
 int sockit__ws_write_frame(struct sockit_ws *ws, enum sockit_ws_opcode op, const void *data,
-                           size_t len);
+                           size_t len, bool compressed);
 
 /* Whether WS may queue LEN more bytes; if not, close it with 1008 and count it. */
 bool sockit__ws_room(struct sockit_ws *ws, size_t len);
