@@ -156,6 +156,10 @@ size_t sockit_ws_queued(const struct sockit_ws *ws);
 /* The connection's peer address. */
 const struct sockit_addr *sockit_ws_peer(const struct sockit_ws *ws);
 
+/* An HTTP 503 answer (Retry-After: 1, Connection: close) for the server layer's full_reply:
+ * what a client turned away at max_clients reads instead of a bare close. NUL-terminated. */
+extern const char sockit_ws_busy_reply[];
+
 /* ---- ws:// URLs --------------------------------------------------------------------------- */
 
 #define SOCKIT_WS_PATH_MAX 1024

@@ -12,6 +12,7 @@
 #include "sockit/chat.h"
 #include "sockit/error.h"
 #include "sockit/server.h"
+#include "sockit/ws_server.h"
 
 static const char chat_help[] =
     "Usage: sockit chat [OPTIONS]\n"
@@ -252,6 +253,8 @@ static int serve(struct chat_config *cfg, struct sockit_chat *chat)
     int err;
 
     h.on_listening = on_listening;
+    cfg->server.full_reply = sockit_ws_busy_reply; /* a client over --max-clients reads why */
+    cfg->server.full_reply_len = strlen(sockit_ws_busy_reply);
     cfg->served = chat;
     if ((err = sockit_server_new(&srv, &cfg->server, &h, ud)) < 0)
         return cli_fail("start event loop", NULL, err);

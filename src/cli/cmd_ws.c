@@ -288,6 +288,9 @@ static int switched(struct ws_client *c, const struct sockit_http_response *resp
 
     if (rc == 1 && (rc = sockit_ws_deflate_new(&c->deflate, &p, false)) == 0)
         rc = 1;
+    if (rc < 0 && resp->status != 101) /* say what the server said instead */
+        fprintf(stderr, "sockit ws: %s answered %d %.*s\n", cfg->url, resp->status,
+                (int)resp->reason.len, resp->reason.p);
     if (rc < 0)
         return rc;
     sockit_ws_parser_init(&c->parser,

@@ -107,6 +107,8 @@ int echo_run_ws(const struct echo_config *cfg)
     /* The WebSocket layer closes an idle client itself, with close 1001; the server layer's
      * timer, a little later, closes one that never finished its upgrade. */
     so.idle_ms = cfg->idle_ms ? cfg->idle_ms + 5000 : 0;
+    so.full_reply = sockit_ws_busy_reply; /* a client over --max-clients reads why */
+    so.full_reply_len = strlen(sockit_ws_busy_reply);
     int err = sockit_ws_server_new(&ws, &wo);
     if (err)
         return cli_fail("start WebSocket server", cfg->ep_text, err);

@@ -87,3 +87,24 @@ Test(ws_client, a_plain_http_server_is_refused)
                      "sockit: upgrade ws://127.0.0.1:") != NULL);
     h_stop(s, SIGTERM, 5000);
 }
+
+/* A server at --max-clients answers 503: the client says so and exits 1. */
+Test(ws_client, a_full_server_answers_503)
+{
+    int port = h_free_port();
+    char u[64];
+
+    snprintf(u, sizeof(u), "ws://127.0.0.1:%d/", port);
+    const char *srv[] = { h_sockit(), "echo", u, "--max-clients", "1", NULL };
+    struct proc *s = h_start_tracked("sockit echo ws:// --max-clients 1", srv, "", 0, NULL);
+    cr_assert(h_wait_stderr(s, "listening on", 5000));
+    const char *first[] = { h_sockit(), "ws", "-q", u, NULL };
+    struct proc *held = h_start_tracked("sockit ws (held open)", first, NULL, 0, NULL);
+    cr_assert(h_wait_stderr(s, "WebSocket open", 5000), "%s", h_text_of(s, true, NULL));
+    const char *args[] = { u, NULL };
+    run(args, "", 1);
+    cr_expect(strstr(h_text_of(h_tracked(h_tracked_count() - 1, NULL), true, NULL),
+                     "answered 503 Service Unavailable") != NULL,
+              "%s", h_text_of(h_tracked(h_tracked_count() - 1, NULL), true, NULL));
+    h_stop(held, SIGTERM, 5000);
+}

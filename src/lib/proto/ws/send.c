@@ -182,6 +182,11 @@ const struct sockit_addr *sockit_ws_peer(const struct sockit_ws *ws)
 
 /* ---- plain HTTP on the upgrade port ------------------------------------------------------- */
 
+const char sockit_ws_busy_reply[] = "HTTP/1.1 503 Service Unavailable\r\nServer: sockit\r\n"
+                                    "Content-Type: text/plain; charset=utf-8\r\n"
+                                    "Content-Length: 24\r\nRetry-After: 1\r\n"
+                                    "Connection: close\r\n\r\n503 Service Unavailable\n";
+
 static struct sockit_http_str str(const char *s)
 {
     return (struct sockit_http_str){ s, strlen(s) };
