@@ -597,6 +597,18 @@ WS_TEST(the_server_close_answered_gives_on_close_no_error)
     close(fd);
 }
 
+/* A peer that drops the connection instead of answering the server's close did not complete
+ * the close handshake: on_close keeps the code sent and gets an error. */
+WS_TEST(the_server_close_dropped_unanswered_gives_on_close_an_error)
+{
+    serve((struct sockit_ws_server_options){ 0 });
+    int fd = open_client();
+    wsc_send(fd, 0x81, "close", 5);
+    expect_close(fd, 4001, "bye", "the server's close");
+    close(fd);
+    expect_on_close(0, 4001, -ECONNRESET, "the server's close, dropped unanswered");
+}
+
 /* After its close frame the server sends nothing more, not even a close for a bad frame. */
 WS_TEST(a_protocol_error_after_the_servers_close_sends_no_second_close)
 {

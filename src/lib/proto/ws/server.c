@@ -368,10 +368,10 @@ static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)
     (void)now;
     ws->io = io;
     if (ws->state == WS_OPEN || ws->state == WS_CLOSING) {
-        if (!ws->err && ws->state == WS_OPEN) {
+        if (!ws->err) /* no close frame came: not a clean close (CLOSING keeps our code) */
             ws->err = -ECONNRESET;
+        if (ws->state == WS_OPEN)
             ws->code = SOCKIT_WS_CLOSE_ABNORMAL;
-        }
     }
     io->finish(io->ctx);
     return 0;
