@@ -65,7 +65,10 @@ struct sockit_ws_server_options {
                                       Origin is refused 403; one without Origin passes. */
     uint64_t max_message;          /* payload bytes of one message; 0: SOCKIT_WS_MAX_MESSAGE */
     size_t max_queue;              /* unsent output a client may hold before it is closed
-                                      with 1008; 0: 1 MiB */
+                                      with 1008; 0: 1 MiB. A message is sent while less is
+                                      queued, so the server's limits.stream.max_output (8 MiB
+                                      by default) must hold max_queue plus the largest
+                                      message sent, or sending that closes the client too */
     uint64_t handshake_timeout_ms; /* the upgrade request whole within; 0: 10 s */
     uint64_t ping_ms;              /* ping a client silent this long; 0: never */
     uint64_t idle_ms;              /* close (1001) a client silent this long, pings answered

@@ -8,6 +8,8 @@
 #include "echo.h"
 #include "sockit/error.h"
 
+#define ECHO_WS_MAX_QUEUE (1u << 20) /* a client's unsent output before close 1008 */
+
 struct echo_ws {
     const struct echo_config *cfg;
     bool listening;
@@ -94,6 +96,7 @@ int echo_run_ws(const struct echo_config *cfg)
         .path = strcmp(cfg->ws_path, "/") ? cfg->ws_path : NULL,
         .idle_ms = cfg->idle_ms,
         .deflate = cfg->deflate,
+        .max_queue = ECHO_WS_MAX_QUEUE,
         .on_open = on_open,
         .on_message = on_message,
         .on_close = on_close,
@@ -109,6 +112,10 @@ int echo_run_ws(const struct echo_config *cfg)
     so.idle_ms = cfg->idle_ms ? cfg->idle_ms + 5000 : 0;
     so.full_reply = sockit_ws_busy_reply; /* a client over --max-clients reads why */
     so.full_reply_len = strlen(sockit_ws_busy_reply);
+    /* A client's output bound holds what max_queue lets wait plus the echo of the largest
+     * message: at the stream's default (8 MiB) a message over 8 MiB could not be echoed, and
+     * its sender was closed as too slow (1008). */
+    so.limits.stream.max_output = ECHO_WS_MAX_QUEUE + SOCKIT_WS_MAX_MESSAGE + SOCKIT_WS_MAX_HEADER;
     int err = sockit_ws_server_new(&ws, &wo);
     if (err)
         return cli_fail("start WebSocket server", cfg->ep_text, err);

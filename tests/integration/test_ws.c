@@ -12,8 +12,7 @@
 #include <unistd.h>
 
 #include "../support/harness.h"
-
-#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#include "../support/ws_client.h"
 
 static struct proc *server;
 static char url[96], ep[64];
@@ -145,80 +144,14 @@ Test(ws, sockit_ws_refuses_wss_and_bad_urls)
 
 /* ---- hostile bytes over a raw socket ----------------------------------------------------- */
 
-/* Connect and upgrade with the RFC's sample key; the 101 is checked and consumed. */
-static int upgraded(void)
-{
-    char req[256], resp[1024];
-    int fd = h_connect(ep);
-
-    snprintf(req, sizeof(req),
-             "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n");
-    cr_assert_eq(h_write_all(fd, req, strlen(req)), 0);
-    const char want[] = "HTTP/1.1 101 Switching Protocols\r\n";
-    size_t got = 0;
-    while (got < sizeof(resp) - 1) { /* up to the end of the head, byte by byte */
-        cr_assert_eq(h_read_exact(fd, resp + got, 1), 0, "%.*s", (int)got, resp);
-        got++;
-        if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
-            break;
-    }
-    resp[got] = '\0';
-    cr_assert(strncmp(resp, want, strlen(want)) == 0, "%s", resp);
-    cr_assert(strstr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "%s", resp);
-    return fd;
-}
-
-/* A client frame: masked with a fixed key. */
-static size_t frame(uint8_t *out, uint8_t b0, const void *payload, size_t len)
-{
-    static const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
-    size_t h = 0;
-
-    out[h++] = b0;
-    if (len < 126) {
-        out[h++] = (uint8_t)(0x80 | len);
-    } else {
-        out[h++] = 0x80 | 126;
-        out[h++] = (uint8_t)(len >> 8);
-        out[h++] = (uint8_t)len;
-    }
-    memcpy(out + h, key, 4);
-    h += 4;
-    for (size_t i = 0; i < len; i++)
-        out[h + i] = ((const uint8_t *)payload)[i] ^ key[i % 4];
-    return h + len;
-}
-
-/* Read frames until a close; its code (0 if it had none), or -1 if the connection ended. */
-static int close_code(int fd)
-{
-    for (;;) {
-        uint8_t h[2], p[65536];
-        if (h_read_exact(fd, h, 2) != 0)
-            return -1;
-        size_t len = h[1] & 0x7f;
-        if (len == 126) {
-            uint8_t x[2];
-            cr_assert_eq(h_read_exact(fd, x, 2), 0);
-            len = (size_t)x[0] << 8 | x[1];
-        }
-        cr_assert(len <= sizeof(p) && !(h[1] & 0x80), "a server frame: unmasked, small");
-        if (len)
-            cr_assert_eq(h_read_exact(fd, p, len), 0);
-        if ((h[0] & 0x0f) == 0x8)
-            return len >= 2 ? p[0] << 8 | p[1] : 0;
-    }
-}
-
 /* Send BYTES after the upgrade and expect a close frame with CODE, then the end. */
 static void expect_close(const void *bytes, size_t len, int code, const char *what)
 {
-    int fd = upgraded();
+    int fd = wsc_upgraded(ep);
     char c;
 
     cr_assert_eq(h_write_all(fd, bytes, len), 0);
-    cr_expect_eq(close_code(fd), code, "%s", what);
+    cr_expect_eq(wsc_close_code(fd), code, "%s", what);
     cr_expect_eq(h_read_within(fd, 3000, &c, 1), 0, "%s: the server closes after its close", what);
     close(fd);
 }
@@ -230,30 +163,30 @@ Test(ws, framing_errors_get_their_close_codes)
 
     const uint8_t unmasked[] = { 0x81, 0x02, 'h', 'i' };
     expect_close(unmasked, sizeof(unmasked), 1002, "an unmasked client frame");
-    n = frame(f, 0x83, "x", 1);
+    n = wsc_frame(f, 0x83, "x", 1);
     expect_close(f, n, 1002, "reserved opcode 3");
-    n = frame(f, 0xC1, "x", 1);
+    n = wsc_frame(f, 0xC1, "x", 1);
     expect_close(f, n, 1002, "RSV1 without an extension");
-    n = frame(f, 0x80, "x", 1);
+    n = wsc_frame(f, 0x80, "x", 1);
     expect_close(f, n, 1002, "a continuation outside a message");
-    n = frame(f, 0x09, "x", 1);
+    n = wsc_frame(f, 0x09, "x", 1);
     expect_close(f, n, 1002, "a fragmented ping");
     const uint8_t bad_utf8[] = { 'a', 0xC0, 0xAF };
-    n = frame(f, 0x81, bad_utf8, sizeof(bad_utf8));
+    n = wsc_frame(f, 0x81, bad_utf8, sizeof(bad_utf8));
     expect_close(f, n, 1007, "an overlong encoding");
     const uint8_t huge[] = { 0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4 };
     expect_close(huge, sizeof(huge), 1002, "a 2^63 length");
     const uint8_t big[] = { 0x82, 0xFF, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3, 4 };
     expect_close(big, sizeof(big), 1009, "a 256 MiB message");
     const uint8_t one[] = { 0x03, 0xE8 };
-    n = frame(f, 0x88, one, 1);
+    n = wsc_frame(f, 0x88, one, 1);
     expect_close(f, n, 1002, "a close with a 1-byte payload");
     const uint8_t code1005[] = { 0x03, 0xED };
-    n = frame(f, 0x88, code1005, 2);
+    n = wsc_frame(f, 0x88, code1005, 2);
     expect_close(f, n, 1002, "close code 1005 on the wire");
     /* and the server is still there */
-    int fd = upgraded();
-    n = frame(f, 0x81, "alive", 5);
+    int fd = wsc_upgraded(ep);
+    n = wsc_frame(f, 0x81, "alive", 5);
     cr_assert_eq(h_write_all(fd, f, n), 0);
     uint8_t back[7];
     cr_assert_eq(h_read_exact(fd, back, 7), 0);
@@ -266,10 +199,10 @@ Test(ws, ten_thousand_fragments_make_one_message)
 {
     static uint8_t all[10000 * 7 + 16];
     size_t n = 0;
-    int fd = upgraded();
+    int fd = wsc_upgraded(ep);
 
     for (int i = 0; i < 10000; i++)
-        n += frame(all + n, i == 0 ? 0x02 : i == 9999 ? 0x80 : 0x00, "z", 1);
+        n += wsc_frame(all + n, i == 0 ? 0x02 : i == 9999 ? 0x80 : 0x00, "z", 1);
     cr_assert_eq(h_write_all(fd, all, n), 0);
     uint8_t h[4];
     cr_assert_eq(h_read_exact(fd, h, 4), 0);
@@ -278,9 +211,9 @@ Test(ws, ten_thousand_fragments_make_one_message)
     cr_assert_eq(h_read_exact(fd, body, sizeof(body)), 0);
     cr_expect(body[0] == 'z' && body[9999] == 'z');
     const uint8_t code[] = { 0x0F, 0xA0 }; /* 4000 */
-    n = frame(all, 0x88, code, 2);
+    n = wsc_frame(all, 0x88, code, 2);
     cr_assert_eq(h_write_all(fd, all, n), 0);
-    cr_expect_eq(close_code(fd), 4000);
+    cr_expect_eq(wsc_close_code(fd), 4000);
     close(fd);
 }
 
@@ -309,10 +242,10 @@ Test(ws, handshake_refusals)
                   "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
                   "HTTP/1.1 400 ", NULL);
     expect_status("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 8\r\n\r\n",
+                  "Sec-WebSocket-Key: " WSC_KEY "\r\nSec-WebSocket-Version: 8\r\n\r\n",
                   "HTTP/1.1 426 ", "Sec-WebSocket-Version: 13\r\n");
     expect_status("POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                  "Sec-WebSocket-Key: " WSC_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
                   "HTTP/1.1 400 ", NULL);
     expect_status("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 426 ", "Upgrade: websocket\r\n");
     expect_status("GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", "HTTP/1.1 400 ", NULL);

@@ -217,12 +217,17 @@ static long input_http(struct sockit_ws *ws, const uint8_t *data, size_t len, si
 
 /* ---- frames ------------------------------------------------------------------------------- */
 
-/* A framing error: send its close code, then close without waiting for an answer. */
+/* A framing error: send its close code, then close without waiting for an answer. After
+ * our own close frame nothing more may be sent (RFC 6455 section 5.5.1): just close. */
 static void fail(struct sockit_ws *ws, int err)
 {
     int code = sockit_ws_error_close_code(err);
 
     ws->err = err;
+    if (ws->state == WS_CLOSING) {
+        sockit__ws_done(ws);
+        return;
+    }
     ws->code = code;
     sockit__ws_send_close(ws, (uint16_t)code, NULL, true);
 }
@@ -441,10 +446,10 @@ static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)
     (void)now;
     ws->io = io;
     if (ws->state == WS_OPEN || ws->state == WS_CLOSING) {
-        if (!ws->err && ws->state == WS_OPEN) {
+        if (!ws->err) /* no close frame came: not a clean close (CLOSING keeps our code) */
             ws->err = -ECONNRESET;
+        if (ws->state == WS_OPEN)
             ws->code = SOCKIT_WS_CLOSE_ABNORMAL;
-        }
     }
     io->finish(io->ctx);
     return 0;
