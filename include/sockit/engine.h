@@ -34,7 +34,11 @@ struct sockit_io {
     int (*write_shared)(void *ctx, struct sockit_shared *sh, size_t off, size_t len);
     int (*send_file)(void *ctx, struct sockit_shared *file, uint64_t off, uint64_t len);
     void (*read_pause)(void *ctx, int pause); /* 1: no input until called with 0 */
-    void (*finish)(void *ctx);                /* close once the output is sent */
+    /* Close once the output is sent: a lingering close. The write side is shut when the
+     * output is out, and what the peer still sends is read and dropped until it closes or
+     * SOCKIT_CONN_LINGER_MS pass (closing with unread input would reset the connection and
+     * could destroy the last answer on its way). Input is no longer offered to the engine. */
+    void (*finish)(void *ctx);
     /* Call the engine's timeout at loop time WHEN (ns, NOW's clock), even if no byte comes;
      * 0 cancels. One per connection: a new deadline replaces the old. */
     void (*deadline)(void *ctx, uint64_t when);
@@ -57,11 +61,18 @@ struct sockit_engine_ops {
     int (*input_end)(void *eng, uint64_t now, const struct sockit_io *io);
     /* The connection is gone (ERR 0, or -errno / -SOCKIT_E*): free ENG here. */
     void (*closed)(void *eng, int err);
+    /* The connection is open and the engine's state is in place: called once, before any
+     * input, from a deferred call right after the conn opens (so an engine whose state comes
+     * after sockit_conn_open, as the server layer's on_open makes it, sees it). May write or
+     * set a deadline (a request that never comes); < 0 closes with that error. May be NULL. */
+    int (*start)(void *eng, uint64_t now, const struct sockit_io *io);
     /* The deadline the engine set with io->deadline has come (NOW >= it). Write, finish or
      * set a new deadline; return 0, or < 0 to close now with that error. May be NULL for an
      * engine that sets no deadline. */
     int (*timeout)(void *eng, uint64_t now, const struct sockit_io *io);
 };
+
+#define SOCKIT_CONN_LINGER_MS 2000 /* a finishing conn drains the peer's input this long */
 
 struct sockit_conn_limits {
     size_t max_input;                   /* unconsumed input kept at most; 0: 64 KiB */

@@ -277,7 +277,7 @@ int cmd_chat(int argc, char **argv)
         .server = { .threads = 1,
                     .max_clients = 10000,
                     .handle_signals = true,
-                    .sockopts = { .flags = SOCKIT_REUSEADDR } },
+                    .sockopts = { .flags = SOCKIT_REUSEADDR | SOCKIT_NODELAY } },
     };
     struct sockit_chat *chat;
     int rc, err;

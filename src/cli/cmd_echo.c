@@ -18,7 +18,7 @@ static const char echo_help[] =
     "a close is answered with the same code, and every framing error is refused with its\n"
     "close code (1002, 1007, 1009). Only PATH is upgraded (any path if PATH is / or left\n"
     "out); a plain HTTP request gets 426. With --deflate it agrees to permessage-deflate\n"
-    "(RFC 7692) when a client offers it.\n\n"
+    "(RFC 7692) when a client offers it. TCP_NODELAY is on, as in browsers and node's ws.\n\n"
     "Models (how clients are served):\n"
     "  iterative  one client at a time, backlog 3: the classic textbook server (default)\n"
     "  fork       a process per client (datagrams: --workers processes share the socket)\n"
@@ -221,6 +221,7 @@ static int parse_ws(struct echo_config *cfg)
     if (err)
         return err;
     cfg->ws_path[strcspn(cfg->ws_path, "?")] = '\0';
+    cfg->opts.flags |= SOCKIT_NODELAY; /* messages, not a byte stream: as node's ws does */
     return 0;
 }
 

@@ -37,12 +37,7 @@ static void start_echo(void)
 
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
     snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-    /* --nodelay, as node's ws sets on every socket: with Nagle, the close frame that follows
-     * an echo may wait in the kernel for its ACK, and the server closes with our later bytes
-     * unread, which resets the connection and drops that frame (a close that lingers until
-     * the client's end would be the fix; the cases a byte per write hit it about once in
-     * twenty runs) */
-    const char *argv[] = { h_sockit(), "echo", url, "--nodelay", NULL };
+    const char *argv[] = { h_sockit(), "echo", url, NULL };
     server = h_start_tracked("sockit echo ws://", argv, "", 0, NULL);
     H_CHECK(h_wait_stderr(server, "listening on", 5000), "the ws echo did not start");
 }

@@ -19,12 +19,15 @@ struct sockit_conn {
     struct sockit_io io;
     struct sockit_buf in; /* input the engine has not consumed yet */
     size_t max_input;
-    size_t seen; /* the head of IN the engine already answered "need more" for */
-    int paused;  /* the engine paused input */
-    int err;     /* why the conn closed itself, for ops->closed */
-    bool dead;   /* closed while a resume was queued: that call frees it */
-    struct sockit_defer resume;
+    size_t seen;    /* the head of IN the engine already answered "need more" for */
+    int paused;     /* the engine paused input */
+    int err;        /* why the conn closed itself, for ops->closed */
+    bool dead;      /* closed while a deferred call was queued: that call frees it */
+    bool started;   /* ops->start has run */
+    bool finishing; /* io->finish: lingering close, input dropped */
+    struct sockit_defer resume, start;
     struct sockit_timer deadline; /* the engine's io->deadline */
+    struct sockit_timer linger;   /* the end of a lingering close */
 };
 
 static void fail(struct sockit_conn *c, int err)
@@ -55,6 +58,8 @@ static void io_read_pause(void *ctx, int pause)
 {
     struct sockit_conn *c = ctx;
 
+    if (c->finishing)
+        return; /* a lingering close reads (and drops) to the end */
     c->paused = pause;
     if (pause) {
         sockit_stream_read_stop(c->s);
@@ -66,9 +71,27 @@ static void io_read_pause(void *ctx, int pause)
         sockit_stream_read_start(c->s);
 }
 
+static void on_linger(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
+{
+    (void)loop;
+    (void)timer;
+    sockit_stream_close(((struct sockit_conn *)data)->s);
+}
+
+/* Lingering close: FIN once the output is out, then read and drop until the peer's FIN or
+ * the linger time; the engine hears no more input. */
 static void io_finish(void *ctx)
 {
-    sockit_stream_close_after_flush(((struct sockit_conn *)ctx)->s);
+    struct sockit_conn *c = ctx;
+
+    if (c->finishing)
+        return;
+    c->finishing = true; /* feed() drops the rest of what it is offering */
+    c->paused = 0;
+    sockit_stream_shutdown(c->s);
+    sockit_stream_read_start(c->s);
+    if (sockit_timer_start(c->loop, &c->linger, SOCKIT_CONN_LINGER_MS * 1000000ull, 0) < 0)
+        sockit_stream_close_after_flush(c->s);
 }
 
 static void io_deadline(void *ctx, uint64_t when)
@@ -95,13 +118,19 @@ static void on_deadline(struct sockit_loop *loop, struct sockit_timer *timer, vo
 /* Offer DATA to the engine until it has consumed all, wants more, pauses or fails; its first
  * SEEN bytes were offered before and answered "need more". Returns the bytes consumed, or < 0
  * (the conn is closing); c->seen becomes what the engine has seen of the bytes left. */
+static void start(struct sockit_conn *c);
+
 static long feed(struct sockit_conn *c, const uint8_t *data, size_t len, size_t seen)
 {
     size_t done = 0;
     uint64_t now = sockit_loop_now(c->loop);
 
+    if (!c->started)
+        start(c);
+    if (c->err)
+        return -1;
     c->seen = 0;
-    while (done < len && !c->paused) {
+    while (done < len && !c->paused && !c->finishing) {
         long n = c->ops->input(c->eng, data + done, len - done, seen, now, &c->io);
         if (n < 0 || (size_t)n > len - done) {
             fail(c, n < 0 ? (int)n : -EINVAL);
@@ -114,7 +143,7 @@ static long feed(struct sockit_conn *c, const uint8_t *data, size_t len, size_t 
         done += (size_t)n;
         seen = 0;
     }
-    return (long)done;
+    return c->finishing ? (long)len : (long)done; /* finishing: the rest is dropped */
 }
 
 /* N bytes of the kept input were consumed. An emptied buffer is freed: an idle conn holds
@@ -142,7 +171,8 @@ static void offer_kept(struct sockit_loop *loop, void *data)
 
     (void)loop;
     if (c->dead) {
-        free(c);
+        if (!c->start.queued)
+            free(c);
         return;
     }
     if (c->paused || c->err)
@@ -175,6 +205,11 @@ static void on_data(struct sockit_stream *s, const void *data, size_t len, void 
     long n;
 
     (void)s;
+    if (c->finishing) { /* lingering: drop what comes, close at the peer's end */
+        if (len == 0)
+            sockit_stream_close_after_flush(c->s);
+        return;
+    }
     if (len == 0) {
         end_of_input(c);
         return;
@@ -203,12 +238,37 @@ static void on_close(struct sockit_stream *s, int err, void *ud)
 
     (void)s;
     sockit_timer_stop(c->loop, &c->deadline);
+    sockit_timer_stop(c->loop, &c->linger);
     c->ops->closed(c->eng, c->err ? c->err : err);
     sockit_buf_free(&c->in);
-    if (c->resume.queued)
-        c->dead = true; /* offer_kept frees it */
+    if (c->resume.queued || c->start.queued)
+        c->dead = true; /* the deferred call frees it */
     else
         free(c);
+}
+
+static void start(struct sockit_conn *c)
+{
+    int rc;
+
+    c->started = true;
+    if (c->ops->start && (rc = c->ops->start(c->eng, sockit_loop_now(c->loop), &c->io)) < 0)
+        fail(c, rc);
+}
+
+/* The deferred start: the engine's state is in place by now. */
+static void on_start(struct sockit_loop *loop, void *data)
+{
+    struct sockit_conn *c = data;
+
+    (void)loop;
+    if (c->dead) {
+        if (!c->resume.queued)
+            free(c);
+        return;
+    }
+    if (!c->started && !c->err)
+        start(c);
 }
 
 static const struct sockit_stream_ops conn_ops = { .on_data = on_data, .on_close = on_close };
@@ -232,6 +292,7 @@ int sockit_conn_open(struct sockit_loop *loop, int fd, const struct sockit_engin
                                 .deadline = io_deadline,
                                 .ctx = c };
     sockit_timer_init(&c->deadline, on_deadline, c);
+    sockit_timer_init(&c->linger, on_linger, c);
     c->max_input = limits && limits->max_input ? limits->max_input : DEFAULT_MAX_INPUT;
     sockit_buf_init(&c->in, SIZE_MAX);
     err = sockit_stream_open(loop, fd, &conn_ops, c, limits ? &limits->stream : NULL, &c->s);
@@ -239,6 +300,10 @@ int sockit_conn_open(struct sockit_loop *loop, int fd, const struct sockit_engin
         free(c);
         return err;
     }
+    if (ops->start)
+        sockit_loop_defer(loop, &c->start, on_start, c);
+    else
+        c->started = true;
     *out = c;
     return 0;
 }

@@ -150,6 +150,14 @@ static int engine_input_end(void *eng, uint64_t now, const struct sockit_io *io)
     return 0;
 }
 
+static int engine_start(void *eng, uint64_t now, const struct sockit_io *io)
+{
+    struct sockit__client *c = eng;
+    const struct sockit_engine_ops *ops = c->t->srv->h.engine;
+
+    return ops->start ? ops->start(c->ud, now, io) : 0;
+}
+
 static int engine_timeout(void *eng, uint64_t now, const struct sockit_io *io)
 {
     struct sockit__client *c = eng;
@@ -174,6 +182,7 @@ static const struct sockit_engine_ops engine_ops = {
     .input_end = engine_input_end,
     .timeout = engine_timeout,
     .closed = engine_closed,
+    .start = engine_start,
 };
 
 /* ---- idle timeout ------------------------------------------------------------------------ */

@@ -24,10 +24,13 @@ struct lines {
     size_t scanned;  /* bytes the engine looked at for a newline, over all calls */
     int pause_after; /* pause input after this many lines (0: never) */
     bool fail_on_bang;
-    uint64_t deadline_ns; /* each partial line sets the deadline this far on (0: none) */
-    int timeout_rc;       /* what the timeout returns */
-    int timeouts;         /* how often it was called */
-    bool keep_open;       /* the peer does not end its side after the text */
+    uint64_t deadline_ns;       /* each partial line sets the deadline this far on (0: none) */
+    int timeout_rc;             /* what the timeout returns */
+    int timeouts;               /* how often it was called */
+    bool keep_open;             /* the peer does not end its side after the text */
+    bool finish_first;          /* finish (lingering close) after answering the first line */
+    uint64_t start_deadline_ns; /* ops->start sets a deadline this far on */
+    int starts, inputs_after_finish;
     struct sockit_timer resume;
     struct sockit_timer feeder;
     const char *text; /* what the peer sends, STEP bytes at a time */
@@ -59,6 +62,10 @@ static long lines_input(void *eng, const uint8_t *data, size_t len, size_t seen,
     struct iovec iov[2] = { { reply, (size_t)n - 1 }, { ";", 1 } }; /* a gather write */
     cr_assert_eq(io->writev(io->ctx, iov, 2), 0);
     l->io = io;
+    if (l->finish_first && l->answered > 0)
+        l->inputs_after_finish++; /* a finishing conn must offer nothing more */
+    if (l->finish_first && l->answered == 0)
+        io->finish(io->ctx);
     if (++l->answered == l->pause_after) {
         io->read_pause(io->ctx, 1);
         sockit_timer_start(l->loop, &l->resume, 50 * MS, 0);
@@ -97,11 +104,23 @@ static int lines_timeout(void *eng, uint64_t now, const struct sockit_io *io)
     return 0;
 }
 
+static int lines_start(void *eng, uint64_t now, const struct sockit_io *io)
+{
+    struct lines *l = eng;
+
+    l->starts++;
+    cr_expect_eq(l->answered, 0, "start comes before any input");
+    if (l->start_deadline_ns)
+        io->deadline(io->ctx, now + l->start_deadline_ns);
+    return 0;
+}
+
 static const struct sockit_engine_ops lines_ops = {
     .input = lines_input,
     .input_end = lines_end,
     .closed = lines_closed,
     .timeout = lines_timeout,
+    .start = lines_start,
 };
 
 static void on_resume(struct sockit_loop *loop, struct sockit_timer *t, void *data)
@@ -289,4 +308,55 @@ LOOP_TEST(conn_new_deadline_replaces_the_old_and_zero_cancels)
     finish(&l);
     cr_expect_str_eq(l.got, "40;end");
     cr_expect_eq(l.timeouts, 0, "%d timeouts", l.timeouts);
+}
+
+/* ops->start runs once, before any input, and may set a deadline: a peer that connects and
+ * never sends is timed out all the same. */
+LOOP_TEST(conn_start_runs_once_and_times_a_silent_peer)
+{
+    struct lines l;
+
+    setup(&l, 0);
+    l.start_deadline_ns = 20 * MS;
+    l.timeout_rc = -ETIMEDOUT;
+    finish(&l);
+    cr_expect_eq(l.starts, 1);
+    cr_expect_eq(l.timeouts, 1);
+    cr_expect_eq(l.closed_err, -ETIMEDOUT, "closed with %d", l.closed_err);
+}
+
+/* A lingering close: the engine answers the first line and finishes while the peer goes on
+ * sending; what follows is read and dropped (never offered), the answer arrives whole, then
+ * the end of stream, and the conn closes cleanly at the peer's end. */
+LOOP_TEST(conn_finish_lingers_and_drops_what_follows)
+{
+    struct lines l;
+    static char text[4096];
+
+    setup(&l, 0);
+    l.finish_first = true;
+    for (size_t i = 0; i + 6 < sizeof(text); i += 6)
+        memcpy(text + i, "line\n", 6);
+    peer_send_all(&l, text, 600);
+    finish(&l);
+    cr_expect_str_eq(l.got, "4;");
+    cr_expect_eq(l.inputs_after_finish, 0);
+    cr_expect_eq(l.closed_err, 0, "closed with %d", l.closed_err);
+}
+
+/* A peer that never ends its side cannot hold a finishing conn: it closes after the linger. */
+LOOP_TEST(conn_finish_gives_up_after_the_linger_time)
+{
+    struct lines l;
+
+    setup(&l, 0);
+    l.finish_first = true;
+    l.keep_open = true;
+    uint64_t t0 = sockit_clock_ns();
+    peer_send_all(&l, "a\nb\n", 64);
+    finish(&l);
+    uint64_t took = sockit_clock_ns() - t0;
+    cr_expect_str_eq(l.got, "1;");
+    cr_expect(took >= SOCKIT_CONN_LINGER_MS * MS - 5 * MS && took < 4000 * MS, "%llu ms",
+              (unsigned long long)(took / MS));
 }

@@ -77,12 +77,14 @@ static bool path_is(struct sockit_http_str path, const char *want)
 }
 
 /* Refuse an upgrade with CODE's status and close once that is sent. */
-static void refuse(struct sockit_ws *ws, const struct sockit_http_request *r, int code)
+static void refuse(struct sockit_ws *ws, const struct sockit_http_request *req, int code)
 {
     int status = sockit_ws_error_status(code);
+    struct sockit_http_request r = *req;
 
+    r.keep_alive = false; /* the answer says the connection ends: Connection: close */
     atomic_fetch_add(&ws->srv->refused, 1);
-    sockit__ws_http_answer(ws, r, status, "text/plain; charset=utf-8", sockit_strerror(code),
+    sockit__ws_http_answer(ws, &r, status, "text/plain; charset=utf-8", sockit_strerror(code),
                            strlen(sockit_strerror(code)),
                            status == 426 ? "Sec-WebSocket-Version" : NULL, "13");
     sockit__ws_done(ws);
@@ -210,8 +212,10 @@ static long input_http(struct sockit_ws *ws, const uint8_t *data, size_t len, si
         upgrade(ws, &r, now);
     else
         plain(ws, &r);
-    if (ws->state == WS_HTTP)
+    if (ws->state == WS_HTTP) { /* kept alive: the next request has the same time */
+        ws->since = now;
         sockit__ws_arm(ws);
+    }
     return n;
 }
 
@@ -398,6 +402,20 @@ static long engine_input(void *eng, const uint8_t *data, size_t len, size_t seen
     return n;
 }
 
+/* A new connection: its upgrade request must be whole within handshake_timeout from now,
+ * whether it sends a first byte or not. */
+static int engine_start(void *eng, uint64_t now, const struct sockit_io *io)
+{
+    struct sockit_ws *ws = eng;
+
+    ws->io = io;
+    if (ws->state == WS_HTTP) {
+        ws->since = now;
+        sockit__ws_arm(ws);
+    }
+    return 0;
+}
+
 static int engine_timeout(void *eng, uint64_t now, const struct sockit_io *io)
 {
     struct sockit_ws *ws = eng;
@@ -475,6 +493,7 @@ static void engine_closed(void *eng, int err)
 }
 
 static const struct sockit_engine_ops ws_engine = {
+    .start = engine_start,
     .input = engine_input,
     .input_end = engine_input_end,
     .closed = engine_closed,
