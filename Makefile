@@ -218,6 +218,7 @@ bench: deps all anchors
 	./bench/cost.sh
 	./bench/http.sh $(BENCH_ARGS)
 	./bench/capture.sh $(BENCH_ARGS)
+	./bench/chat.sh $(BENCH_ARGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
