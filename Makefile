@@ -64,7 +64,7 @@ say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 .PHONY: all run test check unit format format-check fuzz fuzz-replay examples man install cxx-headers \
-        uninstall deps clean bench anchors check-lib-deps check-test-deps install-check
+        uninstall deps clean bench anchors check-lib-deps check-test-deps check-anchor-deps install-check
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB) $(SOLINKS)
@@ -179,8 +179,14 @@ $(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
 	$(call say,NPM,tests/node)
 	$(Q)cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 
-# Benchmark anchors: servers we compete with, built from bench/anchors/ (libuv from Debian).
-ANCHOR_BINS := $(BUILD)/bench/uv_echo $(BUILD)/bench/epoll_echo
+# Benchmark anchors: servers we compete with, built from bench/anchors/ (libuv and
+# libwebsockets from Debian; the node chat runs on tests/node's ws), and the chat's load client.
+ANCHOR_BINS := $(BUILD)/bench/uv_echo $(BUILD)/bench/epoll_echo $(BUILD)/bench/chat_lws \
+               $(BUILD)/bench/chat_load
+ANCHOR_DEPS := libuv:libuv1-dev libwebsockets:libwebsockets-dev jansson:libjansson-dev
+check-anchor-deps:
+	@./scripts/check-deps.sh $(ANCHOR_DEPS)
+$(BUILD)/bench/uv_echo $(BUILD)/bench/chat_lws: | check-anchor-deps
 $(BUILD)/bench/uv_echo: bench/anchors/uv_echo.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
@@ -190,17 +196,30 @@ $(BUILD)/bench/epoll_echo: bench/anchors/epoll_echo.c
 	$(call say,CC,$<)
 	$(Q)$(CC) -D_GNU_SOURCE -O2 -g -std=c17 -Wall -Wextra -Werror $< -o $@
 
-anchors: $(ANCHOR_BINS)
+$(BUILD)/bench/chat_lws: bench/anchors/chat_lws.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) -D_GNU_SOURCE -O2 -g -std=c17 -Wall -Wextra -Werror $< \
+	    $$(pkg-config --cflags --libs libwebsockets jansson) -o $@
+# The load client takes the sans-I/O WebSocket pieces (sockit/ws.h) from the static library.
+$(BUILD)/bench/chat_load: bench/chat_load.c $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+anchors: $(ANCHOR_BINS) $(NODE_DEPS)
 
 # Speed lives here, never in unit tests: anchors and sockit under the same load, ratios printed
 # and recorded in docs/benchmarks.md: CPU time, msgs/s, p99 and bulk throughput (echo.sh), then
 # instructions, syscalls and context switches per message (cost.sh), which do not drift
-# between runs. BENCH_ARGS=--quick for a short echo run.
+# between runs; then HTTP, capture and the WebSocket chat (chat.sh: fan-out, latency,
+# handshakes, memory per idle connection). BENCH_ARGS=--quick for short runs.
 bench: deps all anchors
 	./bench/echo.sh $(BENCH_ARGS)
 	./bench/cost.sh
 	./bench/http.sh $(BENCH_ARGS)
 	./bench/capture.sh $(BENCH_ARGS)
+	./bench/chat.sh $(BENCH_ARGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -237,7 +256,7 @@ install-check: all $(MAN)
 	$(Q)./tests/install/check.sh $(BUILD)
 
 # fuzz/corpus holds inputs, not code: only the fuzz targets themselves are formatted.
-FORMAT_FILES = $(call files_under,include src tests examples bench/anchors,*.[ch]) $(wildcard fuzz/*.c)
+FORMAT_FILES = $(call files_under,include src tests examples bench,*.[ch]) $(wildcard fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
