@@ -436,6 +436,7 @@ void sockit_loop_free(struct sockit_loop *loop)
     if (loop->wake_fd >= 0)
         close(loop->wake_fd);
     sockit__timers_free(loop);
+    sockit__bufpool_free(&loop->outbufs);
     free(loop->slots);
     free(loop->rbuf);
     free(loop);

@@ -20,7 +20,16 @@
  * as the buffer no longer stays in the CPU's cache (docs/benchmarks.md). */
 #define SOCKIT__READ_CHUNK (256 * 1024)
 #define SOCKIT__URING_POOL (4u << 20) /* default io_uring receive pool, bytes */
-#define SOCKIT__KEEP_BUF   4096       /* output buffer a busy stream may keep between writes */
+#define SOCKIT__KEEP_BUF   4096       /* the output buffer a copied write starts with */
+#define SOCKIT__POOL_MAX   256        /* free output buffers a loop keeps for the next writes */
+
+/* A loop's free output buffers of SOCKIT__KEEP_BUF bytes, linked through their first bytes:
+ * a drained stream gives its buffer back here, so an idle stream holds none, and a busy loop
+ * takes them back without a malloc per message. */
+struct sockit__bufpool {
+    void *top;
+    unsigned n;
+};
 
 /* Internal event bit beside SOCKIT_EV_*: the peer shut down its side (EPOLLRDHUP). A short
  * read then no longer means "drained": the end of stream is still to be read. */
@@ -107,7 +116,8 @@ struct sockit_loop {
     struct sockit_stream *streams;
     struct sockit_listener *listeners;
     struct sockit_dgram *dgrams;
-    char *rbuf; /* shared read buffer of the readiness backends */
+    char *rbuf;                     /* shared read buffer of the readiness backends */
+    struct sockit__bufpool outbufs; /* the streams' free output buffers */
     int fallback_err;
     int failed; /* a backend could not go on (io_uring: a refused submission): run ends */
     const char *fallback_name;
@@ -129,6 +139,7 @@ struct sockit__seg {
 };
 
 struct sockit__outq {
+    struct sockit__bufpool *pool; /* the loop's, where drained buffers go */
     struct sockit__seg *head, *tail;
     struct sockit__seg *spare; /* one small COPY piece kept for the next write */
     unsigned nsegs;
@@ -234,8 +245,10 @@ int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct s
 
 int sockit__out_gather(const struct sockit__outq *q, struct iovec *iov, int max, size_t *bytes);
 void sockit__out_free(struct sockit__outq *q);
-/* With nothing queued, free an empty piece larger than KEEP bytes (0: any). */
-void sockit__out_trim(struct sockit__outq *q, size_t keep);
+/* Free the buffers left in a loop's pool (when the loop goes). */
+void sockit__bufpool_free(struct sockit__bufpool *p);
+/* With nothing queued, give the drained piece's storage back to the loop's pool. */
+void sockit__out_trim(struct sockit__outq *q);
 /* Send from the file piece at the head: > 0 bytes sent, or -errno (-EAGAIN: socket full). */
 ssize_t sockit__out_sendfile(struct sockit_loop *loop, struct sockit__outq *q, int fd);
 

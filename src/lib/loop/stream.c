@@ -227,11 +227,10 @@ static void after_output(struct sockit_stream *s)
     size_t left = pending(s);
 
     if (left == 0) {
-        /* An idle stream holds no buffer; a completion backend keeps one small one per
-         * stream instead of a malloc and free per message. */
-        size_t keep = s->loop->be->complete ? SOCKIT__KEEP_BUF : 0;
-        if (s->out.head && s->out.head->cap > keep)
-            sockit__out_trim(&s->out, keep);
+        /* An idle stream holds no buffer: it goes back to the loop's pool, where the next
+         * write (of any stream) takes it without a malloc. */
+        if (s->out.head && s->out.head->cap)
+            sockit__out_trim(&s->out);
         shut_if_flushed(s);
         if (s->close_after_flush) {
             close_with(s, 0);
@@ -653,7 +652,8 @@ static int new_stream(struct sockit_loop *loop, int fd, const struct sockit_stre
                                  .low = lim.low_water,
                                  .high = lim.high_water,
                                  .max_out = lim.max_output,
-                                 .can_write = true };
+                                 .can_write = true,
+                                 .out = { .pool = &loop->outbufs } };
     sockit_buf_init(&s->held, SIZE_MAX);
     *out = s;
     return 0;

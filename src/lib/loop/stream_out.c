@@ -25,13 +25,60 @@ static void push(struct sockit__outq *q, struct sockit__seg *g)
         q->mem += g->len;
 }
 
+/* A SOCKIT__KEEP_BUF buffer: one from the loop's pool, or a new one. */
+static char *buf_get(struct sockit__outq *q)
+{
+    struct sockit__bufpool *p = q->pool;
+    char *b;
+
+    if (!p || !p->top)
+        return malloc(SOCKIT__KEEP_BUF);
+    b = p->top;
+    memcpy(&p->top, b, sizeof(p->top));
+    p->n--;
+    return b;
+}
+
+/* Give back the storage of a COPY piece: a pool-sized buffer to the pool while it has room. */
+static void buf_put(struct sockit__outq *q, struct sockit__seg *g)
+{
+    struct sockit__bufpool *p = q->pool;
+
+    if (g->base && g->cap == SOCKIT__KEEP_BUF && p && p->n < SOCKIT__POOL_MAX) {
+        memcpy(g->base, &p->top, sizeof(p->top));
+        p->top = g->base;
+        p->n++;
+    } else {
+        free(g->base);
+    }
+    g->base = NULL;
+    g->cap = g->head = g->len = 0;
+}
+
+void sockit__bufpool_free(struct sockit__bufpool *p)
+{
+    while (p->top) {
+        void *b = p->top;
+        memcpy(&p->top, b, sizeof(p->top));
+        free(b);
+    }
+    p->n = 0;
+}
+
 /* Storage for at least N more bytes at the end of a COPY piece that is not in flight. */
-static int grow(struct sockit__seg *g, size_t n)
+static int grow(struct sockit__outq *q, struct sockit__seg *g, size_t n)
 {
     size_t need = g->len + n, cap = g->cap ? g->cap : SOCKIT__KEEP_BUF;
 
     if (g->head + need <= g->cap)
         return 0;
+    if (g->cap == 0 && need <= SOCKIT__KEEP_BUF) { /* a fresh piece: a pool buffer */
+        if (!(g->base = buf_get(q)))
+            return -ENOMEM;
+        g->cap = SOCKIT__KEEP_BUF;
+        g->head = 0;
+        return 0;
+    }
     if (g->head > 0 && need <= g->cap) { /* room at the front: slide down */
         memmove(g->base, g->base + g->head, g->len);
         g->head = 0;
@@ -75,7 +122,7 @@ int sockit__out_copy(struct sockit__outq *q, const struct iovec *iov, int n, siz
 
     if (!add)
         return 0;
-    if (!g || grow(g, add) < 0)
+    if (!g || grow(q, g, add) < 0)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         size_t from = skip < iov[i].iov_len ? skip : iov[i].iov_len;
@@ -145,18 +192,20 @@ int sockit__out_ref(struct sockit__outq *q, enum sockit__seg_kind kind, struct s
     return 0;
 }
 
-/* Drop a piece that is sent (or abandoned); keep one small COPY piece for the next write. */
+/* Drop a piece that is sent (or abandoned): its storage goes back to the loop's pool, and one
+ * empty COPY piece is kept for the next write. */
 static void drop(struct sockit__outq *q, struct sockit__seg *g)
 {
     if (g->kind != SEG_COPY) {
         sockit_shared_unref(g->sh);
         free(g);
-    } else if (!q->spare && g->cap <= SOCKIT__KEEP_BUF) {
-        q->spare = g;
-    } else {
-        free(g->base);
-        free(g);
+        return;
     }
+    buf_put(q, g);
+    if (!q->spare)
+        q->spare = g;
+    else
+        free(g);
 }
 
 static void pop(struct sockit__outq *q)
@@ -226,16 +275,15 @@ ssize_t sockit__out_sendfile(struct sockit_loop *loop, struct sockit__outq *q, i
     return n;
 }
 
-void sockit__out_trim(struct sockit__outq *q, size_t keep)
+void sockit__out_trim(struct sockit__outq *q)
 {
     struct sockit__seg *g = q->head;
 
-    if (!g || q->bytes || q->flight_segs || g->next || g->cap <= keep)
+    if (!g || q->bytes || q->flight_segs || g->next || g->kind != SEG_COPY)
         return;
     q->head = q->tail = NULL;
     q->nsegs = 0;
-    free(g->base);
-    free(g);
+    drop(q, g);
 }
 
 void sockit__out_free(struct sockit__outq *q)
@@ -244,8 +292,8 @@ void sockit__out_free(struct sockit__outq *q)
     while (q->head)
         pop(q);
     if (q->spare) {
-        free(q->spare->base);
+        buf_put(q, q->spare);
         free(q->spare);
     }
-    *q = (struct sockit__outq){ 0 };
+    *q = (struct sockit__outq){ .pool = q->pool };
 }
