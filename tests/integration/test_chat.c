@@ -40,32 +40,10 @@ static void stop_all(void)
 
 TestSuite(chat, .fini = stop_all, .timeout = 90);
 
-/* Run "node tests/node/SCRIPT ARGS..." to its end: its output (malloc'd) and exit code. */
-static char *node(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *node(int *rc, const char *fmt, ...)
-{
-    char args[512], cmd[768];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "node tests/node/%s 2>&1", args);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    size_t cap = 1 << 16, len = 0, n;
-    char *out = malloc(cap);
-    while ((n = fread(out + len, 1, cap - len - 1, f)) > 0)
-        len += n;
-    out[len] = '\0';
-    *rc = pclose(f);
-    return out;
-}
-
 static void expect_scenario(const char *scenario, const char *last_ok)
 {
     int rc;
-    char *out = node(&rc, "chat_client.js %s %s", base, scenario);
+    char *out = h_node(&rc, "chat_client.js %s %s", base, scenario);
 
     cr_expect_eq(rc, 0, "%s:\n%s", scenario, out);
     cr_expect(strstr(out, last_ok) != NULL, "%s:\n%s", scenario, out);
@@ -134,7 +112,7 @@ Test(chat, two_browser_pages_chat, .timeout = 120)
 
     h_tmp_path(shot, sizeof(shot), "chat.png");
     h_track_path(shot);
-    char *out = node(&rc, "chat_browser.js %s %d %s", h_sockit(), h_free_port(), shot);
+    char *out = h_node(&rc, "chat_browser.js %s %d %s", h_sockit(), h_free_port(), shot);
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "ok shown as text, not run as HTML") != NULL, "%s", out);
     cr_expect(strstr(out, "ok both pages reconnected and joined again") != NULL, "%s", out);

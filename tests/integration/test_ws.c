@@ -15,58 +15,27 @@
 #include "../support/ws_client.h"
 
 static struct proc *server;
-static char url[96], ep[64];
+static char url[64], ep[64];
 
 static void start_echo(void)
 {
-    int port = h_free_port();
-
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
-    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-    const char *argv[] = { h_sockit(), "echo", url, NULL };
-    server = h_start_tracked("sockit echo ws://", argv, "", 0, NULL);
-    H_CHECK(h_wait_stderr(server, "listening on", 5000), "the ws echo did not start");
+    server = wsc_start_echo(url, ep, NULL);
 }
 
 static void stop_echo(void)
 {
-    if (server && !h_exited(server))
-        h_stop(server, SIGTERM, 5000);
-    h_cleanup_tracked();
+    wsc_stop_echo(server);
     server = NULL;
 }
 
 TestSuite(ws, .init = start_echo, .fini = stop_echo, .timeout = 60);
-
-/* Run a node script from tests/node with ARGS; its stdout (malloc'd) and exit code. */
-static char *node(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *node(int *rc, const char *fmt, ...)
-{
-    char args[512], cmd[768];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "node tests/node/%s 2>&1", args);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    size_t n;
-    while ((n = fread(out + len, 1, cap - len - 1, f)) > 0)
-        len += n;
-    out[len] = '\0';
-    *rc = pclose(f);
-    return out;
-}
 
 /* ---- with peers we did not write ------------------------------------------------------- */
 
 Test(ws, node_ws_client_echoes_every_kind_of_message)
 {
     int rc;
-    char *out = node(&rc, "ws_client.js %s echo", url);
+    char *out = h_node(&rc, "ws_client.js %s echo", url);
 
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "ok close 4000 echoed") != NULL, "%s", out);
@@ -77,7 +46,7 @@ Test(ws, node_ws_client_echoes_every_kind_of_message)
 Test(ws, two_hundred_node_clients_at_once)
 {
     int rc;
-    char *out = node(&rc, "ws_client.js %s many 200", url);
+    char *out = h_node(&rc, "ws_client.js %s many 200", url);
 
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "ok 4000 echoes") != NULL, "%s", out);

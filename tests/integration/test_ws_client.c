@@ -8,17 +8,15 @@
 #include <string.h>
 
 #include "../support/harness.h"
+#include "../support/ws_client.h"
 
-static char url[96];
+static char url[64];
 
 static void start_echo(void)
 {
-    int port = h_free_port();
-    const char *argv[] = { h_sockit(), "echo", url, NULL };
+    char ep[64];
 
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
-    struct proc *p = h_start_tracked("sockit echo ws://", argv, "", 0, NULL);
-    H_CHECK(h_wait_stderr(p, "listening on", 5000), "the ws echo did not start");
+    wsc_start_echo(url, ep, NULL);
 }
 
 TestSuite(ws_client, .init = start_echo, .fini = h_cleanup_tracked, .timeout = 30);

@@ -28,25 +28,16 @@
 #define D120          D10 D10 D10 D10 D10 D10 D10 D10 D10 D10 D10 D10
 
 static struct proc *server;
-static char ep[64];
+static char url[64], ep[64];
 
 static void start_echo(void)
 {
-    int port = h_free_port();
-    char url[96];
-
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
-    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-    const char *argv[] = { h_sockit(), "echo", url, NULL };
-    server = h_start_tracked("sockit echo ws://", argv, "", 0, NULL);
-    H_CHECK(h_wait_stderr(server, "listening on", 5000), "the ws echo did not start");
+    server = wsc_start_echo(url, ep, NULL);
 }
 
 static void stop_echo(void)
 {
-    if (server && !h_exited(server))
-        h_stop(server, SIGTERM, 5000);
-    h_cleanup_tracked();
+    wsc_stop_echo(server);
     server = NULL;
 }
 

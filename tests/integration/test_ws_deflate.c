@@ -13,60 +13,33 @@
 #include <unistd.h>
 
 #include "../support/harness.h"
+#include "../support/ws_client.h"
 #include "sockit/ws.h"
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 
 static struct proc *server;
-static char url[96], ep[64];
+static char url[64], ep[64];
 
 static void start_echo(void)
 {
-    int port = h_free_port();
+    const char *extra[] = { "--deflate", NULL };
 
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
-    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-    const char *argv[] = { h_sockit(), "echo", url, "--deflate", NULL };
-    server = h_start_tracked("sockit echo ws:// --deflate", argv, "", 0, NULL);
-    H_CHECK(h_wait_stderr(server, "listening on", 5000), "the ws echo did not start");
+    server = wsc_start_echo(url, ep, extra);
 }
 
 static void stop_echo(void)
 {
-    if (server && !h_exited(server))
-        h_stop(server, SIGTERM, 5000);
-    h_cleanup_tracked();
+    wsc_stop_echo(server);
     server = NULL;
 }
 
 TestSuite(ws_deflate_echo, .init = start_echo, .fini = stop_echo, .timeout = 60);
 
-/* Run node tests/node/ARGS; its output (malloc'd) and exit status. */
-static char *node(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *node(int *rc, const char *fmt, ...)
-{
-    char args[512], cmd[768];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "node tests/node/%s 2>&1", args);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    size_t cap = 1 << 16, len = 0, n;
-    char *out = malloc(cap);
-    while ((n = fread(out + len, 1, cap - len - 1, f)) > 0)
-        len += n;
-    out[len] = '\0';
-    *rc = pclose(f);
-    return out;
-}
-
 static void expect_node_deflate(const char *mode, const char *negotiated)
 {
     int rc;
-    char *out = node(&rc, "ws_client.js %s deflate %s", url, mode);
+    char *out = h_node(&rc, "ws_client.js %s deflate %s", url, mode);
 
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, negotiated) != NULL, "%s", out);

@@ -498,3 +498,24 @@ ssize_t h_ping(int fd)
         cr_expect_eq(memcmp(buf, "ping", 4), 0, "the echo");
     return n;
 }
+
+char *h_node(int *rc, const char *fmt, ...)
+{
+    char args[512], cmd[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "node tests/node/%s 2>&1", args);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f, "%s", cmd);
+    size_t cap = 1 << 16, len = 0, n;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    while ((n = fread(out + len, 1, cap - len - 1, f)) > 0)
+        len += n;
+    out[len] = '\0';
+    *rc = pclose(f);
+    return out;
+}

@@ -110,6 +110,11 @@ void h_start_echo_pre(struct proc *p, const char *model, const char *endpoint,
 /* A port free for both TCP and UDP on loopback right now. */
 int h_free_port(void);
 
+/* Run "node tests/node/ARGS" (ARGS printf-style: a script and its arguments) to its end; its
+ * output, stderr included (malloc'd, NUL-terminated, at most 64 KiB), and exit status in *RC
+ * (pclose's). */
+char *h_node(int *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* A unique path in /tmp for this process and TAG, removed first if it exists. */
 void h_tmp_path(char *buf, size_t size, const char *tag);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,27 @@ bool wsc_ended(int fd, int ms)
     ssize_t n = h_read_within(fd, ms, &c, 1);
 
     return n == 0 || n == -ECONNRESET;
+}
+
+struct proc *wsc_start_echo(char *url, char *ep, const char *const extra[])
+{
+    const char *argv[16] = { h_sockit(), "echo", url };
+    size_t n = 3;
+    int port = h_free_port();
+
+    snprintf(url, 64, "ws://127.0.0.1:%d/", port);
+    snprintf(ep, 64, "tcp://127.0.0.1:%d", port);
+    for (size_t i = 0; extra && extra[i] && n < 15; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    struct proc *server = h_start_tracked("sockit echo ws://", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(server, "listening on", 5000), "the ws echo did not start");
+    return server;
+}
+
+void wsc_stop_echo(struct proc *server)
+{
+    if (server && !h_exited(server))
+        h_stop(server, SIGTERM, 5000);
+    h_cleanup_tracked();
 }

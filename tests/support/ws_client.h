@@ -26,6 +26,16 @@ enum {
     WSC_FIN = 0x80,
 };
 
+struct proc;
+
+/* Start "sockit echo ws://127.0.0.1:PORT/ EXTRA..." on a free port as a tracked child and wait
+ * until it listens; its URL and its tcp:// endpoint go to URL and EP (64 bytes or more each).
+ * EXTRA is NULL-terminated (may be NULL). */
+struct proc *wsc_start_echo(char *url, char *ep, const char *const extra[]);
+
+/* Stop SERVER (SIGTERM) if it still runs, then every tracked child: a suite's .fini. */
+void wsc_stop_echo(struct proc *server);
+
 /* Read an HTTP response head from FD a byte at a time, so that nothing after it is taken, into
  * HEAD (NUL-terminated). Returns its length; fails the test if no whole head comes in CAP - 1
  * bytes or 10 s. */
