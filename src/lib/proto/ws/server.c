@@ -343,13 +343,16 @@ static void on_event(struct sockit_ws *ws, const struct sockit_ws_event *ev)
 }
 
 /* The parser's output for what comes next: the message buffer while a data frame's payload
- * is under way, else the control buffer (a control frame, or a data frame's header). */
+ * is under way, else a control buffer on the stack (a control frame, or a data frame's
+ * header): a control frame is taken whole and acted on in this call, so no connection keeps
+ * 125 bytes for the pings it may one day get. */
 static long input_frames(struct sockit_ws *ws, const uint8_t *data, size_t len, uint64_t now)
 {
     struct sockit_ws_parser *p = &ws->parser;
     struct sockit_ws_event ev;
-    uint8_t *out = ws->ctrl;
-    size_t cap = sizeof(ws->ctrl);
+    uint8_t ctrl[SOCKIT_WS_MAX_CONTROL];
+    uint8_t *out = ctrl;
+    size_t cap = sizeof(ctrl);
 
     ws->last_in = now;
     ws->pinged = false;
@@ -374,7 +377,7 @@ static long input_frames(struct sockit_ws *ws, const uint8_t *data, size_t len, 
         fail(ws, (int)n);
         return (long)len;
     }
-    if (n > 0 && (ev.kind != SOCKIT_WS_EV_DATA || ev.len == 0 || out != ws->ctrl || ev.compressed ||
+    if (n > 0 && (ev.kind != SOCKIT_WS_EV_DATA || ev.len == 0 || out != ctrl || ev.compressed ||
                   msg_room(ws, ev.len) == 0))
         on_event(ws, &ev);
     else if (n > 0)

@@ -40,7 +40,6 @@ struct sockit_ws {
     uint8_t *msg; /* the message being reassembled */
     size_t msg_len, msg_cap;
     enum sockit_ws_opcode msg_op;
-    uint8_t ctrl[SOCKIT_WS_MAX_CONTROL];
     /* permessage-deflate, when agreed: the contexts, a compressed message's pieces on their
      * way to the inflater (unmasked there; held during the message only), the UTF-8 state of
      * an inflated text, a message compressed on its way out */
