@@ -50,11 +50,10 @@ void sockit__ws_done(struct sockit_ws *ws)
     if (ws->state == WS_DONE)
         return;
     ws->state = WS_DONE;
-    /* The last output goes before the close, but a peer that reads nothing (the slow client
-     * just dropped) cannot hold the connection: close_timeout later it is closed regardless. */
-    ws->io->deadline(ws->io->ctx,
-                     sockit_loop_now(ws->loop) + opt_or(ws->srv->o.close_timeout_ms, 5000) * MS);
-    ws->io->read_pause(ws->io->ctx, 1);
+    /* The last output goes before the close; the conn's lingering close also bounds a peer
+     * that reads nothing (the slow client just dropped): it is closed regardless after
+     * SOCKIT_CONN_LINGER_MS, and no more input reaches this engine. */
+    ws->io->deadline(ws->io->ctx, 0);
     ws->io->finish(ws->io->ctx);
 }
 
@@ -439,8 +438,7 @@ static int engine_timeout(void *eng, uint64_t now, const struct sockit_io *io)
             ws->err = -ETIMEDOUT;
         sockit__ws_done(ws);
         return 0;
-    case WS_DONE: /* the last output did not leave within close_timeout */
-        return ws->err ? ws->err : -ETIMEDOUT;
+    case WS_DONE: return 0; /* the conn's linger ends it */
     case WS_OPEN: break;
     }
     if (o->idle_ms && now >= ws->last_in + o->idle_ms * MS) {
