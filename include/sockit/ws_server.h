@@ -156,8 +156,8 @@ void sockit_ws_close(struct sockit_ws *ws, uint16_t code, const char *reason);
 /* Unsent output bytes of WS (what max_queue bounds). */
 size_t sockit_ws_queued(const struct sockit_ws *ws);
 
-/* The connection's peer address. */
-const struct sockit_addr *sockit_ws_peer(const struct sockit_ws *ws);
+/* The connection's peer address, into *OUT. */
+void sockit_ws_peer(const struct sockit_ws *ws, struct sockit_addr *out);
 
 /* An HTTP 503 answer (Retry-After: 1, Connection: close) for the server layer's full_reply:
  * what a client turned away at max_clients reads instead of a bare close. NUL-terminated. */

@@ -62,15 +62,17 @@ static void on_close(struct sockit_ws *ws, int code, int err, void *cud)
 
     if (!c)
         return;
-    const struct sockit_addr *peer = sockit_ws_peer(ws);
+    struct sockit_addr peer;
+
+    sockit_ws_peer(ws, &peer);
     if (err == -ECANCELED)
-        echo_log_client(c->cfg, peer, "closed: server stopping (%llu messages in, %llu out)", c->in,
-                        c->out);
+        echo_log_client(c->cfg, &peer, "closed: server stopping (%llu messages in, %llu out)",
+                        c->in, c->out);
     else if (err)
-        echo_log_client(c->cfg, peer, "closed with %d: %s (%llu messages in, %llu out)", code,
+        echo_log_client(c->cfg, &peer, "closed with %d: %s (%llu messages in, %llu out)", code,
                         sockit_strerror(err), c->in, c->out);
     else
-        echo_log_client(c->cfg, peer, "closed with %d (%llu messages in, %llu out)", code, c->in,
+        echo_log_client(c->cfg, &peer, "closed with %d (%llu messages in, %llu out)", code, c->in,
                         c->out);
     free(c);
 }

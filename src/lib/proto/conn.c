@@ -22,12 +22,14 @@ struct sockit_conn {
     size_t seen;    /* the head of IN the engine already answered "need more" for */
     int paused;     /* the engine paused input */
     int err;        /* why the conn closed itself, for ops->closed */
-    bool dead;      /* closed while a deferred call was queued: that call frees it */
+    bool dead;      /* closed while the deferred call was queued: that call frees it */
     bool started;   /* ops->start has run */
     bool finishing; /* io->finish: lingering close, input dropped */
-    struct sockit_defer resume, start;
-    struct sockit_timer deadline; /* the engine's io->deadline */
-    struct sockit_timer linger;   /* the end of a lingering close */
+    bool resuming;  /* the deferred call offers the kept input */
+    /* One deferred call (start, then resume) and one timer (the engine's io->deadline, then
+     * the end of a lingering close, which ends the engine's deadlines): an idle conn is small. */
+    struct sockit_defer later;
+    struct sockit_timer timer;
 };
 
 static void fail(struct sockit_conn *c, int err)
@@ -37,7 +39,7 @@ static void fail(struct sockit_conn *c, int err)
     sockit_stream_close(c->s);
 }
 
-static void offer_kept(struct sockit_loop *loop, void *data);
+static void on_later(struct sockit_loop *loop, void *data);
 
 static int io_writev(void *ctx, const struct iovec *iov, int n)
 {
@@ -65,17 +67,11 @@ static void io_read_pause(void *ctx, int pause)
         sockit_stream_read_stop(c->s);
         return;
     }
-    if (sockit_buf_len(&c->in) > 0)
-        sockit_loop_defer(c->loop, &c->resume, offer_kept, c); /* kept input comes first */
-    else
+    if (sockit_buf_len(&c->in) > 0) { /* kept input comes first */
+        c->resuming = true;
+        sockit_loop_defer(c->loop, &c->later, on_later, c);
+    } else
         sockit_stream_read_start(c->s);
-}
-
-static void on_linger(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
-{
-    (void)loop;
-    (void)timer;
-    sockit_stream_close(((struct sockit_conn *)data)->s);
 }
 
 /* Lingering close: FIN once the output is out, then read and drop until the peer's FIN or
@@ -90,7 +86,7 @@ static void io_finish(void *ctx)
     c->paused = 0;
     sockit_stream_shutdown(c->s);
     sockit_stream_read_start(c->s);
-    if (sockit_timer_start(c->loop, &c->linger, SOCKIT_CONN_LINGER_MS * 1000000ull, 0) < 0)
+    if (sockit_timer_start(c->loop, &c->timer, SOCKIT_CONN_LINGER_MS * 1000000ull, 0) < 0)
         sockit_stream_close_after_flush(c->s);
 }
 
@@ -99,19 +95,24 @@ static void io_deadline(void *ctx, uint64_t when)
     struct sockit_conn *c = ctx;
     uint64_t now = sockit_loop_now(c->loop);
 
+    if (c->finishing)
+        return; /* the timer is the linger's now */
     if (!when)
-        sockit_timer_stop(c->loop, &c->deadline);
-    else if (sockit_timer_start(c->loop, &c->deadline, when > now ? when - now : 0, 0) < 0)
+        sockit_timer_stop(c->loop, &c->timer);
+    else if (sockit_timer_start(c->loop, &c->timer, when > now ? when - now : 0, 0) < 0)
         fail(c, -ENOMEM); /* a deadline that cannot be kept must not leave the conn open */
 }
 
-static void on_deadline(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
+/* The engine's deadline, or the end of a lingering close. */
+static void on_timer(struct sockit_loop *loop, struct sockit_timer *timer, void *data)
 {
     struct sockit_conn *c = data;
     int rc;
 
     (void)timer;
-    if (c->ops->timeout && (rc = c->ops->timeout(c->eng, sockit_loop_now(loop), &c->io)) < 0)
+    if (c->finishing)
+        sockit_stream_close(c->s);
+    else if (c->ops->timeout && (rc = c->ops->timeout(c->eng, sockit_loop_now(loop), &c->io)) < 0)
         fail(c, rc);
 }
 
@@ -164,17 +165,10 @@ static void check_kept(struct sockit_conn *c)
 }
 
 /* Offer the kept input, then read again unless the engine paused. */
-static void offer_kept(struct sockit_loop *loop, void *data)
+static void offer_kept(struct sockit_conn *c)
 {
-    struct sockit_conn *c = data;
     long n;
 
-    (void)loop;
-    if (c->dead) {
-        if (!c->start.queued)
-            free(c);
-        return;
-    }
     if (c->paused || c->err)
         return;
     if ((n = feed(c, c->in.data + c->in.head, sockit_buf_len(&c->in), c->seen)) < 0)
@@ -237,11 +231,10 @@ static void on_close(struct sockit_stream *s, int err, void *ud)
     struct sockit_conn *c = ud;
 
     (void)s;
-    sockit_timer_stop(c->loop, &c->deadline);
-    sockit_timer_stop(c->loop, &c->linger);
+    sockit_timer_stop(c->loop, &c->timer);
     c->ops->closed(c->eng, c->err ? c->err : err);
     sockit_buf_free(&c->in);
-    if (c->resume.queued || c->start.queued)
+    if (c->later.queued)
         c->dead = true; /* the deferred call frees it */
     else
         free(c);
@@ -256,19 +249,23 @@ static void start(struct sockit_conn *c)
         fail(c, rc);
 }
 
-/* The deferred start: the engine's state is in place by now. */
-static void on_start(struct sockit_loop *loop, void *data)
+/* The deferred call: the start (the engine's state is in place by now), then the kept input
+ * if a resume asked for it. */
+static void on_later(struct sockit_loop *loop, void *data)
 {
     struct sockit_conn *c = data;
 
     (void)loop;
     if (c->dead) {
-        if (!c->resume.queued)
-            free(c);
+        free(c);
         return;
     }
     if (!c->started && !c->err)
         start(c);
+    if (c->resuming) {
+        c->resuming = false;
+        offer_kept(c);
+    }
 }
 
 static const struct sockit_stream_ops conn_ops = { .on_data = on_data, .on_close = on_close };
@@ -291,8 +288,7 @@ int sockit_conn_open(struct sockit_loop *loop, int fd, const struct sockit_engin
                                 .finish = io_finish,
                                 .deadline = io_deadline,
                                 .ctx = c };
-    sockit_timer_init(&c->deadline, on_deadline, c);
-    sockit_timer_init(&c->linger, on_linger, c);
+    sockit_timer_init(&c->timer, on_timer, c);
     c->max_input = limits && limits->max_input ? limits->max_input : DEFAULT_MAX_INPUT;
     sockit_buf_init(&c->in, SIZE_MAX);
     err = sockit_stream_open(loop, fd, &conn_ops, c, limits ? &limits->stream : NULL, &c->s);
@@ -301,7 +297,7 @@ int sockit_conn_open(struct sockit_loop *loop, int fd, const struct sockit_engin
         return err;
     }
     if (ops->start)
-        sockit_loop_defer(loop, &c->start, on_start, c);
+        sockit_loop_defer(loop, &c->later, on_later, c);
     else
         c->started = true;
     *out = c;

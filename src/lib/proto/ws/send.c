@@ -68,7 +68,7 @@ static void count_out(struct sockit_ws *ws, size_t len)
  * message, not under deflate_min. */
 static bool goes_compressed(const struct sockit_ws *ws, enum sockit_ws_opcode op, size_t len)
 {
-    return ws->deflate && (op == SOCKIT_WS_TEXT || op == SOCKIT_WS_BINARY) &&
+    return ws->z && (op == SOCKIT_WS_TEXT || op == SOCKIT_WS_BINARY) &&
            len >= ws->srv->o.deflate_min;
 }
 
@@ -77,8 +77,8 @@ static bool goes_compressed(const struct sockit_ws *ws, enum sockit_ws_opcode op
 static int write_compressed(struct sockit_ws *ws, enum sockit_ws_opcode op, const void *data,
                             size_t len)
 {
-    struct sockit_buf *z = &ws->zout;
-    int rc = sockit_ws_deflate_message(ws->deflate, data, len, z);
+    struct sockit_buf *z = &ws->z->out;
+    int rc = sockit_ws_deflate_message(ws->z->ctx, data, len, z);
 
     if (rc < 0) {
         ws->err = rc;
@@ -175,9 +175,15 @@ void sockit_ws_close(struct sockit_ws *ws, uint16_t code, const char *reason)
     sockit__ws_send_close(ws, code, reason, false);
 }
 
-const struct sockit_addr *sockit_ws_peer(const struct sockit_ws *ws)
+void sockit_ws_peer(const struct sockit_ws *ws, struct sockit_addr *out)
 {
-    return &ws->peer;
+    if (ws->peer_long) {
+        *out = *ws->peer_long;
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->len = ws->peer_len;
+    memcpy(&out->u, &ws->peer, ws->peer_len);
 }
 
 /* ---- plain HTTP on the upgrade port ------------------------------------------------------- */

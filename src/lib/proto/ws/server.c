@@ -90,15 +90,32 @@ static void refuse(struct sockit_ws *ws, const struct sockit_http_request *req, 
 }
 
 /* permessage-deflate, if the server allows it and the client offers it acceptably: the
- * contexts in WS->deflate, the answer in EXT. No memory: answered without. */
+ * state in WS->z, the answer in EXT. No memory: answered without. */
 static void agree_deflate(struct sockit_ws *ws, const struct sockit_http_request *r, char *ext)
 {
     const struct sockit_ws_server_options *o = &ws->srv->o;
     struct sockit_ws_deflate_params p;
+    struct ws_z *z;
 
-    if (o->deflate && sockit_ws_deflate_negotiate(r, &o->deflate_options, &p, ext) == 1 &&
-        sockit_ws_deflate_new(&ws->deflate, &p, true) == 0)
-        sockit_buf_init(&ws->zout, SIZE_MAX);
+    if (!o->deflate || sockit_ws_deflate_negotiate(r, &o->deflate_options, &p, ext) != 1 ||
+        !(z = calloc(1, sizeof(*z))))
+        return;
+    if (sockit_ws_deflate_new(&z->ctx, &p, true) < 0) {
+        free(z);
+        return;
+    }
+    sockit_buf_init(&z->out, SIZE_MAX);
+    ws->z = z;
+}
+
+static void free_deflate(struct ws_z *z)
+{
+    if (!z)
+        return;
+    free(z->in);
+    sockit_buf_free(&z->out);
+    sockit_ws_deflate_free(z->ctx);
+    free(z);
 }
 
 /* Queue the 101 for HS (and the extension agreed, in EXT). Returns whether it was queued. */
@@ -111,7 +128,7 @@ static bool switched(struct sockit_ws *ws, const struct sockit_http_request *r,
     agree_deflate(ws, r, ext);
     sockit_http_head_init(&h, buf, sizeof(buf));
     sockit_ws_handshake_response(&h, hs);
-    if (ws->deflate)
+    if (ws->z)
         sockit_http_head_field(&h, "Sec-WebSocket-Extensions",
                                (struct sockit_http_str){ ext, strlen(ext) });
     long n = sockit_http_head_end(&h);
@@ -145,14 +162,15 @@ static void upgrade(struct sockit_ws *ws, const struct sockit_http_request *r, u
     atomic_fetch_add(&ws->srv->handshakes, 1);
     sockit_ws_parser_init(&ws->parser,
                           &(struct sockit_ws_parser_options){ .server = true,
-                                                              .allow_rsv1 = ws->deflate != NULL,
+                                                              .allow_rsv1 = ws->z != NULL,
                                                               .max_message = o->max_message });
     ws->state = WS_OPEN;
     ws->last_in = now;
     ws->opened = true;
-    struct sockit_ws_open_info info = {
-        &ws->peer, ws->thread, r->path, r->query, hs.origin, hs.protocol, ws->deflate ? ext : NULL
-    };
+    struct sockit_addr peer;
+    sockit_ws_peer(ws, &peer);
+    struct sockit_ws_open_info info = { &peer,     ws->thread,  r->path,           r->query,
+                                        hs.origin, hs.protocol, ws->z ? ext : NULL };
     if (o->on_open)
         ws->cud = o->on_open(ws, &info, o->ud);
     if (ws->state == WS_OPEN)
@@ -175,7 +193,9 @@ static void plain(struct sockit_ws *ws, const struct sockit_http_request *r)
                                "text/plain; charset=utf-8", "GET or HEAD only\n", 17, "Allow",
                                "GET, HEAD");
     } else if (o->on_http) {
-        struct sockit_ws_http http = { &req, &ws->peer, ws };
+        struct sockit_addr peer;
+        sockit_ws_peer(ws, &peer);
+        struct sockit_ws_http http = { &req, &peer, ws };
         o->on_http(&http, o->ud);
     } else {
         sockit__ws_http_answer(ws, &req, 426, "text/plain; charset=utf-8",
@@ -275,7 +295,7 @@ static int inflate_piece(struct sockit_ws *ws, const struct sockit_ws_event *ev)
         .data = ws->msg, .tail = ws->msg_len, .cap = ws->msg_cap, .limit = ws->parser.o.max_message
     };
     size_t before = ws->msg_len;
-    int err = sockit_ws_inflate(ws->deflate, ev->payload, ev->len, ev->last, &b);
+    int err = sockit_ws_inflate(ws->z->ctx, ev->payload, ev->len, ev->last, &b);
 
     ws->msg = b.data;
     ws->msg_len = b.tail;
@@ -284,8 +304,8 @@ static int inflate_piece(struct sockit_ws *ws, const struct sockit_ws_event *ev)
         return err;
     if (ws->msg_op != SOCKIT_WS_TEXT)
         return 0;
-    if (sockit_ws_utf8(&ws->zutf8, ws->msg + before, ws->msg_len - before) < 0 ||
-        (ev->last && ws->zutf8 != SOCKIT_WS_UTF8_ACCEPT))
+    if (sockit_ws_utf8(&ws->z->utf8, ws->msg + before, ws->msg_len - before) < 0 ||
+        (ev->last && ws->z->utf8 != SOCKIT_WS_UTF8_ACCEPT))
         return -SOCKIT_EWS_UTF8;
     return 0;
 }
@@ -297,7 +317,8 @@ static void data_piece(struct sockit_ws *ws, const struct sockit_ws_event *ev)
 
     if (ev->first) {
         ws->msg_op = ev->opcode;
-        ws->zutf8 = SOCKIT_WS_UTF8_ACCEPT;
+        if (ws->z)
+            ws->z->utf8 = SOCKIT_WS_UTF8_ACCEPT;
     }
     if (ev->compressed) {
         if ((err = inflate_piece(ws, ev)) < 0) {
@@ -309,9 +330,11 @@ static void data_piece(struct sockit_ws *ws, const struct sockit_ws_event *ev)
             memmove(ws->msg + ws->msg_len, ev->payload, ev->len);
         ws->msg_len += ev->len;
     }
+    if (ev->last && ws->z) {
+        free(ws->z->in); /* held for a compressed message only */
+        ws->z->in = NULL;
+    }
     if (ev->last) {
-        free(ws->zin); /* held for a compressed message only */
-        ws->zin = NULL;
         deliver(ws);
     }
 }
@@ -356,11 +379,11 @@ static long input_frames(struct sockit_ws *ws, const uint8_t *data, size_t len, 
     ws->last_in = now;
     ws->pinged = false;
     if (p->left > 0 && p->msg_compressed) { /* a piece for the inflater, not the message */
-        if (!ws->zin && !(ws->zin = malloc(SOCKIT_WS_ZIN_CAP))) {
+        if (!ws->z->in && !(ws->z->in = malloc(SOCKIT_WS_ZIN_CAP))) {
             fail(ws, -ENOMEM);
             return (long)len;
         }
-        out = ws->zin;
+        out = ws->z->in;
         cap = SOCKIT_WS_ZIN_CAP;
     } else if (p->left > 0) {
         uint64_t piece = p->left < len ? p->left : len;
@@ -487,9 +510,8 @@ static void engine_closed(void *eng, int err)
         o->on_close(ws, code, why, ws->cud);
     }
     free(ws->msg);
-    free(ws->zin);
-    sockit_buf_free(&ws->zout);
-    sockit_ws_deflate_free(ws->deflate);
+    free_deflate(ws->z);
+    free(ws->peer_long);
     free(ws);
 }
 
@@ -500,6 +522,20 @@ static const struct sockit_engine_ops ws_engine = {
     .closed = engine_closed,
     .timeout = engine_timeout,
 };
+
+/* Keep PEER: inline when it fits, else a heap copy. */
+static int keep_peer(struct sockit_ws *ws, const struct sockit_addr *peer)
+{
+    if (peer->len <= sizeof(ws->peer)) {
+        memcpy(&ws->peer, &peer->u, peer->len);
+        ws->peer_len = peer->len;
+        return 0;
+    }
+    if (!(ws->peer_long = malloc(sizeof(*ws->peer_long))))
+        return -ENOMEM;
+    *ws->peer_long = *peer;
+    return 0;
+}
 
 static void *on_open(const struct sockit_server_client *client, void *ud)
 {
@@ -514,7 +550,11 @@ static void *on_open(const struct sockit_server_client *client, void *ud)
     ws->conn = client->conn;
     ws->loop = client->loop;
     ws->thread = client->thread;
-    ws->peer = *client->peer;
+    if (keep_peer(ws, client->peer) < 0) {
+        free(ws);
+        sockit_conn_close(client->conn);
+        return s->dead;
+    }
     return ws;
 }
 

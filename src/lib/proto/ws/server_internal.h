@@ -28,7 +28,15 @@ struct sockit_ws {
     struct sockit_loop *loop;
     unsigned thread;
     const struct sockit_io *io; /* the conn's; known from the first input on */
-    struct sockit_addr peer;
+    /* The peer's address: inline when it fits (IPv4, IPv6, an unnamed unix client), else a
+     * copy on the heap; an idle connection should not carry a 128-byte sockaddr_storage. */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
+    socklen_t peer_len;
+    struct sockit_addr *peer_long;
     void *cud;
     enum ws_state state;
     bool opened;      /* on_open ran: on_close is owed */
@@ -40,13 +48,18 @@ struct sockit_ws {
     uint8_t *msg; /* the message being reassembled */
     size_t msg_len, msg_cap;
     enum sockit_ws_opcode msg_op;
-    /* permessage-deflate, when agreed: the contexts, a compressed message's pieces on their
-     * way to the inflater (unmasked there; held during the message only), the UTF-8 state of
-     * an inflated text, a message compressed on its way out */
-    struct sockit_ws_deflate *deflate;
-    uint8_t *zin;
-    uint32_t zutf8;
-    struct sockit_buf zout;
+    struct ws_z *z; /* permessage-deflate, when agreed; NULL otherwise */
+};
+
+/* permessage-deflate state of one connection, allocated only when the extension is agreed:
+ * the contexts, a compressed message's pieces on their way to the inflater (unmasked there;
+ * held during the message only), the UTF-8 state of an inflated text, a message compressed on
+ * its way out. */
+struct ws_z {
+    struct sockit_ws_deflate *ctx;
+    uint8_t *in;
+    uint32_t utf8;
+    struct sockit_buf out;
 };
 
 #define SOCKIT_WS_ZIN_CAP  16384 /* a compressed piece, at most */
