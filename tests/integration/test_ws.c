@@ -1,6 +1,6 @@
 /* sockit echo ws:// and sockit ws against peers we did not write (node's ws client and
- * server) and against hostile bytes over a raw socket: each refusal with its exact HTTP status
- * or close code, and the server serving the next client after each. */
+ * server, headless Chromium) and against hostile bytes over a raw socket: each refusal with
+ * its exact HTTP status or close code, and the server serving the next client after each. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -39,6 +39,20 @@ Test(ws, node_ws_client_echoes_every_kind_of_message)
 
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "ok close 4000 echoed") != NULL, "%s", out);
+    cr_expect(strstr(out, "FAIL") == NULL, "%s", out);
+    free(out);
+}
+
+/* Chromium's offer of permessage-deflate declined by an echo without --deflate: the browser
+ * goes on uncompressed and every message comes back. */
+Test(ws, chromium_without_compression, .timeout = 120)
+{
+    int rc;
+    char *out = h_node(&rc, "ws_browser.js %s ''", url);
+
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "ok negotiated \"\"") != NULL, "%s", out);
+    cr_expect(strstr(out, "ok long repetitive text came back unchanged") != NULL, "%s", out);
     cr_expect(strstr(out, "FAIL") == NULL, "%s", out);
     free(out);
 }

@@ -1,6 +1,6 @@
 /* permessage-deflate (RFC 7692) end to end: sockit echo ws:// --deflate against node's ws
  * client (context takeover, none, 8-bit windows; bytes on the socket prove the compression),
- * RFC 7692's own bytes over a raw socket, the refusals of bad compressed data with their
+ * headless Chromium's own offer, RFC 7692's own bytes over a raw socket, the refusals of bad compressed data with their
  * close codes, offers declined; sockit ws --deflate against our echo (with and without
  * --deflate) and against node's ws server. */
 #include <criterion/criterion.h>
@@ -52,6 +52,22 @@ static void expect_node_deflate(const char *mode, const char *negotiated)
 Test(ws_deflate_echo, node_ws_client_messages_travel_compressed)
 {
     expect_node_deflate("takeover", "ok negotiated permessage-deflate {}");
+    H_CHECK(h_wait_stderr(server, "WebSocket open, path /, permessage-deflate\n", 1000),
+            "the log names the extension");
+}
+
+/* Chromium offers permessage-deflate on every connection: agreed, and every kind of message
+ * comes back unchanged through its inflater and ours. */
+Test(ws_deflate_echo, chromium_messages_travel_compressed, .timeout = 120)
+{
+    int rc;
+    char *out = h_node(&rc, "ws_browser.js %s permessage-deflate", url);
+
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "ok negotiated \"permessage-deflate\"") != NULL, "%s", out);
+    cr_expect(strstr(out, "ok random binary came back unchanged") != NULL, "%s", out);
+    cr_expect(strstr(out, "FAIL") == NULL, "%s", out);
+    free(out);
     H_CHECK(h_wait_stderr(server, "WebSocket open, path /, permessage-deflate\n", 1000),
             "the log names the extension");
 }
