@@ -1,8 +1,8 @@
 /* permessage-deflate (RFC 7692) end to end: sockit echo ws:// --deflate against node's ws
  * client (context takeover, none, 8-bit windows; bytes on the socket prove the compression),
- * headless Chromium's own offer, RFC 7692's own bytes over a raw socket, the refusals of bad compressed data with their
- * close codes, offers declined; sockit ws --deflate against our echo (with and without
- * --deflate) and against node's ws server. */
+ * headless Chromium's own offer, RFC 7692's own bytes over a raw socket, the refusals of bad
+ * compressed data with their close codes, offers declined; sockit ws --deflate against our
+ * echo (with and without --deflate) and against node's ws server. */
 #include <criterion/criterion.h>
 
 #include <signal.h>

@@ -192,29 +192,44 @@ static bool within_rate(struct sockit_chat *chat, struct chat_member *m, uint64_
     return true;
 }
 
-static void say(struct sockit_chat *chat, struct chat_member *m, const struct chat_msg *msg)
+/* Why a member's message is refused: the error's code and its text (docs/chat-protocol.md). */
+enum refusal { SAID_OK, NOT_JOINED, BAD_TEXT, RATE_LIMITED };
+
+static const struct {
+    const char *code, *text;
+} refusals[] = {
+    [NOT_JOINED] = { "not-joined", "join with a nickname first" },
+    [BAD_TEXT] = { "bad-text", "a message is 1 to max-text bytes" },
+    [RATE_LIMITED] = { "rate-limited", "too many messages: this one was dropped" },
+};
+
+static enum refusal refusal_of(struct sockit_chat *chat, struct chat_member *m,
+                               const struct chat_msg *msg, uint64_t now)
 {
     size_t max = chat->o.max_text ? chat->o.max_text : 4096;
-    uint64_t now = sockit_clock_ns();
-    const char *why = NULL;
 
     if (!m->joined)
-        why = "not-joined";
-    else if (msg->len == 0 || msg->len > max)
-        why = "bad-text";
-    else if (!within_rate(chat, m, now))
-        why = "rate-limited";
-    if (why) {
+        return NOT_JOINED;
+    if (msg->len == 0 || msg->len > max)
+        return BAD_TEXT;
+    if (!within_rate(chat, m, now))
+        return RATE_LIMITED;
+    return SAID_OK;
+}
+
+static void say(struct sockit_chat *chat, struct chat_member *m, const struct chat_msg *msg)
+{
+    uint64_t now = sockit_clock_ns();
+    enum refusal why = refusal_of(chat, m, msg, now);
+
+    if (why != SAID_OK) {
         atomic_fetch_add(&chat->refused, 1);
-        if (strcmp(why, "rate-limited") == 0) {
+        if (why == RATE_LIMITED) {
             if (now - m->warned_ns < NS)
                 return; /* one warning a second is enough */
             m->warned_ns = now;
         }
-        send_error(m, why,
-                   strcmp(why, "not-joined") == 0 ? "join with a nickname first"
-                   : strcmp(why, "bad-text") == 0 ? "a message is 1 to max-text bytes"
-                                                  : "too many messages: this one was dropped");
+        send_error(m, refusals[why].code, refusals[why].text);
         return;
     }
     struct chat_json j = { 0 };
