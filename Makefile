@@ -182,7 +182,7 @@ $(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
 # Benchmark anchors: servers we compete with, built from bench/anchors/ (libuv and
 # libwebsockets from Debian; the node chat runs on tests/node's ws), and the chat's load client.
 ANCHOR_BINS := $(BUILD)/bench/uv_echo $(BUILD)/bench/epoll_echo $(BUILD)/bench/chat_lws \
-               $(BUILD)/bench/chat_load
+               $(BUILD)/bench/chat_load $(BUILD)/bench/send_floor
 ANCHOR_DEPS := libuv:libuv1-dev libwebsockets:libwebsockets-dev jansson:libjansson-dev
 check-anchor-deps:
 	@./scripts/check-deps.sh $(ANCHOR_DEPS)
@@ -192,6 +192,10 @@ $(BUILD)/bench/uv_echo: bench/anchors/uv_echo.c
 	$(call say,CC,$<)
 	$(Q)$(CC) -D_GNU_SOURCE -O2 -g -std=c17 -Wall -Wextra -Werror $< $$(pkg-config --cflags --libs libuv) -o $@
 $(BUILD)/bench/epoll_echo: bench/anchors/epoll_echo.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) -D_GNU_SOURCE -O2 -g -std=c17 -Wall -Wextra -Werror $< -o $@
+$(BUILD)/bench/send_floor: bench/send_floor.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) -D_GNU_SOURCE -O2 -g -std=c17 -Wall -Wextra -Werror $< -o $@

@@ -89,7 +89,7 @@ trap 'exit 130' INT TERM
 # shellcheck source=bench/servers.sh
 . "$(dirname "$0")/servers.sh"
 
-for f in "$SOCKIT" "$LOAD" "$ANCHORS/chat_lws"; do
+for f in "$SOCKIT" "$LOAD" "$ANCHORS/chat_lws" "$ANCHORS/send_floor"; do
     [ -x "$f" ] || fail "$f is not built: run make all anchors"
 done
 command -v node >/dev/null || fail "node is missing: make deps installs it"
@@ -257,6 +257,14 @@ while [ $r -lt "$RUNS" ]; do
 done
 for f in "$OUT"/*.runs; do median "$f" >"${f%.runs}"; done
 
+# The kernel's share at the fixed rate: one 128-byte write() to each of N loopback TCP sockets
+# per message, FIXED/N messages a second, a reader draining them on the client's CPU
+# (bench/send_floor.c): what one send per delivery costs before any server does any work.
+for n in $CLIENTS; do
+    "$ANCHORS/send_floor" $((FIXED / n)) "$n" 128 | json cpu_us_per_send >"$OUT/floor.$n"
+    echo "bench: write() floor N=$n at $FIXED/s: $(cat "$OUT/floor.$n") us per send" >&2
+done
+
 # col SERVER PART N: column N of the medians of SERVER's PART, or 0 if that server did not run.
 col() {
     [ -f "$OUT/$1.$2" ] || { echo 0; return; }
@@ -297,7 +305,11 @@ ratio() {
                 "$(col "$s" "fixed.$n" 2)" "$p99" "$(ratio "$p99" "$(col node "fixed.$n" 3)")" "$c" \
                 "$(ratio "$c" "$(col node "fixed.$n" 4)")" "$(ratio "$c" "$(col lws "fixed.$n" 4)")" "$mark"
         done
+        c=$(cat "$OUT/floor.$n")
+        printf '%-12s %5d %11s %8s %8s %9s %11.2f %9s %9s\n' "write()" "$n" - - - - "$c" \
+            "$(ratio "$c" "$(col node "fixed.$n" 4)")" "$(ratio "$c" "$(col lws "fixed.$n" 4)")"
     done
+    echo "(write(): bench/send_floor, one plain write() per delivery and nothing else, the same rate)"
     echo
     echo "Handshakes: $HANDSHAKES clients, a room each, 64 in flight; memory: $IDLE idle clients in rooms of 100"
     printf '%-12s %12s %8s %8s %10s %12s %8s %8s\n' server handshakes/s "vs node" "vs lws" cpu_us/hs \
