@@ -17,7 +17,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -pthread -MMD -MP
 LDFLAGS  += -pthread
-LDLIBS   += -luring -lpcap -lcrypto -lz -ljansson
+LDLIBS   += -luring -lpcap -lcrypto -lz -ljansson -lm
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
