@@ -152,6 +152,47 @@ int sockit_impair_parse_time(const char *text, uint64_t *out_ns);
  * at least 8 and at most 10 Tbit/s. A bare number is refused. Returns 0 or -EINVAL. */
 int sockit_impair_parse_rate(const char *text, uint64_t *out_bps);
 
+/* Set option NAME of *O from VALUE, as written on the command line without the dashes:
+ * "loss 10%", "ge 1%,25%[,BAD%[,GOOD%]]" (Gilbert-Elliott p, r, loss in the bad state (default
+ * 100 %) and in the good one (default 0 %)), "delay 20ms", "jitter 5ms", "distribution
+ * uniform|normal", "keep-order on|off", "reorder 25%", "duplicate 1%", "corrupt 0.1%", "rate
+ * 10mbit", "limit 1000" (packets), "mtu 1400", "mtu-truncate on|off". VALUE "off" turns any of
+ * them off; a flag with VALUE NULL is "on"; loss and ge each turn the other off. O is checked
+ * as a whole after the change. Returns
+ * 0, or -EINVAL with *WHY (if WHY is not NULL) a static text saying what was expected; *O is
+ * unchanged then. */
+int sockit_impair_setting(struct sockit_impair_options *o, const char *name, const char *value,
+                          const char **why);
+
+/* The name of setting I (0, 1, ...), in the order of the help; NULL past the last. */
+const char *sockit_impair_setting_name(size_t i);
+
+/* Whether NAME is a flag (takes no value on the command line). */
+bool sockit_impair_setting_is_flag(const char *name);
+
+/* O as the settings that give it, space-separated ("loss 10% delay 20ms"; "none" for a
+ * perfect link), into BUF. Returns the length, or -ENOSPC. */
+int sockit_impair_format(const struct sockit_impair_options *o, char *buf, size_t size);
+
+/* ---- the control commands ------------------------------------------------------------------ */
+
+#define SOCKIT_IMPAIR_CMD_MAX   512 /* longest command line */
+#define SOCKIT_IMPAIR_CMD_STATS 1
+
+/* Run one control command LINE (no newline) on OPTS[0] (client to upstream, "up") and OPTS[1]
+ * ("down"), answering in REPLY (CAP bytes, one line without newline):
+ *   set [up|down] NAME VALUE   a setting as sockit_impair_setting reads it (flags: VALUE
+ *                              on/off)                                       -> "ok"
+ *   clear [up|down]            a perfect link                                -> "ok"
+ *   show                       "up: SETTINGS; down: SETTINGS"
+ *   help                       the commands
+ *   stats                      returns SOCKIT_IMPAIR_CMD_STATS: the caller answers
+ * Without up/down, both directions. *CHANGED gets the directions changed (bit 0 up, bit 1
+ * down). Returns 0, SOCKIT_IMPAIR_CMD_STATS, or -EINVAL with "error: WHY" in REPLY (and the
+ * options unchanged). */
+int sockit_impair_command(struct sockit_impair_options opts[2], const char *line, char *reply,
+                          size_t cap, unsigned *changed);
+
 /* One generator step: splitmix64 over *STATE. Shared with the tests, for their own seeds. */
 uint64_t sockit_impair_rand(uint64_t *state);
 
