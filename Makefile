@@ -153,7 +153,7 @@ fuzz: $(FUZZERS)
 # help2man reads `sockit --help`, and each subcommand's --help becomes a section. The
 # examples of `sockit --help` become EXAMPLES one per line (help2man would fill them into
 # one paragraph).
-SUBCOMMANDS := echo send connect listen bench http ping capture inject ws chat
+SUBCOMMANDS := echo send connect listen bench http ping capture inject ws chat impair
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \

@@ -34,6 +34,7 @@ int cmd_inject(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_ws(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_impair(int argc, char **argv);
 
 /* "sockit: OP TARGET: strerror(ERR)" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *op, const char *target, int err);

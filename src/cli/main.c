@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     { "ping", cmd_ping, "ICMP and ICMPv6 echo: replies, RTTs, loss (like iputils ping)" },
     { "ws", cmd_ws, "WebSocket client: stdin lines to messages, messages to stdout (websocat)" },
     { "chat", cmd_chat, "WebSocket chat with its own web page: rooms, nicknames, history" },
+    { "impair", cmd_impair, "UDP proxy with seeded loss, delay, jitter, reordering, bandwidth" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

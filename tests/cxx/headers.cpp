@@ -24,6 +24,8 @@
 #include "sockit/ws.h"
 #include "sockit/ws_server.h"
 #include "sockit/chat.h"
+#include "sockit/impair.h"
+#include "sockit/impair_proxy.h"
 
 #include <cerrno>
 
@@ -33,6 +35,9 @@ int main()
     struct sockit_classic_handler h = {};
 
     if (sockit_classic_run(-1, -1, &o, &h, nullptr, nullptr) != -EBADF)
+        return 1;
+    double loss = 0;
+    if (sockit_impair_parse_percent("10%", &loss) != 0)
         return 1;
     return sockit_strerror(-SOCKIT_EEMPTY) == nullptr; // linked with C linkage
 }
