@@ -355,13 +355,11 @@ Test(capture, sigint_stops_with_a_summary_and_trace_shows_the_setup)
     cr_assert_eq(rc, 0, "exit %d: %s", rc, h_text_of(cap, true, NULL));
     const char *err = h_text_of(cap, true, NULL);
     static const char *const want[] = { "socket(AF_PACKET, SOCK_RAW, 0) = ",
-                                        "PACKET_VERSION, TPACKET_V3) = 0",
-                                        "SO_ATTACH_FILTER",
-                                        "PACKET_RX_RING",
-                                        "mmap(",
-                                        "bind(",
-                                        "htons(ETH_P_ALL)",
-                                        "sockit capture: 0 frames" };
+                                        "PACKET_VERSION, TPACKET_V3) = 0", "SO_ATTACH_FILTER",
+                                        "PACKET_RX_RING", "mmap(", "bind(", "htons(ETH_P_ALL)",
+                                        /* the summary (a new veth may send an IPv6 router
+                                         * solicitation of its own: not always 0 frames) */
+                                        " bytes; kernel: " };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         cr_expect(strstr(err, want[i]) != NULL, "no '%s' in:\n%s", want[i], err);
 }
