@@ -281,6 +281,8 @@ static void pump(struct bconn *c)
     } else {
         for (unsigned i = 0; i < n && !err; i++)
             err = sockit_dgram_write(c->d, e->msg, e->cfg->size, NULL);
+        if (err == -ENOBUFS)
+            err = 0; /* the socket's queue is full: these datagrams are dropped, counted lost */
     }
     if (err)
         fail_conn(c, "send", err);
@@ -378,6 +380,8 @@ static void on_dgram_error(struct sockit_dgram *d, int err, const struct sockit_
 {
     (void)d;
     (void)peer;
+    if (err == -ENOBUFS)
+        return; /* local congestion dropped one datagram: its reply times out, counted lost */
     fail_conn(ud, "recv", err);
 }
 
