@@ -47,13 +47,18 @@ struct sockit_impair_options {
     double ge_p, ge_r, ge_loss_bad, ge_loss_good;
     uint64_t delay_ns, jitter_ns;
     enum sockit_impair_dist dist;
-    bool keep_order; /* jitter never lets a packet leave before the one before it */
+    bool keep_order; /* no packet leaves before one pushed before it (jitter, reorder and
+                        a retransmission delay hold back what follows instead) */
     double reorder;  /* P(a packet skips the delay) */
     double duplicate, corrupt;
     uint64_t rate_bps; /* 0: unlimited */
     size_t limit;      /* packets held at once; 0: SOCKIT_IMPAIR_LIMIT_DEFAULT */
     size_t mtu;        /* 0: none */
     bool mtu_truncate; /* larger packets truncated to MTU instead of dropped */
+    /* Loss on a stream, which retransmits: a packet the loss model picks is not dropped but
+     * held this much longer (still counted as lost); with KEEP_ORDER what follows waits behind
+     * it, as behind a TCP retransmission. 0: lost packets are dropped. */
+    uint64_t loss_delay_ns;
 };
 
 /* Check O: probabilities in 0..1, Gilbert-Elliott's R > 0 when P > 0, times and sizes sane.
@@ -98,6 +103,12 @@ struct sockit_impair;
 int sockit_impair_new(struct sockit_impair **out, const struct sockit_impair_options *o,
                       uint64_t seed);
 
+/* sockit_impair_new, recording the delays into DELAYS (the caller's, shared by several
+ * impairments, e.g. one per connection; it must outlive IM) instead of a histogram of its
+ * own: an impairment is then a few hundred bytes, not 60 KiB. */
+int sockit_impair_new_sharing(struct sockit_impair **out, const struct sockit_impair_options *o,
+                              uint64_t seed, struct sockit_hist *delays);
+
 /* Free IM and every packet it holds. NULL is fine. */
 void sockit_impair_free(struct sockit_impair *im);
 
@@ -121,6 +132,10 @@ enum sockit_impair_verdict {
 int sockit_impair_push(struct sockit_impair *im, uint64_t now, const void *data, size_t len,
                        uint64_t tag);
 
+/* A stall: nothing is released before UNTIL, neither what is held nor what comes meanwhile
+ * (which then leaves in order, each after its own delay counted from UNTIL). */
+void sockit_impair_stall(struct sockit_impair *im, uint64_t until);
+
 /* The earliest packet due at NOW (release_ns <= NOW), taken out: the caller's, to free with
  * free(). NULL when none is due. Packets due at the same time leave in the order pushed. */
 struct sockit_impair_packet *sockit_impair_pop(struct sockit_impair *im, uint64_t now);
@@ -134,7 +149,8 @@ size_t sockit_impair_forget(struct sockit_impair *im, uint64_t tag);
 /* Copy the counters into *OUT. */
 void sockit_impair_stats(const struct sockit_impair *im, struct sockit_impair_stats *out);
 
-/* The delay each popped packet was held (release minus arrival), nanoseconds; borrowed. */
+/* The delay each popped packet was held (release minus arrival), nanoseconds; borrowed (the
+ * shared one for an impairment made by sockit_impair_new_sharing). */
 const struct sockit_hist *sockit_impair_delays(const struct sockit_impair *im);
 
 /* ---- parsing the values people write (tc-netem's units) ---------------------------------- */
@@ -156,7 +172,8 @@ int sockit_impair_parse_rate(const char *text, uint64_t *out_bps);
  * "loss 10%", "ge 1%,25%[,BAD%[,GOOD%]]" (Gilbert-Elliott p, r, loss in the bad state (default
  * 100 %) and in the good one (default 0 %)), "delay 20ms", "jitter 5ms", "distribution
  * uniform|normal", "keep-order on|off", "reorder 25%", "duplicate 1%", "corrupt 0.1%", "rate
- * 10mbit", "limit 1000" (packets), "mtu 1400", "mtu-truncate on|off". VALUE "off" turns any of
+ * 10mbit", "limit 1000" (packets), "mtu 1400", "mtu-truncate on|off", "loss-delay 200ms" (a
+ * lost packet held that much longer instead of dropped). VALUE "off" turns any of
  * them off; a flag with VALUE NULL is "on"; loss and ge each turn the other off. O is checked
  * as a whole after the change. Returns
  * 0, or -EINVAL with *WHY (if WHY is not NULL) a static text saying what was expected; *O is

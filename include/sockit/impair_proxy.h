@@ -61,6 +61,10 @@ struct sockit_impair_proxy_stats {
 
 struct sockit_impair_proxy;
 
+/* Whether O fits a stream proxy: no reorder, duplicate, corrupt or mtu (a stream has no
+ * datagrams). Returns 0, or -EINVAL with a static text in *WHY (if not NULL). */
+int sockit_impair_stream_fit(const struct sockit_impair_options *o, const char **why);
+
 /* Open the listening socket and resolve the upstream, on LOOP. Returns 0 and the proxy in
  * *OUT, -EINVAL for bad options (an impairment that does not check, a transport other than
  * udp://), or the error of the socket or resolution. */

@@ -3,6 +3,7 @@
  * limit; held packets wait in a min-heap ordered by (release time, push order). */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,14 +15,16 @@ struct sockit_impair {
     struct sockit_impair_options o;
     uint64_t rng;
     bool ge_bad;            /* Gilbert-Elliott: in the bad state */
-    uint64_t last_release;  /* KEEP_ORDER: the latest release given to a delayed packet */
+    uint64_t last_release;  /* KEEP_ORDER: the latest release given so far */
     uint64_t link_free;     /* RATE: when the link has sent everything before */
     uint64_t seq, order;    /* packets pushed; copies held (the heap's tie-break) */
     uint64_t max_release;   /* the latest release time given so far */
+    uint64_t stall_until;   /* nothing leaves before this */
     struct heap_item *heap; /* min-heap of held packets */
     size_t n, cap;
     struct sockit_impair_stats st;
-    struct sockit_hist delays;
+    struct sockit_hist *delays; /* OWN_DELAYS below, or the caller's */
+    struct sockit_hist own_delays;
 };
 
 struct heap_item {
@@ -87,8 +90,9 @@ int sockit_impair_options_check(const struct sockit_impair_options *o, const cha
     else if (!is_probability(o->reorder) || !is_probability(o->duplicate) ||
              !is_probability(o->corrupt))
         w = "reorder, duplicate and corrupt are probabilities (0..100 %)";
-    else if (o->delay_ns > 3600 * NS_PER_S || o->jitter_ns > 3600 * NS_PER_S)
-        w = "delay and jitter are at most an hour";
+    else if (o->delay_ns > 3600 * NS_PER_S || o->jitter_ns > 3600 * NS_PER_S ||
+             o->loss_delay_ns > 3600 * NS_PER_S)
+        w = "delay, jitter and the retransmission delay are at most an hour";
     else if (o->dist != SOCKIT_IMPAIR_UNIFORM && o->dist != SOCKIT_IMPAIR_NORMAL)
         w = "unknown jitter distribution";
     else if (o->rate_bps && (o->rate_bps < 8 || o->rate_bps > 10000000000000ull))
@@ -108,20 +112,37 @@ bool sockit_impair_options_active(const struct sockit_impair_options *o)
            o->duplicate > 0 || o->corrupt > 0 || o->rate_bps || o->mtu;
 }
 
-int sockit_impair_new(struct sockit_impair **out, const struct sockit_impair_options *o,
-                      uint64_t seed)
+/* Without DELAYS: with a histogram of its own (allocated with it). */
+static int make(struct sockit_impair **out, const struct sockit_impair_options *o, uint64_t seed,
+                struct sockit_hist *delays)
 {
+    size_t size =
+        delays ? offsetof(struct sockit_impair, own_delays) : sizeof(struct sockit_impair);
     struct sockit_impair *im;
 
     if (sockit_impair_options_check(o, NULL) < 0)
         return -EINVAL;
-    if (!(im = calloc(1, sizeof(*im))))
+    if (!(im = calloc(1, size)))
         return -ENOMEM;
     im->o = *o;
     im->rng = seed;
-    sockit_hist_reset(&im->delays);
+    im->delays = delays ? delays : &im->own_delays;
+    if (!delays)
+        sockit_hist_reset(im->delays);
     *out = im;
     return 0;
+}
+
+int sockit_impair_new(struct sockit_impair **out, const struct sockit_impair_options *o,
+                      uint64_t seed)
+{
+    return make(out, o, seed, NULL);
+}
+
+int sockit_impair_new_sharing(struct sockit_impair **out, const struct sockit_impair_options *o,
+                              uint64_t seed, struct sockit_hist *delays)
+{
+    return make(out, o, seed, delays);
 }
 
 void sockit_impair_free(struct sockit_impair *im)
@@ -244,7 +265,9 @@ static uint64_t release_time(struct sockit_impair *im, uint64_t now, size_t len)
         else if (o->jitter_ns)
             d += (double)o->jitter_ns * (2.0 * uniform(im) - 1.0);
         t = now + (d > 0 ? (uint64_t)llround(d) : 0);
-        if (o->keep_order && t < im->last_release)
+    }
+    if (o->keep_order) { /* never before one pushed earlier (behind a retransmission, too) */
+        if (t < im->last_release)
             t = im->last_release;
         im->last_release = t;
     }
@@ -298,9 +321,13 @@ int sockit_impair_push(struct sockit_impair *im, uint64_t now, const void *data,
         truncated = true;
         im->st.truncated++;
     }
+    /* when the packet starts its way: after a stall, later after a retransmission */
+    uint64_t base = now < im->stall_until ? im->stall_until : now;
     if (lost(im)) {
         im->st.lost++;
-        return SOCKIT_IMPAIR_DROPPED;
+        if (!o->loss_delay_ns)
+            return SOCKIT_IMPAIR_DROPPED;
+        base += o->loss_delay_ns;
     }
     int copies = chance(im, o->duplicate) ? 2 : 1;
     bool bad = chance(im, o->corrupt);
@@ -308,18 +335,18 @@ int sockit_impair_push(struct sockit_impair *im, uint64_t now, const void *data,
         im->st.queue_drops++;
         return SOCKIT_IMPAIR_DROPPED;
     }
-    uint64_t t = release_time(im, now, len);
+    uint64_t t = release_time(im, base, len);
     if (t == now && copies == 1 && !bad && !truncated && im->n == 0) {
         im->st.out++;
         im->max_release = now;
-        sockit_hist_add(&im->delays, 0);
+        sockit_hist_add(im->delays, 0);
         return SOCKIT_IMPAIR_PASS;
     }
     for (int c = 0; c < copies; c++) { /* a duplicate that finds no memory is no loss */
         struct sockit_impair_packet *p = copy_of(data, len, now, seq, tag);
         if (!p)
             return c == 0 ? -ENOMEM : SOCKIT_IMPAIR_HELD;
-        p->release_ns = c == 0 ? t : release_time(im, now, len);
+        p->release_ns = c == 0 ? t : release_time(im, base, len);
         if (p->release_ns < im->max_release) /* it will overtake one pushed before it */
             im->st.reordered++;
         else
@@ -338,19 +365,26 @@ int sockit_impair_push(struct sockit_impair *im, uint64_t now, const void *data,
     return SOCKIT_IMPAIR_HELD;
 }
 
+void sockit_impair_stall(struct sockit_impair *im, uint64_t until)
+{
+    im->stall_until = until;
+}
+
 struct sockit_impair_packet *sockit_impair_pop(struct sockit_impair *im, uint64_t now)
 {
-    if (im->n == 0 || im->heap[0].release > now)
+    if (im->n == 0 || im->heap[0].release > now || now < im->stall_until)
         return NULL;
     struct sockit_impair_packet *p = heap_take(im, 0);
     im->st.out++;
-    sockit_hist_add(&im->delays, p->release_ns - p->arrival_ns);
+    sockit_hist_add(im->delays, p->release_ns - p->arrival_ns);
     return p;
 }
 
 uint64_t sockit_impair_next(const struct sockit_impair *im)
 {
-    return im->n ? im->heap[0].release : UINT64_MAX;
+    if (!im->n)
+        return UINT64_MAX;
+    return im->heap[0].release > im->stall_until ? im->heap[0].release : im->stall_until;
 }
 
 size_t sockit_impair_forget(struct sockit_impair *im, uint64_t tag)
@@ -382,5 +416,5 @@ void sockit_impair_stats(const struct sockit_impair *im, struct sockit_impair_st
 
 const struct sockit_hist *sockit_impair_delays(const struct sockit_impair *im)
 {
-    return &im->delays;
+    return im->delays;
 }

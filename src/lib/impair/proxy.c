@@ -16,13 +16,8 @@
 #define MAX_SESSIONS         1000000
 #define NS_PER_MS            1000000ull
 
-enum notice { NOTICE_REFUSED, NOTICE_ICMP };
-
-static void notice(struct sockit_impair_proxy *p, enum notice kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* A notice, at most one of each kind a second. */
-static void notice(struct sockit_impair_proxy *p, enum notice kind, const char *fmt, ...)
+void sockit__impair_log(struct sockit_impair_proxy *p, enum sockit__impair_notice kind,
+                        const char *fmt, ...)
 {
     uint64_t now = sockit_loop_now(p->loop);
     char line[256];
@@ -119,8 +114,9 @@ static struct session *open_session(struct sockit_impair_proxy *p, const struct 
 
     if (p->nsessions >= p->o.max_sessions) {
         p->sessions_refused++;
-        notice(p, NOTICE_REFUSED, "a new client refused: %zu sessions already (--max-sessions)",
-               p->nsessions);
+        sockit__impair_log(p, SOCKIT__NOTICE_REFUSED,
+                           "a new client refused: %zu sessions already (--max-sessions)",
+                           p->nsessions);
         return NULL;
     }
     if (!(s = calloc(1, sizeof(*s))))
@@ -128,8 +124,8 @@ static struct session *open_session(struct sockit_impair_proxy *p, const struct 
     if ((fd = err = sockit_socket_connect_addr(&p->upstream, SOCK_DGRAM, &so)) < 0 ||
         (err = sockit_dgram_open(p->loop, fd, &upstream_ops, s, &dopts, &s->up)) < 0) {
         free(s);
-        notice(p, NOTICE_REFUSED, "a new client refused: no socket to the upstream: %s",
-               strerror(-err));
+        sockit__impair_log(p, SOCKIT__NOTICE_REFUSED,
+                           "a new client refused: no socket to the upstream: %s", strerror(-err));
         p->sessions_refused++;
         return NULL;
     }
@@ -181,14 +177,17 @@ static void release(struct sockit_impair_proxy *p)
     uint64_t now = sockit_loop_now(p->loop);
     struct sockit_impair_packet *pkt;
 
-    for (int d = 0; d < 2; d++)
+    uint64_t next = UINT64_MAX;
+
+    for (int d = 0; d < 2; d++) {
         while ((pkt = sockit_impair_pop(p->im[d], now))) {
             struct session *s = (struct session *)(uintptr_t)pkt->tag;
             (d == 0 ? send_up : send_down)(p, s, pkt->data, pkt->len);
             free(pkt);
         }
-    uint64_t next = sockit_impair_next(p->im[0]), n2 = sockit_impair_next(p->im[1]);
-    next = n2 < next ? n2 : next;
+        uint64_t n = sockit_impair_next(p->im[d]);
+        next = n < next ? n : next;
+    }
     if (next == UINT64_MAX) {
         sockit_timer_stop(p->loop, &p->release);
         p->release_at = 0;
@@ -256,7 +255,7 @@ static void icmp_error(struct sockit_impair_proxy *p, const char *side, int err,
     p->icmp_errors++;
     if (peer)
         sockit_addr_format(peer, where, sizeof(where));
-    notice(p, NOTICE_ICMP, "%s %s: %s", side, where, strerror(-err));
+    sockit__impair_log(p, SOCKIT__NOTICE_ICMP, "%s %s: %s", side, where, strerror(-err));
 }
 
 static void client_error(struct sockit_dgram *d, int err, const struct sockit_addr *peer, void *ud)
@@ -277,8 +276,10 @@ static void upstream_error(struct sockit_dgram *d, int err, const struct sockit_
 void sockit__impair_proxy_gone(struct sockit_impair_proxy *p)
 {
     if (--p->open == 0 && p->closing) {
-        for (int d = 0; d < 2; d++)
+        for (int d = 0; d < 2; d++) {
             sockit_impair_free(p->im[d]);
+            free(p->tcp_delays[d]);
+        }
         free(p->buckets);
         free(p);
     }
@@ -310,14 +311,35 @@ static const struct sockit_dgram_ops listener_ops = {
 
 /* ---- the proxy ------------------------------------------------------------------------------ */
 
+int sockit_impair_stream_fit(const struct sockit_impair_options *o, const char **why)
+{
+    const char *w = NULL;
+
+    if (o->reorder > 0)
+        w = "reorder: a stream has no datagrams to reorder";
+    else if (o->duplicate > 0)
+        w = "duplicate: a stream has no datagrams to duplicate";
+    else if (o->corrupt > 0)
+        w = "corrupt: TCP's checksum would drop the segment; corrupt datagrams instead";
+    else if (o->mtu)
+        w = "mtu: a stream has no datagrams to cut";
+    if (why)
+        *why = w;
+    return w ? -EINVAL : 0;
+}
+
 static int check(const struct sockit_impair_proxy_options *o)
 {
-    if (o->listen.transport != SOCKIT_UDP || o->upstream.transport != SOCKIT_UDP)
-        return -EINVAL;
-    if (o->max_sessions > MAX_SESSIONS)
+    bool udp = o->listen.transport == SOCKIT_UDP && o->upstream.transport == SOCKIT_UDP;
+    bool stream = sockit_endpoint_is_stream(&o->listen) && sockit_endpoint_is_stream(&o->upstream);
+
+    if ((!udp && !stream) || o->max_sessions > MAX_SESSIONS)
         return -EINVAL;
     if (sockit_impair_options_check(&o->up, NULL) < 0 ||
         sockit_impair_options_check(&o->down, NULL) < 0)
+        return -EINVAL;
+    if (stream && (sockit_impair_stream_fit(&o->up, NULL) < 0 ||
+                   sockit_impair_stream_fit(&o->down, NULL) < 0))
         return -EINVAL;
     return 0;
 }
@@ -331,6 +353,8 @@ static int open_sockets(struct sockit_impair_proxy *p)
 
     if (n < 0)
         return n;
+    if (p->stream)
+        return sockit__impair_tcp_open(p);
     if ((fd = sockit_socket_listen(&p->o.listen, &so, &p->local)) < 0)
         return fd;
     int err = sockit_dgram_open(p->loop, fd, &listener_ops, p, &dopts, &p->listener);
@@ -352,6 +376,7 @@ int sockit_impair_proxy_new(struct sockit_impair_proxy **out, struct sockit_loop
         return -ENOMEM;
     p->loop = loop;
     p->o = *o;
+    p->stream = sockit_endpoint_is_stream(&o->listen);
     if (!p->o.session_idle_ms)
         p->o.session_idle_ms = DEFAULT_IDLE_MS;
     if (!p->o.max_sessions)
@@ -366,6 +391,8 @@ int sockit_impair_proxy_new(struct sockit_impair_proxy **out, struct sockit_loop
         (err = open_sockets(p)) < 0) {
         sockit_impair_free(p->im[0]);
         sockit_impair_free(p->im[1]);
+        free(p->tcp_delays[0]);
+        free(p->tcp_delays[1]);
         free(p->buckets);
         free(p);
         return err ? err : -ENOMEM;
@@ -385,6 +412,12 @@ void sockit_impair_proxy_free(struct sockit_impair_proxy *p)
         end_session(p, p->oldest);
     sockit__impair_control_close(p);
     p->closing = true;
+    if (p->stream) {
+        sockit__impair_tcp_close_all(p, false);
+        p->open++; /* the listener's share, closed at once */
+        sockit__impair_proxy_gone(p);
+        return;
+    }
     sockit_dgram_close(p->listener); /* the last on_close frees P */
 }
 
@@ -396,11 +429,14 @@ void sockit_impair_proxy_local(const struct sockit_impair_proxy *p, struct socki
 int sockit_impair_proxy_set(struct sockit_impair_proxy *p, unsigned dirs,
                             const struct sockit_impair_options *o)
 {
-    if (sockit_impair_options_check(o, NULL) < 0)
+    if (sockit_impair_options_check(o, NULL) < 0 ||
+        (p->stream && sockit_impair_stream_fit(o, NULL) < 0))
         return -EINVAL;
     for (int d = 0; d < 2; d++)
         if (dirs & (1u << d))
             sockit_impair_set(p->im[d], o);
+    if (p->stream)
+        sockit__impair_tcp_set(p);
     return 0;
 }
 
@@ -421,6 +457,13 @@ void sockit_impair_proxy_stats(const struct sockit_impair_proxy *p,
         .icmp_errors = p->icmp_errors,
         .send_drops = p->send_drops,
     };
+    if (p->stream) {
+        struct sockit_impair_stats st[2];
+        sockit__impair_tcp_stats(p, st);
+        out->up = st[0];
+        out->down = st[1];
+        return;
+    }
     sockit_impair_stats(p->im[0], &out->up);
     sockit_impair_stats(p->im[1], &out->down);
 }
@@ -428,7 +471,9 @@ void sockit_impair_proxy_stats(const struct sockit_impair_proxy *p,
 const struct sockit_hist *sockit_impair_proxy_delays(const struct sockit_impair_proxy *p,
                                                      enum sockit_impair_dir dir)
 {
-    return sockit_impair_delays(p->im[dir == SOCKIT_IMPAIR_DOWN]);
+    int d = dir == SOCKIT_IMPAIR_DOWN;
+
+    return p->stream ? p->tcp_delays[d] : sockit_impair_delays(p->im[d]);
 }
 
 /* ---- the control channel -------------------------------------------------------------------- */
@@ -465,13 +510,80 @@ int sockit_impair_proxy_stats_json(const struct sockit_impair_proxy *p, char *bu
                  (unsigned long long)st.sessions_expired, (unsigned long long)st.sessions_refused,
                  (unsigned long long)st.icmp_errors, (unsigned long long)st.send_drops);
     len = n > 0 ? (size_t)n : 0;
-    dir_json(buf, size, &len, "up", &st.up, sockit_impair_delays(p->im[0]));
+    dir_json(buf, size, &len, "up", &st.up, sockit_impair_proxy_delays(p, SOCKIT_IMPAIR_UP));
     n = snprintf(buf + len, len < size ? size - len : 0, ",");
     len += n > 0 ? (size_t)n : 0;
-    dir_json(buf, size, &len, "down", &st.down, sockit_impair_delays(p->im[1]));
+    dir_json(buf, size, &len, "down", &st.down, sockit_impair_proxy_delays(p, SOCKIT_IMPAIR_DOWN));
     n = snprintf(buf + len, len < size ? size - len : 0, "}");
     len += n > 0 ? (size_t)n : 0;
     return len < size ? (int)len : -ENOSPC;
+}
+
+/* "stall [up|down] TIME": nothing leaves that direction for TIME; what comes meanwhile waits
+ * in order. */
+static int stall(struct sockit_impair_proxy *p, const char *args, char *reply, size_t cap)
+{
+    char dir[8] = "", time[32] = "";
+    unsigned dirs = 3;
+    uint64_t ns;
+    int n = sscanf(args, " %7s %31s", dir, time);
+
+    if (n == 2 && strcmp(dir, "up") == 0)
+        dirs = 1;
+    else if (n == 2 && strcmp(dir, "down") == 0)
+        dirs = 2;
+    else if (n == 1)
+        memcpy(time, dir, sizeof(dir));
+    else
+        n = 0;
+    if (n == 0 || sockit_impair_parse_time(time, &ns) < 0) {
+        snprintf(reply, cap, "error: usage: stall [up|down] TIME (e.g. stall 2s)");
+        return -EINVAL;
+    }
+    uint64_t until = sockit_loop_now(p->loop) + ns;
+    for (int d = 0; d < 2; d++)
+        if (dirs & (1u << d)) {
+            p->stall_until[d] = until; /* for the connections still to come */
+            sockit_impair_stall(p->im[d], until);
+        }
+    if (p->stream)
+        sockit__impair_tcp_set(p);
+    else
+        release(p);
+    snprintf(reply, cap, "ok");
+    return 0;
+}
+
+/* "reset": every connection (streams) reset, every session (datagrams) ended. */
+static int reset(struct sockit_impair_proxy *p, char *reply, size_t cap)
+{
+    size_t n = 0;
+
+    if (p->stream) {
+        n = sockit__impair_tcp_close_all(p, true);
+    } else {
+        for (; p->oldest; n++)
+            end_session(p, p->oldest);
+    }
+    snprintf(reply, cap, "ok: %zu %s", n, p->stream ? "connections reset" : "sessions ended");
+    return 0;
+}
+
+/* Whether LINE is command WORD (blanks around it); what follows it in *ARGS. */
+static bool command_is(const char *line, const char *word, const char **args)
+{
+    size_t n = strlen(word);
+
+    line += strspn(line, " \t");
+    if (strncmp(line, word, n) != 0 || !strchr(" \t\r", line[n]))
+        return false;
+    *args = line + n;
+    return true;
+}
+
+static bool no_args(const char *args)
+{
+    return args[strspn(args, " \t\r")] == '\0';
 }
 
 int sockit_impair_proxy_command(struct sockit_impair_proxy *p, const char *line, char *reply,
@@ -479,16 +591,34 @@ int sockit_impair_proxy_command(struct sockit_impair_proxy *p, const char *line,
 {
     struct sockit_impair_options opts[2] = { *sockit_impair_options(p->im[0]),
                                              *sockit_impair_options(p->im[1]) };
+    const char *why = NULL, *args;
     unsigned changed;
-    int rc = sockit_impair_command(opts, line, reply, cap, &changed);
 
+    if (command_is(line, "stall", &args))
+        return stall(p, args, reply, cap);
+    if (command_is(line, "reset", &args) && no_args(args))
+        return reset(p, reply, cap);
+    if (command_is(line, "help", &args) && no_args(args)) {
+        snprintf(reply, cap,
+                 "commands: set [up|down] NAME VALUE; clear [up|down]; stall "
+                 "[up|down] TIME; reset; show; stats; help");
+        return 0;
+    }
+    int rc = sockit_impair_command(opts, line, reply, cap, &changed);
     if (rc == SOCKIT_IMPAIR_CMD_STATS) {
         if (sockit_impair_proxy_stats_json(p, reply, cap) < 0)
             snprintf(reply, cap, "error: the answer does not fit");
         return 0;
     }
     for (int d = 0; d < 2; d++)
+        if (p->stream && (changed & (1u << d)) && sockit_impair_stream_fit(&opts[d], &why) < 0) {
+            snprintf(reply, cap, "error: %s", why);
+            return -EINVAL;
+        }
+    for (int d = 0; d < 2; d++)
         if (changed & (1u << d))
             sockit_impair_set(p->im[d], &opts[d]);
+    if (changed && p->stream)
+        sockit__impair_tcp_set(p);
     return rc;
 }

@@ -135,6 +135,11 @@ static int set_mtu(struct sockit_impair_options *o, const char *v)
     return whole(v, 1, 65535, &o->mtu);
 }
 
+static int set_loss_delay(struct sockit_impair_options *o, const char *v)
+{
+    return sockit_impair_parse_time(v, &o->loss_delay_ns);
+}
+
 static int set_mtu_truncate(struct sockit_impair_options *o, const char *v)
 {
     return on_off(v, &o->mtu_truncate);
@@ -154,6 +159,7 @@ static const struct setting settings[] = {
     { "limit", set_limit, "a number of packets, 1 to 10000000", false },
     { "mtu", set_mtu, "a size in bytes, 1 to 65535", false },
     { "mtu-truncate", set_mtu_truncate, "on or off", true },
+    { "loss-delay", set_loss_delay, "a time with its unit, like 200ms (at most 3600s)", false },
 };
 
 static const struct setting *find(const char *name)
@@ -203,6 +209,8 @@ static void turn_off(struct sockit_impair_options *o, const char *name)
         o->limit = 0;
     else if (strcmp(name, "mtu") == 0)
         o->mtu = 0;
+    else if (strcmp(name, "loss-delay") == 0)
+        o->loss_delay_ns = 0;
 }
 
 int sockit_impair_setting(struct sockit_impair_options *o, const char *name, const char *value,
@@ -214,7 +222,7 @@ int sockit_impair_setting(struct sockit_impair_options *o, const char *name, con
 
     if (!s)
         w = "no such setting (loss, ge, delay, jitter, distribution, keep-order, reorder, "
-            "duplicate, corrupt, rate, limit, mtu, mtu-truncate)";
+            "duplicate, corrupt, rate, limit, mtu, mtu-truncate, loss-delay)";
     else if (value && strcmp(value, "off") == 0 && !s->flag)
         turn_off(&next, name);
     else if ((!value && !s->flag) || s->set(&next, value) < 0)
@@ -320,6 +328,8 @@ int sockit_impair_format(const struct sockit_impair_options *o, char *buf, size_
         put(&b, "%slimit %zu", b.len ? " " : "", o->limit);
     if (o->mtu)
         put(&b, "%smtu %zu%s", b.len ? " " : "", o->mtu, o->mtu_truncate ? " mtu-truncate on" : "");
+    if (o->loss_delay_ns)
+        put_time(&b, "loss-delay", o->loss_delay_ns);
     if (!b.len)
         put(&b, "none");
     return b.full ? -ENOSPC : (int)b.len;

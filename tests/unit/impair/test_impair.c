@@ -462,3 +462,51 @@ Test(impair_units, rates_as_tc_writes_them)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_expect_eq(sockit_impair_parse_rate(bad[i], &bps), -EINVAL, "\"%s\"", bad[i]);
 }
+
+/* Loss on a retransmitting link: nothing dropped, each lost packet held LOSS_DELAY longer and,
+ * in order, what follows waits behind it. */
+Test(impair, loss_delay_holds_instead_of_dropping_and_keeps_order)
+{
+    struct sockit_impair_options o = {
+        .loss = 0.10, .loss_delay_ns = 200 * MS, .keep_order = true, .limit = 100000
+    };
+    struct sockit_impair *im = make(&o, 19);
+    struct run r;
+
+    run(im, 100, &r);
+    expect_rate(r.st.lost, N, 0.10);
+    cr_expect_eq(r.dropped, 0);
+    cr_expect_eq(r.st.out, N);
+    cr_expect_eq(r.early, 0);
+    cr_expect_geq(sockit_hist_percentile(sockit_impair_delays(im), 100), 200 * MS);
+    sockit_impair_free(im);
+}
+
+Test(impair, a_stall_holds_what_is_held_and_what_comes)
+{
+    struct sockit_impair_options o = { .delay_ns = MS };
+    struct sockit_impair *im = make(&o, 20);
+    uint8_t pkt[10] = { 0 };
+    struct sockit_impair_packet *p;
+
+    cr_assert_eq(sockit_impair_push(im, 0, pkt, sizeof(pkt), 1), SOCKIT_IMPAIR_HELD);
+    sockit_impair_stall(im, 50 * MS);
+    cr_expect_eq(sockit_impair_next(im), 50 * MS);
+    cr_expect_null(sockit_impair_pop(im, 10 * MS), "released during the stall");
+    cr_assert_eq(sockit_impair_push(im, 20 * MS, pkt, sizeof(pkt), 2), SOCKIT_IMPAIR_HELD);
+    p = sockit_impair_pop(im, 50 * MS);
+    cr_assert_not_null(p);
+    cr_expect_eq(p->tag, 1);
+    free(p);
+    cr_expect_null(sockit_impair_pop(im, 50 * MS), "what came in the stall keeps its own delay");
+    cr_expect_eq(sockit_impair_next(im), 51 * MS);
+    free(sockit_impair_pop(im, 51 * MS));
+    /* a perfect link stalled holds too (nothing passes at once) */
+    struct sockit_impair_options none = { 0 };
+    sockit_impair_set(im, &none);
+    sockit_impair_stall(im, 100 * MS);
+    cr_expect_eq(sockit_impair_push(im, 60 * MS, pkt, sizeof(pkt), 3), SOCKIT_IMPAIR_HELD);
+    cr_expect_eq(sockit_impair_next(im), 100 * MS);
+    free(sockit_impair_pop(im, 100 * MS));
+    sockit_impair_free(im);
+}
