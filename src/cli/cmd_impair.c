@@ -15,11 +15,18 @@
 
 static const char impair_help[] =
     "Usage: sockit impair --listen udp://ADDR:PORT --to udp://HOST:PORT [IMPAIRMENTS] [OPTIONS]\n"
+    "       sockit impair --listen tcp://ADDR:PORT --to tcp://HOST:PORT [IMPAIRMENTS] [OPTIONS]\n"
     "A proxy that makes a bad network, reproducibly, where the kernel has no netem: every\n"
     "datagram from a client goes to the upstream (--to) and every answer back through a loss,\n"
     "delay, reordering, duplication, corruption, bandwidth and MTU model of your choosing.\n"
     "Each client source address gets a session with its own socket to the upstream (so\n"
     "answers find their way back); sessions end after --session-idle without traffic.\n"
+    "\n"
+    "With tcp:// (or unix:) endpoints each client connection gets its own upstream connection\n"
+    "and is its own link (as toxiproxy's are): bytes keep their order, delay, jitter and\n"
+    "--rate apply per connection, loss becomes a retransmission delay (--loss-delay, default\n"
+    "200ms, Linux's smallest RTO) behind which what follows waits, and the end of one side is\n"
+    "passed on as a half-close. --reorder, --duplicate, --corrupt and --mtu need datagrams.\n"
     "\n"
     "Impairments, as tc-netem writes them. Each applies to both directions, or with an up-\n"
     "prefix (client -> upstream) or down- prefix (upstream -> client) to one: --up-loss 5%\n"
@@ -44,23 +51,30 @@ static const char impair_help[] =
     "                           more are dropped (tail drop)\n"
     "      --mtu BYTES          drop datagrams larger than BYTES ...\n"
     "      --mtu-truncate       ... or cut them to BYTES\n"
+    "      --loss-delay TIME    hold a lost datagram TIME longer instead of dropping it (a\n"
+    "                           link that retransmits; default on tcp:// 200ms)\n"
     "Every value needs its unit: --loss 10 or --delay 20 is a usage error.\n"
     "\n"
     "Options:\n"
-    "  -l, --listen ENDPOINT    where clients send (udp://ADDR:PORT; port 0: any free one)\n"
-    "  -t, --to ENDPOINT        the upstream (udp://HOST:PORT)\n"
+    "  -l, --listen ENDPOINT    where clients send or connect (udp:// or tcp://ADDR:PORT; port\n"
+    "                           0: any free one)\n"
+    "  -t, --to ENDPOINT        the upstream (udp:// or tcp://HOST:PORT, as --listen)\n"
     "      --seed N             seed of every random decision (default: from the clock, and\n"
     "                           printed): the same seed and the same traffic in the same order\n"
     "                           give the same decisions\n"
     "      --session-idle TIME  end a session silent this long either way (default 60s)\n"
-    "      --max-sessions N     sessions at once (default 10000); datagrams from further new\n"
-    "                           sources are dropped and counted\n"
+    "      --max-sessions N     sessions (tcp://: connections) at once (default 10000);\n"
+    "                           datagrams from further new sources are dropped, connections\n"
+    "                           beyond it closed, and counted\n"
     "      --control ENDPOINT   take commands on ENDPOINT (unix:@name, unix:/path or\n"
     "                           tcp://127.0.0.1:PORT), one a line, each answered with one line:\n"
     "                             set [up|down] NAME VALUE   e.g. set loss 20%, set up delay "
     "50ms,\n"
     "                                                        set keep-order on, set rate off\n"
     "                             clear [up|down]            a perfect link\n"
+    "                             stall [up|down] TIME       nothing passes for TIME\n"
+    "                             reset                      reset every connection (tcp://)\n"
+    "                                                        or end every session (udp://)\n"
     "                             show                       the settings in force\n"
     "                             stats                      the counters, one JSON object\n"
     "  -B, --backend NAME       uring, epoll, poll or auto (default: the best the kernel allows)\n"
@@ -199,7 +213,8 @@ static int parse_option(int c, void *ctx)
     return cli_usage("impair", "unknown option");
 }
 
-static int parse_udp(const char *opt, const char *text, bool listen, struct sockit_endpoint *ep)
+static int parse_endpoint(const char *opt, const char *text, bool listen,
+                          struct sockit_endpoint *ep)
 {
     int err;
 
@@ -208,8 +223,23 @@ static int parse_udp(const char *opt, const char *text, bool listen, struct sock
     err = listen ? cli_listen_endpoint("impair", text, ep) : cli_endpoint("impair", text, ep);
     if (err)
         return err;
-    if (ep->transport != SOCKIT_UDP)
-        return cli_usage("impair", "%s '%s': only udp:// endpoints are proxied", opt, text);
+    if (ep->transport != SOCKIT_UDP && !sockit_endpoint_is_stream(ep))
+        return cli_usage("impair", "%s '%s': udp://, tcp:// or unix: endpoints", opt, text);
+    return 0;
+}
+
+/* Both ends datagrams or both streams; a stream proxy refuses datagram-only impairments. */
+static int check_kinds(const struct impair_config *cfg)
+{
+    const char *why = NULL;
+    bool stream = sockit_endpoint_is_stream(&cfg->o.listen);
+
+    if (stream != sockit_endpoint_is_stream(&cfg->o.upstream))
+        return cli_usage("impair", "--listen %s and --to %s: both datagrams or both streams",
+                         cfg->listen_text, cfg->to_text);
+    if (stream && (sockit_impair_stream_fit(&cfg->o.up, &why) < 0 ||
+                   sockit_impair_stream_fit(&cfg->o.down, &why) < 0))
+        return cli_usage("impair", "--%s (on %s)", why, cfg->listen_text);
     return 0;
 }
 
@@ -225,8 +255,9 @@ static int parse_args(int argc, char **argv, struct impair_config *cfg)
         return err;
     if (optind != argc)
         return cli_usage("impair", "unexpected argument '%s'", argv[optind]);
-    if ((err = parse_udp("--listen", cfg->listen_text, true, &cfg->o.listen)) ||
-        (err = parse_udp("--to", cfg->to_text, false, &cfg->o.upstream)))
+    if ((err = parse_endpoint("--listen", cfg->listen_text, true, &cfg->o.listen)) ||
+        (err = parse_endpoint("--to", cfg->to_text, false, &cfg->o.upstream)) ||
+        (err = check_kinds(cfg)))
         return err;
     if (cfg->control_text) {
         if ((err = cli_listen_endpoint("impair", cfg->control_text, &cfg->control)))
@@ -256,7 +287,7 @@ static void print_start(const struct impair_config *cfg)
     if (cfg->quiet)
         return;
     sockit_impair_proxy_local(cfg->proxy, &local);
-    cli_format_addr(SOCKIT_UDP, &local, where, sizeof(where));
+    cli_format_addr(cfg->o.listen.transport, &local, where, sizeof(where));
     sockit_impair_format(&cfg->o.up, up, sizeof(up));
     sockit_impair_format(&cfg->o.down, down, sizeof(down));
     fprintf(stderr, "sockit impair: %s -> %s (%s backend), seed %llu\n", where, cfg->to_text,

@@ -2,7 +2,9 @@
  * seen, and its own counters agree with what came back; one seed decides the same way twice;
  * delays at ms and sub-ms scale; the control channel changes the network mid-run; an upstream
  * that is not there, a session cap and 10,000 sessions opened and expired leave it serving
- * with no session or fd left over; bad options are usage errors. */
+ * with no session or fd left over; bad options are usage errors. On tcp://: delay per
+ * direction, bytes whole and in order through loss, jitter and a rate, curl fetching from
+ * sockit http through it, a refused upstream, stall and reset from the control channel. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -312,8 +315,8 @@ Test(impair_udp, the_control_channel_changes_the_network_mid_run)
     cr_expect_eq(h_read_within(c, 2000, b, sizeof(b)), 0, "the long line's connection stays");
     close(c);
     c = control_connect(name);
-    cr_expect_str_eq(control(c, "help\n"),
-                     "commands: set [up|down] NAME VALUE; clear [up|down]; show; stats; help");
+    cr_expect_str_eq(control(c, "help\n"), "commands: set [up|down] NAME VALUE; clear [up|down]; "
+                                           "stall [up|down] TIME; reset; show; stats; help");
     close(c);
     close(fd);
     json_decref(stop_impair(p));
@@ -422,6 +425,7 @@ Test(impair_udp, bad_options_are_usage_errors)
         { "--session-idle", "0ms", NULL },
         { "--max-sessions", "0", NULL },
         { "--up-nothing", "1", NULL },
+        { "--duplicate", "1%", "-l", "tcp://127.0.0.1:0", "-t", "tcp://127.0.0.1:9", NULL },
     };
     const char *want[] = {
         "--loss 150%: a percentage",
@@ -439,6 +443,7 @@ Test(impair_udp, bad_options_are_usage_errors)
         "--session-idle 0ms",
         "--max-sessions",
         "up-nothing",
+        "--duplicate: a stream has no datagrams",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *argv[16] = { h_sockit(),          "impair", "-l",
@@ -459,7 +464,8 @@ Test(impair_udp, bad_options_are_usage_errors)
         { h_sockit(), "impair", "-l", "udp://127.0.0.1:0", "-t", "udp://127.0.0.1:9", "--control",
           "udp://127.0.0.1:0" },
     };
-    const char *why[] = { "--to is required", "only udp:// endpoints", "a stream endpoint" };
+    const char *why[] = { "--to is required", "both datagrams or both streams",
+                          "a stream endpoint" };
     for (size_t i = 0; i < 3; i++) {
         struct proc p;
         h_start(&p, none[i], "", 0, NULL);
@@ -467,4 +473,200 @@ Test(impair_udp, bad_options_are_usage_errors)
         cr_expect(strstr(h_text_of(&p, true, NULL), why[i]), "%s", h_text_of(&p, true, NULL));
         h_cleanup(&p);
     }
+}
+
+/* ---- streams (tcp://) ---------------------------------------------------------------------- */
+
+static struct proc *tcp_echo;
+static char tcp_echo_ep[64];
+
+static void start_tcp_echo(void)
+{
+    snprintf(tcp_echo_ep, sizeof(tcp_echo_ep), "tcp://127.0.0.1:%d", h_free_port());
+    const char *argv[] = { h_sockit(), "echo", tcp_echo_ep, "--model", "loop", NULL };
+    tcp_echo = h_start_tracked("sockit echo tcp://", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(tcp_echo, "listening on", 5000), "the tcp echo did not start");
+}
+
+TestSuite(impair_tcp, .init = start_tcp_echo, .fini = stop_all, .timeout = 90);
+
+/* sockit impair -l tcp://127.0.0.1:PORT -t UPSTREAM ARGS...; LISTEN gets the endpoint. */
+static struct proc *start_tcp_impair(char *listen, size_t cap, const char *upstream,
+                                     const char *const args[])
+{
+    const char *argv[40] = { h_sockit(), "impair", "-l", listen, "-t", upstream, "--json" };
+    size_t n = 7;
+
+    snprintf(listen, cap, "tcp://127.0.0.1:%d", h_free_port());
+    for (size_t i = 0; args && args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    struct proc *p = h_start_tracked("sockit impair tcp://", argv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(p, "sockit impair: up:", 5000), "sockit impair did not start");
+    return p;
+}
+
+static double since_ms(const struct timespec *a)
+{
+    struct timespec b;
+
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) * 1e3 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+Test(impair_tcp, delay_holds_each_way_per_connection)
+{
+    char listen[64], buf[64];
+    const char *args[] = { "--up-delay", "15ms", "--down-delay", "5ms", NULL };
+    struct proc *p = start_tcp_impair(listen, sizeof(listen), tcp_echo_ep, args);
+    int fd = h_connect(listen);
+    double best = 1e9;
+
+    cr_assert_geq(fd, 0);
+    for (int i = 0; i < 10; i++) {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        cr_assert_eq(h_write_all(fd, "0123456789", 10), 0);
+        cr_assert_eq(h_read_exact(fd, buf, 10), 0);
+        double ms = since_ms(&t0);
+        best = ms < best ? ms : best;
+        cr_expect_lt(ms, 30.0, "round trip %d: %.2f ms", i, ms);
+    }
+    cr_expect_geq(best, 20.0, "15 + 5 ms: the fastest round trip took %.2f ms", best);
+    close(fd);
+    json_t *j = stop_impair(p);
+    cr_expect_eq(jget(j, NULL, "sessions_opened"), 1);
+    json_decref(j);
+}
+
+/* 256 KiB of random bytes echoed through loss, jitter and a rate limit come back whole and in
+ * order: loss on a stream is a retransmission delay, never a hole. */
+Test(impair_tcp, bytes_come_back_whole_through_loss_jitter_and_rate)
+{
+    char listen[64];
+    const char *args[] = { "--loss", "5%",     "--jitter", "2ms", "--delay", "3ms",
+                           "--rate", "16mbit", "--seed",   "3",   NULL };
+    struct proc *p = start_tcp_impair(listen, sizeof(listen), tcp_echo_ep, args);
+    enum { SIZE = 256 << 10 };
+    uint8_t *out = malloc(SIZE), *in = malloc(SIZE);
+    int fd = h_connect(listen);
+    struct timespec t0;
+
+    cr_assert_geq(fd, 0);
+    h_fill(out, SIZE, 42);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t off = 0; off < SIZE; off += 16384) { /* write and read in turns: no deadlock */
+        cr_assert_eq(h_write_all(fd, out + off, 16384), 0);
+        cr_assert_eq(h_read_exact(fd, in + off, 16384), 0, "at byte %zu", off);
+    }
+    double ms = since_ms(&t0);
+    cr_expect(memcmp(in, out, SIZE) == 0, "the bytes came back changed");
+    /* 16 Mbit/s each way: 256 KiB take 131 ms on the wire at least, plus a 200 ms
+     * retransmission for each lost piece */
+    cr_expect_geq(ms, 131.0, "256 KiB at 16 Mbit/s in %.1f ms", ms);
+    close(fd);
+    h_sleep_ms(500); /* the end of input goes through too (delayed, maybe retransmitted) */
+    json_t *j = stop_impair(p);
+    cr_expect_gt(jget(j, "up", "lost"), 0);
+    cr_expect_eq(jget(j, "up", "in"), jget(j, "up", "out"));
+    json_decref(j);
+    free(in);
+    free(out);
+}
+
+/* curl fetches a file from sockit http through the proxy: a client and a server we did not
+ * pair by hand, over delay and loss. */
+Test(impair_tcp, curl_gets_a_file_from_sockit_http_through_it)
+{
+    char dir[128], path[160], http_ep[64], listen[64], cmd[512];
+    enum { SIZE = 300000 };
+    static uint8_t data[SIZE];
+
+    h_tmp_path(dir, sizeof(dir), "www");
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    h_track_path(dir);
+    snprintf(path, sizeof(path), "%s/f.bin", dir);
+    h_track_path(path);
+    h_fill(data, SIZE, 7);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, SIZE, f), SIZE);
+    fclose(f);
+    snprintf(http_ep, sizeof(http_ep), "tcp://127.0.0.1:%d", h_free_port());
+    const char *hargv[] = { h_sockit(), "http", "-l", http_ep, dir, NULL };
+    struct proc *http = h_start_tracked("sockit http", hargv, "", 0, NULL);
+    H_CHECK(h_wait_stderr(http, "serving ", 5000), "sockit http did not start");
+    const char *args[] = { "--delay", "2ms", "--loss", "2%", "--seed", "5", NULL };
+    struct proc *p = start_tcp_impair(listen, sizeof(listen), http_ep, args);
+
+    snprintf(cmd, sizeof(cmd),
+             "curl -sS --max-time 20 -o %s/got.bin -w '%%{http_code}' http://%s/f.bin", dir,
+             strstr(listen, "//") + 2);
+    char got_path[200];
+    snprintf(got_path, sizeof(got_path), "%s/got.bin", dir);
+    h_track_path(got_path);
+    FILE *c = popen(cmd, "r");
+    char code[16] = "";
+    cr_assert_not_null(c);
+    cr_expect_not_null(fgets(code, sizeof(code), c));
+    cr_expect_eq(pclose(c), 0);
+    cr_expect_str_eq(code, "200");
+    f = fopen(got_path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t got[SIZE + 1];
+    size_t n = fread(got, 1, sizeof(got), f);
+    fclose(f);
+    cr_expect_eq(n, SIZE);
+    cr_expect(memcmp(got, data, SIZE) == 0, "curl got different bytes");
+    json_decref(stop_impair(p));
+}
+
+Test(impair_tcp, a_refused_upstream_closes_the_client_and_says_so)
+{
+    char listen[64], nowhere[64], buf[16];
+
+    snprintf(nowhere, sizeof(nowhere), "tcp://127.0.0.1:%d", h_free_port());
+    struct proc *p = start_tcp_impair(listen, sizeof(listen), nowhere, NULL);
+    int fd = h_connect(listen);
+
+    cr_assert_geq(fd, 0);
+    ssize_t r = h_read_within(fd, 3000, buf, sizeof(buf));
+    cr_expect_leq(r, 0, "the client's connection stays open");
+    close(fd);
+    H_CHECK(h_wait_stderr(p, "upstream connection: Connection refused", 2000),
+            "no notice of the refused upstream");
+    json_t *j = stop_impair(p);
+    cr_expect_eq(jget(j, NULL, "sessions"), 0);
+    json_decref(j);
+}
+
+Test(impair_tcp, stall_holds_and_reset_resets)
+{
+    char listen[64], name[64], ctl[80], buf[16];
+
+    snprintf(name, sizeof(name), "sockit-impair-tcp-%d", getpid());
+    snprintf(ctl, sizeof(ctl), "unix:@%s", name);
+    const char *args[] = { "--control", ctl, NULL };
+    struct proc *p = start_tcp_impair(listen, sizeof(listen), tcp_echo_ep, args);
+    int c = control_connect(name), fd = h_connect(listen);
+    struct timespec t0;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(h_write_all(fd, "ping", 4), 0);
+    cr_assert_eq(h_read_exact(fd, buf, 4), 0);
+    cr_expect_str_eq(control(c, "stall 300ms\n"), "ok");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(h_write_all(fd, "ping", 4), 0);
+    cr_assert_eq(h_read_exact(fd, buf, 4), 0);
+    double ms = since_ms(&t0);
+    cr_expect(ms >= 290 && ms < 600, "a stall of 300 ms: the echo took %.1f ms", ms);
+    cr_expect(strstr(control(c, "set reorder 5%\n"), "error: reorder: a stream has no datagrams"),
+              "reorder accepted on a stream");
+    cr_expect_str_eq(control(c, "reset\n"), "ok: 1 connections reset");
+    errno = 0;
+    ssize_t r = recv(fd, buf, sizeof(buf), 0);
+    cr_expect(r < 0 && errno == ECONNRESET, "after reset: recv %zd, %s", r, strerror(errno));
+    close(fd);
+    close(c);
+    json_decref(stop_impair(p));
 }
