@@ -24,6 +24,7 @@ RUNS=3
 RECORD=1
 PIPE_CONNS=4
 PIPE_DEPTH=32
+FIXED_RATE=40000 # an offered load every path should carry on this machine
 SERVER_CPU=0
 CLIENT_CPU=1
 while [ $# -gt 0 ]; do
@@ -101,7 +102,10 @@ measure() {
     load pipeline "$1" -c $PIPE_CONNS -D $PIPE_DEPTH
     rate=$(json msgs_per_s <"$OUT/run.json")
     lost=$(sed -n 's/.*"lost":\([0-9]*\)}.*/\1/p' "$OUT/run.json" | tail -1)
-    echo "$p50 $p99 $rate ${lost:-0}"
+    load pipeline "$1" -c $PIPE_CONNS -D $PIPE_DEPTH -r $FIXED_RATE
+    frate=$(json msgs_per_s <"$OUT/run.json")
+    flost=$(sed -n 's/.*"lost":\([0-9]*\)}.*/\1/p' "$OUT/run.json" | tail -1)
+    echo "$p50 $p99 $rate ${lost:-0} $frate ${flost:-0}"
 }
 
 free_port
@@ -181,15 +185,18 @@ client_lost=$(sed -n 's/.*"lost":\([0-9]*\)}.*/\1/p' "$OUT/acc_load.json" | tail
 
 {
     echo "Zero impairment: ${SECONDS_PER_RUN}s runs, medians of $RUNS rounds"
-    printf '%-8s %10s %10s %12s %12s %10s %8s\n' path p50_us p99_us added_p50_us msgs/s vs_direct lost
+    printf '%-8s %10s %10s %12s %12s %10s %8s %12s %8s\n' path p50_us p99_us added_p50_us msgs/s vs_direct lost \
+        "at_${FIXED_RATE}/s" lost
     d50=$(col direct 1)
     drate=$(col direct 3)
     for path in direct sockit socat; do
         awk -v n="$path" -v p50="$(col $path 1)" -v p99="$(col $path 2)" -v r="$(col $path 3)" \
-            -v l="$(col $path 4)" -v d50="$d50" -v dr="$drate" \
-            'BEGIN { printf "%-8s %10.1f %10.1f %12.1f %12.0f %9.2fx %8d\n", n, p50, p99, p50 - d50, r, r / dr, l }'
+            -v l="$(col $path 4)" -v fr="$(col $path 5)" -v fl="$(col $path 6)" -v d50="$d50" \
+            -v dr="$drate" \
+            'BEGIN { printf "%-8s %10.1f %10.1f %12.1f %12.0f %9.2fx %8d %12.0f %8d\n", n, p50, p99, p50 - d50, r, r / dr, l, fr, fl }'
     done
-    echo "(lost: datagrams of the pipeline run that got no reply within 2 s)"
+    echo "(msgs/s: as fast as it goes, $PIPE_CONNS clients x $PIPE_DEPTH in flight; at_${FIXED_RATE}/s: the same offered"
+    echo " at a fixed rate; lost: datagrams of that run that got no reply within 2 s)"
     echo
     echo "Accuracy through sockit impair ($ACC_ARGS, seed 1; 50 clients, one datagram in flight each, ${ACC_SECONDS}s)"
     awk -v in_="$acc_in" -v lost="$acc_lost" -v p50="$acc_p50" -v p99="$acc_p99" -v cl="$client_lost" \
@@ -203,6 +210,6 @@ if [ "$RECORD" = 1 ]; then
     record "Impairment proxy" "bench/impair.sh --seconds $SECONDS_PER_RUN --runs $RUNS" <<EOT
 Upstream: \`taskset -c $SERVER_CPU $SOCKIT echo udp://127.0.0.1:PORT --model loop --quiet\`;
 relays unpinned, a fresh one per round: \`$(echo "$IMPAIR_CMD" | sed "s/@PORT@/PORT/; s/:$ECHO_PORT/:UPSTREAM/")\` and \`$(echo "$SOCAT_CMD" | sed "s/@PORT@/PORT/; s/:$ECHO_PORT/:UPSTREAM/")\`;
-client: \`taskset -c $CLIENT_CPU $SOCKIT bench -q --json -m pingpong -c 1 -d $SECONDS_PER_RUN\` (latency) and \`-m pipeline -c $PIPE_CONNS -D $PIPE_DEPTH\` (rate), on udp://127.0.0.1:PORT.
+client: \`taskset -c $CLIENT_CPU $SOCKIT bench -q --json -m pingpong -c 1 -d $SECONDS_PER_RUN\` (latency), \`-m pipeline -c $PIPE_CONNS -D $PIPE_DEPTH\` (rate) and the same with \`-r $FIXED_RATE\`, on udp://127.0.0.1:PORT.
 EOT
 fi
