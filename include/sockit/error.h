@@ -105,6 +105,19 @@ enum sockit_errcode {
     SOCKIT_EWS_URL,          /* a ws:// URL with a bad path or a fragment */
     SOCKIT_E_WS_END,
 
+    /* The game protocol (src/lib/proto/game): a packet refused, and why. */
+    SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE, /* 10500 */
+    SOCKIT_EGAME_PROTOCOL = SOCKIT_E_GAME,               /* not this protocol's id */
+    SOCKIT_EGAME_VERSION,                                /* another protocol version */
+    SOCKIT_EGAME_TYPE,                                   /* an unknown packet type */
+    SOCKIT_EGAME_SHORT,    /* shorter than its fields, or a request not padded */
+    SOCKIT_EGAME_LONG,     /* bytes left over after its fields, or over 1200 bytes */
+    SOCKIT_EGAME_RANGE,    /* a count or index out of range */
+    SOCKIT_EGAME_COOKIE,   /* a connect cookie forged, for another address, or expired */
+    SOCKIT_EGAME_BASELINE, /* a delta against a snapshot not held */
+    SOCKIT_EGAME_FULL,     /* the server is full */
+    SOCKIT_E_GAME_END,
+
     /* Capture, decode and pcap files (src/lib/capture). */
     SOCKIT_E_CAPTURE = SOCKIT_E_FIRST + 7 * SOCKIT_E_RANGE, /* 10700 */
     SOCKIT_ECAP_FILTER = SOCKIT_E_CAPTURE,                  /* invalid filter expression */
@@ -116,7 +129,6 @@ enum sockit_errcode {
 
     /* Reserved ranges, no codes yet. */
     SOCKIT_E_LOOP = SOCKIT_E_FIRST + 1 * SOCKIT_E_RANGE,   /* 10100 src/lib/loop */
-    SOCKIT_E_GAME = SOCKIT_E_FIRST + 5 * SOCKIT_E_RANGE,   /* 10500 src/lib/proto/game */
     SOCKIT_E_IMPAIR = SOCKIT_E_FIRST + 6 * SOCKIT_E_RANGE, /* 10600 src/lib/proto/impair */
     SOCKIT_E_END = SOCKIT_E_FIRST + 8 * SOCKIT_E_RANGE,    /* one past every reserved code */
 

@@ -26,6 +26,7 @@
 #include "sockit/chat.h"
 #include "sockit/impair.h"
 #include "sockit/impair_proxy.h"
+#include "sockit/game.h"
 
 #include <cerrno>
 

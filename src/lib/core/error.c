@@ -70,6 +70,18 @@ static const char *const http_texts[SOCKIT_E_HTTP_END - SOCKIT_E_HTTP] = {
     [SOCKIT_EHTTP_STATUS - SOCKIT_E_HTTP] = "malformed HTTP status line",
 };
 
+static const char *const game_texts[SOCKIT_E_GAME_END - SOCKIT_E_GAME] = {
+    [SOCKIT_EGAME_PROTOCOL - SOCKIT_E_GAME] = "not a sockit game packet (protocol id)",
+    [SOCKIT_EGAME_VERSION - SOCKIT_E_GAME] = "game protocol version not supported",
+    [SOCKIT_EGAME_TYPE - SOCKIT_E_GAME] = "unknown game packet type",
+    [SOCKIT_EGAME_SHORT - SOCKIT_E_GAME] = "game packet too short (or a request not padded)",
+    [SOCKIT_EGAME_LONG - SOCKIT_E_GAME] = "game packet too long, or bytes after its fields",
+    [SOCKIT_EGAME_RANGE - SOCKIT_E_GAME] = "game packet field out of range",
+    [SOCKIT_EGAME_COOKIE - SOCKIT_E_GAME] = "game connect cookie invalid or expired",
+    [SOCKIT_EGAME_BASELINE - SOCKIT_E_GAME] = "game snapshot delta against an unknown baseline",
+    [SOCKIT_EGAME_FULL - SOCKIT_E_GAME] = "game server full",
+};
+
 static const char *const capture_texts[SOCKIT_E_CAPTURE_END - SOCKIT_E_CAPTURE] = {
     [SOCKIT_ECAP_FILTER - SOCKIT_E_CAPTURE] = "invalid filter expression",
     [SOCKIT_ECAP_FILE - SOCKIT_E_CAPTURE] = "not a pcap or pcapng file, or a damaged one",
@@ -110,6 +122,7 @@ static const struct {
     { SOCKIT_E_SERVER, SOCKIT_E_SERVER_END, server_texts },
     { SOCKIT_E_HTTP, SOCKIT_E_HTTP_END, http_texts },
     { SOCKIT_E_WS, SOCKIT_E_WS_END, ws_texts },
+    { SOCKIT_E_GAME, SOCKIT_E_GAME_END, game_texts },
     { SOCKIT_E_CAPTURE, SOCKIT_E_CAPTURE_END, capture_texts },
 };
 
@@ -117,6 +130,7 @@ _Static_assert(SOCKIT_E_CORE_END <= SOCKIT_E_LOOP, "core's codes overflow into t
 _Static_assert(SOCKIT_E_SERVER_END <= SOCKIT_E_HTTP, "server's codes overflow into http's range");
 _Static_assert(SOCKIT_E_HTTP_END <= SOCKIT_E_WS, "http's codes overflow into ws's range");
 _Static_assert(SOCKIT_E_WS_END <= SOCKIT_E_GAME, "ws's codes overflow into the game's range");
+_Static_assert(SOCKIT_E_GAME_END <= SOCKIT_E_IMPAIR, "game's codes overflow into the next range");
 _Static_assert(SOCKIT_E_CAPTURE_END <= SOCKIT_E_END, "capture's codes overflow the last range");
 
 static const char *module_text(int e)

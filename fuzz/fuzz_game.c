@@ -1,0 +1,97 @@
+/* libFuzzer target for sockit/game.h's packet reader, bit reader and ack window. On any input:
+ *
+ *   - the reader never reads outside the input, and what it points at lies inside;
+ *   - a packet it accepts, written again by the writer, reads back the same (for CONNECT and
+ *     RESPONSE, padded to the same length); a request it accepts is at least
+ *     SOCKIT_GAME_REQUEST_MIN long;
+ *   - the bit reader never reads past the end, and flags it when asked to;
+ *   - the ack window takes any acks in any order without breaking its books. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockit/game.h"
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "fuzz_game: %s\n", what);
+    abort();
+}
+
+static void same_packet(const struct sockit_game_packet *a, const struct sockit_game_packet *b)
+{
+    if (a->type != b->type || a->salt != b->salt || a->time != b->time || a->token != b->token ||
+        a->client_index != b->client_index || a->tick_rate != b->tick_rate ||
+        a->deny_reason != b->deny_reason || a->acks.seq != b->acks.seq ||
+        a->acks.ack != b->acks.ack || a->acks.ack_bits != b->acks.ack_bits || a->tick != b->tick ||
+        a->ninputs != b->ninputs || a->baseline != b->baseline || a->hash != b->hash ||
+        a->body_len != b->body_len || memcmp(a->inputs, b->inputs, sizeof(a->inputs)) != 0 ||
+        (a->body_len && memcmp(a->body, b->body, a->body_len) != 0) || (!a->cookie != !b->cookie) ||
+        (a->cookie && memcmp(a->cookie, b->cookie, SOCKIT_GAME_COOKIE_LEN) != 0))
+        fail("a packet written again reads back different");
+}
+
+static void packet(const uint8_t *data, size_t size)
+{
+    static uint8_t copy[SOCKIT_GAME_MAX_PACKET + 64], again[SOCKIT_GAME_MAX_PACKET];
+    struct sockit_game_packet p, q;
+    size_t len = size < sizeof(copy) ? size : sizeof(copy);
+
+    memcpy(copy, data, len);
+    int rc = sockit_game_read(copy, len, &p);
+    if (rc < 0)
+        return;
+    if (p.cookie && (p.cookie < copy || p.cookie + SOCKIT_GAME_COOKIE_LEN > copy + len))
+        fail("the cookie points outside the packet");
+    if (p.body_len && (p.body < copy || p.body + p.body_len > copy + len))
+        fail("the body points outside the packet");
+    if ((rc == SOCKIT_GAME_CONNECT || rc == SOCKIT_GAME_RESPONSE) && len < SOCKIT_GAME_REQUEST_MIN)
+        fail("an unpadded request accepted");
+    int n = sockit_game_write(&p, again, sizeof(again));
+    if (n < 0)
+        fail("an accepted packet cannot be written again");
+    if ((rc == SOCKIT_GAME_CONNECT || rc == SOCKIT_GAME_RESPONSE) ? n > (int)len : n != (int)len)
+        fail("written again, a packet changes length");
+    if (sockit_game_read(again, (size_t)n, &q) != rc)
+        fail("written again, a packet is refused");
+    same_packet(&p, &q);
+}
+
+static void bits(const uint8_t *data, size_t size)
+{
+    struct sockit_bitr r;
+
+    sockit_bitr_init(&r, data, size / 2);
+    for (size_t i = size / 2; i < size && !r.overflow; i++) {
+        unsigned n = data[i] % 32 + 1;
+        (void)sockit_bitr_get_signed(&r, n);
+        if (r.bits > r.len * 8)
+            fail("the bit reader went past the end");
+    }
+}
+
+static void window(const uint8_t *data, size_t size)
+{
+    static struct sockit_game_window w;
+    struct sockit_game_acks a, out;
+
+    sockit_game_window_init(&w);
+    for (size_t i = 0; i + 8 <= size; i += 8) {
+        a.seq = (uint16_t)(data[i] | data[i + 1] << 8);
+        a.ack = (uint16_t)(data[i + 2] | data[i + 3] << 8);
+        a.ack_bits = (uint32_t)data[i + 4] | (uint32_t)data[i + 5] << 8 |
+                     (uint32_t)data[i + 6] << 16 | (uint32_t)data[i + 7] << 24;
+        sockit_game_window_send(&w, (uint64_t)i + 1, &out);
+        sockit_game_window_recv(&w, (uint64_t)i + 2, &a, NULL, NULL);
+        if (w.loss < 0 || w.loss > 1 || w.rtt_ms < 0)
+            fail("the window's estimates left their range");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    packet(data, size);
+    bits(data, size);
+    window(data, size);
+    return 0;
+}

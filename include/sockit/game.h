@@ -1,0 +1,185 @@
+/* sockit/game.h — the game protocol's pieces, sans I/O (docs/game-protocol.md): a bit
+ * packer, the packets with their strict reader, the stateless connect cookie, and the
+ * acknowledgement window (a sequence number and 32 bits of history) with RTT and loss
+ * estimates.
+ *
+ * Every packet is at most SOCKIT_GAME_MAX_PACKET bytes and starts with the protocol id, the
+ * version and the type. A connect request and a challenge response are padded to at least
+ * SOCKIT_GAME_REQUEST_MIN bytes and every server reply to them is shorter, so a forged source
+ * address gets no amplification. The server answers a request with a cookie, an HMAC-SHA256
+ * of the client's address, port, salt and a coarse time under the server's secret: it keeps
+ * no state and takes no slot until a client echoes a valid cookie. */
+#ifndef SOCKIT_GAME_H
+#define SOCKIT_GAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockit/endpoint.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SOCKIT_GAME_PROTOCOL_ID 0x534b4731u /* "SKG1" */
+#define SOCKIT_GAME_VERSION     1
+#define SOCKIT_GAME_MAX_PACKET  1200 /* bytes, at most, of any packet */
+#define SOCKIT_GAME_REQUEST_MIN 200  /* a connect request or response is at least this long */
+#define SOCKIT_GAME_HEADER      6    /* protocol id (4), version (1), type (1) */
+#define SOCKIT_GAME_COOKIE_LEN  16
+#define SOCKIT_GAME_SECRET_LEN  32
+#define SOCKIT_GAME_MAX_INPUTS  32 /* inputs an input packet repeats, at most */
+
+/* ---- bits ---------------------------------------------------------------------------------- */
+
+/* Writes values of 1..32 bits, most significant first, into a byte buffer of CAP bytes. A
+ * write past CAP sets OVERFLOW and writes nothing more. */
+struct sockit_bitw {
+    uint8_t *p;
+    size_t cap;  /* bytes */
+    size_t bits; /* written so far */
+    bool overflow;
+};
+
+/* Reads what sockit_bitw wrote. A read past the end sets OVERFLOW and returns 0. */
+struct sockit_bitr {
+    const uint8_t *p;
+    size_t len; /* bytes */
+    size_t bits;
+    bool overflow;
+};
+
+void sockit_bitw_init(struct sockit_bitw *w, uint8_t *buf, size_t cap);
+void sockit_bitw_put(struct sockit_bitw *w, uint32_t value, unsigned nbits);
+/* Bytes used so far (the last one zero-padded). */
+size_t sockit_bitw_bytes(const struct sockit_bitw *w);
+
+void sockit_bitr_init(struct sockit_bitr *r, const uint8_t *buf, size_t len);
+uint32_t sockit_bitr_get(struct sockit_bitr *r, unsigned nbits);
+/* A signed value of NBITS (two's complement) written by sockit_bitw_put. */
+int32_t sockit_bitr_get_signed(struct sockit_bitr *r, unsigned nbits);
+
+/* ---- packets -------------------------------------------------------------------------------- */
+
+enum sockit_game_type {
+    SOCKIT_GAME_CONNECT = 1,   /* client: salt; padded */
+    SOCKIT_GAME_CHALLENGE = 2, /* server: salt, time, cookie */
+    SOCKIT_GAME_RESPONSE = 3,  /* client: salt, time, cookie echoed; padded */
+    SOCKIT_GAME_ACCEPT = 4,    /* server: salt, token, client index, tick rate */
+    SOCKIT_GAME_DENY = 5,      /* server: salt, why (sockit_game_deny_reason) */
+    SOCKIT_GAME_INPUT = 6,     /* client: token, acks, the inputs not yet acknowledged */
+    SOCKIT_GAME_SNAPSHOT = 7,  /* server: token, acks, tick, baseline, hash, entities (bits) */
+    SOCKIT_GAME_KEEPALIVE = 8, /* either: token, acks */
+    SOCKIT_GAME_DISCONNECT = 9 /* either: token */
+};
+
+enum sockit_game_deny_reason {
+    SOCKIT_GAME_DENY_FULL = 1,
+    SOCKIT_GAME_DENY_VERSION = 2,
+};
+
+/* The acknowledgement fields of INPUT, SNAPSHOT and KEEPALIVE: this packet's sequence number,
+ * the newest sequence number received from the peer, and which of the 32 before it were. */
+struct sockit_game_acks {
+    uint16_t seq;
+    uint16_t ack;
+    uint32_t ack_bits; /* bit i: ack - 1 - i was received */
+};
+
+/* One tick of a player's input. */
+struct sockit_game_input {
+    int8_t move_x, move_y; /* -127..127 */
+    uint8_t buttons;
+};
+
+/* A packet read by sockit_game_read (pointers into the packet's bytes). */
+struct sockit_game_packet {
+    enum sockit_game_type type;
+    uint64_t salt;         /* CONNECT .. DENY */
+    uint32_t time;         /* CHALLENGE, RESPONSE: the server's coarse time the cookie is for */
+    const uint8_t *cookie; /* CHALLENGE, RESPONSE: SOCKIT_GAME_COOKIE_LEN bytes */
+    uint32_t token;        /* ACCEPT and after: the session's */
+    uint16_t client_index, tick_rate; /* ACCEPT */
+    uint8_t deny_reason;              /* DENY */
+    struct sockit_game_acks acks;     /* INPUT, SNAPSHOT, KEEPALIVE */
+    uint32_t tick;                    /* INPUT: the newest input's; SNAPSHOT: the world's */
+    uint8_t ninputs;                  /* INPUT: 1..SOCKIT_GAME_MAX_INPUTS, newest first */
+    struct sockit_game_input inputs[SOCKIT_GAME_MAX_INPUTS];
+    uint32_t baseline;   /* SNAPSHOT: the tick it is a delta against; 0: none (full) */
+    uint32_t hash;       /* SNAPSHOT: the state hash of the world it describes */
+    const uint8_t *body; /* SNAPSHOT: the bit-packed entities */
+    size_t body_len;
+};
+
+/* Read the LEN bytes at DATA strictly: the header, every field the type has, nothing left
+ * over (padding of CONNECT and RESPONSE excepted, which must be zeros and make the packet at
+ * least SOCKIT_GAME_REQUEST_MIN long). Returns the type, or -SOCKIT_EGAME_* naming what is
+ * wrong (the packet is then dropped: never answered). */
+int sockit_game_read(const uint8_t *data, size_t len, struct sockit_game_packet *out);
+
+/* Write P (its TYPE and the fields that type has) into BUF (CAP bytes; SOCKIT_GAME_MAX_PACKET
+ * is always enough): CONNECT and RESPONSE padded to SOCKIT_GAME_REQUEST_MIN. Returns the
+ * length, or -SOCKIT_EGAME_RANGE (ninputs, body too long) or -ENOSPC. */
+int sockit_game_write(const struct sockit_game_packet *p, uint8_t *buf, size_t cap);
+
+/* ---- the connect cookie --------------------------------------------------------------------- */
+
+/* The cookie for a client at ADDR with SALT at coarse time TIME: HMAC-SHA256 under SECRET
+ * (SOCKIT_GAME_SECRET_LEN bytes), truncated to SOCKIT_GAME_COOKIE_LEN bytes, into OUT.
+ * Returns 0, or -EINVAL for an address that is neither IPv4 nor IPv6. */
+int sockit_game_cookie(const uint8_t *secret, const struct sockit_addr *addr, uint64_t salt,
+                       uint32_t time, uint8_t *out);
+
+/* Whether COOKIE is the one for ADDR, SALT and TIME, and TIME is NOW or at most MAX_AGE
+ * before it (coarse units, e.g. seconds). Compares in constant time. */
+bool sockit_game_cookie_valid(const uint8_t *secret, const struct sockit_addr *addr, uint64_t salt,
+                              uint32_t time, const uint8_t *cookie, uint32_t now, uint32_t max_age);
+
+/* ---- the acknowledgement window ------------------------------------------------------------- */
+
+#define SOCKIT_GAME_WINDOW 256 /* packets remembered each way */
+
+/* One side's books: what it sent (for acks, RTT and loss) and what it received (for its own
+ * acks). Plain memory, the caller's. */
+struct sockit_game_window {
+    uint16_t next_seq;   /* of the next packet sent */
+    uint16_t remote_seq; /* newest received */
+    uint32_t recv_bits;  /* the 32 received before it */
+    bool received_any;
+    struct {
+        uint64_t sent_ns; /* 0: no packet in this slot (or acked) */
+        uint16_t seq;
+        bool acked;
+    } sent[SOCKIT_GAME_WINDOW];
+    double rtt_ms; /* smoothed (RFC 6298-style, alpha 1/8); 0 until the first sample */
+    double loss;   /* fraction of packets that left the window unacked, smoothed */
+    uint64_t acked, lost;
+};
+
+void sockit_game_window_init(struct sockit_game_window *w);
+
+/* A packet is going out at NOW: its acks (the next sequence number, and what was received)
+ * into *OUT. */
+void sockit_game_window_send(struct sockit_game_window *w, uint64_t now,
+                             struct sockit_game_acks *out);
+
+/* A packet with ACKS came in at NOW. Returns false for a duplicate or a packet too old to
+ * matter (older than 32 behind the newest), which the caller drops; true otherwise. Acked
+ * packets of ours update the RTT; CALLBACK (may be NULL) hears each newly acked sequence
+ * number once (e.g. to move a snapshot baseline or drop acknowledged inputs). */
+bool sockit_game_window_recv(struct sockit_game_window *w, uint64_t now,
+                             const struct sockit_game_acks *acks,
+                             void (*acked)(uint16_t seq, void *ud), void *ud);
+
+/* Whether sequence number A is newer than B (wrapping). */
+static inline bool sockit_game_seq_newer(uint16_t a, uint16_t b)
+{
+    return a != b && (uint16_t)(a - b) < 32768;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,320 @@
+/* The game protocol's pieces without sockets: the bit packer round-trips and bounds itself;
+ * every packet type round-trips and every malformed one is refused with its reason; requests
+ * are padded and replies shorter (no amplification); the cookie binds address, port, salt and
+ * time; the ack window acks each received packet once, across wraparound, with RTT and loss
+ * estimates. */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "sockit/error.h"
+#include "sockit/game.h"
+
+static uint64_t rnd_state = 12345;
+
+static uint32_t rnd(void)
+{
+    rnd_state = rnd_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rnd_state >> 32);
+}
+
+Test(game_bits, values_of_every_width_round_trip)
+{
+    static uint8_t buf[4096];
+    uint32_t vals[1000];
+    unsigned widths[1000];
+    struct sockit_bitw w;
+    struct sockit_bitr r;
+
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    for (int i = 0; i < 1000; i++) {
+        widths[i] = 1 + rnd() % 32;
+        vals[i] = widths[i] == 32 ? rnd() : rnd() & ((1u << widths[i]) - 1);
+        sockit_bitw_put(&w, vals[i], widths[i]);
+    }
+    cr_assert_not(w.overflow);
+    sockit_bitr_init(&r, buf, sockit_bitw_bytes(&w));
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(sockit_bitr_get(&r, widths[i]), vals[i], "value %d (%u bits)", i, widths[i]);
+    cr_expect_not(r.overflow);
+}
+
+Test(game_bits, signed_values_and_both_bounds)
+{
+    uint8_t buf[4];
+    struct sockit_bitw w;
+    struct sockit_bitr r;
+
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    sockit_bitw_put(&w, (uint32_t)-5 & 0x7f, 7);
+    sockit_bitw_put(&w, 63, 7);
+    sockit_bitw_put(&w, 0x3ffff, 18);
+    cr_expect_not(w.overflow);
+    sockit_bitw_put(&w, 1, 1); /* the 33rd bit of a 4-byte buffer */
+    cr_expect(w.overflow);
+    sockit_bitr_init(&r, buf, sizeof(buf));
+    cr_expect_eq(sockit_bitr_get_signed(&r, 7), -5);
+    cr_expect_eq(sockit_bitr_get_signed(&r, 7), 63);
+    cr_expect_eq(sockit_bitr_get(&r, 18), 0x3ffffu);
+    cr_expect_eq(sockit_bitr_get(&r, 1), 0);
+    cr_expect(r.overflow, "a read past the end is flagged");
+}
+
+static const uint8_t cookie16[SOCKIT_GAME_COOKIE_LEN] = { 1, 2,  3,  4,  5,  6,  7,  8,
+                                                          9, 10, 11, 12, 13, 14, 15, 16 };
+static const uint8_t body[] = { 0xde, 0xad, 0xbe, 0xef, 0x42 };
+
+/* One packet of each type, fields set. */
+static int sample(int type, struct sockit_game_packet *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->type = (enum sockit_game_type)type;
+    p->salt = 0x0102030405060708ull;
+    p->time = 777;
+    p->cookie = cookie16;
+    p->token = 0xabcdef01;
+    p->client_index = 7;
+    p->tick_rate = 30;
+    p->deny_reason = SOCKIT_GAME_DENY_FULL;
+    p->acks = (struct sockit_game_acks){ 100, 99, 0x80000001u };
+    p->tick = 1000;
+    p->ninputs = 3;
+    for (int i = 0; i < 3; i++)
+        p->inputs[i] = (struct sockit_game_input){ (int8_t)(i - 1), (int8_t)(127 - i), (uint8_t)i };
+    p->baseline = 990;
+    p->hash = 0x12345678;
+    p->body = body;
+    p->body_len = sizeof(body);
+    return type;
+}
+
+Test(game_packets, every_type_round_trips)
+{
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET];
+    struct sockit_game_packet p, q;
+
+    for (int t = SOCKIT_GAME_CONNECT; t <= SOCKIT_GAME_DISCONNECT; t++) {
+        sample(t, &p);
+        int n = sockit_game_write(&p, buf, sizeof(buf));
+        cr_assert_gt(n, 0, "type %d: %d", t, n);
+        cr_assert_eq(sockit_game_read(buf, (size_t)n, &q), t, "type %d", t);
+        if (t <= SOCKIT_GAME_DENY)
+            cr_expect_eq(q.salt, p.salt);
+        if (t == SOCKIT_GAME_CHALLENGE || t == SOCKIT_GAME_RESPONSE) {
+            cr_expect_eq(q.time, 777);
+            cr_expect(memcmp(q.cookie, cookie16, sizeof(cookie16)) == 0);
+        }
+        if (t >= SOCKIT_GAME_ACCEPT && t != SOCKIT_GAME_DENY)
+            cr_expect_eq(q.token, p.token);
+        if (t == SOCKIT_GAME_INPUT || t == SOCKIT_GAME_SNAPSHOT || t == SOCKIT_GAME_KEEPALIVE)
+            cr_expect(q.acks.seq == 100 && q.acks.ack == 99 && q.acks.ack_bits == 0x80000001u);
+        if (t == SOCKIT_GAME_INPUT) {
+            cr_expect_eq(q.ninputs, 3);
+            cr_expect(memcmp(q.inputs, p.inputs, 3 * sizeof(p.inputs[0])) == 0);
+        }
+        if (t == SOCKIT_GAME_SNAPSHOT) {
+            cr_expect(q.tick == 1000 && q.baseline == 990 && q.hash == 0x12345678);
+            cr_expect(q.body_len == sizeof(body) && memcmp(q.body, body, sizeof(body)) == 0);
+        }
+    }
+}
+
+/* No reply is larger than the request that caused it, and requests are padded. */
+Test(game_packets, requests_are_padded_and_replies_shorter)
+{
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET];
+    struct sockit_game_packet p;
+    int req = sockit_game_write((sample(SOCKIT_GAME_CONNECT, &p), &p), buf, sizeof(buf));
+    int resp = sockit_game_write((sample(SOCKIT_GAME_RESPONSE, &p), &p), buf, sizeof(buf));
+
+    cr_expect_eq(req, SOCKIT_GAME_REQUEST_MIN);
+    cr_expect_eq(resp, SOCKIT_GAME_REQUEST_MIN);
+    const int replies[] = { SOCKIT_GAME_CHALLENGE, SOCKIT_GAME_ACCEPT, SOCKIT_GAME_DENY };
+    for (size_t i = 0; i < 3; i++) {
+        int n = sockit_game_write((sample(replies[i], &p), &p), buf, sizeof(buf));
+        cr_expect_lt(n, SOCKIT_GAME_REQUEST_MIN / 4, "reply type %d is %d bytes", replies[i], n);
+    }
+}
+
+Test(game_packets, every_prefix_and_every_extra_byte_is_refused)
+{
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET + 1];
+    struct sockit_game_packet p, q;
+
+    for (int t = SOCKIT_GAME_CONNECT; t <= SOCKIT_GAME_DISCONNECT; t++) {
+        int n = sockit_game_write((sample(t, &p), &p), buf, sizeof(buf) - 1);
+        for (int k = 0; k < n; k++) {
+            if (t == SOCKIT_GAME_SNAPSHOT && k >= n - (int)sizeof(body))
+                continue; /* a shorter body is still a snapshot */
+            int rc = sockit_game_read(buf, (size_t)k, &q);
+            cr_expect_lt(rc, 0, "type %d cut to %d of %d bytes: %d", t, k, n, rc);
+        }
+        if (t == SOCKIT_GAME_SNAPSHOT)
+            continue; /* its body runs to the end */
+        buf[n] = 0x55;
+        int rc = sockit_game_read(buf, (size_t)n + 1, &q);
+        cr_expect_eq(rc, -SOCKIT_EGAME_LONG, "type %d with a byte more: %d", t, rc);
+    }
+}
+
+Test(game_packets, bad_headers_and_fields_get_their_reasons)
+{
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET + 8];
+    struct sockit_game_packet p, q;
+    int n = sockit_game_write((sample(SOCKIT_GAME_KEEPALIVE, &p), &p), buf, sizeof(buf));
+
+    buf[0] ^= 1;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_PROTOCOL);
+    buf[0] ^= 1;
+    buf[4] = SOCKIT_GAME_VERSION + 1;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_VERSION);
+    buf[4] = SOCKIT_GAME_VERSION;
+    buf[5] = 0;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_TYPE);
+    buf[5] = 200;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_TYPE);
+    cr_expect_eq(sockit_game_read(buf, SOCKIT_GAME_MAX_PACKET + 1, &q), -SOCKIT_EGAME_LONG);
+
+    /* a request not padded, or padded with something */
+    n = sockit_game_write((sample(SOCKIT_GAME_CONNECT, &p), &p), buf, sizeof(buf));
+    cr_expect_eq(sockit_game_read(buf, 14, &q), -SOCKIT_EGAME_SHORT);
+    buf[n - 1] = 1;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_LONG);
+
+    /* inputs: none, too many, -128 */
+    sample(SOCKIT_GAME_INPUT, &p);
+    p.ninputs = 0;
+    cr_expect_eq(sockit_game_write(&p, buf, sizeof(buf)), -SOCKIT_EGAME_RANGE);
+    p.ninputs = 3;
+    n = sockit_game_write(&p, buf, sizeof(buf));
+    buf[SOCKIT_GAME_HEADER + 4 + 8 + 4] = 0;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n - 9, &q), -SOCKIT_EGAME_RANGE);
+    buf[SOCKIT_GAME_HEADER + 4 + 8 + 4] = SOCKIT_GAME_MAX_INPUTS + 1;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_RANGE);
+    buf[SOCKIT_GAME_HEADER + 4 + 8 + 4] = 3;
+    buf[SOCKIT_GAME_HEADER + 4 + 8 + 4 + 1] = 0x80;
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_RANGE);
+
+    /* a snapshot whose baseline is not before it; an accept with no tick rate */
+    sample(SOCKIT_GAME_SNAPSHOT, &p);
+    p.baseline = p.tick;
+    n = sockit_game_write(&p, buf, sizeof(buf));
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_RANGE);
+    sample(SOCKIT_GAME_ACCEPT, &p);
+    p.tick_rate = 0;
+    n = sockit_game_write(&p, buf, sizeof(buf));
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_RANGE);
+    cr_expect_str_eq(sockit_strerror(-SOCKIT_EGAME_COOKIE),
+                     "game connect cookie invalid or expired");
+}
+
+static struct sockit_addr addr4(const char *ip, uint16_t port)
+{
+    struct sockit_addr a = { .len = sizeof(struct sockaddr_in) };
+
+    a.u.in.sin_family = AF_INET;
+    a.u.in.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &a.u.in.sin_addr);
+    return a;
+}
+
+Test(game_cookie, binds_address_port_salt_and_time)
+{
+    uint8_t secret[SOCKIT_GAME_SECRET_LEN] = { 9 }, other[SOCKIT_GAME_SECRET_LEN] = { 8 };
+    uint8_t c[SOCKIT_GAME_COOKIE_LEN];
+    struct sockit_addr a = addr4("10.0.0.1", 5000);
+
+    cr_assert_eq(sockit_game_cookie(secret, &a, 42, 100, c), 0);
+    cr_expect(sockit_game_cookie_valid(secret, &a, 42, 100, c, 100, 10));
+    cr_expect(sockit_game_cookie_valid(secret, &a, 42, 100, c, 110, 10), "10 s old: still good");
+    cr_expect_not(sockit_game_cookie_valid(secret, &a, 42, 100, c, 111, 10), "expired");
+    cr_expect_not(sockit_game_cookie_valid(secret, &a, 42, 100, c, 99, 10), "from the future");
+    cr_expect_not(sockit_game_cookie_valid(secret, &a, 43, 100, c, 100, 10), "another salt");
+    cr_expect_not(sockit_game_cookie_valid(other, &a, 42, 100, c, 100, 10), "another secret");
+    struct sockit_addr b = addr4("10.0.0.1", 5001), d = addr4("10.0.0.2", 5000);
+    cr_expect_not(sockit_game_cookie_valid(secret, &b, 42, 100, c, 100, 10), "another port");
+    cr_expect_not(sockit_game_cookie_valid(secret, &d, 42, 100, c, 100, 10), "another address");
+    for (int i = 0; i < SOCKIT_GAME_COOKIE_LEN * 8; i++) {
+        c[i / 8] ^= (uint8_t)(1u << (i % 8));
+        cr_expect_not(sockit_game_cookie_valid(secret, &a, 42, 100, c, 100, 10), "bit %d", i);
+        c[i / 8] ^= (uint8_t)(1u << (i % 8));
+    }
+    struct sockit_addr u = { .len = sizeof(sa_family_t) };
+    u.u.sa.sa_family = AF_UNIX;
+    cr_expect_eq(sockit_game_cookie(secret, &u, 42, 100, c), -EINVAL);
+}
+
+struct acked_log {
+    uint8_t seen[65536];
+    int count;
+};
+
+static void on_acked(uint16_t seq, void *ud)
+{
+    struct acked_log *l = ud;
+
+    l->seen[seq]++;
+    l->count++;
+}
+
+/* A sends 3000 packets to B over a link losing 20 %, B answers each it gets; A's acks arrive
+ * one round trip (10 ms) later. Every packet B received is acked to A exactly once (unless
+ * every answer that could carry its ack was lost), across the 65535 -> 0 wrap. */
+Test(game_window, acks_each_received_packet_once_with_rtt_and_loss)
+{
+    static struct sockit_game_window a, b;
+    static struct acked_log log;
+    static uint8_t got_by_b[65536];
+    struct sockit_game_acks out, back;
+    uint64_t now = 1000000000ull;
+
+    sockit_game_window_init(&a);
+    sockit_game_window_init(&b);
+    a.next_seq = 65000; /* wraps during the run */
+    for (int i = 0; i < 3000; i++, now += 1000000) {
+        sockit_game_window_send(&a, now, &out);
+        if (rnd() % 5 == 0)
+            continue; /* lost on the way to B */
+        cr_assert(sockit_game_window_recv(&b, now + 5000000, &out, NULL, NULL));
+        cr_expect_not(sockit_game_window_recv(&b, now + 5000000, &out, NULL, NULL),
+                      "a duplicate is refused");
+        got_by_b[out.seq] = 1;
+        sockit_game_window_send(&b, now + 5000000, &back);
+        if (rnd() % 5 == 0)
+            continue; /* the answer is lost */
+        sockit_game_window_recv(&a, now + 10000000, &back, on_acked, &log);
+    }
+    int wrong = 0;
+    for (int s = 0; s < 65536; s++)
+        wrong += log.seen[s] > 1 || (log.seen[s] && !got_by_b[s]);
+    cr_expect_eq(wrong, 0, "acked twice, or acked without being received");
+    cr_expect_gt(log.count, 2300, "%d acked", log.count);
+    cr_expect(fabs(a.rtt_ms - 10.0) < 0.01, "rtt %.3f ms", a.rtt_ms);
+    cr_expect(a.loss > 0.10 && a.loss < 0.32, "loss estimate %.3f (20 %% dropped)", a.loss);
+}
+
+Test(game_window, old_and_duplicate_packets_are_refused)
+{
+    struct sockit_game_window w;
+    struct sockit_game_acks a = { 0 };
+
+    sockit_game_window_init(&w);
+    a.seq = 100;
+    cr_expect(sockit_game_window_recv(&w, 1, &a, NULL, NULL));
+    a.seq = 140;
+    cr_expect(sockit_game_window_recv(&w, 2, &a, NULL, NULL));
+    cr_expect_eq(w.recv_bits, 0, "100 is 40 behind: out of the window");
+    a.seq = 100;
+    cr_expect_not(sockit_game_window_recv(&w, 3, &a, NULL, NULL), "too old");
+    a.seq = 108;
+    cr_expect(sockit_game_window_recv(&w, 4, &a, NULL, NULL), "32 behind, new: taken");
+    cr_expect_eq(w.recv_bits, 1u << 31);
+    cr_expect_not(sockit_game_window_recv(&w, 5, &a, NULL, NULL), "and only once");
+    a.seq = 139;
+    cr_expect(sockit_game_window_recv(&w, 6, &a, NULL, NULL));
+    cr_expect_eq(w.recv_bits, (1u << 31) | 1u);
+    cr_expect_eq(w.remote_seq, 140);
+}
