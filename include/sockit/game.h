@@ -123,6 +123,47 @@ int sockit_game_read(const uint8_t *data, size_t len, struct sockit_game_packet 
  * length, or -SOCKIT_EGAME_RANGE (ninputs, body too long) or -ENOSPC. */
 int sockit_game_write(const struct sockit_game_packet *p, uint8_t *buf, size_t cap);
 
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+#define SOCKIT_GAME_MAX_VIEW   128  /* entities a snapshot describes, at most */
+#define SOCKIT_GAME_MAX_ENTITY 1023 /* entity ids are 0..1023 */
+
+/* An entity as the wire carries it, quantised: position in 1/16 units over a 4096-unit world,
+ * velocity in 1/256 units a tick, a few small fields. */
+struct sockit_game_entity {
+    uint16_t id;
+    uint16_t x, y;
+    int16_t vx, vy;
+    uint8_t hp, flags;
+};
+
+/* What one client is told at one tick: up to SOCKIT_GAME_MAX_VIEW entities, ids increasing. */
+struct sockit_game_view {
+    uint32_t tick;
+    uint16_t n;
+    struct sockit_game_entity e[SOCKIT_GAME_MAX_VIEW];
+};
+
+/* The state hash of V (FNV-1a over the tick and every entity's quantised fields, in order):
+ * the server sends it with each snapshot; a client whose reconstruction hashes differently
+ * has diverged. */
+uint32_t sockit_game_view_hash(const struct sockit_game_view *v);
+
+/* Encode CUR against BASE (NULL: a full snapshot) into W: the entity ids (a bit for "the next
+ * id", else 10 bits), and per entity either all fields (new to BASE) or a changed bit and the
+ * fields that changed (positions as 7-bit deltas when small). Returns 0, -SOCKIT_EGAME_RANGE
+ * for a view out of order or out of range, or -ENOSPC when it does not fit W (the caller
+ * sends fewer entities). */
+int sockit_game_snapshot_write(struct sockit_bitw *w, const struct sockit_game_view *cur,
+                               const struct sockit_game_view *base);
+
+/* Decode the snapshot body BODY (LEN bytes) against BASE (NULL for a full one) into *OUT
+ * (tick set to TICK). Strict: ids increasing and in range, no more than
+ * SOCKIT_GAME_MAX_VIEW, nothing but zero padding after the last entity. Returns 0 or
+ * -SOCKIT_EGAME_SHORT / _LONG / _RANGE. */
+int sockit_game_snapshot_read(const uint8_t *body, size_t len, uint32_t tick,
+                              const struct sockit_game_view *base, struct sockit_game_view *out);
+
 /* ---- the connect cookie --------------------------------------------------------------------- */
 
 /* The cookie for a client at ADDR with SALT at coarse time TIME: HMAC-SHA256 under SECRET

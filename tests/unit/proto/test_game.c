@@ -318,3 +318,133 @@ Test(game_window, old_and_duplicate_packets_are_refused)
     cr_expect_eq(w.recv_bits, (1u << 31) | 1u);
     cr_expect_eq(w.remote_seq, 140);
 }
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+/* A view of N entities with ids from a random increasing walk. */
+static void random_view(struct sockit_game_view *v, uint16_t n, uint32_t tick)
+{
+    uint16_t id = (uint16_t)(rnd() % 4);
+
+    v->tick = tick;
+    v->n = n;
+    for (uint16_t i = 0; i < n; i++) {
+        v->e[i] = (struct sockit_game_entity){ id,
+                                               (uint16_t)rnd(),
+                                               (uint16_t)rnd(),
+                                               (int16_t)rnd(),
+                                               (int16_t)rnd(),
+                                               (uint8_t)rnd(),
+                                               (uint8_t)rnd() };
+        id = (uint16_t)(id + 1 + (rnd() % 3 == 0 ? rnd() % 5 : 0));
+    }
+}
+
+/* CUR from BASE: most entities move a little, some jump, some change a field, a few leave and
+ * a few arrive. */
+static void next_view(const struct sockit_game_view *base, struct sockit_game_view *cur)
+{
+    *cur = *base;
+    cur->tick = base->tick + 1;
+    for (uint16_t i = 0; i < cur->n; i++) {
+        struct sockit_game_entity *e = &cur->e[i];
+        e->x = (uint16_t)(e->x + (int)(rnd() % 21) - 10);
+        e->y = (uint16_t)(e->y + (int)(rnd() % 21) - 10);
+        if (rnd() % 20 == 0)
+            e->x = (uint16_t)rnd(); /* a jump: a full position */
+        if (rnd() % 10 == 0)
+            e->vx = (int16_t)rnd();
+        if (rnd() % 30 == 0)
+            e->hp--;
+    }
+    if (cur->n > 4) { /* one leaves, one arrives after the last */
+        memmove(&cur->e[1], &cur->e[2], (size_t)(cur->n - 2) * sizeof(cur->e[0]));
+        cur->e[cur->n - 1].id = (uint16_t)(cur->e[cur->n - 2].id + 7);
+    }
+}
+
+Test(game_snapshot, full_and_delta_round_trip_with_the_same_hash)
+{
+    static struct sockit_game_view base, cur, got, got_base;
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET];
+    struct sockit_bitw w;
+
+    for (int round = 0; round < 200; round++) {
+        random_view(&base, (uint16_t)(rnd() % 60), 100);
+        sockit_bitw_init(&w, buf, sizeof(buf));
+        cr_assert_eq(sockit_game_snapshot_write(&w, &base, NULL), 0);
+        cr_assert_eq(sockit_game_snapshot_read(buf, sockit_bitw_bytes(&w), 100, NULL, &got_base),
+                     0);
+        cr_assert_eq(sockit_game_view_hash(&got_base), sockit_game_view_hash(&base));
+        next_view(&base, &cur);
+        sockit_bitw_init(&w, buf, sizeof(buf));
+        cr_assert_eq(sockit_game_snapshot_write(&w, &cur, &base), 0);
+        cr_assert_eq(sockit_game_snapshot_read(buf, sockit_bitw_bytes(&w), 101, &got_base, &got), 0,
+                     "round %d", round);
+        cr_assert_eq(got.n, cur.n);
+        cr_assert(memcmp(got.e, cur.e, cur.n * sizeof(cur.e[0])) == 0, "round %d", round);
+        cr_assert_eq(sockit_game_view_hash(&got), sockit_game_view_hash(&cur));
+    }
+}
+
+/* 128 entities moving a little: the delta is a fraction of the full snapshot and fits a
+ * packet; the full one does not, and says so. */
+Test(game_snapshot, deltas_are_small_and_a_view_too_big_is_refused)
+{
+    static struct sockit_game_view base, cur;
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET - 40];
+    struct sockit_bitw w;
+
+    random_view(&base, SOCKIT_GAME_MAX_VIEW, 1);
+    for (uint16_t i = 0; i < base.n; i++)
+        base.e[i].id = i;
+    cur = base;
+    cur.tick = 2;
+    for (uint16_t i = 0; i < cur.n; i++) {
+        cur.e[i].x = (uint16_t)(cur.e[i].x + 3);
+        cur.e[i].y = (uint16_t)(cur.e[i].y - 2);
+    }
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    cr_assert_eq(sockit_game_snapshot_write(&w, &cur, &base), 0);
+    size_t delta = sockit_bitw_bytes(&w);
+    cr_expect_leq(delta, 128 * 4, "128 moving entities in %zu bytes", delta);
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    cr_expect_eq(sockit_game_snapshot_write(&w, &cur, NULL), -ENOSPC, "a full view of 128");
+    cur.e[5].id = cur.e[4].id; /* out of order */
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    cr_expect_eq(sockit_game_snapshot_write(&w, &cur, &base), -SOCKIT_EGAME_RANGE);
+}
+
+Test(game_snapshot, malformed_bodies_are_refused)
+{
+    static struct sockit_game_view v, got;
+    uint8_t buf[256];
+    struct sockit_bitw w;
+
+    random_view(&v, 3, 9);
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    cr_assert_eq(sockit_game_snapshot_write(&w, &v, NULL), 0);
+    size_t n = sockit_bitw_bytes(&w);
+    cr_expect_eq(sockit_game_snapshot_read(buf, n - 1, 9, NULL, &got), -SOCKIT_EGAME_SHORT);
+    buf[n] = 0;
+    cr_expect_eq(sockit_game_snapshot_read(buf, n + 1, 9, NULL, &got), -SOCKIT_EGAME_LONG);
+    if (w.bits % 8) { /* padding that is not zeros */
+        buf[n - 1] |= 1;
+        cr_expect_eq(sockit_game_snapshot_read(buf, n, 9, NULL, &got), -SOCKIT_EGAME_LONG);
+    }
+    /* a count over the view's size; ids going backwards */
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    sockit_bitw_put(&w, SOCKIT_GAME_MAX_VIEW + 1, 8);
+    cr_expect_eq(sockit_game_snapshot_read(buf, 1, 9, NULL, &got), -SOCKIT_EGAME_RANGE);
+    sockit_bitw_init(&w, buf, sizeof(buf));
+    sockit_bitw_put(&w, 2, 8);
+    sockit_bitw_put(&w, 0, 1);
+    sockit_bitw_put(&w, 500, 10);
+    sockit_bitw_put(&w, 0, 1); /* unchanged: not in a NULL baseline, so all fields follow */
+    for (int k = 0; k < 79; k++)
+        sockit_bitw_put(&w, 0, 1);
+    sockit_bitw_put(&w, 0, 1);
+    sockit_bitw_put(&w, 499, 10);
+    cr_expect_eq(sockit_game_snapshot_read(buf, sockit_bitw_bytes(&w), 9, NULL, &got),
+                 -SOCKIT_EGAME_RANGE);
+}
