@@ -311,7 +311,8 @@ static void on_live(struct sockit_loop *loop, struct sockit_timer *t, void *data
     (void)loop;
     (void)t;
     sockit_impair_proxy_stats(cfg->proxy, &st);
-    fprintf(stderr, "\r\033[Ksockit impair: %zu sessions", st.sessions);
+    fprintf(stderr, "\r\033[Ksockit impair: %zu %s", st.sessions,
+            sockit_endpoint_is_stream(&cfg->o.listen) ? "connections" : "sessions");
     for (int i = 0; i < 2; i++)
         fprintf(
             stderr,
@@ -330,18 +331,30 @@ static void summary(const struct impair_config *cfg)
     char json[4096];
 
     sockit_impair_proxy_stats(cfg->proxy, &st);
-    if (cfg->json && sockit_impair_proxy_stats_json(cfg->proxy, json, sizeof(json)) > 0)
-        printf("%s\n", json);
+    if (cfg->json && sockit_impair_proxy_stats_json(cfg->proxy, json, sizeof(json)) > 0) {
+        char up[256], down[256];
+        sockit_impair_format(sockit_impair_proxy_options(cfg->proxy, SOCKIT_IMPAIR_UP), up,
+                             sizeof(up));
+        sockit_impair_format(sockit_impair_proxy_options(cfg->proxy, SOCKIT_IMPAIR_DOWN), down,
+                             sizeof(down));
+        /* the run's seed and the settings in force at the end, then the counters */
+        printf("{\"seed\":%llu,\"settings\":{\"up\":", (unsigned long long)cfg->o.seed);
+        cli_json_string(stdout, up, strlen(up));
+        printf(",\"down\":");
+        cli_json_string(stdout, down, strlen(down));
+        printf("},%s\n", json + 1);
+    }
     if (cfg->quiet)
         return;
     if (cfg->tty)
         fputs("\r\033[K", stderr);
     fprintf(stderr,
-            "sockit impair: stopped: %llu sessions (%llu expired, %llu refused), %llu ICMP "
+            "sockit impair: stopped: %llu %s (%llu expired, %llu refused), %llu ICMP "
             "errors, %llu send drops\n",
-            (unsigned long long)st.sessions_opened, (unsigned long long)st.sessions_expired,
-            (unsigned long long)st.sessions_refused, (unsigned long long)st.icmp_errors,
-            (unsigned long long)st.send_drops);
+            (unsigned long long)st.sessions_opened,
+            sockit_endpoint_is_stream(&cfg->o.listen) ? "connections" : "sessions",
+            (unsigned long long)st.sessions_expired, (unsigned long long)st.sessions_refused,
+            (unsigned long long)st.icmp_errors, (unsigned long long)st.send_drops);
     for (int i = 0; i < 2; i++) {
         const struct sockit_impair_stats *d = i ? &st.down : &st.up;
         const struct sockit_hist *h = sockit_impair_proxy_delays(cfg->proxy, i + 1);

@@ -169,6 +169,10 @@ Test(impair_udp, loss_seen_is_the_loss_asked_and_the_counters_agree)
     cr_expect_eq(jget(j, "down", "out"), (long long)back);
     cr_expect_eq(jget(j, "down", "lost"), 0);
     cr_expect_eq(jget(j, NULL, "sessions_opened"), 1);
+    cr_expect_eq(jget(j, NULL, "seed"), 1, "the run's seed, to repeat it");
+    json_t *settings = json_object_get(j, "settings");
+    cr_expect_str_eq(json_string_value(json_object_get(settings, "up")), "loss 10%");
+    cr_expect_str_eq(json_string_value(json_object_get(settings, "down")), "none");
     json_decref(j);
     free(got);
 }
