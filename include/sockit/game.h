@@ -129,7 +129,7 @@ int sockit_game_write(const struct sockit_game_packet *p, uint8_t *buf, size_t c
 #define SOCKIT_GAME_MAX_ENTITY 1023 /* entity ids are 0..1023 */
 
 /* An entity as the wire carries it, quantised: position in 1/16 units over a 4096-unit world,
- * velocity in 1/256 units a tick, a few small fields. */
+ * velocity in 1/16 units a tick, a few small fields. */
 struct sockit_game_entity {
     uint16_t id;
     uint16_t x, y;
@@ -163,6 +163,44 @@ int sockit_game_snapshot_write(struct sockit_bitw *w, const struct sockit_game_v
  * -SOCKIT_EGAME_SHORT / _LONG / _RANGE. */
 int sockit_game_snapshot_read(const uint8_t *body, size_t len, uint32_t tick,
                               const struct sockit_game_view *base, struct sockit_game_view *out);
+
+/* ---- the world ------------------------------------------------------------------------------ */
+
+#define SOCKIT_GAME_WORLD_SIZE 65535 /* positions 0..65535, in 1/16 units: a 4096-unit square */
+
+/* The server's world: entity slots by id (players and wandering NPCs), stepped in integers
+ * so that the same inputs give the same world on any machine. Plain memory, the caller's. */
+struct sockit_game_world {
+    uint32_t tick;
+    uint64_t rng;
+    uint16_t count;                                             /* entities in use */
+    bool used[SOCKIT_GAME_MAX_ENTITY + 1];                      /* by id */
+    bool player[SOCKIT_GAME_MAX_ENTITY + 1];                    /* moved by input, not wandering */
+    struct sockit_game_input input[SOCKIT_GAME_MAX_ENTITY + 1]; /* players' latest */
+    struct sockit_game_entity e[SOCKIT_GAME_MAX_ENTITY + 1];
+};
+
+/* An empty world at tick 1 with NPCS wanderers (at most 1024) placed by SEED. */
+void sockit_game_world_init(struct sockit_game_world *w, uint16_t npcs, uint64_t seed);
+
+/* A new player (at a place chosen by the world's generator): its id, or -SOCKIT_EGAME_FULL. */
+int sockit_game_world_add_player(struct sockit_game_world *w);
+
+/* Remove entity ID (a player who left). */
+void sockit_game_world_remove(struct sockit_game_world *w, uint16_t id);
+
+/* Player ID's input for the next steps. */
+void sockit_game_world_input(struct sockit_game_world *w, uint16_t id,
+                             const struct sockit_game_input *in);
+
+/* One tick: players move by their input (velocity = move / 8 units a tick), NPCs keep their
+ * velocity and bounce off the walls; positions stay in the world. */
+void sockit_game_world_step(struct sockit_game_world *w);
+
+/* What entity ID sees: the MAX (at most SOCKIT_GAME_MAX_VIEW) entities nearest to it (itself
+ * included), ids increasing, into *OUT with the world's tick. */
+void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint16_t max,
+                            struct sockit_game_view *out);
 
 /* ---- the connect cookie --------------------------------------------------------------------- */
 

@@ -448,3 +448,98 @@ Test(game_snapshot, malformed_bodies_are_refused)
     cr_expect_eq(sockit_game_snapshot_read(buf, sockit_bitw_bytes(&w), 9, NULL, &got),
                  -SOCKIT_EGAME_RANGE);
 }
+
+/* ---- the world ------------------------------------------------------------------------------ */
+
+static uint32_t world_hash(const struct sockit_game_world *w)
+{
+    static struct sockit_game_view all;
+
+    sockit_game_world_view(w, 0, SOCKIT_GAME_MAX_VIEW, &all);
+    return sockit_game_view_hash(&all);
+}
+
+Test(game_world, the_same_inputs_give_the_same_world)
+{
+    static struct sockit_game_world a, b, c;
+
+    sockit_game_world_init(&a, 100, 7);
+    sockit_game_world_init(&b, 100, 7);
+    sockit_game_world_init(&c, 100, 8);
+    int pa = sockit_game_world_add_player(&a), pb = sockit_game_world_add_player(&b);
+    cr_assert_eq(pa, pb);
+    for (int t = 0; t < 1000; t++) {
+        struct sockit_game_input in = { (int8_t)(t % 255 - 127), (int8_t)(127 - t % 200), 1 };
+        sockit_game_world_input(&a, (uint16_t)pa, &in);
+        sockit_game_world_input(&b, (uint16_t)pb, &in);
+        sockit_game_world_step(&a);
+        sockit_game_world_step(&b);
+        sockit_game_world_step(&c);
+    }
+    cr_expect_eq(a.tick, 1001);
+    cr_expect(memcmp(a.e, b.e, sizeof(a.e)) == 0, "the same seed and inputs: another world");
+    cr_expect_eq(world_hash(&a), world_hash(&b));
+    cr_expect_neq(world_hash(&a), world_hash(&c), "another seed: the same world");
+}
+
+Test(game_world, players_follow_their_input_and_npcs_stay_inside)
+{
+    static struct sockit_game_world w;
+
+    sockit_game_world_init(&w, 50, 3);
+    int p = sockit_game_world_add_player(&w);
+    cr_assert_geq(p, 0);
+    uint16_t x0 = w.e[p].x;
+    struct sockit_game_input right = { 80, 0, 0 };
+    sockit_game_world_input(&w, (uint16_t)p, &right);
+    sockit_game_world_step(&w);
+    cr_expect_eq(w.e[p].vx, 10);
+    cr_expect(w.e[p].x == (uint16_t)(x0 + 10) || w.e[p].vx == -10, "moved by 10 (or bounced)");
+    bool npc_moved = false;
+    for (int t = 0; t < 5000; t++)
+        sockit_game_world_step(&w);
+    for (int id = 0; id <= SOCKIT_GAME_MAX_ENTITY; id++)
+        if (w.used[id] && !w.player[id])
+            npc_moved |= w.e[id].vx || w.e[id].vy;
+    cr_expect(npc_moved, "NPCs wander");
+    sockit_game_world_remove(&w, (uint16_t)p);
+    cr_expect_eq(w.count, 50);
+    cr_expect_eq(sockit_game_world_add_player(&w), p, "the freed id is used again");
+}
+
+Test(game_world, a_view_is_the_nearest_in_id_order_with_itself)
+{
+    static struct sockit_game_world w;
+    static struct sockit_game_view v;
+
+    sockit_game_world_init(&w, 300, 11);
+    int p = sockit_game_world_add_player(&w);
+    sockit_game_world_view(&w, (uint16_t)p, 40, &v);
+    cr_assert_eq(v.n, 40);
+    bool self = false;
+    uint64_t farthest = 0;
+    for (uint16_t i = 0; i < v.n; i++) {
+        if (i)
+            cr_expect_gt(v.e[i].id, v.e[i - 1].id, "ids increase");
+        self |= v.e[i].id == p;
+        int64_t dx = (int64_t)v.e[i].x - w.e[p].x, dy = (int64_t)v.e[i].y - w.e[p].y;
+        uint64_t d2 = (uint64_t)(dx * dx + dy * dy);
+        farthest = d2 > farthest ? d2 : farthest;
+    }
+    cr_expect(self, "a player sees itself");
+    int closer_outside = 0;
+    for (int id = 0; id <= SOCKIT_GAME_MAX_ENTITY; id++) {
+        if (!w.used[id])
+            continue;
+        bool in = false;
+        for (uint16_t i = 0; i < v.n; i++)
+            in |= v.e[i].id == id;
+        int64_t dx = (int64_t)w.e[id].x - w.e[p].x, dy = (int64_t)w.e[id].y - w.e[p].y;
+        closer_outside += !in && (uint64_t)(dx * dx + dy * dy) < farthest;
+    }
+    cr_expect_eq(closer_outside, 0, "an entity nearer than one in the view is left out");
+    struct sockit_game_world full;
+    sockit_game_world_init(&full, 1024, 1);
+    cr_expect_eq(full.count, 1024);
+    cr_expect_eq(sockit_game_world_add_player(&full), -SOCKIT_EGAME_FULL);
+}

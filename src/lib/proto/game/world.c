@@ -1,0 +1,151 @@
+/* The world (sockit/game.h): entities by id, integer steps, and each player's view. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockit/error.h"
+#include "sockit/game.h"
+
+#define SPEED_DIV 8  /* a player's velocity: move (-127..127) / 8, in 1/16 units a tick */
+#define NPC_SPEED 24 /* an NPC's speed at most, 1/16 units a tick */
+
+static uint32_t next_rand(struct sockit_game_world *w)
+{
+    uint64_t z = (w->rng += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+static int free_id(const struct sockit_game_world *w)
+{
+    for (int id = 0; id <= SOCKIT_GAME_MAX_ENTITY; id++)
+        if (!w->used[id])
+            return id;
+    return -1;
+}
+
+static int spawn(struct sockit_game_world *w, bool player)
+{
+    int id = free_id(w);
+
+    if (id < 0)
+        return -SOCKIT_EGAME_FULL;
+    struct sockit_game_entity *e = &w->e[id];
+    *e = (struct sockit_game_entity){
+        .id = (uint16_t)id, .x = (uint16_t)next_rand(w), .y = (uint16_t)next_rand(w), .hp = 100
+    };
+    if (!player) {
+        e->vx = (int16_t)((int)(next_rand(w) % (2 * NPC_SPEED + 1)) - NPC_SPEED);
+        e->vy = (int16_t)((int)(next_rand(w) % (2 * NPC_SPEED + 1)) - NPC_SPEED);
+    }
+    w->used[id] = true;
+    w->player[id] = player;
+    w->input[id] = (struct sockit_game_input){ 0 };
+    w->count++;
+    return id;
+}
+
+void sockit_game_world_init(struct sockit_game_world *w, uint16_t npcs, uint64_t seed)
+{
+    memset(w, 0, sizeof(*w));
+    w->tick = 1;
+    w->rng = seed;
+    for (uint16_t i = 0; i < npcs && spawn(w, false) >= 0; i++)
+        ;
+}
+
+int sockit_game_world_add_player(struct sockit_game_world *w)
+{
+    return spawn(w, true);
+}
+
+void sockit_game_world_remove(struct sockit_game_world *w, uint16_t id)
+{
+    if (id > SOCKIT_GAME_MAX_ENTITY || !w->used[id])
+        return;
+    w->used[id] = w->player[id] = false;
+    w->count--;
+}
+
+void sockit_game_world_input(struct sockit_game_world *w, uint16_t id,
+                             const struct sockit_game_input *in)
+{
+    if (id <= SOCKIT_GAME_MAX_ENTITY && w->used[id] && w->player[id])
+        w->input[id] = *in;
+}
+
+/* Move P by V within 0..SOCKIT_GAME_WORLD_SIZE; a wall reverses V. */
+static void move(uint16_t *p, int16_t *v)
+{
+    int32_t x = (int32_t)*p + *v;
+
+    if (x < 0 || x > SOCKIT_GAME_WORLD_SIZE) {
+        x = x < 0 ? -x : 2 * SOCKIT_GAME_WORLD_SIZE - x;
+        *v = (int16_t) - *v;
+    }
+    *p = (uint16_t)x;
+}
+
+void sockit_game_world_step(struct sockit_game_world *w)
+{
+    w->tick++;
+    for (int id = 0; id <= SOCKIT_GAME_MAX_ENTITY; id++) {
+        if (!w->used[id])
+            continue;
+        struct sockit_game_entity *e = &w->e[id];
+        if (w->player[id]) {
+            e->vx = (int16_t)(w->input[id].move_x / SPEED_DIV);
+            e->vy = (int16_t)(w->input[id].move_y / SPEED_DIV);
+            e->flags = w->input[id].buttons;
+        }
+        move(&e->x, &e->vx);
+        move(&e->y, &e->vy);
+    }
+}
+
+struct near {
+    uint64_t d2;
+    uint16_t id;
+};
+
+static int by_distance(const void *a, const void *b)
+{
+    const struct near *x = a, *y = b;
+
+    if (x->d2 != y->d2)
+        return x->d2 < y->d2 ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct sockit_game_entity *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint16_t max,
+                            struct sockit_game_view *out)
+{
+    struct near near[SOCKIT_GAME_MAX_ENTITY + 1]; /* 16 KiB on the stack */
+    size_t n = 0;
+    const struct sockit_game_entity *me = id <= SOCKIT_GAME_MAX_ENTITY ? &w->e[id] : NULL;
+
+    if (max > SOCKIT_GAME_MAX_VIEW)
+        max = SOCKIT_GAME_MAX_VIEW;
+    for (int k = 0; k <= SOCKIT_GAME_MAX_ENTITY; k++) {
+        if (!w->used[k])
+            continue;
+        int64_t dx = me ? (int64_t)w->e[k].x - me->x : 0, dy = me ? (int64_t)w->e[k].y - me->y : 0;
+        /* itself at 0, everyone else at 1 or more: it is always in its own view */
+        near[n++] = (struct near){ k == id ? 0 : (uint64_t)(dx * dx + dy * dy) + 1, (uint16_t)k };
+    }
+    if (n > max)
+        qsort(near, n, sizeof(near[0]), by_distance);
+    out->tick = w->tick;
+    out->n = (uint16_t)(n < max ? n : max);
+    for (uint16_t i = 0; i < out->n; i++)
+        out->e[i] = w->e[near[i].id];
+    qsort(out->e, out->n, sizeof(out->e[0]), by_id);
+}
