@@ -202,6 +202,67 @@ void sockit_game_world_step(struct sockit_game_world *w);
 void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint16_t max,
                             struct sockit_game_view *out);
 
+/* ---- the server's door ---------------------------------------------------------------------- */
+
+#define SOCKIT_GAME_COOKIE_AGE 10 /* seconds a challenge's cookie stays good */
+
+struct sockit_game_server_options {
+    uint16_t max_clients; /* slots; default 64, at most 1000 */
+    uint16_t tick_rate;   /* ticks a second; default 30 */
+    uint32_t timeout_ms;  /* a client silent this long is dropped; default 2000 */
+    uint64_t seed;        /* tokens (and the world, later) */
+    /* SOCKIT_GAME_SECRET_LEN bytes for the cookies; NULL: random (getrandom). Copied. */
+    const uint8_t *secret;
+};
+
+/* One client's slot, taken only by a valid challenge response. */
+struct sockit_game_slot {
+    bool used;
+    struct sockit_addr addr;
+    uint64_t salt;
+    uint32_t token;
+    uint64_t last_recv_ns;
+};
+
+struct sockit_game_server_stats {
+    uint32_t clients;                       /* slots in use */
+    uint64_t challenges, accepts;           /* replies sent */
+    uint64_t denied_full, denied_version;   /* DENY sent */
+    uint64_t bad_cookie;                    /* responses whose cookie was not theirs (no reply) */
+    uint64_t malformed;                     /* datagrams sockit_game_read refused (no reply) */
+    uint64_t unknown_source;                /* session packets from no slot's address/token */
+    uint64_t timeouts, disconnects;         /* slots freed */
+    uint64_t bytes_in, bytes_out_handshake; /* connect traffic, for the amplification check */
+};
+
+struct sockit_game_server;
+
+/* A server with O (NULL: defaults). Returns 0, -EINVAL for options out of range, -ENOMEM, or
+ * the error of getrandom. */
+int sockit_game_server_new(struct sockit_game_server **out,
+                           const struct sockit_game_server_options *o);
+void sockit_game_server_free(struct sockit_game_server *s);
+
+/* A datagram of LEN bytes from FROM at NOW (nanoseconds). At most one reply is written into
+ * REPLY (CAP bytes): its length is returned, 0 when nothing is to be sent. Connect traffic is
+ * answered statelessly and never with more bytes than came in; a valid response takes a slot
+ * (or gets DENY full) and a repeated one gets the same ACCEPT; every refusal is counted, never
+ * answered. Session packets (INPUT, KEEPALIVE, DISCONNECT) count only from the slot's address
+ * with its token. */
+size_t sockit_game_server_receive(struct sockit_game_server *s, uint64_t now,
+                                  const struct sockit_addr *from, const uint8_t *data, size_t len,
+                                  uint8_t *reply, size_t cap);
+
+/* Free the slots of clients silent for the timeout at NOW; returns how many. */
+size_t sockit_game_server_expire(struct sockit_game_server *s, uint64_t now);
+
+/* The slot of index I (0..max_clients-1), or NULL. */
+const struct sockit_game_slot *sockit_game_server_slot(const struct sockit_game_server *s,
+                                                       uint16_t i);
+
+void sockit_game_server_stats(const struct sockit_game_server *s,
+                              struct sockit_game_server_stats *out);
+
 /* ---- the connect cookie --------------------------------------------------------------------- */
 
 /* The cookie for a client at ADDR with SALT at coarse time TIME: HMAC-SHA256 under SECRET

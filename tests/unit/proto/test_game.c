@@ -543,3 +543,160 @@ Test(game_world, a_view_is_the_nearest_in_id_order_with_itself)
     cr_expect_eq(full.count, 1024);
     cr_expect_eq(sockit_game_world_add_player(&full), -SOCKIT_EGAME_FULL);
 }
+
+/* ---- the server's door ---------------------------------------------------------------------- */
+
+#define SEC 1000000000ull
+
+static const uint8_t test_secret[SOCKIT_GAME_SECRET_LEN] = { 1, 2, 3 };
+
+static struct sockit_game_server *door(uint16_t max_clients)
+{
+    struct sockit_game_server *s = NULL;
+    struct sockit_game_server_options o = { .max_clients = max_clients,
+                                            .seed = 5,
+                                            .secret = test_secret };
+
+    cr_assert_eq(sockit_game_server_new(&s, &o), 0);
+    return s;
+}
+
+/* Send P from FROM at NOW; the reply read into *OUT; returns its type, 0 for none. */
+static int send_to(struct sockit_game_server *s, uint64_t now, const struct sockit_addr *from,
+                   const struct sockit_game_packet *p, struct sockit_game_packet *out)
+{
+    uint8_t in[SOCKIT_GAME_MAX_PACKET], reply[SOCKIT_GAME_MAX_PACKET];
+    static uint8_t keep[SOCKIT_GAME_MAX_PACKET];
+    int n = sockit_game_write(p, in, sizeof(in));
+
+    cr_assert_gt(n, 0);
+    size_t r = sockit_game_server_receive(s, now, from, in, (size_t)n, reply, sizeof(reply));
+    if (r == 0)
+        return 0;
+    cr_expect_leq(r, (size_t)n, "a reply of %zu bytes to %d", r, n);
+    memcpy(keep, reply, r);
+    return sockit_game_read(keep, r, out);
+}
+
+/* The whole handshake for FROM with SALT: the ACCEPT or DENY type, *TOKEN set. */
+static int handshake(struct sockit_game_server *s, uint64_t now, const struct sockit_addr *from,
+                     uint64_t salt, uint32_t *token)
+{
+    struct sockit_game_packet p = { .type = SOCKIT_GAME_CONNECT, .salt = salt }, r;
+    uint8_t cookie[SOCKIT_GAME_COOKIE_LEN];
+
+    cr_assert_eq(send_to(s, now, from, &p, &r), SOCKIT_GAME_CHALLENGE);
+    cr_assert_eq(r.salt, salt);
+    memcpy(cookie, r.cookie, sizeof(cookie));
+    p = (struct sockit_game_packet){
+        .type = SOCKIT_GAME_RESPONSE, .salt = salt, .time = r.time, .cookie = cookie
+    };
+    int t = send_to(s, now, from, &p, &r);
+    if (token)
+        *token = r.token;
+    return t;
+}
+
+Test(game_door, a_client_gets_in_with_its_cookie_and_a_full_server_says_so)
+{
+    struct sockit_game_server *s = door(2);
+    struct sockit_addr a = addr4("10.0.0.1", 1000), b = addr4("10.0.0.2", 1000),
+                       c = addr4("10.0.0.3", 1000);
+    uint32_t ta, tb, tc;
+    struct sockit_game_server_stats st;
+
+    cr_expect_eq(handshake(s, 100 * SEC, &a, 11, &ta), SOCKIT_GAME_ACCEPT);
+    cr_expect_eq(handshake(s, 100 * SEC, &b, 12, &tb), SOCKIT_GAME_ACCEPT);
+    cr_expect_neq(ta, tb);
+    cr_expect_eq(handshake(s, 100 * SEC, &c, 13, &tc), SOCKIT_GAME_DENY);
+    cr_expect_eq(handshake(s, 100 * SEC, &a, 11, &tc), SOCKIT_GAME_ACCEPT, "a repeated response");
+    cr_expect_eq(tc, ta, "gets the same session");
+    sockit_game_server_stats(s, &st);
+    cr_expect(st.clients == 2 && st.denied_full == 1 && st.accepts == 3, "%u %llu %llu", st.clients,
+              (unsigned long long)st.denied_full, (unsigned long long)st.accepts);
+    sockit_game_server_free(s);
+}
+
+Test(game_door, forged_foreign_and_stale_cookies_take_nothing_and_get_nothing)
+{
+    struct sockit_game_server *s = door(4);
+    struct sockit_addr a = addr4("10.0.0.1", 1000), spoof = addr4("10.0.0.9", 1000);
+    struct sockit_game_packet p = { .type = SOCKIT_GAME_CONNECT, .salt = 1 }, r;
+    uint8_t cookie[SOCKIT_GAME_COOKIE_LEN];
+    struct sockit_game_server_stats st;
+
+    cr_assert_eq(send_to(s, 100 * SEC, &a, &p, &r), SOCKIT_GAME_CHALLENGE);
+    memcpy(cookie, r.cookie, sizeof(cookie));
+    struct sockit_game_packet resp = {
+        .type = SOCKIT_GAME_RESPONSE, .salt = 1, .time = r.time, .cookie = cookie
+    };
+    cr_expect_eq(send_to(s, 100 * SEC, &spoof, &resp, &r), 0, "another source's cookie");
+    cr_expect_eq(send_to(s, 111 * SEC, &a, &resp, &r), 0, "a cookie 11 s old");
+    resp.salt = 2;
+    cr_expect_eq(send_to(s, 100 * SEC, &a, &resp, &r), 0, "another salt");
+    resp.salt = 1;
+    cookie[3] ^= 0x10;
+    cr_expect_eq(send_to(s, 100 * SEC, &a, &resp, &r), 0, "a forged cookie");
+    for (int i = 0; i < 64; i++) { /* a flood of forged responses from many sources */
+        struct sockit_addr f = addr4("192.0.2.1", (uint16_t)(2000 + i));
+        cr_expect_eq(send_to(s, 100 * SEC, &f, &resp, &r), 0);
+    }
+    sockit_game_server_stats(s, &st);
+    cr_expect_eq(st.clients, 0, "forged requests took slots");
+    cr_expect_eq(st.bad_cookie, 68);
+    cr_expect_leq(st.bytes_out_handshake * 5, st.bytes_in, "replies %llu bytes for %llu in",
+                  (unsigned long long)st.bytes_out_handshake, (unsigned long long)st.bytes_in);
+    cookie[3] ^= 0x10;
+    cr_expect_eq(send_to(s, 105 * SEC, &a, &resp, &r), SOCKIT_GAME_ACCEPT, "the real one, 5 s on");
+    sockit_game_server_free(s);
+}
+
+Test(game_door, other_versions_hear_why_and_junk_is_counted_silently)
+{
+    struct sockit_game_server *s = door(4);
+    struct sockit_addr a = addr4("10.0.0.1", 1000);
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET], reply[SOCKIT_GAME_MAX_PACKET];
+    struct sockit_game_packet p = { .type = SOCKIT_GAME_CONNECT, .salt = 1 }, r;
+    struct sockit_game_server_stats st;
+    int n = sockit_game_write(&p, buf, sizeof(buf));
+
+    buf[4] = SOCKIT_GAME_VERSION + 1;
+    size_t rl = sockit_game_server_receive(s, SEC, &a, buf, (size_t)n, reply, sizeof(reply));
+    cr_assert_gt(rl, 0);
+    cr_expect_eq(sockit_game_read(reply, rl, &r), SOCKIT_GAME_DENY);
+    cr_expect_eq(r.deny_reason, SOCKIT_GAME_DENY_VERSION);
+    buf[0] = 'X';
+    cr_expect_eq(sockit_game_server_receive(s, SEC, &a, buf, (size_t)n, reply, sizeof(reply)), 0);
+    cr_expect_eq(sockit_game_server_receive(s, SEC, &a, buf, 3, reply, sizeof(reply)), 0);
+    sockit_game_server_stats(s, &st);
+    cr_expect_eq(st.malformed, 2);
+    sockit_game_server_free(s);
+}
+
+Test(game_door, sessions_need_their_token_and_silent_ones_expire)
+{
+    struct sockit_game_server *s = door(4);
+    struct sockit_addr a = addr4("10.0.0.1", 1000), b = addr4("10.0.0.2", 1000);
+    uint32_t ta, tb;
+    struct sockit_game_packet r;
+    struct sockit_game_server_stats st;
+
+    cr_assert_eq(handshake(s, 10 * SEC, &a, 1, &ta), SOCKIT_GAME_ACCEPT);
+    cr_assert_eq(handshake(s, 10 * SEC, &b, 2, &tb), SOCKIT_GAME_ACCEPT);
+    struct sockit_game_packet ka = { .type = SOCKIT_GAME_KEEPALIVE, .token = ta };
+    cr_expect_eq(send_to(s, 11 * SEC, &a, &ka, &r), 0);
+    ka.token = ta + 1;
+    send_to(s, 11 * SEC, &a, &ka, &r);
+    struct sockit_addr stranger = addr4("10.0.0.3", 1000);
+    ka.token = ta;
+    send_to(s, 11 * SEC, &stranger, &ka, &r);
+    sockit_game_server_stats(s, &st);
+    cr_expect_eq(st.unknown_source, 2, "a wrong token, a stranger with a right one");
+    cr_expect_eq(sockit_game_server_expire(s, 12 * SEC + 1), 1, "b was silent for 2 s");
+    cr_expect_not_null(sockit_game_server_slot(s, 0));
+    struct sockit_game_packet bye = { .type = SOCKIT_GAME_DISCONNECT, .token = ta };
+    send_to(s, 12 * SEC, &a, &bye, &r);
+    sockit_game_server_stats(s, &st);
+    cr_expect(st.clients == 0 && st.timeouts == 1 && st.disconnects == 1);
+    sockit_game_server_free(s);
+}

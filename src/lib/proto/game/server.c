@@ -1,0 +1,237 @@
+/* The server's door (sockit/game.h): stateless challenges, slots only for valid cookies,
+ * sessions recognised by address and token, silent clients expired. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "sockit/error.h"
+#include "sockit/game.h"
+
+#define NS_PER_S 1000000000ull
+
+struct sockit_game_server {
+    struct sockit_game_server_options o;
+    uint8_t secret[SOCKIT_GAME_SECRET_LEN];
+    uint64_t rng;
+    struct sockit_game_slot *slots;
+    struct sockit_game_server_stats st;
+};
+
+static uint32_t next_token(struct sockit_game_server *s)
+{
+    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (uint32_t)z ? (uint32_t)z : 1;
+}
+
+int sockit_game_server_new(struct sockit_game_server **out,
+                           const struct sockit_game_server_options *o)
+{
+    struct sockit_game_server_options d = o ? *o : (struct sockit_game_server_options){ 0 };
+    struct sockit_game_server *s;
+
+    if (!d.max_clients)
+        d.max_clients = 64;
+    if (!d.tick_rate)
+        d.tick_rate = 30;
+    if (!d.timeout_ms)
+        d.timeout_ms = 2000;
+    if (d.max_clients > 1000 || d.tick_rate > 1000)
+        return -EINVAL;
+    if (!(s = calloc(1, sizeof(*s))) || !(s->slots = calloc(d.max_clients, sizeof(*s->slots)))) {
+        free(s);
+        return -ENOMEM;
+    }
+    s->o = d;
+    s->o.secret = NULL;
+    s->rng = d.seed;
+    if (o && o->secret) {
+        memcpy(s->secret, o->secret, sizeof(s->secret));
+    } else if (getrandom(s->secret, sizeof(s->secret), 0) != (ssize_t)sizeof(s->secret)) {
+        int err = errno ? -errno : -EIO;
+        sockit_game_server_free(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+void sockit_game_server_free(struct sockit_game_server *s)
+{
+    if (!s)
+        return;
+    free(s->slots);
+    free(s);
+}
+
+static bool same_addr(const struct sockit_addr *a, const struct sockit_addr *b)
+{
+    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
+}
+
+static struct sockit_game_slot *slot_of(struct sockit_game_server *s,
+                                        const struct sockit_addr *from)
+{
+    for (uint16_t i = 0; i < s->o.max_clients; i++)
+        if (s->slots[i].used && same_addr(&s->slots[i].addr, from))
+            return &s->slots[i];
+    return NULL;
+}
+
+/* Write P into REPLY, but never more bytes than the LEN that caused it. */
+static size_t answer(struct sockit_game_server *s, const struct sockit_game_packet *p, size_t len,
+                     uint8_t *reply, size_t cap)
+{
+    int n = sockit_game_write(p, reply, cap);
+
+    if (n <= 0 || (size_t)n > len)
+        return 0;
+    s->st.bytes_out_handshake += (size_t)n;
+    return (size_t)n;
+}
+
+static size_t challenge(struct sockit_game_server *s, uint64_t now, const struct sockit_addr *from,
+                        const struct sockit_game_packet *in, size_t len, uint8_t *reply, size_t cap)
+{
+    uint8_t cookie[SOCKIT_GAME_COOKIE_LEN];
+    struct sockit_game_packet p = { .type = SOCKIT_GAME_CHALLENGE,
+                                    .salt = in->salt,
+                                    .time = (uint32_t)(now / NS_PER_S),
+                                    .cookie = cookie };
+
+    if (sockit_game_cookie(s->secret, from, in->salt, p.time, cookie) < 0)
+        return 0;
+    s->st.challenges++;
+    return answer(s, &p, len, reply, cap);
+}
+
+/* A free slot for FROM with SALT and a new token, or NULL when full. */
+static struct sockit_game_slot *take_slot(struct sockit_game_server *s,
+                                          const struct sockit_addr *from, uint64_t salt)
+{
+    for (uint16_t i = 0; i < s->o.max_clients; i++)
+        if (!s->slots[i].used) {
+            s->slots[i] = (struct sockit_game_slot){
+                .used = true, .addr = *from, .salt = salt, .token = next_token(s)
+            };
+            s->st.clients++;
+            return &s->slots[i];
+        }
+    return NULL;
+}
+
+/* A response: a slot for a cookie that is this source's, or the slot it already has. */
+static size_t accept_response(struct sockit_game_server *s, uint64_t now,
+                              const struct sockit_addr *from, const struct sockit_game_packet *in,
+                              size_t len, uint8_t *reply, size_t cap)
+{
+    struct sockit_game_packet p = { .type = SOCKIT_GAME_ACCEPT,
+                                    .salt = in->salt,
+                                    .tick_rate = s->o.tick_rate };
+    struct sockit_game_slot *slot = slot_of(s, from);
+
+    if (!sockit_game_cookie_valid(s->secret, from, in->salt, in->time, in->cookie,
+                                  (uint32_t)(now / NS_PER_S), SOCKIT_GAME_COOKIE_AGE)) {
+        s->st.bad_cookie++;
+        return 0;
+    }
+    if (slot && slot->salt != in->salt) { /* a new attempt from the same place replaces it */
+        slot->used = false;
+        s->st.clients--;
+        slot = NULL;
+    }
+    if (!slot)
+        slot = take_slot(s, from, in->salt);
+    if (!slot) {
+        s->st.denied_full++;
+        p.type = SOCKIT_GAME_DENY;
+        p.deny_reason = SOCKIT_GAME_DENY_FULL;
+        return answer(s, &p, len, reply, cap);
+    }
+    slot->last_recv_ns = now;
+    p.token = slot->token;
+    p.client_index = (uint16_t)(slot - s->slots);
+    s->st.accepts++;
+    return answer(s, &p, len, reply, cap);
+}
+
+/* A session packet: only from a slot's address with its token. */
+static void session(struct sockit_game_server *s, uint64_t now, const struct sockit_addr *from,
+                    const struct sockit_game_packet *in)
+{
+    struct sockit_game_slot *slot = slot_of(s, from);
+
+    if (!slot || slot->token != in->token) {
+        s->st.unknown_source++;
+        return;
+    }
+    slot->last_recv_ns = now;
+    if (in->type == SOCKIT_GAME_DISCONNECT) {
+        slot->used = false;
+        s->st.clients--;
+        s->st.disconnects++;
+    }
+}
+
+size_t sockit_game_server_receive(struct sockit_game_server *s, uint64_t now,
+                                  const struct sockit_addr *from, const uint8_t *data, size_t len,
+                                  uint8_t *reply, size_t cap)
+{
+    struct sockit_game_packet in;
+    int type = sockit_game_read(data, len, &in);
+
+    if (type == -SOCKIT_EGAME_VERSION && len >= SOCKIT_GAME_REQUEST_MIN) {
+        struct sockit_game_packet p = { .type = SOCKIT_GAME_DENY,
+                                        .deny_reason = SOCKIT_GAME_DENY_VERSION };
+        s->st.denied_version++; /* a padded request of another version hears why */
+        s->st.bytes_in += len;
+        return answer(s, &p, len, reply, cap);
+    }
+    if (type < 0) {
+        s->st.malformed++;
+        return 0;
+    }
+    switch (type) {
+    case SOCKIT_GAME_CONNECT:
+        s->st.bytes_in += len;
+        return challenge(s, now, from, &in, len, reply, cap);
+    case SOCKIT_GAME_RESPONSE:
+        s->st.bytes_in += len;
+        return accept_response(s, now, from, &in, len, reply, cap);
+    case SOCKIT_GAME_INPUT:
+    case SOCKIT_GAME_KEEPALIVE:
+    case SOCKIT_GAME_DISCONNECT: session(s, now, from, &in); return 0;
+    default: s->st.malformed++; return 0; /* a server's packet sent to the server */
+    }
+}
+
+size_t sockit_game_server_expire(struct sockit_game_server *s, uint64_t now)
+{
+    size_t n = 0;
+    uint64_t limit = (uint64_t)s->o.timeout_ms * 1000000ull;
+
+    for (uint16_t i = 0; i < s->o.max_clients; i++)
+        if (s->slots[i].used && now - s->slots[i].last_recv_ns > limit) {
+            s->slots[i].used = false;
+            s->st.clients--;
+            s->st.timeouts++;
+            n++;
+        }
+    return n;
+}
+
+const struct sockit_game_slot *sockit_game_server_slot(const struct sockit_game_server *s,
+                                                       uint16_t i)
+{
+    return i < s->o.max_clients && s->slots[i].used ? &s->slots[i] : NULL;
+}
+
+void sockit_game_server_stats(const struct sockit_game_server *s,
+                              struct sockit_game_server_stats *out)
+{
+    *out = s->st;
+}
