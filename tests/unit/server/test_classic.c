@@ -150,10 +150,13 @@ static void start(struct run *r, enum sockit_classic_model model, const char *en
     r->h = (struct sockit_classic_handler){ .session = echo_session,
                                             .dgram = echo_dgram,
                                             .on_reject = count_reject };
-    r->pid = fork();
-    cr_assert_geq(r->pid, 0);
-    if (r->pid == 0)
+    /* R is shared with the child: only the parent may write the pid there, or the child's 0
+     * can land between the parent's store and its test, and both run the server (a hang) */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
         run_in_child(r);
+    r->pid = pid;
     close(r->fd);
 }
 
@@ -192,6 +195,9 @@ static int client(int port, int type)
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s", strerror(errno));
     return fd;
 }
+
+/* A run that hangs fails the suite instead of the whole test run. */
+TestSuite(classic, .timeout = 60);
 
 static const enum sockit_classic_model models[] = { SOCKIT_CLASSIC_ITERATIVE, SOCKIT_CLASSIC_FORK,
                                                     SOCKIT_CLASSIC_THREAD };
