@@ -92,6 +92,10 @@ enum {
 int sockit_endpoint_resolve(const struct sockit_endpoint *ep, int flags, struct sockit_addr *out,
                             size_t max);
 
+/* Whether A and B are the same address, byte for byte over their length (a datagram peer
+ * and a session's, say). */
+bool sockit_addr_equal(const struct sockit_addr *a, const struct sockit_addr *b);
+
 /* Format A as "127.0.0.1:8080", "[::1]:8080", "unix:/path", "unix:@name" or "unix:(unnamed)".
  * IPv4-mapped IPv6 addresses print as plain IPv4. Returns the length, or -ENOSPC. */
 int sockit_addr_format(const struct sockit_addr *a, char *buf, size_t size);

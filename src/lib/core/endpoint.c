@@ -488,6 +488,11 @@ static int format_in6(const struct sockaddr_in6 *in6, char *buf, size_t size)
     return snprintf(buf, size, "[%s%s]:%u", ip, zone, ntohs(in6->sin6_port));
 }
 
+bool sockit_addr_equal(const struct sockit_addr *a, const struct sockit_addr *b)
+{
+    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
+}
+
 int sockit_addr_format(const struct sockit_addr *a, char *buf, size_t size)
 {
     char ip[INET_ADDRSTRLEN];

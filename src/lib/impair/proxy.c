@@ -44,15 +44,10 @@ static size_t addr_hash(const struct sockit_addr *a, size_t nbuckets)
     return (size_t)(h ^ (h >> 32)) & (nbuckets - 1);
 }
 
-static bool addr_equal(const struct sockit_addr *a, const struct sockit_addr *b)
-{
-    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
-}
-
 static struct session *find(struct sockit_impair_proxy *p, const struct sockit_addr *a)
 {
     for (struct session *s = p->buckets[addr_hash(a, p->nbuckets)]; s; s = s->chain)
-        if (addr_equal(&s->client, a))
+        if (sockit_addr_equal(&s->client, a))
             return s;
     return NULL;
 }

@@ -68,16 +68,11 @@ void sockit_game_server_free(struct sockit_game_server *s)
     free(s);
 }
 
-static bool same_addr(const struct sockit_addr *a, const struct sockit_addr *b)
-{
-    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
-}
-
 static struct sockit_game_slot *slot_of(struct sockit_game_server *s,
                                         const struct sockit_addr *from)
 {
     for (uint16_t i = 0; i < s->o.max_clients; i++)
-        if (s->slots[i].used && same_addr(&s->slots[i].addr, from))
+        if (s->slots[i].used && sockit_addr_equal(&s->slots[i].addr, from))
             return &s->slots[i];
     return NULL;
 }
