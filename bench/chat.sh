@@ -220,17 +220,6 @@ idle() {
     tail -1 "$OUT/run.json" | json bytes_per_conn
 }
 
-# Median of each column of file $1.
-median() {
-    cols=$(head -1 "$1" | wc -w)
-    c=1
-    while [ $c -le "$cols" ]; do
-        sort -g -k$c,$c "$1" | awk -v k=$(((RUNS + 1) / 2)) -v c=$c 'NR == k { printf "%s ", $c }'
-        c=$((c + 1))
-    done
-    echo
-}
-
 for s in $SERVERS; do
     for part in hs idle $(for n in $CLIENTS; do echo "sweep.$n fixed.$n"; done); do
         : >"$OUT/$s.$part.runs"

@@ -150,16 +150,6 @@ while [ $r -lt "$RUNS" ]; do
     done
 done
 
-# median FILE: the median of each column.
-median() {
-    cols=$(head -1 "$1" | wc -w)
-    c=1
-    while [ $c -le "$cols" ]; do
-        sort -g -k$c,$c "$1" | awk -v k=$(((RUNS + 1) / 2)) -v c=$c 'NR == k { printf "%s ", $c }'
-        c=$((c + 1))
-    done
-    echo
-}
 for path in direct sockit socat; do median "$OUT/$path.runs" >"$OUT/$path"; done
 col() { awk -v c="$2" '{ print $c }' "$OUT/$1"; }
 

@@ -1,6 +1,6 @@
 # bench/servers.sh — the servers the benchmarks compare, and starting and stopping them.
-# Sourced by bench/echo.sh and bench/cost.sh. Expects SOCKIT, ANCHORS, SERVER_CPU, PORT and
-# OUT (a scratch directory) to be set.
+# Sourced by bench/echo.sh, cost.sh, chat.sh and impair.sh. Expects SOCKIT, ANCHORS,
+# SERVER_CPU, PORT and OUT (a scratch directory) to be set.
 
 server_pid=""
 
@@ -97,4 +97,16 @@ record() {
         echo '```'
     } >>docs/benchmarks.md
     echo "bench: results appended to docs/benchmarks.md" >&2
+}
+
+# median FILE: the median of each column of FILE, one line of RUNS runs each (RUNS set by the
+# caller).
+median() {
+    cols=$(head -1 "$1" | wc -w)
+    c=1
+    while [ $c -le "$cols" ]; do
+        sort -g -k$c,$c "$1" | awk -v k=$(((RUNS + 1) / 2)) -v c=$c 'NR == k { printf "%s ", $c }'
+        c=$((c + 1))
+    done
+    echo
 }
