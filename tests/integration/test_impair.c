@@ -46,20 +46,27 @@ static void stop_all(void)
 
 TestSuite(impair_udp, .init = start_echo, .fini = stop_all, .timeout = 90);
 
-/* sockit impair -l udp://127.0.0.1:PORT -t UPSTREAM ARGS... ; waits for its start line. */
-static struct proc *start_impair(char *listen, size_t cap, const char *upstream,
-                                 const char *const args[])
+/* sockit impair -l SCHEME://127.0.0.1:PORT -t UPSTREAM --json ARGS...; LISTEN (CAP bytes) gets
+ * the endpoint; waits for its start line. */
+static struct proc *start_proxy(const char *scheme, char *listen, size_t cap, const char *upstream,
+                                const char *const args[])
 {
     const char *argv[40] = { h_sockit(), "impair", "-l", listen, "-t", upstream, "--json" };
     size_t n = 7;
 
-    snprintf(listen, cap, "udp://127.0.0.1:%d", h_free_port());
+    snprintf(listen, cap, "%s://127.0.0.1:%d", scheme, h_free_port());
     for (size_t i = 0; args && args[i] && n < 39; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
     struct proc *p = h_start_tracked("sockit impair", argv, "", 0, NULL);
     H_CHECK(h_wait_stderr(p, "sockit impair: up:", 5000), "sockit impair did not start");
     return p;
+}
+
+static struct proc *start_impair(char *listen, size_t cap, const char *upstream,
+                                 const char *const args[])
+{
+    return start_proxy("udp", listen, cap, upstream, args);
 }
 
 /* Stop P with SIGTERM; its --json counters (the caller frees them). */
@@ -82,19 +89,26 @@ static long long jget(json_t *j, const char *dir, const char *key)
     return json_integer_value(v);
 }
 
-/* A UDP socket connected to ENDPOINT (udp://127.0.0.1:PORT). */
-static int udp_to(const char *endpoint)
+/* Connect UDP socket FD to ENDPOINT (udp://127.0.0.1:PORT); returns FD. */
+static int connect_to(int fd, const char *endpoint)
 {
     int port = atoi(strrchr(endpoint, ':') + 1);
     struct sockaddr_in a = { .sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(0x7f000001) };
+
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* A UDP socket connected to ENDPOINT, with room for a burst of echoes. */
+static int udp_to(const char *endpoint)
+{
     int fd = socket(AF_INET, SOCK_DGRAM, 0), big = 4 << 20;
 
     cr_assert_geq(fd, 0);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    return fd;
+    return connect_to(fd, endpoint);
 }
 
 /* A UDP socket from source address 127.1.X.Y (distinct for each I below 62,500, so no two
@@ -104,16 +118,11 @@ static int udp_from(int i, const char *endpoint)
     struct sockaddr_in src = { .sin_family = AF_INET,
                                .sin_addr.s_addr = htonl(0x7f010000u | (uint32_t)((i / 250) << 8) |
                                                         (uint32_t)(i % 250 + 1)) };
-    int port = atoi(strrchr(endpoint, ':') + 1);
-    struct sockaddr_in a = { .sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(0x7f000001) };
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
     cr_assert_geq(fd, 0);
     cr_assert_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0, "bind: %s", strerror(errno));
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    return fd;
+    return connect_to(fd, endpoint);
 }
 
 /* Read echoes until QUIET_MS pass without one; mark each number seen in GOT. */
@@ -517,20 +526,10 @@ static void start_tcp_echo(void)
 
 TestSuite(impair_tcp, .init = start_tcp_echo, .fini = stop_all, .timeout = 90);
 
-/* sockit impair -l tcp://127.0.0.1:PORT -t UPSTREAM ARGS...; LISTEN gets the endpoint. */
 static struct proc *start_tcp_impair(char *listen, size_t cap, const char *upstream,
                                      const char *const args[])
 {
-    const char *argv[40] = { h_sockit(), "impair", "-l", listen, "-t", upstream, "--json" };
-    size_t n = 7;
-
-    snprintf(listen, cap, "tcp://127.0.0.1:%d", h_free_port());
-    for (size_t i = 0; args && args[i] && n < 39; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    struct proc *p = h_start_tracked("sockit impair tcp://", argv, "", 0, NULL);
-    H_CHECK(h_wait_stderr(p, "sockit impair: up:", 5000), "sockit impair did not start");
-    return p;
+    return start_proxy("tcp", listen, cap, upstream, args);
 }
 
 static double since_ms(const struct timespec *a)
