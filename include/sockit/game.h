@@ -202,80 +202,6 @@ void sockit_game_world_step(struct sockit_game_world *w);
 void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint16_t max,
                             struct sockit_game_view *out);
 
-/* ---- the server's door ---------------------------------------------------------------------- */
-
-#define SOCKIT_GAME_COOKIE_AGE 10 /* seconds a challenge's cookie stays good */
-
-struct sockit_game_server_options {
-    uint16_t max_clients; /* slots; default 64, at most 1000 */
-    uint16_t tick_rate;   /* ticks a second; default 30 */
-    uint32_t timeout_ms;  /* a client silent this long is dropped; default 2000 */
-    uint64_t seed;        /* tokens (and the world, later) */
-    /* SOCKIT_GAME_SECRET_LEN bytes for the cookies; NULL: random (getrandom). Copied. */
-    const uint8_t *secret;
-};
-
-/* One client's slot, taken only by a valid challenge response. */
-struct sockit_game_slot {
-    bool used;
-    struct sockit_addr addr;
-    uint64_t salt;
-    uint32_t token;
-    uint64_t last_recv_ns;
-};
-
-struct sockit_game_server_stats {
-    uint32_t clients;                       /* slots in use */
-    uint64_t challenges, accepts;           /* replies sent */
-    uint64_t denied_full, denied_version;   /* DENY sent */
-    uint64_t bad_cookie;                    /* responses whose cookie was not theirs (no reply) */
-    uint64_t malformed;                     /* datagrams sockit_game_read refused (no reply) */
-    uint64_t unknown_source;                /* session packets from no slot's address/token */
-    uint64_t timeouts, disconnects;         /* slots freed */
-    uint64_t bytes_in, bytes_out_handshake; /* connect traffic, for the amplification check */
-};
-
-struct sockit_game_server;
-
-/* A server with O (NULL: defaults). Returns 0, -EINVAL for options out of range, -ENOMEM, or
- * the error of getrandom. */
-int sockit_game_server_new(struct sockit_game_server **out,
-                           const struct sockit_game_server_options *o);
-void sockit_game_server_free(struct sockit_game_server *s);
-
-/* A datagram of LEN bytes from FROM at NOW (nanoseconds). At most one reply is written into
- * REPLY (CAP bytes): its length is returned, 0 when nothing is to be sent. Connect traffic is
- * answered statelessly and never with more bytes than came in; a valid response takes a slot
- * (or gets DENY full) and a repeated one gets the same ACCEPT; every refusal is counted, never
- * answered. Session packets (INPUT, KEEPALIVE, DISCONNECT) count only from the slot's address
- * with its token. */
-size_t sockit_game_server_receive(struct sockit_game_server *s, uint64_t now,
-                                  const struct sockit_addr *from, const uint8_t *data, size_t len,
-                                  uint8_t *reply, size_t cap);
-
-/* Free the slots of clients silent for the timeout at NOW; returns how many. */
-size_t sockit_game_server_expire(struct sockit_game_server *s, uint64_t now);
-
-/* The slot of index I (0..max_clients-1), or NULL. */
-const struct sockit_game_slot *sockit_game_server_slot(const struct sockit_game_server *s,
-                                                       uint16_t i);
-
-void sockit_game_server_stats(const struct sockit_game_server *s,
-                              struct sockit_game_server_stats *out);
-
-/* ---- the connect cookie --------------------------------------------------------------------- */
-
-/* The cookie for a client at ADDR with SALT at coarse time TIME: HMAC-SHA256 under SECRET
- * (SOCKIT_GAME_SECRET_LEN bytes), truncated to SOCKIT_GAME_COOKIE_LEN bytes, into OUT.
- * Returns 0, or -EINVAL for an address that is neither IPv4 nor IPv6. */
-int sockit_game_cookie(const uint8_t *secret, const struct sockit_addr *addr, uint64_t salt,
-                       uint32_t time, uint8_t *out);
-
-/* Whether COOKIE is the one for ADDR, SALT and TIME, and TIME is NOW or at most MAX_AGE
- * before it (coarse units, e.g. seconds). Compares in constant time. */
-bool sockit_game_cookie_valid(const uint8_t *secret, const struct sockit_addr *addr, uint64_t salt,
-                              uint32_t time, const uint8_t *cookie, uint32_t now, uint32_t max_age);
-
 /* ---- the acknowledgement window ------------------------------------------------------------- */
 
 #define SOCKIT_GAME_WINDOW 256 /* packets remembered each way */
@@ -317,6 +243,216 @@ static inline bool sockit_game_seq_newer(uint16_t a, uint16_t b)
 {
     return a != b && (uint16_t)(a - b) < 32768;
 }
+
+/* ---- the server ------------------------------------------------------------------------------ */
+
+#define SOCKIT_GAME_COOKIE_AGE 10 /* seconds a challenge's cookie stays good */
+
+struct sockit_game_server_options {
+    uint16_t max_clients; /* slots; default 64, at most 1000 */
+    uint16_t tick_rate;   /* ticks a second; default 30 */
+    uint32_t timeout_ms;  /* a client silent this long is dropped; default 2000 */
+    uint64_t seed;        /* tokens and the world's NPCs */
+    uint16_t view;        /* entities each snapshot describes, at most; default 32, at most 128 */
+    uint16_t npcs;        /* wandering NPCs in the world; default 0; players + NPCs <= 1024 */
+    /* SOCKIT_GAME_SECRET_LEN bytes for the cookies; NULL: random (getrandom). Copied. */
+    const uint8_t *secret;
+};
+
+/* One client's slot, taken only by a valid challenge response. */
+struct sockit_game_slot {
+    bool used;
+    struct sockit_addr addr;
+    uint64_t salt;
+    uint32_t token;
+    uint64_t last_recv_ns;
+    uint16_t entity;                  /* the player's entity in the world */
+    struct sockit_game_window window; /* acks both ways, RTT and loss of the snapshots */
+};
+
+struct sockit_game_server_stats {
+    uint32_t clients;                       /* slots in use */
+    uint64_t challenges, accepts;           /* replies sent */
+    uint64_t denied_full, denied_version;   /* DENY sent */
+    uint64_t bad_cookie;                    /* responses whose cookie was not theirs (no reply) */
+    uint64_t malformed;                     /* datagrams sockit_game_read refused (no reply) */
+    uint64_t unknown_source;                /* session packets from no slot's address/token */
+    uint64_t timeouts, disconnects;         /* slots freed */
+    uint64_t bytes_in, bytes_out_handshake; /* connect traffic, for the amplification check */
+    uint64_t ticks;                         /* sockit_game_server_tick calls */
+    uint64_t snapshots, full_snapshots;     /* written; of them, without a baseline */
+    uint64_t snapshot_bytes;                /* their bytes */
+    uint64_t inputs, inputs_late;           /* input packets taken; repeats of applied ticks */
+    uint64_t inputs_applied;                /* ticks of input moved into the world */
+};
+
+struct sockit_game_server;
+
+/* A server with O (NULL: defaults). Returns 0, -EINVAL for options out of range, -ENOMEM, or
+ * the error of getrandom. */
+int sockit_game_server_new(struct sockit_game_server **out,
+                           const struct sockit_game_server_options *o);
+void sockit_game_server_free(struct sockit_game_server *s);
+
+/* A datagram of LEN bytes from FROM at NOW (nanoseconds). At most one reply is written into
+ * REPLY (CAP bytes): its length is returned, 0 when nothing is to be sent. Connect traffic is
+ * answered statelessly and never with more bytes than came in; a valid response takes a slot
+ * (or gets DENY full) and a repeated one gets the same ACCEPT; every refusal is counted, never
+ * answered. Session packets (INPUT, KEEPALIVE, DISCONNECT) count only from the slot's address
+ * with its token. */
+size_t sockit_game_server_receive(struct sockit_game_server *s, uint64_t now,
+                                  const struct sockit_addr *from, const uint8_t *data, size_t len,
+                                  uint8_t *reply, size_t cap);
+
+/* Free the slots of clients silent for the timeout at NOW; returns how many. */
+size_t sockit_game_server_expire(struct sockit_game_server *s, uint64_t now);
+
+/* The slot of index I (0..max_clients-1), or NULL. */
+const struct sockit_game_slot *sockit_game_server_slot(const struct sockit_game_server *s,
+                                                       uint16_t i);
+
+void sockit_game_server_stats(const struct sockit_game_server *s,
+                              struct sockit_game_server_stats *out);
+
+/* Where the server's packets go: LEN bytes at PKT for TO (both valid during the call). */
+typedef void sockit_game_send_fn(const struct sockit_addr *to, const uint8_t *pkt, size_t len,
+                                 void *ud);
+
+/* One tick at NOW (call it tick_rate times a second, on a fixed schedule): free the slots of
+ * silent clients, move one tick of each player's queued input into the world, step it, and
+ * SEND each client its snapshot: its view (the nearest, at most the view option), delta
+ * encoded against the newest snapshot it acknowledged, in one packet of at most
+ * SOCKIT_GAME_MAX_PACKET bytes (fewer entities when a full one does not fit). Returns the
+ * snapshots sent. */
+size_t sockit_game_server_tick(struct sockit_game_server *s, uint64_t now,
+                               sockit_game_send_fn *send, void *ud);
+
+/* The server is going away: SEND each client a DISCONNECT (three times: any may be lost) and
+ * free every slot. */
+void sockit_game_server_shutdown(struct sockit_game_server *s, sockit_game_send_fn *send, void *ud);
+
+/* The world the server steps (read only: for a view of it, or a test's own hash). */
+const struct sockit_game_world *sockit_game_server_world(const struct sockit_game_server *s);
+
+/* ---- the client ----------------------------------------------------------------------------- */
+
+enum sockit_game_client_state {
+    SOCKIT_GAME_CLIENT_CONNECTING, /* sending CONNECT until a CHALLENGE comes */
+    SOCKIT_GAME_CLIENT_RESPONDING, /* sending RESPONSE until ACCEPT or DENY comes */
+    SOCKIT_GAME_CLIENT_CONNECTED,
+    SOCKIT_GAME_CLIENT_DENIED,       /* ended: DENY (deny_reason says why) */
+    SOCKIT_GAME_CLIENT_TIMED_OUT,    /* ended: no answer, or the server fell silent */
+    SOCKIT_GAME_CLIENT_DISCONNECTED, /* ended: the server said DISCONNECT */
+    SOCKIT_GAME_CLIENT_CLOSED,       /* ended: sockit_game_client_disconnect */
+};
+
+/* What a datagram to the client did. */
+enum sockit_game_client_event {
+    SOCKIT_GAME_EV_NONE = 0,     /* nothing new (a repeat, an old packet, not ours) */
+    SOCKIT_GAME_EV_CHALLENGED,   /* the next update sends the response */
+    SOCKIT_GAME_EV_ACCEPTED,     /* connected: index and tick rate known */
+    SOCKIT_GAME_EV_DENIED,       /* DENY: the client has ended */
+    SOCKIT_GAME_EV_SNAPSHOT,     /* a newer view of the world: sockit_game_client_view */
+    SOCKIT_GAME_EV_DISCONNECTED, /* the server said DISCONNECT */
+};
+
+struct sockit_game_client_options {
+    uint32_t timeout_ms; /* the server silent this long (or no answer to connect): ended;
+                            default 2000 */
+    uint32_t retry_ms;   /* CONNECT / RESPONSE sent again after this; default 100 */
+    uint64_t seed;       /* the connect salt; 0: random (getrandom) */
+};
+
+struct sockit_game_client_stats {
+    uint64_t snapshots;   /* decoded with the right hash */
+    uint64_t mismatches;  /* decoded, but hashing differently from the server's world */
+    uint64_t no_baseline; /* a delta against a tick this client no longer holds */
+    uint64_t stale;       /* decoded, but older than the view already held (reordered) */
+    uint64_t dropped;     /* malformed, another session's, duplicates */
+    uint64_t inputs_sent; /* INPUT packets, and the ticks of input they carried */
+    uint64_t input_ticks;
+    uint8_t deny_reason; /* when DENIED */
+};
+
+struct sockit_game_client;
+
+/* A client with O (NULL: defaults), not yet connecting: its first update sends CONNECT.
+ * Returns 0, -ENOMEM, or getrandom's error. */
+int sockit_game_client_new(struct sockit_game_client **out,
+                           const struct sockit_game_client_options *o);
+void sockit_game_client_free(struct sockit_game_client *c);
+
+/* What to send at NOW, into BUF (CAP bytes; SOCKIT_GAME_MAX_PACKET is enough): CONNECT or
+ * RESPONSE (again each retry_ms until answered), then, once connected, an INPUT carrying IN
+ * as the next tick's input together with every earlier one the server has not acknowledged
+ * (IN NULL: a KEEPALIVE). Call it once a tick. Returns the length, or 0 for nothing (ended; or
+ * waiting to retry). Ends the client as TIMED_OUT when the server was silent for timeout_ms. */
+size_t sockit_game_client_update(struct sockit_game_client *c, uint64_t now,
+                                 const struct sockit_game_input *in, uint8_t *buf, size_t cap);
+
+/* A datagram from the server at NOW. A snapshot is decoded against the baseline it names and
+ * its hash checked: only a snapshot that decoded to the server's hash is acknowledged (so the
+ * server never builds on a view the client does not hold). Returns what happened. */
+enum sockit_game_client_event sockit_game_client_receive(struct sockit_game_client *c, uint64_t now,
+                                                         const uint8_t *data, size_t len);
+
+/* End the session: writes a DISCONNECT into BUF (send it a few times) and returns its length
+ * (0 when not connected). The client is CLOSED after. */
+size_t sockit_game_client_disconnect(struct sockit_game_client *c, uint8_t *buf, size_t cap);
+
+enum sockit_game_client_state sockit_game_client_state(const struct sockit_game_client *c);
+
+/* The newest view received (n 0 and tick 0 before the first snapshot). */
+const struct sockit_game_view *sockit_game_client_view(const struct sockit_game_client *c);
+
+/* The acks both ways, RTT and loss (of the client's input packets). */
+const struct sockit_game_window *sockit_game_client_window(const struct sockit_game_client *c);
+
+/* The session: client index and tick rate from ACCEPT (0 before). */
+uint16_t sockit_game_client_index(const struct sockit_game_client *c);
+uint16_t sockit_game_client_tick_rate(const struct sockit_game_client *c);
+
+void sockit_game_client_stats(const struct sockit_game_client *c,
+                              struct sockit_game_client_stats *out);
+
+/* ---- update latency ------------------------------------------------------------------------- */
+
+/* How late each tick's state reached a client: tick T is due at a fixed offset from T ×
+ * period (the server ticks on a fixed schedule), so the arrival of T minus T × period, less
+ * the smallest such offset seen, is how much later than the best case T arrived. A tick never
+ * delivered by itself (its snapshot lost) counts as arriving with the next newer one. Plain
+ * memory; the samples are the caller's until sockit_game_lag_free. */
+struct sockit_game_lag {
+    uint64_t period_ns;
+    uint32_t newest; /* newest tick arrived; 0: none yet */
+    int64_t *offsets;
+    size_t n, cap, max; /* samples kept, at most MAX */
+};
+
+/* TICK_RATE ticks a second; keep at most MAX samples (later ones are not kept). */
+void sockit_game_lag_init(struct sockit_game_lag *l, uint16_t tick_rate, size_t max);
+void sockit_game_lag_free(struct sockit_game_lag *l);
+
+/* The state of TICK arrived at NOW (ns; one clock for all): a sample for it and for each tick
+ * since the newest before it. Older ticks than the newest add nothing. -ENOMEM or 0. */
+int sockit_game_lag_arrived(struct sockit_game_lag *l, uint32_t tick, uint64_t now);
+
+/* Add each sample, less the smallest, in microseconds, to H (a sockit_hist). */
+struct sockit_hist;
+void sockit_game_lag_add_to(const struct sockit_game_lag *l, struct sockit_hist *h);
+
+/* ---- the connect cookie --------------------------------------------------------------------- */
+
+/* The cookie for a client at ADDR with SALT at coarse time TIME: HMAC-SHA256 under SECRET
+ * (SOCKIT_GAME_SECRET_LEN bytes), truncated to SOCKIT_GAME_COOKIE_LEN bytes, into OUT.
+ * Returns 0, or -EINVAL for an address that is neither IPv4 nor IPv6. */
+int sockit_game_cookie(const uint8_t *secret, const struct sockit_addr *addr, uint64_t salt,
+                       uint32_t time, uint8_t *out);
+
+/* Whether COOKIE is the one for ADDR, SALT and TIME, and TIME is NOW or at most MAX_AGE
+ * before it (coarse units, e.g. seconds). Compares in constant time. */
+bool sockit_game_cookie_valid(const uint8_t *secret, const struct sockit_addr *addr, uint64_t salt,
+                              uint32_t time, const uint8_t *cookie, uint32_t now, uint32_t max_age);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 
 #include "sockit/error.h"
 #include "sockit/game.h"
+#include "sockit/hist.h"
 
 static uint64_t rnd_state = 12345;
 
@@ -699,4 +700,341 @@ Test(game_door, sessions_need_their_token_and_silent_ones_expire)
     sockit_game_server_stats(s, &st);
     cr_expect(st.clients == 0 && st.timeouts == 1 && st.disconnects == 1);
     sockit_game_server_free(s);
+}
+
+/* ---- the tick and the client, over a simulated network -------------------------------------- */
+
+#define MS    1000000ull
+#define NET_Q 4096
+
+/* Datagrams in flight: each lost with LOSS_PCT %, else delivered after DELAY ± JITTER (so
+ * jitter reorders them). */
+struct net_pkt {
+    uint64_t at;
+    int to; /* -1: the server; else the client's index */
+    int from;
+    size_t len;
+    uint8_t data[SOCKIT_GAME_MAX_PACKET];
+};
+
+struct net {
+    unsigned loss_pct;
+    uint64_t delay, jitter;
+    struct net_pkt q[NET_Q];
+    size_t n;
+    uint64_t now;
+};
+
+static void net_put(struct net *net, int from, int to, const uint8_t *data, size_t len)
+{
+    if (rnd() % 100 < net->loss_pct || net->n == NET_Q)
+        return;
+    struct net_pkt *p = &net->q[net->n++];
+    p->at = net->now + net->delay + (net->jitter ? rnd() % (2 * net->jitter) : 0) - net->jitter;
+    p->to = to;
+    p->from = from;
+    p->len = len;
+    memcpy(p->data, data, len);
+}
+
+struct sim {
+    struct net net;
+    struct sockit_game_server *s;
+    struct sockit_game_client *c[16];
+    int nc;
+    bool silent[16]; /* a client that stopped sending */
+    uint64_t sent_snapshots;
+};
+
+static struct sockit_addr sim_addr(int i)
+{
+    return addr4("10.1.0.1", (uint16_t)(5000 + i));
+}
+
+static void sim_send(const struct sockit_addr *to, const uint8_t *pkt, size_t len, void *ud)
+{
+    struct sim *sim = ud;
+    sim->sent_snapshots++;
+    net_put(&sim->net, -1, ntohs(to->u.in.sin_port) - 5000, pkt, len);
+}
+
+/* Deliver what is due at net.now. */
+static void sim_deliver(struct sim *sim)
+{
+    uint8_t reply[SOCKIT_GAME_MAX_PACKET];
+
+    for (size_t i = 0; i < sim->net.n;) {
+        struct net_pkt p = sim->net.q[i];
+        if (p.at > sim->net.now) {
+            i++;
+            continue;
+        }
+        sim->net.q[i] = sim->net.q[--sim->net.n];
+        if (p.to < 0) {
+            struct sockit_addr from = sim_addr(p.from);
+            size_t r = sockit_game_server_receive(sim->s, sim->net.now, &from, p.data, p.len, reply,
+                                                  sizeof(reply));
+            if (r)
+                net_put(&sim->net, -1, p.from, reply, r);
+        } else {
+            sockit_game_client_receive(sim->c[p.to], sim->net.now, p.data, p.len);
+        }
+    }
+}
+
+/* Client I's input at its tick T: a slow circle, deterministic. */
+static struct sockit_game_input sim_input(int i, uint32_t t)
+{
+    return (struct sockit_game_input){ .move_x =
+                                           (int8_t)((int)((t / 16 + (uint32_t)i) % 9) * 30 - 120),
+                                       .move_y = (int8_t)((int)((t / 20) % 7) * 40 - 120),
+                                       .buttons = (uint8_t)(t & 3) };
+}
+
+static void sim_start(struct sim *sim, int nc, const struct sockit_game_server_options *o)
+{
+    memset(sim, 0, sizeof(*sim));
+    cr_assert_eq(sockit_game_server_new(&sim->s, o), 0);
+    sim->nc = nc;
+    for (int i = 0; i < nc; i++) {
+        struct sockit_game_client_options co = { .seed = 1000u + (unsigned)i };
+        cr_assert_eq(sockit_game_client_new(&sim->c[i], &co), 0);
+    }
+    sim->net.now = 100 * SEC;
+}
+
+/* Run TICKS server ticks at 30 Hz, clients updating each tick and the network in 1-ms steps. */
+static void sim_run(struct sim *sim, int ticks)
+{
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET];
+    uint64_t period = SEC / 30;
+
+    for (int t = 0; t < ticks; t++) {
+        for (int i = 0; i < sim->nc; i++) {
+            if (sim->silent[i])
+                continue;
+            struct sockit_game_input in = sim_input(i, (uint32_t)t);
+            size_t n = sockit_game_client_update(sim->c[i], sim->net.now, &in, buf, sizeof(buf));
+            if (n)
+                net_put(&sim->net, i, -1, buf, n);
+        }
+        sockit_game_server_tick(sim->s, sim->net.now, sim_send, sim);
+        for (uint64_t end = sim->net.now + period; sim->net.now < end; sim->net.now += MS)
+            sim_deliver(sim);
+    }
+}
+
+static void sim_free(struct sim *sim)
+{
+    for (int i = 0; i < sim->nc; i++)
+        sockit_game_client_free(sim->c[i]);
+    sockit_game_server_free(sim->s);
+}
+
+/* Loss, jitter and reordering: every client connects, decodes only views that hash as the
+ * server's, and stays close behind the server's tick. */
+static void converge(unsigned loss_pct)
+{
+    static struct sim sim;
+    struct sockit_game_server_options o = { .seed = 3, .npcs = 40, .secret = test_secret };
+
+    sim_start(&sim, 8, &o);
+    sim.net = (struct net){
+        .loss_pct = loss_pct, .delay = 20 * MS, .jitter = 10 * MS, .now = sim.net.now
+    };
+    sim_run(&sim, 900); /* 30 s */
+    struct sockit_game_server_stats ss;
+    sockit_game_server_stats(sim.s, &ss);
+    cr_expect_eq(ss.clients, 8);
+    uint32_t tick = sockit_game_server_world(sim.s)->tick;
+    for (int i = 0; i < sim.nc; i++) {
+        struct sockit_game_client_stats cs;
+        sockit_game_client_stats(sim.c[i], &cs);
+        cr_expect_eq(sockit_game_client_state(sim.c[i]), SOCKIT_GAME_CLIENT_CONNECTED);
+        cr_expect_eq(cs.mismatches, 0, "client %d: %llu hash mismatches", i,
+                     (unsigned long long)cs.mismatches);
+        cr_expect_geq(cs.snapshots, 900 * (100 - loss_pct) / 100 - 60, "client %d: %llu snapshots",
+                      i, (unsigned long long)cs.snapshots);
+        cr_expect_leq(cs.no_baseline, 2);
+        const struct sockit_game_view *v = sockit_game_client_view(sim.c[i]);
+        cr_expect_leq(tick - v->tick, 10, "client %d's view is of tick %u, the server's %u", i,
+                      v->tick, tick);
+        cr_expect_gt(v->n, 8);
+        const struct sockit_game_window *w = sockit_game_client_window(sim.c[i]);
+        cr_expect(w->rtt_ms > 30 && w->rtt_ms < 90, "client %d: rtt %.1f ms", i, w->rtt_ms);
+        /* the inputs' loss: their acks ride on every snapshot 33 times, so only one way counts */
+        cr_expect(fabs(w->loss - loss_pct / 100.0) < 0.08, "client %d: loss %.3f at %u %%", i,
+                  w->loss, loss_pct);
+    }
+    /* every tick of input reached the world once, lost packets or not (a few still in flight) */
+    uint64_t sent_ticks = 0;
+    for (int i = 0; i < sim.nc; i++) {
+        struct sockit_game_client_stats cs;
+        sockit_game_client_stats(sim.c[i], &cs);
+        sent_ticks += cs.inputs_sent;
+    }
+    cr_expect_geq(ss.inputs_applied, sent_ticks - 8 * 4, "applied %llu of %llu",
+                  (unsigned long long)ss.inputs_applied, (unsigned long long)sent_ticks);
+    cr_expect_leq(ss.inputs_applied, sent_ticks);
+    sim_free(&sim);
+}
+
+Test(game_play, views_converge_with_no_loss)
+{
+    converge(0);
+}
+
+Test(game_play, views_converge_at_5_percent_loss_with_jitter)
+{
+    converge(5);
+}
+
+Test(game_play, views_converge_at_20_percent_loss_with_jitter)
+{
+    converge(20);
+}
+
+Test(game_play, deltas_against_acked_snapshots_are_small)
+{
+    static struct sim sim;
+    struct sockit_game_server_options o = {
+        .seed = 4, .npcs = 100, .view = 32, .secret = test_secret
+    };
+
+    sim_start(&sim, 4, &o);
+    sim.net.delay = 10 * MS;
+    sim_run(&sim, 300);
+    struct sockit_game_server_stats ss;
+    sockit_game_server_stats(sim.s, &ss);
+    cr_expect_leq(ss.full_snapshots, 4 * 2, "%llu full snapshots",
+                  (unsigned long long)ss.full_snapshots);
+    double per = (double)ss.snapshot_bytes / (double)ss.snapshots;
+    /* 32 moving entities: a full one is ~370 B; a delta of small moves ~4 B each */
+    cr_expect_lt(per, 200, "%.0f bytes a snapshot", per);
+    sim_free(&sim);
+}
+
+Test(game_play, a_view_too_big_for_one_packet_is_cut_to_fit)
+{
+    static struct sim sim;
+    struct sockit_game_server_options o = {
+        .seed = 5, .npcs = 300, .view = 128, .secret = test_secret
+    };
+
+    sim_start(&sim, 1, &o);
+    sim.net.delay = 5 * MS;
+    sim_run(&sim, 10);
+    struct sockit_game_client_stats cs;
+    sockit_game_client_stats(sim.c[0], &cs);
+    cr_expect_gt(cs.snapshots, 5);
+    cr_expect_eq(cs.mismatches, 0);
+    sim_run(&sim, 20);
+    cr_expect_eq(sockit_game_client_view(sim.c[0])->n, 128, "a delta of 128 fits");
+    struct sockit_game_server_stats ss;
+    sockit_game_server_stats(sim.s, &ss);
+    cr_expect_leq(ss.snapshot_bytes / ss.snapshots, SOCKIT_GAME_MAX_PACKET);
+    sim_free(&sim);
+}
+
+Test(game_play, a_silent_client_is_dropped_and_leaves_the_world)
+{
+    static struct sim sim;
+    struct sockit_game_server_options o = { .seed = 6, .npcs = 10, .secret = test_secret };
+
+    sim_start(&sim, 3, &o);
+    sim_run(&sim, 30);
+    cr_assert_eq(sockit_game_server_world(sim.s)->count, 13);
+    sim.silent[1] = true;
+    sim_run(&sim, 55); /* 1.83 s */
+    struct sockit_game_server_stats ss;
+    sockit_game_server_stats(sim.s, &ss);
+    cr_expect_eq(ss.timeouts, 0, "dropped before 2 s");
+    sim_run(&sim, 10);
+    sockit_game_server_stats(sim.s, &ss);
+    cr_expect_eq(ss.timeouts, 1);
+    cr_expect_eq(ss.clients, 2);
+    cr_expect_eq(sockit_game_server_world(sim.s)->count, 12);
+    sim_free(&sim);
+}
+
+Test(game_play, either_side_ends_the_session_and_a_silent_server_times_out)
+{
+    static struct sim sim;
+    struct sockit_game_server_options o = { .seed = 7, .secret = test_secret };
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET];
+
+    sim_start(&sim, 3, &o);
+    sim_run(&sim, 10);
+    size_t n = sockit_game_client_disconnect(sim.c[0], buf, sizeof(buf));
+    cr_assert_gt(n, 0);
+    net_put(&sim.net, 0, -1, buf, n);
+    cr_expect_eq(sockit_game_client_state(sim.c[0]), SOCKIT_GAME_CLIENT_CLOSED);
+    sim_run(&sim, 2);
+    struct sockit_game_server_stats ss;
+    sockit_game_server_stats(sim.s, &ss);
+    cr_expect(ss.clients == 2 && ss.disconnects == 1);
+    sockit_game_server_shutdown(sim.s, sim_send, &sim);
+    for (int k = 0; k < 20; k++, sim.net.now += MS)
+        sim_deliver(&sim);
+    cr_expect_eq(sockit_game_client_state(sim.c[1]), SOCKIT_GAME_CLIENT_DISCONNECTED);
+    /* client 2 hears nothing more: it times out by itself after 2 s */
+    struct sockit_game_input in = { 0 };
+    cr_expect_eq(sockit_game_client_update(sim.c[2], sim.net.now + 3 * SEC, &in, buf, sizeof(buf)),
+                 0);
+    cr_expect_eq(sockit_game_client_state(sim.c[1]), SOCKIT_GAME_CLIENT_DISCONNECTED);
+    sim_free(&sim);
+}
+
+Test(game_play, a_client_without_an_answer_times_out_and_a_denied_one_says_why)
+{
+    struct sockit_game_client *c;
+    struct sockit_game_client_options co = { .seed = 9, .timeout_ms = 500 };
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET];
+    struct sockit_game_packet p;
+
+    cr_assert_eq(sockit_game_client_new(&c, &co), 0);
+    size_t n = sockit_game_client_update(c, SEC, NULL, buf, sizeof(buf));
+    cr_assert_eq(sockit_game_read(buf, n, &p), SOCKIT_GAME_CONNECT);
+    cr_expect_eq(sockit_game_client_update(c, SEC + 50 * MS, NULL, buf, sizeof(buf)), 0,
+                 "no retry before 100 ms");
+    cr_expect_gt(sockit_game_client_update(c, SEC + 100 * MS, NULL, buf, sizeof(buf)), 0);
+    cr_expect_eq(sockit_game_client_update(c, SEC + 501 * MS, NULL, buf, sizeof(buf)), 0);
+    cr_expect_eq(sockit_game_client_state(c), SOCKIT_GAME_CLIENT_TIMED_OUT);
+    sockit_game_client_free(c);
+
+    cr_assert_eq(sockit_game_client_new(&c, &co), 0);
+    sockit_game_client_update(c, SEC, NULL, buf, sizeof(buf));
+    struct sockit_game_packet deny = { .type = SOCKIT_GAME_DENY,
+                                       .salt = 8,
+                                       .deny_reason = SOCKIT_GAME_DENY_FULL };
+    n = (size_t)sockit_game_write(&deny, buf, sizeof(buf));
+    cr_expect_eq(sockit_game_client_receive(c, SEC, buf, n), SOCKIT_GAME_EV_NONE, "another salt");
+    deny.salt = 9;
+    n = (size_t)sockit_game_write(&deny, buf, sizeof(buf));
+    cr_expect_eq(sockit_game_client_receive(c, SEC, buf, n), SOCKIT_GAME_EV_DENIED);
+    struct sockit_game_client_stats cs;
+    sockit_game_client_stats(c, &cs);
+    cr_expect_eq(cs.deny_reason, SOCKIT_GAME_DENY_FULL);
+    sockit_game_client_free(c);
+}
+
+Test(game_play, update_latency_counts_a_lost_tick_with_the_next)
+{
+    struct sockit_game_lag l;
+    static struct sockit_hist h;
+    uint64_t period = SEC / 30, t0 = 50 * SEC;
+
+    sockit_game_lag_init(&l, 30, 1000);
+    cr_assert_eq(sockit_game_lag_arrived(&l, 10, t0 + 10 * period + 5 * MS), 0);
+    sockit_game_lag_arrived(&l, 11, t0 + 11 * period + 5 * MS);
+    sockit_game_lag_arrived(&l, 13, t0 + 13 * period + 5 * MS); /* 12 lost: one period late */
+    sockit_game_lag_arrived(&l, 12, t0 + 13 * period + 6 * MS); /* older: nothing */
+    cr_expect_eq(l.n, 4);
+    sockit_hist_reset(&h);
+    sockit_game_lag_add_to(&l, &h);
+    cr_expect_eq(h.count, 4);
+    cr_expect_eq(h.min, 0);
+    cr_expect(h.max >= period / 1000 - 1 && h.max <= period / 1000 + 1, "%llu µs",
+              (unsigned long long)h.max);
+    sockit_game_lag_free(&l);
 }

@@ -8,15 +8,9 @@
 #include "sockit/error.h"
 #include "sockit/game.h"
 
-#define NS_PER_S 1000000000ull
+#include "game_internal.h"
 
-struct sockit_game_server {
-    struct sockit_game_server_options o;
-    uint8_t secret[SOCKIT_GAME_SECRET_LEN];
-    uint64_t rng;
-    struct sockit_game_slot *slots;
-    struct sockit_game_server_stats st;
-};
+#define NS_PER_S 1000000000ull
 
 static uint32_t next_token(struct sockit_game_server *s)
 {
@@ -40,15 +34,27 @@ int sockit_game_server_new(struct sockit_game_server **out,
         d.tick_rate = 30;
     if (!d.timeout_ms)
         d.timeout_ms = 2000;
-    if (d.max_clients > 1000 || d.tick_rate > 1000)
+    if (!d.view)
+        d.view = 32;
+    if (d.max_clients > 1000 || d.tick_rate > 1000 || d.view > SOCKIT_GAME_MAX_VIEW ||
+        d.npcs + d.max_clients > SOCKIT_GAME_MAX_ENTITY + 1)
         return -EINVAL;
-    if (!(s = calloc(1, sizeof(*s))) || !(s->slots = calloc(d.max_clients, sizeof(*s->slots)))) {
-        free(s);
+    if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;
-    }
     s->o = d;
     s->o.secret = NULL;
+    s->slots = calloc(d.max_clients, sizeof(*s->slots));
+    s->clients = calloc(d.max_clients, sizeof(*s->clients));
+    s->pool = calloc((size_t)d.max_clients * GAME_SNAP_RING * d.view, sizeof(*s->pool));
+    if (!s->slots || !s->clients || !s->pool) {
+        sockit_game_server_free(s);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < d.max_clients; i++)
+        for (size_t k = 0; k < GAME_SNAP_RING; k++)
+            s->clients[i].sent[k].e = s->pool + (i * GAME_SNAP_RING + k) * d.view;
     s->rng = d.seed;
+    sockit_game_world_init(&s->world, d.npcs, d.seed);
     if (o && o->secret) {
         memcpy(s->secret, o->secret, sizeof(s->secret));
     } else if (getrandom(s->secret, sizeof(s->secret), 0) != (ssize_t)sizeof(s->secret)) {
@@ -65,6 +71,8 @@ void sockit_game_server_free(struct sockit_game_server *s)
     if (!s)
         return;
     free(s->slots);
+    free(s->clients);
+    free(s->pool);
     free(s);
 }
 
@@ -113,10 +121,24 @@ static struct sockit_game_slot *take_slot(struct sockit_game_server *s,
             s->slots[i] = (struct sockit_game_slot){
                 .used = true, .addr = *from, .salt = salt, .token = next_token(s)
             };
+            if (game_client_join(s, i) < 0) { /* the world is full */
+                s->slots[i].used = false;
+                return NULL;
+            }
             s->st.clients++;
             return &s->slots[i];
         }
     return NULL;
+}
+
+/* Free slot I, counting why in *COUNTER. */
+static void free_slot(struct sockit_game_server *s, uint16_t i, uint64_t *counter)
+{
+    game_client_leave(s, i);
+    s->slots[i].used = false;
+    s->st.clients--;
+    if (counter)
+        (*counter)++;
 }
 
 /* A response: a slot for a cookie that is this source's, or the slot it already has. */
@@ -135,8 +157,7 @@ static size_t accept_response(struct sockit_game_server *s, uint64_t now,
         return 0;
     }
     if (slot && slot->salt != in->salt) { /* a new attempt from the same place replaces it */
-        slot->used = false;
-        s->st.clients--;
+        free_slot(s, (uint16_t)(slot - s->slots), NULL);
         slot = NULL;
     }
     if (!slot)
@@ -165,11 +186,10 @@ static void session(struct sockit_game_server *s, uint64_t now, const struct soc
         return;
     }
     slot->last_recv_ns = now;
-    if (in->type == SOCKIT_GAME_DISCONNECT) {
-        slot->used = false;
-        s->st.clients--;
-        s->st.disconnects++;
-    }
+    if (in->type == SOCKIT_GAME_DISCONNECT)
+        free_slot(s, (uint16_t)(slot - s->slots), &s->st.disconnects);
+    else
+        game_client_packet(s, (uint16_t)(slot - s->slots), now, in);
 }
 
 size_t sockit_game_server_receive(struct sockit_game_server *s, uint64_t now,
@@ -211,9 +231,7 @@ size_t sockit_game_server_expire(struct sockit_game_server *s, uint64_t now)
 
     for (uint16_t i = 0; i < s->o.max_clients; i++)
         if (s->slots[i].used && now - s->slots[i].last_recv_ns > limit) {
-            s->slots[i].used = false;
-            s->st.clients--;
-            s->st.timeouts++;
+            free_slot(s, i, &s->st.timeouts);
             n++;
         }
     return n;
@@ -229,4 +247,25 @@ void sockit_game_server_stats(const struct sockit_game_server *s,
                               struct sockit_game_server_stats *out)
 {
     *out = s->st;
+}
+
+const struct sockit_game_world *sockit_game_server_world(const struct sockit_game_server *s)
+{
+    return &s->world;
+}
+
+void sockit_game_server_shutdown(struct sockit_game_server *s, sockit_game_send_fn *send, void *ud)
+{
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET];
+
+    for (uint16_t i = 0; i < s->o.max_clients; i++) {
+        if (!s->slots[i].used)
+            continue;
+        struct sockit_game_packet p = { .type = SOCKIT_GAME_DISCONNECT,
+                                        .token = s->slots[i].token };
+        int n = sockit_game_write(&p, buf, sizeof(buf));
+        for (int k = 0; k < 3 && n > 0; k++)
+            send(&s->slots[i].addr, buf, (size_t)n, ud);
+        free_slot(s, i, &s->st.disconnects);
+    }
 }

@@ -10,6 +10,9 @@
 void sockit_game_window_init(struct sockit_game_window *w)
 {
     memset(w, 0, sizeof(*w));
+    /* Until a side has received anything its acks say 0 with no bits: numbering from 1 makes
+     * that ack nothing, not our first packet. */
+    w->next_seq = 1;
 }
 
 void sockit_game_window_send(struct sockit_game_window *w, uint64_t now,

@@ -1,4 +1,5 @@
 /* The world (sockit/game.h): entities by id, integer steps, and each player's view. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,13 +110,41 @@ struct near {
     uint16_t id;
 };
 
-static int by_distance(const void *a, const void *b)
+/* Nearer first; at one distance, the smaller id: a total order, so the view is the same on
+ * any machine. */
+static bool nearer(const struct near *x, const struct near *y)
 {
-    const struct near *x = a, *y = b;
+    return x->d2 != y->d2 ? x->d2 < y->d2 : x->id < y->id;
+}
 
-    if (x->d2 != y->d2)
-        return x->d2 < y->d2 ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+/* Move the K nearest of the N in A to its front, in any order (quickselect: linear on average,
+ * where sorting all N for each of N players would not keep a 1000-player tick). */
+static void select_nearest(struct near *a, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n; /* the K-th lies in [lo, hi) */
+
+    while (hi - lo > 1) {
+        struct near pivot = a[lo + (hi - lo) / 2], t;
+        size_t i = lo, j = hi - 1;
+        while (i <= j) { /* Hoare: [lo, i) <= pivot, (j, hi) >= pivot */
+            while (nearer(&a[i], &pivot))
+                i++;
+            while (nearer(&pivot, &a[j]))
+                j--;
+            if (i <= j) {
+                t = a[i], a[i] = a[j], a[j] = t;
+                i++;
+                if (j-- == 0)
+                    break;
+            }
+        }
+        if (k <= j)
+            hi = j + 1;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
 static int by_id(const void *a, const void *b)
@@ -142,7 +171,7 @@ void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint
         near[n++] = (struct near){ k == id ? 0 : (uint64_t)(dx * dx + dy * dy) + 1, (uint16_t)k };
     }
     if (n > max)
-        qsort(near, n, sizeof(near[0]), by_distance);
+        select_nearest(near, n, max);
     out->tick = w->tick;
     out->n = (uint16_t)(n < max ? n : max);
     for (uint16_t i = 0; i < out->n; i++)
