@@ -153,7 +153,7 @@ fuzz: $(FUZZERS)
 # help2man reads `sockit --help`, and each subcommand's --help becomes a section. The
 # examples of `sockit --help` become EXAMPLES one per line (help2man would fill them into
 # one paragraph).
-SUBCOMMANDS := echo send connect listen bench http ping capture inject ws chat impair
+SUBCOMMANDS := echo send connect listen bench http ping capture inject ws chat impair game-server game-client
 $(BUILD)/sockit.h2m: man/sockit.h2m $(BIN)
 	$(Q){ cat man/sockit.h2m; for c in $(SUBCOMMANDS); do \
 	    printf '\n[SOCKIT %s]\n.nf\n' "$$(echo $$c | tr a-z A-Z)"; \
@@ -179,14 +179,17 @@ $(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
 	$(call say,NPM,tests/node)
 	$(Q)cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 
-# Benchmark anchors: servers we compete with, built from bench/anchors/ (libuv and
-# libwebsockets from Debian; the node chat runs on tests/node's ws), and the chat's load client.
+# Benchmark anchors: servers we compete with, built from bench/anchors/ (libuv, libwebsockets
+# and ENet from Debian; the node chat runs on tests/node's ws), the chat's load client and the
+# game's forged-request attacker.
 ANCHOR_BINS := $(BUILD)/bench/uv_echo $(BUILD)/bench/epoll_echo $(BUILD)/bench/chat_lws \
-               $(BUILD)/bench/chat_load $(BUILD)/bench/send_floor
-ANCHOR_DEPS := libuv:libuv1-dev libwebsockets:libwebsockets-dev jansson:libjansson-dev
+               $(BUILD)/bench/chat_load $(BUILD)/bench/send_floor $(BUILD)/bench/enet_game \
+               $(BUILD)/bench/game_forge
+ANCHOR_DEPS := libuv:libuv1-dev libwebsockets:libwebsockets-dev jansson:libjansson-dev \
+               libenet:libenet-dev
 check-anchor-deps:
 	@./scripts/check-deps.sh $(ANCHOR_DEPS)
-$(BUILD)/bench/uv_echo $(BUILD)/bench/chat_lws: | check-anchor-deps
+$(BUILD)/bench/uv_echo $(BUILD)/bench/chat_lws $(BUILD)/bench/enet_game: | check-anchor-deps
 $(BUILD)/bench/uv_echo: bench/anchors/uv_echo.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
@@ -207,6 +210,17 @@ $(BUILD)/bench/chat_lws: bench/anchors/chat_lws.c
 	    $$(pkg-config --cflags --libs libwebsockets jansson) -o $@
 # The load client takes the sans-I/O WebSocket pieces (sockit/ws.h) from the static library.
 $(BUILD)/bench/chat_load: bench/chat_load.c $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+# The ENet game (issue 21) carries sockit's game world and snapshots (sockit/game.h) from the
+# static library; game_forge sends the same forged connect traffic to a sockit game server.
+$(BUILD)/bench/enet_game: bench/anchors/enet_game.c $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $$(pkg-config --cflags libenet) $(CFLAGS) $(LDFLAGS) $< $(LIB) \
+	    $$(pkg-config --libs libenet) $(LDLIBS) -o $@
+$(BUILD)/bench/game_forge: bench/game_forge.c $(LIB)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@

@@ -23,11 +23,12 @@ static void fail(const char *what)
 static void same_packet(const struct sockit_game_packet *a, const struct sockit_game_packet *b)
 {
     if (a->type != b->type || a->salt != b->salt || a->time != b->time || a->token != b->token ||
-        a->client_index != b->client_index || a->tick_rate != b->tick_rate ||
-        a->deny_reason != b->deny_reason || a->acks.seq != b->acks.seq ||
-        a->acks.ack != b->acks.ack || a->acks.ack_bits != b->acks.ack_bits || a->tick != b->tick ||
-        a->ninputs != b->ninputs || a->baseline != b->baseline || a->hash != b->hash ||
-        a->body_len != b->body_len || memcmp(a->inputs, b->inputs, sizeof(a->inputs)) != 0 ||
+        a->client_index != b->client_index || a->entity != b->entity ||
+        a->tick_rate != b->tick_rate || a->deny_reason != b->deny_reason ||
+        a->acks.seq != b->acks.seq || a->acks.ack != b->acks.ack ||
+        a->acks.ack_bits != b->acks.ack_bits || a->tick != b->tick || a->ninputs != b->ninputs ||
+        a->baseline != b->baseline || a->hash != b->hash || a->body_len != b->body_len ||
+        memcmp(a->inputs, b->inputs, sizeof(a->inputs)) != 0 ||
         (a->body_len && memcmp(a->body, b->body, a->body_len) != 0) || (!a->cookie != !b->cookie) ||
         (a->cookie && memcmp(a->cookie, b->cookie, SOCKIT_GAME_COOKIE_LEN) != 0))
         fail("a packet written again reads back different");

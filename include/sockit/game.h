@@ -66,7 +66,7 @@ enum sockit_game_type {
     SOCKIT_GAME_CONNECT = 1,   /* client: salt; padded */
     SOCKIT_GAME_CHALLENGE = 2, /* server: salt, time, cookie */
     SOCKIT_GAME_RESPONSE = 3,  /* client: salt, time, cookie echoed; padded */
-    SOCKIT_GAME_ACCEPT = 4,    /* server: salt, token, client index, tick rate */
+    SOCKIT_GAME_ACCEPT = 4,    /* server: salt, token, client index, entity, tick rate */
     SOCKIT_GAME_DENY = 5,      /* server: salt, why (sockit_game_deny_reason) */
     SOCKIT_GAME_INPUT = 6,     /* client: token, acks, the inputs not yet acknowledged */
     SOCKIT_GAME_SNAPSHOT = 7,  /* server: token, acks, tick, baseline, hash, entities (bits) */
@@ -100,11 +100,11 @@ struct sockit_game_packet {
     uint32_t time;         /* CHALLENGE, RESPONSE: the server's coarse time the cookie is for */
     const uint8_t *cookie; /* CHALLENGE, RESPONSE: SOCKIT_GAME_COOKIE_LEN bytes */
     uint32_t token;        /* ACCEPT and after: the session's */
-    uint16_t client_index, tick_rate; /* ACCEPT */
-    uint8_t deny_reason;              /* DENY */
-    struct sockit_game_acks acks;     /* INPUT, SNAPSHOT, KEEPALIVE */
-    uint32_t tick;                    /* INPUT: the newest input's; SNAPSHOT: the world's */
-    uint8_t ninputs;                  /* INPUT: 1..SOCKIT_GAME_MAX_INPUTS, newest first */
+    uint16_t client_index, entity, tick_rate; /* ACCEPT (entity: the player's, 0..1023) */
+    uint8_t deny_reason;                      /* DENY */
+    struct sockit_game_acks acks;             /* INPUT, SNAPSHOT, KEEPALIVE */
+    uint32_t tick;                            /* INPUT: the newest input's; SNAPSHOT: the world's */
+    uint8_t ninputs;                          /* INPUT: 1..SOCKIT_GAME_MAX_INPUTS, newest first */
     struct sockit_game_input inputs[SOCKIT_GAME_MAX_INPUTS];
     uint32_t baseline;   /* SNAPSHOT: the tick it is a delta against; 0: none (full) */
     uint32_t hash;       /* SNAPSHOT: the state hash of the world it describes */
@@ -248,6 +248,21 @@ static inline bool sockit_game_seq_newer(uint16_t a, uint16_t b)
 
 #define SOCKIT_GAME_COOKIE_AGE 10 /* seconds a challenge's cookie stays good */
 
+/* What happened to a slot, for a server's log. */
+enum sockit_game_event_type {
+    SOCKIT_GAME_JOINED,    /* a valid response took the slot */
+    SOCKIT_GAME_TIMED_OUT, /* silent for the timeout: freed */
+    SOCKIT_GAME_LEFT,      /* DISCONNECT (or a new attempt from its address): freed */
+};
+
+struct sockit_game_event {
+    enum sockit_game_event_type type;
+    uint16_t index;                 /* the slot */
+    uint16_t entity;                /* its player in the world */
+    const struct sockit_addr *addr; /* the client's */
+    uint64_t silent_ns;             /* TIMED_OUT: how long it was silent */
+};
+
 struct sockit_game_server_options {
     uint16_t max_clients; /* slots; default 64, at most 1000 */
     uint16_t tick_rate;   /* ticks a second; default 30 */
@@ -257,6 +272,9 @@ struct sockit_game_server_options {
     uint16_t npcs;        /* wandering NPCs in the world; default 0; players + NPCs <= 1024 */
     /* SOCKIT_GAME_SECRET_LEN bytes for the cookies; NULL: random (getrandom). Copied. */
     const uint8_t *secret;
+    /* Told of each slot taken and freed (may be NULL), with UD. */
+    void (*on_event)(const struct sockit_game_event *ev, void *ud);
+    void *ud;
 };
 
 /* One client's slot, taken only by a valid challenge response. */
@@ -408,8 +426,9 @@ const struct sockit_game_view *sockit_game_client_view(const struct sockit_game_
 /* The acks both ways, RTT and loss (of the client's input packets). */
 const struct sockit_game_window *sockit_game_client_window(const struct sockit_game_client *c);
 
-/* The session: client index and tick rate from ACCEPT (0 before). */
+/* The session: client index, the player's entity id and tick rate from ACCEPT (0 before). */
 uint16_t sockit_game_client_index(const struct sockit_game_client *c);
+uint16_t sockit_game_client_entity(const struct sockit_game_client *c);
 uint16_t sockit_game_client_tick_rate(const struct sockit_game_client *c);
 
 void sockit_game_client_stats(const struct sockit_game_client *c,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "game_cli.h"
 
 #define SOCKIT_VERSION "0.1.0"
 
@@ -20,6 +21,9 @@ static const struct cli_command commands[] = {
     { "ws", cmd_ws, "WebSocket client: stdin lines to messages, messages to stdout (websocat)" },
     { "chat", cmd_chat, "WebSocket chat with its own web page: rooms, nicknames, history" },
     { "impair", cmd_impair, "UDP proxy with seeded loss, delay, jitter, reordering, bandwidth" },
+    { "game-server", cmd_game_server,
+      "authoritative UDP game server: fixed tick, delta snapshots" },
+    { "game-client", cmd_game_client, "game bots: inputs, snapshots, hash checks, RTT, latency" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -35,7 +39,7 @@ static void usage(FILE *f)
           "Commands:\n",
           f);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fputs("\nEndpoints:\n"
           "  tcp://HOST:PORT, HOST:PORT   TCP over IPv4 or IPv6 (IPv6 in brackets: [::1]:8080)\n"
           "  tcp://:PORT                  any address (listen) / this host (connect)\n"

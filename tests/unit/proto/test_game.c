@@ -78,6 +78,7 @@ static int sample(int type, struct sockit_game_packet *p)
     p->cookie = cookie16;
     p->token = 0xabcdef01;
     p->client_index = 7;
+    p->entity = 300;
     p->tick_rate = 30;
     p->deny_reason = SOCKIT_GAME_DENY_FULL;
     p->acks = (struct sockit_game_acks){ 100, 99, 0x80000001u };

@@ -20,7 +20,7 @@ struct sockit_game_client {
     uint32_t time; /* the challenge's */
     uint8_t cookie[SOCKIT_GAME_COOKIE_LEN];
     uint32_t token;
-    uint16_t index, tick_rate;
+    uint16_t index, entity, tick_rate;
     uint64_t started_ns, last_sent_ns, last_recv_ns;
     struct sockit_game_window win;
     uint32_t input_tick;                                     /* of the newest input */
@@ -207,6 +207,7 @@ static enum sockit_game_client_event reply(struct sockit_game_client *c, uint64_
         c->state = SOCKIT_GAME_CLIENT_CONNECTED;
         c->token = p->token;
         c->index = p->client_index;
+        c->entity = p->entity;
         c->tick_rate = p->tick_rate;
         c->last_recv_ns = now;
         return SOCKIT_GAME_EV_ACCEPTED;
@@ -278,6 +279,11 @@ const struct sockit_game_window *sockit_game_client_window(const struct sockit_g
 uint16_t sockit_game_client_index(const struct sockit_game_client *c)
 {
     return c->index;
+}
+
+uint16_t sockit_game_client_entity(const struct sockit_game_client *c)
+{
+    return c->entity;
 }
 
 uint16_t sockit_game_client_tick_rate(const struct sockit_game_client *c)

@@ -124,8 +124,10 @@ static int read_body(struct cur *c, struct sockit_game_packet *p)
         p->salt = get(c, 8);
         p->token = (uint32_t)get(c, 4);
         p->client_index = (uint16_t)get(c, 2);
+        p->entity = (uint16_t)get(c, 2);
         p->tick_rate = (uint16_t)get(c, 2);
-        if (!c->short_ && (p->tick_rate == 0 || p->tick_rate > 1000))
+        if (!c->short_ &&
+            (p->tick_rate == 0 || p->tick_rate > 1000 || p->entity > SOCKIT_GAME_MAX_ENTITY))
             return -SOCKIT_EGAME_RANGE;
         break;
     case SOCKIT_GAME_DENY:
@@ -208,6 +210,7 @@ static int write_body(struct out *o, const struct sockit_game_packet *p)
         put(o, p->salt, 8);
         put(o, p->token, 4);
         put(o, p->client_index, 2);
+        put(o, p->entity, 2);
         put(o, p->tick_rate, 2);
         break;
     case SOCKIT_GAME_DENY:

@@ -112,6 +112,19 @@ static size_t challenge(struct sockit_game_server *s, uint64_t now, const struct
     return answer(s, &p, len, reply, cap);
 }
 
+static void tell(struct sockit_game_server *s, enum sockit_game_event_type type, uint16_t i,
+                 uint64_t silent_ns)
+{
+    struct sockit_game_event ev = { .type = type,
+                                    .index = i,
+                                    .entity = s->slots[i].entity,
+                                    .addr = &s->slots[i].addr,
+                                    .silent_ns = silent_ns };
+
+    if (s->o.on_event)
+        s->o.on_event(&ev, s->o.ud);
+}
+
 /* A free slot for FROM with SALT and a new token, or NULL when full. */
 static struct sockit_game_slot *take_slot(struct sockit_game_server *s,
                                           const struct sockit_addr *from, uint64_t salt)
@@ -126,6 +139,7 @@ static struct sockit_game_slot *take_slot(struct sockit_game_server *s,
                 return NULL;
             }
             s->st.clients++;
+            tell(s, SOCKIT_GAME_JOINED, i, 0);
             return &s->slots[i];
         }
     return NULL;
@@ -157,6 +171,7 @@ static size_t accept_response(struct sockit_game_server *s, uint64_t now,
         return 0;
     }
     if (slot && slot->salt != in->salt) { /* a new attempt from the same place replaces it */
+        tell(s, SOCKIT_GAME_LEFT, (uint16_t)(slot - s->slots), 0);
         free_slot(s, (uint16_t)(slot - s->slots), NULL);
         slot = NULL;
     }
@@ -171,6 +186,7 @@ static size_t accept_response(struct sockit_game_server *s, uint64_t now,
     slot->last_recv_ns = now;
     p.token = slot->token;
     p.client_index = (uint16_t)(slot - s->slots);
+    p.entity = slot->entity;
     s->st.accepts++;
     return answer(s, &p, len, reply, cap);
 }
@@ -186,9 +202,10 @@ static void session(struct sockit_game_server *s, uint64_t now, const struct soc
         return;
     }
     slot->last_recv_ns = now;
-    if (in->type == SOCKIT_GAME_DISCONNECT)
+    if (in->type == SOCKIT_GAME_DISCONNECT) {
+        tell(s, SOCKIT_GAME_LEFT, (uint16_t)(slot - s->slots), 0);
         free_slot(s, (uint16_t)(slot - s->slots), &s->st.disconnects);
-    else
+    } else
         game_client_packet(s, (uint16_t)(slot - s->slots), now, in);
 }
 
@@ -231,6 +248,7 @@ size_t sockit_game_server_expire(struct sockit_game_server *s, uint64_t now)
 
     for (uint16_t i = 0; i < s->o.max_clients; i++)
         if (s->slots[i].used && now - s->slots[i].last_recv_ns > limit) {
+            tell(s, SOCKIT_GAME_TIMED_OUT, i, now - s->slots[i].last_recv_ns);
             free_slot(s, i, &s->st.timeouts);
             n++;
         }

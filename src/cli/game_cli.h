@@ -1,0 +1,23 @@
+/* What sockit game-server and game-client share: traffic counters and the process's CPU. */
+#ifndef SOCKIT_GAME_CLI_H
+#define SOCKIT_GAME_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Datagrams and UDP payload bytes each way. */
+struct game_cli_io {
+    uint64_t packets_in, packets_out, bytes_in, bytes_out;
+};
+
+/* User plus system CPU time of this process so far, in seconds. */
+double game_cli_cpu_seconds(void);
+
+/* Make room for NEED open files: raise the soft limit toward the hard one. Returns 0, or
+ * -EMFILE when even the hard limit is too low. */
+int game_cli_room_for_files(size_t need);
+
+int cmd_game_server(int argc, char **argv);
+int cmd_game_client(int argc, char **argv);
+
+#endif
