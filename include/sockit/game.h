@@ -167,6 +167,7 @@ int sockit_game_snapshot_read(const uint8_t *body, size_t len, uint32_t tick,
 /* ---- the world ------------------------------------------------------------------------------ */
 
 #define SOCKIT_GAME_WORLD_SIZE 65535 /* positions 0..65535, in 1/16 units: a 4096-unit square */
+#define SOCKIT_GAME_GRID       16    /* cells a side of the world's index (4096 / 16 units) */
 
 /* The server's world: entity slots by id (players and wandering NPCs), stepped in integers
  * so that the same inputs give the same world on any machine. Plain memory, the caller's. */
@@ -178,6 +179,10 @@ struct sockit_game_world {
     bool player[SOCKIT_GAME_MAX_ENTITY + 1];                    /* moved by input, not wandering */
     struct sockit_game_input input[SOCKIT_GAME_MAX_ENTITY + 1]; /* players' latest */
     struct sockit_game_entity e[SOCKIT_GAME_MAX_ENTITY + 1];
+    /* An index of who is where, rebuilt by every change: the ids in each of GRID × GRID
+     * cells, so a view searches the cells near a player instead of the whole world. */
+    uint16_t cell_start[SOCKIT_GAME_GRID * SOCKIT_GAME_GRID + 1];
+    uint16_t cell_ids[SOCKIT_GAME_MAX_ENTITY + 1];
 };
 
 /* An empty world at tick 1 with NPCS wanderers (at most 1024) placed by SEED. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -397,6 +398,13 @@ static int open_socket(struct gs_run *run, char *where, size_t size)
 
     if (fd < 0)
         return cli_fail("listen", run->cfg->listen_text, fd);
+    /* Every client's input of a tick comes at once: room for a thousand of them (a datagram
+     * costs the buffer ~1 KiB however short). Past net.core.rmem_max only root may go. */
+    for (int opt = 0; opt < 2; opt++) {
+        int bytes = 4 << 20, force = opt ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
+        if (setsockopt(fd, SOL_SOCKET, force, &bytes, sizeof(bytes)) < 0)
+            setsockopt(fd, SOL_SOCKET, opt ? SO_SNDBUF : SO_RCVBUF, &bytes, sizeof(bytes));
+    }
     if ((err = sockit_dgram_open(run->loop, fd, &ops, run, &dopts, &run->d)) < 0)
         return cli_fail("listen", run->cfg->listen_text, err);
     cli_format_addr(SOCKIT_UDP, &local, where, size);

@@ -546,6 +546,54 @@ Test(game_world, a_view_is_the_nearest_in_id_order_with_itself)
     cr_expect_eq(sockit_game_world_add_player(&full), -SOCKIT_EGAME_FULL);
 }
 
+/* The nearest MAX of W to ID by brute force, as a set of ids in BITS. */
+static void brute_view(const struct sockit_game_world *w, uint16_t id, uint16_t max, bool *bits)
+{
+    uint64_t d[SOCKIT_GAME_MAX_ENTITY + 1];
+
+    memset(bits, 0, SOCKIT_GAME_MAX_ENTITY + 1);
+    for (int k = 0; k <= SOCKIT_GAME_MAX_ENTITY; k++) {
+        int64_t dx = (int64_t)w->e[k].x - w->e[id].x, dy = (int64_t)w->e[k].y - w->e[id].y;
+        d[k] = w->used[k] ? (k == id ? 0 : (uint64_t)(dx * dx + dy * dy) + 1) : UINT64_MAX;
+    }
+    for (uint16_t taken = 0; taken < max; taken++) {
+        int best = -1;
+        for (int k = 0; k <= SOCKIT_GAME_MAX_ENTITY; k++)
+            if (d[k] != UINT64_MAX && !bits[k] && (best < 0 || d[k] < d[best]))
+                best = k;
+        if (best < 0)
+            break;
+        bits[best] = true;
+    }
+}
+
+Test(game_world, the_grid_search_finds_what_a_search_of_everything_finds)
+{
+    static struct sockit_game_world w;
+    static struct sockit_game_view v;
+    bool want[SOCKIT_GAME_MAX_ENTITY + 1];
+
+    for (int round = 0; round < 60; round++) {
+        /* sparse and crowded worlds, some clustered in a corner by many steps to a wall */
+        sockit_game_world_init(&w, (uint16_t)(1 + rnd() % 1000), rnd());
+        int p = sockit_game_world_add_player(&w);
+        if (p < 0)
+            continue;
+        for (int s = (int)(rnd() % 3) * 200; s > 0; s--)
+            sockit_game_world_step(&w);
+        uint16_t max = (uint16_t)(rnd() % 129);
+        sockit_game_world_view(&w, (uint16_t)p, max, &v);
+        brute_view(&w, (uint16_t)p, max, want);
+        uint16_t expect_n = 0;
+        for (int k = 0; k <= SOCKIT_GAME_MAX_ENTITY; k++)
+            expect_n += want[k];
+        cr_assert_eq(v.n, expect_n, "round %d: %u entities, %u wanted", round, v.n, expect_n);
+        for (uint16_t i = 0; i < v.n; i++)
+            cr_assert(want[v.e[i].id], "round %d: entity %u is not among the %u nearest", round,
+                      v.e[i].id, max);
+    }
+}
+
 /* ---- the server's door ---------------------------------------------------------------------- */
 
 #define SEC 1000000000ull

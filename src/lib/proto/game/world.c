@@ -1,5 +1,6 @@
 /* The world (sockit/game.h): entities by id, integer steps, and each player's view. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,31 @@ static uint32_t next_rand(struct sockit_game_world *w)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+#define CELL_SHIFT 12 /* a cell is 4096 1/16-units a side: 65536 / SOCKIT_GAME_GRID */
+
+static unsigned cell_of(const struct sockit_game_entity *e)
+{
+    return (unsigned)(e->y >> CELL_SHIFT) * SOCKIT_GAME_GRID + (unsigned)(e->x >> CELL_SHIFT);
+}
+
+/* Rebuild the index of who is where (a counting sort of the ids by cell). */
+static void index_world(struct sockit_game_world *w)
+{
+    uint16_t count[SOCKIT_GAME_GRID * SOCKIT_GAME_GRID] = { 0 };
+
+    for (int id = 0; id <= SOCKIT_GAME_MAX_ENTITY; id++)
+        if (w->used[id])
+            count[cell_of(&w->e[id])]++;
+    w->cell_start[0] = 0;
+    for (unsigned c = 0; c < SOCKIT_GAME_GRID * SOCKIT_GAME_GRID; c++) {
+        w->cell_start[c + 1] = (uint16_t)(w->cell_start[c] + count[c]);
+        count[c] = w->cell_start[c];
+    }
+    for (int id = 0; id <= SOCKIT_GAME_MAX_ENTITY; id++)
+        if (w->used[id])
+            w->cell_ids[count[cell_of(&w->e[id])]++] = (uint16_t)id;
 }
 
 static int free_id(const struct sockit_game_world *w)
@@ -44,6 +70,7 @@ static int spawn(struct sockit_game_world *w, bool player)
     w->player[id] = player;
     w->input[id] = (struct sockit_game_input){ 0 };
     w->count++;
+    index_world(w);
     return id;
 }
 
@@ -54,6 +81,7 @@ void sockit_game_world_init(struct sockit_game_world *w, uint16_t npcs, uint64_t
     w->rng = seed;
     for (uint16_t i = 0; i < npcs && spawn(w, false) >= 0; i++)
         ;
+    index_world(w);
 }
 
 int sockit_game_world_add_player(struct sockit_game_world *w)
@@ -67,6 +95,7 @@ void sockit_game_world_remove(struct sockit_game_world *w, uint16_t id)
         return;
     w->used[id] = w->player[id] = false;
     w->count--;
+    index_world(w);
 }
 
 void sockit_game_world_input(struct sockit_game_world *w, uint16_t id,
@@ -103,6 +132,7 @@ void sockit_game_world_step(struct sockit_game_world *w)
         move(&e->x, &e->vx);
         move(&e->y, &e->vy);
     }
+    index_world(w);
 }
 
 struct near {
@@ -154,21 +184,78 @@ static int by_id(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The entities of the cells in ring R around cell (CX, CY) (those R cells away in x or y,
+ * within the world) into NEAR, by their distance from ME (ID itself at 0). Returns how many. */
+static size_t scan_ring(const struct sockit_game_world *w, uint16_t id,
+                        const struct sockit_game_entity *me, int cx, int cy, int r,
+                        struct near *near)
+{
+    size_t n = 0;
+
+    for (int y = cy - r; y <= cy + r; y++) {
+        if (y < 0 || y >= SOCKIT_GAME_GRID)
+            continue;
+        bool edge = y == cy - r || y == cy + r;
+        for (int x = cx - r; x <= cx + r; x += edge || r == 0 ? 1 : 2 * r) {
+            if (x < 0 || x >= SOCKIT_GAME_GRID)
+                continue;
+            unsigned c = (unsigned)y * SOCKIT_GAME_GRID + (unsigned)x;
+            for (unsigned k = w->cell_start[c]; k < w->cell_start[c + 1]; k++) {
+                uint16_t other = w->cell_ids[k];
+                int64_t dx = (int64_t)w->e[other].x - me->x, dy = (int64_t)w->e[other].y - me->y;
+                /* itself at 0, everyone else at 1 or more: it is always in its own view */
+                near[n++] =
+                    (struct near){ other == id ? 0 : (uint64_t)(dx * dx + dy * dy) + 1, other };
+            }
+        }
+    }
+    return n;
+}
+
+/* How near any entity outside the cells within R of (CX, CY) can be to ME, squared: the
+ * distance to the block's nearest edge inside the world; UINT64_MAX when the block is all. */
+static uint64_t outside_d2(const struct sockit_game_entity *me, int cx, int cy, int r)
+{
+    int64_t cell = 1 << CELL_SHIFT, d = INT64_MAX;
+
+    if (cx - r > 0)
+        d = me->x - (cx - r) * cell;
+    if (cx + r < SOCKIT_GAME_GRID - 1 && (cx + r + 1) * cell - me->x < d)
+        d = (cx + r + 1) * cell - me->x;
+    if (cy - r > 0 && me->y - (cy - r) * cell < d)
+        d = me->y - (cy - r) * cell;
+    if (cy + r < SOCKIT_GAME_GRID - 1 && (cy + r + 1) * cell - me->y < d)
+        d = (cy + r + 1) * cell - me->y;
+    return d == INT64_MAX ? UINT64_MAX : (uint64_t)(d * d);
+}
+
 void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint16_t max,
                             struct sockit_game_view *out)
 {
     struct near near[SOCKIT_GAME_MAX_ENTITY + 1]; /* 16 KiB on the stack */
     size_t n = 0;
-    const struct sockit_game_entity *me = id <= SOCKIT_GAME_MAX_ENTITY ? &w->e[id] : NULL;
+    const struct sockit_game_entity *me = &w->e[id <= SOCKIT_GAME_MAX_ENTITY ? id : 0];
+    int cx = me->x >> CELL_SHIFT, cy = me->y >> CELL_SHIFT;
 
     if (max > SOCKIT_GAME_MAX_VIEW)
         max = SOCKIT_GAME_MAX_VIEW;
-    for (int k = 0; k <= SOCKIT_GAME_MAX_ENTITY; k++) {
-        if (!w->used[k])
-            continue;
-        int64_t dx = me ? (int64_t)w->e[k].x - me->x : 0, dy = me ? (int64_t)w->e[k].y - me->y : 0;
-        /* itself at 0, everyone else at 1 or more: it is always in its own view */
-        near[n++] = (struct near){ k == id ? 0 : (uint64_t)(dx * dx + dy * dy) + 1, (uint16_t)k };
+    /* Rings of cells outward until the MAX nearest so far are all nearer than anything
+     * outside the rings can be (so the result is the whole world's MAX nearest). */
+    for (int r = 0; r < SOCKIT_GAME_GRID; r++) {
+        n += scan_ring(w, id, me, cx, cy, r, near + n);
+        uint64_t limit = outside_d2(me, cx, cy, r);
+        if (limit == UINT64_MAX)
+            break;
+        if (n >= max && max > 0) {
+            select_nearest(near, n, max);
+            uint64_t kth = 0;
+            for (size_t i = 0; i < max; i++)
+                kth = near[i].d2 > kth ? near[i].d2 : kth;
+            if (kth <= limit) /* kth is d2 + 1: strictly nearer than the limit */
+                break;
+        } else if (max == 0) {
+            break;
+        }
     }
     if (n > max)
         select_nearest(near, n, max);
