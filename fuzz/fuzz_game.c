@@ -7,12 +7,17 @@
  *   - the bit reader never reads past the end, and flags it when asked to;
  *   - the ack window takes any acks in any order without breaking its books;
  *   - a snapshot body the decoder accepts (full, or against a fixed baseline) encodes again
- *     to one that decodes to the same view, with the same state hash. */
+ *     to one that decodes to the same view, with the same state hash;
+ *   - a server and a connected client take the input as a datagram (as is, and with their
+ *     session's token written in, so it passes the token check) and keep going: the server
+ *     never answers with more bytes than it got, and its next tick still reaches the client. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockit/endpoint.h"
 #include "sockit/game.h"
+#include <arpa/inet.h>
 
 static void fail(const char *what)
 {
@@ -118,11 +123,89 @@ static void snapshot(const uint8_t *data, size_t size)
     }
 }
 
+/* ---- a server and a client taking the input as a datagram ---------------------------------- */
+
+struct pair {
+    struct sockit_game_server *s;
+    struct sockit_game_client *c;
+    struct sockit_addr addr;
+    uint64_t now;
+};
+
+static void to_client(const struct sockit_addr *to, const uint8_t *pkt, size_t len, void *ud)
+{
+    (void)to;
+    sockit_game_client_receive(((struct pair *)ud)->c, ((struct pair *)ud)->now, pkt, len);
+}
+
+/* Client to server (the server's answer back to the client) until it is connected. */
+static void connect_pair(struct pair *p)
+{
+    uint8_t buf[SOCKIT_GAME_MAX_PACKET], reply[SOCKIT_GAME_MAX_PACKET];
+    struct sockit_game_input in = { 1, 2, 3 };
+
+    for (int i = 0; i < 4; i++, p->now += 200000000ull) {
+        size_t n = sockit_game_client_update(p->c, p->now, &in, buf, sizeof(buf));
+        size_t r =
+            n ? sockit_game_server_receive(p->s, p->now, &p->addr, buf, n, reply, sizeof(reply))
+              : 0;
+        if (r)
+            sockit_game_client_receive(p->c, p->now, reply, r);
+    }
+    if (sockit_game_client_state(p->c) != SOCKIT_GAME_CLIENT_CONNECTED)
+        fail("the client did not connect");
+    sockit_game_server_tick(p->s, p->now, to_client, p);
+}
+
+static void feed(struct pair *p, const uint8_t *data, size_t size)
+{
+    uint8_t reply[SOCKIT_GAME_MAX_PACKET];
+    size_t r = sockit_game_server_receive(p->s, p->now, &p->addr, data, size, reply, sizeof(reply));
+
+    if (r > size)
+        fail("the server answered with more bytes than it got");
+    sockit_game_client_receive(p->c, p->now, data, size);
+    p->now += 33000000ull;
+    sockit_game_server_tick(p->s, p->now, to_client, p);
+}
+
+static void endpoints(const uint8_t *data, size_t size)
+{
+    static const uint8_t secret[SOCKIT_GAME_SECRET_LEN] = { 9 };
+    struct sockit_game_server_options so = {
+        .max_clients = 2, .view = 8, .npcs = 6, .seed = 1, .secret = secret
+    };
+    struct sockit_game_client_options co = { .seed = 5 };
+    struct pair p = { .now = 1000000000000ull };
+    uint8_t copy[SOCKIT_GAME_MAX_PACKET];
+
+    p.addr.len = sizeof(struct sockaddr_in);
+    p.addr.u.in.sin_family = AF_INET;
+    p.addr.u.in.sin_port = htons(4000);
+    p.addr.u.in.sin_addr.s_addr = htonl(0x7f000001);
+    if (sockit_game_server_new(&p.s, &so) < 0 || sockit_game_client_new(&p.c, &co) < 0)
+        fail("no memory");
+    connect_pair(&p);
+    feed(&p, data, size);
+    if (size >= 10 && size <= sizeof(copy)) { /* the session's token at its place */
+        const struct sockit_game_slot *slot = sockit_game_server_slot(p.s, 0);
+        memcpy(copy, data, size);
+        if (slot) {
+            uint32_t t = htonl(slot->token);
+            memcpy(copy + SOCKIT_GAME_HEADER, &t, 4);
+        }
+        feed(&p, copy, size);
+    }
+    sockit_game_server_free(p.s);
+    sockit_game_client_free(p.c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     snapshot(data, size);
     packet(data, size);
     bits(data, size);
     window(data, size);
+    endpoints(data, size);
     return 0;
 }

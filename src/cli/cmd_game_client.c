@@ -274,7 +274,7 @@ static void on_error(struct sockit_dgram *d, int err, const struct sockit_addr *
 static int open_bot(struct gc_run *run, struct bot *b, const struct sockit_addr *server)
 {
     struct sockit_sockopts so = { .trace = run->cfg->trace };
-    struct sockit_dgram_ops ops = { .on_recv = on_recv, .on_error = on_error };
+    static const struct sockit_dgram_ops ops = { .on_recv = on_recv, .on_error = on_error };
     struct sockit_dgram_opts dopts = { .max_size = SOCKIT_GAME_MAX_PACKET + 1,
                                        .batch = 8,
                                        .queue_max = 64,

@@ -389,7 +389,7 @@ static void summary(const struct gs_run *run, const char *where)
 static int open_socket(struct gs_run *run, char *where, size_t size)
 {
     struct sockit_sockopts so = { .trace = run->cfg->trace };
-    struct sockit_dgram_ops ops = { .on_recv = on_recv, .on_error = on_error };
+    static const struct sockit_dgram_ops ops = { .on_recv = on_recv, .on_error = on_error };
     struct sockit_dgram_opts dopts = { .max_size = SOCKIT_GAME_MAX_PACKET + 1,
                                        .queue_max = 4096,
                                        .trace = run->cfg->trace };
