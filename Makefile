@@ -231,8 +231,10 @@ anchors: $(ANCHOR_BINS) $(NODE_DEPS)
 # and recorded in docs/benchmarks.md: CPU time, msgs/s, p99 and bulk throughput (echo.sh), then
 # instructions, syscalls and context switches per message (cost.sh), which do not drift
 # between runs; then HTTP, capture and the WebSocket chat (chat.sh: fan-out, latency,
-# handshakes, memory per idle connection) and the impairment proxy (impair.sh: added latency,
-# rate ratio against socat, accuracy). BENCH_ARGS=--quick for short runs.
+# handshakes, memory per idle connection), the impairment proxy (impair.sh: added latency,
+# rate ratio against socat, accuracy) and the UDP game against ENet (game.sh: bytes and
+# datagrams per update, update latency and survival through loss, dead-client detection,
+# forged requests, CPU per message at 1000 clients). BENCH_ARGS=--quick for short runs.
 bench: deps all anchors
 	./bench/echo.sh $(BENCH_ARGS)
 	./bench/cost.sh
@@ -240,6 +242,7 @@ bench: deps all anchors
 	./bench/capture.sh $(BENCH_ARGS)
 	./bench/chat.sh $(BENCH_ARGS)
 	./bench/impair.sh $(BENCH_ARGS)
+	./bench/game.sh $(BENCH_ARGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all

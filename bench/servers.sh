@@ -110,3 +110,26 @@ median() {
     done
     echo
 }
+
+# free_port: the next port after PORT free for UDP, in PORT.
+free_port() {
+    PORT=$((PORT + 1))
+    while in_use $PORT udp; do PORT=$((PORT + 1)); done
+}
+
+# start CMD...: a background process, remembered in $pids for the caller's cleanup, its
+# stderr appended to $OUT/relays.err; its pid in $!.
+start() {
+    "$@" 2>>"$OUT/relays.err" &
+    pids="$pids $!"
+}
+
+# wait_bound PORT: until something is bound to udp 127.0.0.1:PORT (5 s at most).
+wait_bound() {
+    i=0
+    while ! in_use "$1" udp; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || fail "nothing bound to udp port $1: $(cat "$OUT/relays.err")"
+        sleep 0.05
+    done
+}

@@ -9,7 +9,7 @@ clang llvm lld libclang-rt-14-dev clang-format
 libcriterion-dev
 socat ncat iproute2 util-linux curl media-types
 help2man man-db
-libuv1-dev libwebsockets-dev iperf3 liburing-dev valgrind linux-perf
+libuv1-dev libwebsockets-dev libenet-dev iperf3 liburing-dev valgrind linux-perf
 wrk apache2-utils nginx-light h2o chromium
 libpcap-dev tshark tcpdump netsniff-ng nftables iputils-ping
 libssl-dev zlib1g-dev libjansson-dev nodejs

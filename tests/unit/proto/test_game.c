@@ -1087,3 +1087,38 @@ Test(game_play, update_latency_counts_a_lost_tick_with_the_next)
               (unsigned long long)h.max);
     sockit_game_lag_free(&l);
 }
+
+Test(game_door, sessions_are_found_by_address_through_many_joins_and_leaves)
+{
+    struct sockit_game_server *s = door(300);
+    static uint32_t token[600];
+    static bool in[600];
+    struct sockit_game_packet r;
+    struct sockit_game_server_stats st;
+    uint64_t unknown = 0;
+
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 600; i++) { /* join about half, leave about half of those in */
+            struct sockit_addr a = addr4("10.2.0.1", (uint16_t)(1000 + i));
+            if (!in[i] && rnd() % 2) {
+                in[i] = handshake(s, 10 * SEC, &a, 1000u + (unsigned)i, &token[i]) ==
+                        SOCKIT_GAME_ACCEPT;
+            } else if (in[i] && rnd() % 2) {
+                struct sockit_game_packet bye = { .type = SOCKIT_GAME_DISCONNECT,
+                                                  .token = token[i] };
+                send_to(s, 10 * SEC, &a, &bye, &r);
+                in[i] = false;
+            }
+        }
+        for (int i = 0; i < 600; i++) { /* everyone in is found; nobody else is */
+            struct sockit_addr a = addr4("10.2.0.1", (uint16_t)(1000 + i));
+            struct sockit_game_packet ka = { .type = SOCKIT_GAME_KEEPALIVE, .token = token[i] };
+            send_to(s, 10 * SEC, &a, &ka, &r);
+            unknown += !in[i];
+            sockit_game_server_stats(s, &st);
+            cr_assert_eq(st.unknown_source, unknown, "round %d: client %d (%s) %s", round, i,
+                         in[i] ? "in" : "out", in[i] ? "was not found" : "was found");
+        }
+    }
+    sockit_game_server_free(s);
+}

@@ -6,10 +6,10 @@
 void sockit_bitw_init(struct sockit_bitw *w, uint8_t *buf, size_t cap)
 {
     *w = (struct sockit_bitw){ .p = buf, .cap = cap };
-    if (cap)
-        memset(buf, 0, cap);
 }
 
+/* Whole runs of bits into each byte, a byte zeroed as it is begun (so nothing needs clearing
+ * first and the last byte's unused bits are zeros). */
 void sockit_bitw_put(struct sockit_bitw *w, uint32_t value, unsigned nbits)
 {
     if (nbits == 0 || nbits > 32 || w->overflow)
@@ -18,9 +18,15 @@ void sockit_bitw_put(struct sockit_bitw *w, uint32_t value, unsigned nbits)
         w->overflow = true;
         return;
     }
-    for (unsigned i = nbits; i-- > 0; w->bits++)
-        if ((value >> i) & 1)
-            w->p[w->bits >> 3] |= (uint8_t)(0x80u >> (w->bits & 7));
+    while (nbits) {
+        unsigned room = 8 - (unsigned)(w->bits & 7), take = nbits < room ? nbits : room;
+        uint32_t chunk = (value >> (nbits - take)) & ((1u << take) - 1);
+        if (room == 8)
+            w->p[w->bits >> 3] = 0;
+        w->p[w->bits >> 3] |= (uint8_t)(chunk << (room - take));
+        w->bits += take;
+        nbits -= take;
+    }
 }
 
 size_t sockit_bitw_bytes(const struct sockit_bitw *w)
@@ -43,8 +49,13 @@ uint32_t sockit_bitr_get(struct sockit_bitr *r, unsigned nbits)
         r->overflow = true;
         return 0;
     }
-    for (unsigned i = 0; i < nbits; i++, r->bits++)
-        v = (v << 1) | ((r->p[r->bits >> 3] >> (7 - (r->bits & 7))) & 1u);
+    while (nbits) {
+        unsigned room = 8 - (unsigned)(r->bits & 7), take = nbits < room ? nbits : room;
+        uint32_t chunk = (uint32_t)(r->p[r->bits >> 3] >> (room - take)) & ((1u << take) - 1);
+        v = (v << take) | chunk; /* take <= 8 */
+        r->bits += take;
+        nbits -= take;
+    }
     return v;
 }
 

@@ -46,7 +46,10 @@ int sockit_game_server_new(struct sockit_game_server **out,
     s->slots = calloc(d.max_clients, sizeof(*s->slots));
     s->clients = calloc(d.max_clients, sizeof(*s->clients));
     s->pool = calloc((size_t)d.max_clients * GAME_SNAP_RING * d.view, sizeof(*s->pool));
-    if (!s->slots || !s->clients || !s->pool) {
+    for (s->by_addr_size = 4; s->by_addr_size < 2u * d.max_clients; s->by_addr_size *= 2)
+        ;
+    s->by_addr = calloc(s->by_addr_size, sizeof(*s->by_addr));
+    if (!s->slots || !s->clients || !s->pool || !s->by_addr) {
         sockit_game_server_free(s);
         return -ENOMEM;
     }
@@ -73,16 +76,60 @@ void sockit_game_server_free(struct sockit_game_server *s)
     free(s->slots);
     free(s->clients);
     free(s->pool);
+    free(s->by_addr);
     free(s);
+}
+
+/* ---- slots by address: a hash table with linear probing ---------------------------------- */
+
+static size_t addr_hash(const struct sockit_game_server *s, const struct sockit_addr *a)
+{
+    const uint8_t *p = (const uint8_t *)&a->u;
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < a->len && i < sizeof(a->u); i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h & (s->by_addr_size - 1);
 }
 
 static struct sockit_game_slot *slot_of(struct sockit_game_server *s,
                                         const struct sockit_addr *from)
 {
-    for (uint16_t i = 0; i < s->o.max_clients; i++)
-        if (s->slots[i].used && sockit_addr_equal(&s->slots[i].addr, from))
-            return &s->slots[i];
-    return NULL;
+    for (size_t k = addr_hash(s, from);; k = (k + 1) & (s->by_addr_size - 1)) {
+        uint16_t v = s->by_addr[k];
+        if (!v)
+            return NULL;
+        if (sockit_addr_equal(&s->slots[v - 1].addr, from))
+            return &s->slots[v - 1];
+    }
+}
+
+static void index_slot(struct sockit_game_server *s, uint16_t i)
+{
+    size_t k = addr_hash(s, &s->slots[i].addr);
+
+    while (s->by_addr[k])
+        k = (k + 1) & (s->by_addr_size - 1);
+    s->by_addr[k] = (uint16_t)(i + 1);
+}
+
+/* Take slot I out of the table, moving back the entries that probed past it. */
+static void unindex_slot(struct sockit_game_server *s, uint16_t i)
+{
+    size_t mask = s->by_addr_size - 1, k = addr_hash(s, &s->slots[i].addr);
+
+    while (s->by_addr[k] != i + 1)
+        k = (k + 1) & mask;
+    s->by_addr[k] = 0;
+    for (size_t j = (k + 1) & mask; s->by_addr[j]; j = (j + 1) & mask) {
+        size_t home = addr_hash(s, &s->slots[s->by_addr[j] - 1].addr);
+        /* J's entry may move to the hole at K when its home is not within (K, J] */
+        if (((j - home) & mask) >= ((j - k) & mask)) {
+            s->by_addr[k] = s->by_addr[j];
+            s->by_addr[j] = 0;
+            k = j;
+        }
+    }
 }
 
 /* Write P into REPLY, but never more bytes than the LEN that caused it. */
@@ -138,6 +185,7 @@ static struct sockit_game_slot *take_slot(struct sockit_game_server *s,
                 s->slots[i].used = false;
                 return NULL;
             }
+            index_slot(s, i);
             s->st.clients++;
             tell(s, SOCKIT_GAME_JOINED, i, 0);
             return &s->slots[i];
@@ -148,6 +196,7 @@ static struct sockit_game_slot *take_slot(struct sockit_game_server *s,
 /* Free slot I, counting why in *COUNTER. */
 static void free_slot(struct sockit_game_server *s, uint16_t i, uint64_t *counter)
 {
+    unindex_slot(s, i);
     game_client_leave(s, i);
     s->slots[i].used = false;
     s->st.clients--;

@@ -87,8 +87,7 @@ bool sockit_game_window_recv(struct sockit_game_window *w, uint64_t now,
     if (!received(w, a->seq))
         return false;
     acked(w, a->ack, now, true, cb, ud);
-    for (unsigned i = 0; i < 32; i++)
-        if ((a->ack_bits >> i) & 1)
-            acked(w, (uint16_t)(a->ack - 1 - i), now, false, cb, ud);
+    for (uint32_t bits = a->ack_bits; bits; bits &= bits - 1) /* each set bit, lowest first */
+        acked(w, (uint16_t)(a->ack - 1 - (unsigned)__builtin_ctz(bits)), now, false, cb, ud);
     return true;
 }

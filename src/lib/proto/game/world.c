@@ -177,13 +177,6 @@ static void select_nearest(struct near *a, size_t n, size_t k)
     }
 }
 
-static int by_id(const void *a, const void *b)
-{
-    const struct sockit_game_entity *x = a, *y = b;
-
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
 /* The entities of the cells in ring R around cell (CX, CY) (those R cells away in x or y,
  * within the world) into NEAR, by their distance from ME (ID itself at 0). Returns how many. */
 static size_t scan_ring(const struct sockit_game_world *w, uint16_t id,
@@ -261,7 +254,10 @@ void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint
         select_nearest(near, n, max);
     out->tick = w->tick;
     out->n = (uint16_t)(n < max ? n : max);
-    for (uint16_t i = 0; i < out->n; i++)
-        out->e[i] = w->e[near[i].id];
-    qsort(out->e, out->n, sizeof(out->e[0]), by_id);
+    for (uint16_t i = 0; i < out->n; i++) { /* in id order: an insertion sort of a few */
+        uint16_t k = i;
+        for (; k > 0 && out->e[k - 1].id > near[i].id; k--)
+            out->e[k] = out->e[k - 1];
+        out->e[k] = w->e[near[i].id];
+    }
 }
