@@ -332,15 +332,21 @@ static void on_draw(struct sockit_loop *loop, struct sockit_timer *t, void *data
     memset(grid, '.', sizeof(grid));
     for (int y = 0; y < VIEW_H; y++)
         grid[y][VIEW_W] = 0;
-    int cx = v->n ? v->e[me].x : 0, cy = v->n ? v->e[me].y : 0;
+    long cx = v->n ? v->e[me].x : 0, cy = v->n ? v->e[me].y : 0, span = VIEW_SPAN;
+    for (uint16_t i = 0; i < v->n; i++) { /* zoom out until the whole view fits */
+        long dx = labs(v->e[i].x - cx), dy = labs(v->e[i].y - cy);
+        span = 2 * dx + 1 > span ? 2 * dx + 1 : span;
+        span = 2 * dy + 1 > span ? 2 * dy + 1 : span;
+    }
     for (uint16_t i = 0; i < v->n; i++) {
-        long gx = ((long)v->e[i].x - cx) * VIEW_W / VIEW_SPAN + VIEW_W / 2;
-        long gy = ((long)v->e[i].y - cy) * VIEW_H / VIEW_SPAN + VIEW_H / 2;
+        long gx = (v->e[i].x - cx) * VIEW_W / span + VIEW_W / 2;
+        long gy = (v->e[i].y - cy) * VIEW_H / span + VIEW_H / 2;
         if (gx >= 0 && gx < VIEW_W && gy >= 0 && gy < VIEW_H)
             grid[gy][gx] = i == me ? '@' : 'o';
     }
-    printf("\033[H\033[2Jsockit game-client: bot 0, tick %u, %u entities in view, rtt %.1f ms\n",
-           v->tick, v->n, sockit_game_client_window(run->bots[0].c)->rtt_ms);
+    printf("\033[H\033[2Jsockit game-client: bot 0, tick %u, %u entities in view, %ld units "
+           "across, rtt %.1f ms\n",
+           v->tick, v->n, span / 16, sockit_game_client_window(run->bots[0].c)->rtt_ms);
     for (int y = 0; y < VIEW_H; y++)
         printf("%s\n", grid[y]);
     fflush(stdout);

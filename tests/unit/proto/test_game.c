@@ -200,10 +200,20 @@ Test(game_packets, bad_headers_and_fields_get_their_reasons)
     buf[SOCKIT_GAME_HEADER + 4 + 8 + 4 + 1] = 0x80;
     cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_RANGE);
 
-    /* a snapshot whose baseline is not before it; an accept with no tick rate */
+    /* a snapshot whose baseline is not before it, too far back, or before tick 1; an accept
+     * with no tick rate */
     sample(SOCKIT_GAME_SNAPSHOT, &p);
     p.baseline = p.tick;
+    cr_expect_eq(sockit_game_write(&p, buf, sizeof(buf)), -SOCKIT_EGAME_RANGE);
+    p.baseline = p.tick - 256;
+    cr_expect_eq(sockit_game_write(&p, buf, sizeof(buf)), -SOCKIT_EGAME_RANGE);
+    p.tick = 5;
+    p.baseline = 4;
     n = sockit_game_write(&p, buf, sizeof(buf));
+    cr_assert_gt(n, 0);
+    cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), SOCKIT_GAME_SNAPSHOT);
+    cr_expect_eq(q.baseline, 4);
+    buf[SOCKIT_GAME_HEADER + 4 + 8 + 4] = 5; /* back to tick 0 */
     cr_expect_eq(sockit_game_read(buf, (size_t)n, &q), -SOCKIT_EGAME_RANGE);
     sample(SOCKIT_GAME_ACCEPT, &p);
     p.tick_rate = 0;

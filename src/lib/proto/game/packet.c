@@ -107,6 +107,7 @@ static int read_inputs(struct cur *c, struct sockit_game_packet *out)
 static int read_body(struct cur *c, struct sockit_game_packet *p)
 {
     int rc = 0;
+    uint32_t back;
 
     switch (p->type) {
     case SOCKIT_GAME_CONNECT:
@@ -143,9 +144,10 @@ static int read_body(struct cur *c, struct sockit_game_packet *p)
         p->token = (uint32_t)get(c, 4);
         read_acks(c, &p->acks);
         p->tick = (uint32_t)get(c, 4);
-        p->baseline = (uint32_t)get(c, 4);
+        back = (uint32_t)get(c, 1); /* the baseline, as ticks back from this one; 0: none */
+        p->baseline = back ? p->tick - back : 0;
         p->hash = (uint32_t)get(c, 4);
-        if (!c->short_ && p->baseline && p->baseline >= p->tick)
+        if (!c->short_ && back && back >= p->tick) /* before tick 1 */
             return -SOCKIT_EGAME_RANGE;
         p->body = c->p + c->at;
         p->body_len = c->len - c->at;
@@ -233,8 +235,10 @@ static int write_body(struct out *o, const struct sockit_game_packet *p)
     case SOCKIT_GAME_SNAPSHOT:
         put(o, p->token, 4);
         write_acks(o, &p->acks);
+        if (p->baseline && (p->baseline >= p->tick || p->tick - p->baseline > 255))
+            return -SOCKIT_EGAME_RANGE;
         put(o, p->tick, 4);
-        put(o, p->baseline, 4);
+        put(o, p->baseline ? p->tick - p->baseline : 0, 1);
         put(o, p->hash, 4);
         put_bytes(o, p->body, p->body_len);
         break;

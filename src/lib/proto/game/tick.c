@@ -9,7 +9,7 @@
 
 #include "game_internal.h"
 
-#define SNAPSHOT_FIELDS 30 /* header 6, token 4, acks 8, tick 4, baseline 4, hash 4 */
+#define SNAPSHOT_FIELDS 27 /* header 6, token 4, acks 8, tick 4, back 1, hash 4 */
 #define QUEUE_KEEP      2  /* inputs a client may run ahead before the extra are applied at once */
 
 int game_client_join(struct sockit_game_server *s, uint16_t i)
