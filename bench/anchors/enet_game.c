@@ -1,7 +1,7 @@
 /* Anchor: the UDP game of issue 21 on ENet 1.3.17 (Debian's libenet-dev), written the way an
- * ENet game usually is: one ENetHost, a fixed tick, the world state sent to each client as a
- * reliable ordered message on channel 0 and each client's input back the same way. It carries
- * the same world as `sockit game-server` (sockit/game.h, from the static library): players
+ * ENet game usually is: one ENetHost for the server, a fixed tick, the world state sent to each
+ * client as a reliable ordered message on channel 0 and each client's input back the same way. It
+ * carries the same world as `sockit game-server` (sockit/game.h, from the static library): players
  * and wandering NPCs stepped in integers, each client told the VIEW entities nearest to it.
  * A state message is the tick (4 bytes, big-endian), the view's state hash (4) and the
  * snapshot body of docs/game-protocol.md delta-encoded against the previous view sent to that
@@ -19,10 +19,17 @@
  *       messages sent + inputs received), CPU time and per message, timeouts. As for sockit
  *       game-server, --max-clients is 1..1000 and NPCs + max-clients at most 1024.
  *   enet_game client --port P [--host 127.0.0.1] [--bots 1] [--duration 10] [--tick 30]
- *                    [--sockbuf BYTES] [--json]
- *       BOTS peers of one ENetHost play for DURATION seconds, checking every state hash; prints
- *       the fields of `sockit game-client --json`. Exit 1 when a bot did not connect (in 5 s)
- *       or was dropped.
+ *                    [--sockbuf BYTES] [--one-host] [--json]
+ *       BOTS bots play for DURATION seconds, checking every state hash; prints the fields of
+ *       `sockit game-client --json`. Exit 1 when a bot did not connect (in 5 s) or was dropped.
+ *       Each bot has its own ENetHost, so its own UDP socket and port, as separate real game
+ *       clients would, and as `sockit game-client` gives each bot its own socket: on loopback
+ *       the server's sends pay (in its softirq) for waking the socket each lands on, so bots
+ *       sharing one socket would make the server look cheaper than real clients make it. Every
+ *       tick each bot sends its input and services its host; between ticks the bots wait in
+ *       epoll on all their sockets and a host is serviced when its socket is readable. With
+ *       --one-host the BOTS are peers of one ENetHost instead (one socket, the old way), to
+ *       measure the difference.
  *   enet_game forge --port P [--count 64] [--host 127.0.0.1]
  *       COUNT connection requests from COUNT sources, never followed up (as from spoofed
  *       addresses); the replies they draw for 1 s; then whether a real client still gets in
@@ -38,9 +45,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sockit/game.h"
 #include "sockit/hist.h"
@@ -56,7 +65,7 @@ static const char usage_text[] =
     "usage: enet_game server --port P [--host H] [--tick 30] [--max-clients 64] [--view 8]\n"
     "                        [--npcs 32] [--seed 1] [--sockbuf 4194304] [--json]\n"
     "       enet_game client --port P [--host H] [--bots 1] [--duration 10] [--tick 30]\n"
-    "                        [--sockbuf 4194304] [--json]\n"
+    "                        [--sockbuf 4194304] [--one-host] [--json]\n"
     "       enet_game forge  --port P [--host H] [--count 64]\n";
 
 struct options {
@@ -64,7 +73,7 @@ struct options {
     unsigned port, tick, max_clients, view, npcs, bots, count, sockbuf;
     unsigned long long seed;
     double duration;
-    bool json;
+    bool json, one_host;
 };
 
 static volatile sig_atomic_t stop;
@@ -316,6 +325,7 @@ static int run_server(const struct options *o)
 
 struct bot {
     unsigned index;
+    ENetHost *host; /* its own, or with --one-host the one all bots share */
     ENetPeer *peer;
     bool connected, ever, lost;
     bool has_view;
@@ -325,7 +335,10 @@ struct bot {
 
 struct client {
     const struct options *o;
-    ENetHost *host;
+    ENetHost **hosts; /* one a bot; with --one-host just one */
+    unsigned nhosts;
+    int ep; /* epoll over the hosts' sockets (-1 with --one-host) */
+    struct epoll_event *ready;
     struct bot *bots;
     unsigned connected, ever, lost;
     bool leaving; /* disconnects are ours now */
@@ -401,19 +414,71 @@ static void client_event(struct client *c, const ENetEvent *ev)
     }
 }
 
-/* Service C's host until AT: events handled as they come. */
-static int client_service(struct client *c, uint64_t at)
+/* Service HOST without waiting until it has nothing more: events handled as they come, what
+ * is queued (inputs, acknowledgements) sent. */
+static int client_drain(struct client *c, ENetHost *host)
 {
     ENetEvent ev;
-    int r = enet_host_service(c->host, &ev, ms_until(at, now_ns()));
+    int r;
 
-    while (r > 0) {
+    while ((r = enet_host_service(host, &ev, 0)) > 0)
         client_event(c, &ev);
-        if (now_ns() >= at)
-            break;
-        r = enet_host_service(c->host, &ev, 0);
-    }
     return r < 0 ? -1 : 0;
+}
+
+/* Service C's hosts until AT: events handled as they come. With one host, ENet waits on its
+ * socket; with a host a bot, epoll waits on all of them and each readable host is drained. */
+static int client_service(struct client *c, uint64_t at)
+{
+    if (c->ep < 0) {
+        ENetEvent ev;
+        int r = enet_host_service(c->hosts[0], &ev, ms_until(at, now_ns()));
+
+        while (r > 0) {
+            client_event(c, &ev);
+            if (now_ns() >= at)
+                break;
+            r = enet_host_service(c->hosts[0], &ev, 0);
+        }
+        return r < 0 ? -1 : 0;
+    }
+    int n = epoll_wait(c->ep, c->ready, (int)c->nhosts, (int)ms_until(at, now_ns()));
+    if (n < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < n; i++)
+        if (client_drain(c, c->hosts[c->ready[i].data.u32]) != 0)
+            return -1;
+    return 0;
+}
+
+/* Service every host once (a host a bot): what ENet keeps time for (retransmissions, pings,
+ * timeouts) and what is queued goes out. */
+static int client_service_all(struct client *c)
+{
+    for (unsigned i = 0; i < c->nhosts; i++)
+        if (client_drain(c, c->hosts[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* Room for a socket a bot (and a few more): the soft limit raised to the hard one when short. */
+static int fd_room(unsigned bots)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)bots + 16;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0; /* try anyway */
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+            (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)) {
+            fprintf(stderr, "enet_game: %u bots need %llu file descriptors, the limit is %llu\n",
+                    bots, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int run_client(const struct options *o)
@@ -428,18 +493,45 @@ static int run_client(const struct options *o)
     }
     if (address(o, &addr) != 0)
         return 2;
+    if (!o->one_host && fd_room(o->bots) != 0)
+        return 1;
     c.o = o;
-    c.host = enet_host_create(NULL, o->bots, 2, 0, 0);
+    c.ep = -1;
+    c.nhosts = o->one_host ? 1 : o->bots;
+    c.hosts = calloc(c.nhosts, sizeof(*c.hosts));
     c.bots = calloc(o->bots, sizeof(*c.bots));
-    if (!c.host || !c.bots) {
-        fprintf(stderr, "enet_game: cannot create the client host\n");
+    if (!c.hosts || !c.bots) {
+        fprintf(stderr, "enet_game: out of memory\n");
         return 1;
     }
-    socket_buffers(o, c.host);
+    if (!o->one_host) {
+        c.ep = epoll_create1(EPOLL_CLOEXEC);
+        c.ready = calloc(c.nhosts, sizeof(*c.ready));
+        if (c.ep < 0 || !c.ready) {
+            fprintf(stderr, "enet_game: cannot create the epoll set\n");
+            return 1;
+        }
+    }
+    for (unsigned i = 0; i < c.nhosts; i++) {
+        c.hosts[i] = enet_host_create(NULL, o->one_host ? o->bots : 1, 2, 0, 0);
+        if (!c.hosts[i]) {
+            fprintf(stderr, "enet_game: cannot create client host %u\n", i);
+            return 1;
+        }
+        socket_buffers(o, c.hosts[i]);
+        if (c.ep >= 0) {
+            struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
+            if (epoll_ctl(c.ep, EPOLL_CTL_ADD, c.hosts[i]->socket, &e) != 0) {
+                perror("enet_game: epoll_ctl");
+                return 1;
+            }
+        }
+    }
     size_t max_samples = (size_t)((o->duration + 2) * o->tick) + 64;
     for (unsigned i = 0; i < o->bots; i++) {
         struct bot *b = &c.bots[i];
         b->index = i;
+        b->host = c.hosts[o->one_host ? 0 : i];
         b->view = malloc(sizeof(*b->view));
         b->scratch = malloc(sizeof(*b->scratch));
         if (!b->view || !b->scratch) {
@@ -447,7 +539,7 @@ static int run_client(const struct options *o)
             return 1;
         }
         sockit_game_lag_init(&b->lag, (uint16_t)o->tick, max_samples);
-        b->peer = enet_host_connect(c.host, &addr, 2, 0);
+        b->peer = enet_host_connect(b->host, &addr, 2, 0);
         if (b->peer)
             b->peer->data = b;
     }
@@ -457,6 +549,11 @@ static int run_client(const struct options *o)
     bool connect_closed = false;
     uint64_t k = 0;
     int failed = 0;
+    if (c.ep >= 0 && client_service_all(&c) != 0) { /* the connects leave now, as with one host */
+        fprintf(stderr, "enet_game: enet_host_service failed\n");
+        failed = 1;
+        stop = 1;
+    }
     while (!stop) {
         uint64_t now = now_ns();
         if (now >= end)
@@ -476,14 +573,23 @@ static int run_client(const struct options *o)
             uint8_t in[INPUT_LEN];
             for (unsigned i = 0; i < o->bots; i++) {
                 struct bot *b = &c.bots[i];
-                if (!b->connected)
-                    continue;
-                bot_input(b, k, in);
-                ENetPacket *pkt = enet_packet_create(in, sizeof(in), ENET_PACKET_FLAG_RELIABLE);
-                if (pkt && enet_peer_send(b->peer, 0, pkt) != 0)
-                    enet_packet_destroy(pkt);
+                if (b->connected) {
+                    bot_input(b, k, in);
+                    ENetPacket *pkt = enet_packet_create(in, sizeof(in), ENET_PACKET_FLAG_RELIABLE);
+                    if (pkt && enet_peer_send(b->peer, 0, pkt) != 0)
+                        enet_packet_destroy(pkt);
+                }
+                if (c.ep >= 0 && client_drain(&c, b->host) != 0) {
+                    failed = 1;
+                    break;
+                }
             }
-            enet_host_flush(c.host);
+            if (failed) {
+                fprintf(stderr, "enet_game: enet_host_service failed\n");
+                break;
+            }
+            if (c.ep < 0)
+                enet_host_flush(c.hosts[0]);
             k++;
             next += period;
         }
@@ -499,9 +605,13 @@ static int run_client(const struct options *o)
 
     /* The run's numbers, before the goodbyes. */
     double duration = (double)(now_ns() - start) / 1e9;
-    unsigned long long packets_out = c.host->totalSentPackets,
-                       packets_in = c.host->totalReceivedPackets, bytes_out = c.host->totalSentData,
-                       bytes_in = c.host->totalReceivedData;
+    unsigned long long packets_out = 0, packets_in = 0, bytes_out = 0, bytes_in = 0;
+    for (unsigned i = 0; i < c.nhosts; i++) {
+        packets_out += c.hosts[i]->totalSentPackets;
+        packets_in += c.hosts[i]->totalReceivedPackets;
+        bytes_out += c.hosts[i]->totalSentData;
+        bytes_in += c.hosts[i]->totalReceivedData;
+    }
     unsigned survived = c.connected;
     double rtt = 0, loss = 0;
     sockit_hist_reset(&hist);
@@ -518,7 +628,7 @@ static int run_client(const struct options *o)
         loss /= survived;
     }
 
-    /* Leave cleanly: up to 1 s for the acknowledgements. */
+    /* Leave cleanly: up to 1 s for the acknowledgements, every host serviced. */
     c.leaving = true;
     for (unsigned i = 0; i < o->bots; i++) {
         struct bot *b = &c.bots[i];
@@ -531,9 +641,16 @@ static int run_client(const struct options *o)
         }
     }
     uint64_t bye_by = now_ns() + NS;
-    while (c.connected && now_ns() < bye_by)
-        if (client_service(&c, bye_by) != 0)
+    while (c.connected && now_ns() < bye_by) {
+        if (c.ep >= 0) { /* the goodbyes out (and again) from every host, then wait a little */
+            if (client_service_all(&c) != 0 || !c.connected)
+                break;
+            uint64_t at = now_ns() + 10 * MS;
+            if (client_service(&c, at < bye_by ? at : bye_by) != 0)
+                break;
+        } else if (client_service(&c, bye_by) != 0)
             break;
+    }
 
     double upd = c.updates ? (double)c.updates : 1.0;
     double ip_bytes = (double)(bytes_in + bytes_out + 28 * (packets_in + packets_out));
@@ -564,7 +681,12 @@ static int run_client(const struct options *o)
         free(c.bots[i].view);
         free(c.bots[i].scratch);
     }
-    enet_host_destroy(c.host);
+    for (unsigned i = 0; i < c.nhosts; i++)
+        enet_host_destroy(c.hosts[i]);
+    if (c.ep >= 0)
+        close(c.ep);
+    free(c.ready);
+    free(c.hosts);
     free(c.bots);
     if (failed)
         return 1;
@@ -701,6 +823,7 @@ int main(int argc, char **argv)
         { "duration", required_argument, NULL, 'd' },
         { "count", required_argument, NULL, 'c' },
         { "sockbuf", required_argument, NULL, 'B' },
+        { "one-host", no_argument, NULL, 'o' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -748,6 +871,7 @@ int main(int argc, char **argv)
         case 'd': ok = number(optarg, 0.001, 86400, &v), o.duration = v; break;
         case 'c': ok = number(optarg, 1, 4096, &v), o.count = (unsigned)v; break;
         case 'B': ok = number(optarg, 0, 1 << 30, &v), o.sockbuf = (unsigned)v; break;
+        case 'o': o.one_host = true; break;
         case 'j': o.json = true; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
