@@ -27,6 +27,7 @@ set -eu
 LOSSY_SECONDS=20
 SURVIVE_SECONDS=60
 CPU_SECONDS=10
+CPU_RUNS=3
 RECORD=1
 BOTS=10
 CPU_BOTS=1000
@@ -36,7 +37,7 @@ SERVER_CPU=0
 CLIENT_CPU=1
 while [ $# -gt 0 ]; do
     case "$1" in
-    --quick) LOSSY_SECONDS=5; SURVIVE_SECONDS=10; CPU_SECONDS=5 ;;
+    --quick) LOSSY_SECONDS=5; SURVIVE_SECONDS=10; CPU_SECONDS=5; CPU_RUNS=1 ;;
     --no-record) RECORD=0 ;;
     *) echo "usage: $0 [--quick] [--no-record]" >&2; exit 2 ;;
     esac
@@ -115,7 +116,7 @@ stop_proxy() {
 # Exit 1 (a lost session) is a result, not a failure of the run.
 client() {
     case "$1" in
-    sockit) cmd="$SOCKIT game-client udp://127.0.0.1:$2 --bots $3 --duration $4 --json -q --seed 1" ;;
+    sockit) cmd="$SOCKIT game-client udp://127.0.0.1:$2 --bots $3 --duration $4 --json -q --seed 1 -B epoll" ;;
     enet) cmd="$ANCHORS/enet_game client --port $2 --bots $3 --duration $4 --tick $5 --json" ;;
     esac
     echo "bench: $cmd" >>"$OUT/commands"
@@ -181,14 +182,20 @@ forged() {
     fi
 }
 
-# cpu KIND: 1000 bots at 20 ticks a second; the server's CPU µs per message.
+# cpu KIND: 1000 bots at 20 ticks a second; appends the server's CPU µs per message to
+# $OUT/KIND.cpu and the bots that survived to $OUT/KIND.cpu_survived.
 cpu() {
     server "$1" $CPU_TICK $CPU_BOTS
     client "$1" "$SERVER_PORT" $CPU_BOTS $CPU_SECONDS $CPU_TICK "$OUT/$1.cpu.json"
     stop_game_server
+    field cpu_us_per_message "$OUT/$1.server.json" >>"$OUT/$1.cpu"
+    field survived "$OUT/$1.cpu.json" >>"$OUT/$1.cpu_survived"
     echo "bench: $1 with $CPU_BOTS bots: survived $(field survived "$OUT/$1.cpu.json")," \
         "$(field cpu_us_per_message "$OUT/$1.server.json") us CPU a message" >&2
 }
+
+# median FILE: the middle of the numbers in FILE, one a line.
+median_of() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 : >"$OUT/commands"
 for kind in sockit enet; do
@@ -198,8 +205,12 @@ for kind in sockit enet; do
     echo "bench: $kind noticed a dead client after $(cat "$OUT/$kind.dead") s" >&2
     forged $kind
     echo "bench: $kind forged: $(cat "$OUT/$kind.forge.json")" >&2
-    cpu $kind
-    cp "$OUT/$kind.server.json" "$OUT/$kind.cpu.server.json"
+done
+# CPU: alternating, CPU_RUNS rounds, medians (this VM's steal time varies from run to run).
+r=0
+while [ $r -lt $CPU_RUNS ]; do
+    r=$((r + 1))
+    for kind in sockit enet; do cpu $kind; done
 done
 
 # ratio A B: A / B with two decimals ("-" when B is 0).
@@ -221,9 +232,8 @@ sd=$(cat "$OUT/sockit.dead") ed=$(cat "$OUT/enet.dead")
 sa=$(field amplification "$OUT/sockit.forge.json") ea=$(field amplification "$OUT/enet.forge.json")
 sr=$(field real_client_connected "$OUT/sockit.forge.json")
 er=$(field real_client_connected "$OUT/enet.forge.json")
-sc=$(field cpu_us_per_message "$OUT/sockit.cpu.server.json")
-ec=$(field cpu_us_per_message "$OUT/enet.cpu.server.json")
-scs=$(field survived "$OUT/sockit.cpu.json") ecs=$(field survived "$OUT/enet.cpu.json")
+sc=$(median_of "$OUT/sockit.cpu") ec=$(median_of "$OUT/enet.cpu")
+scs=$(sort -n "$OUT/sockit.cpu_survived" | head -1) ecs=$(sort -n "$OUT/enet.cpu_survived" | head -1)
 
 {
     echo "One world for both: $BOTS bots, view 8, 24 NPCs, $TICK ticks/s; impairment both ways:"
@@ -242,8 +252,9 @@ scs=$(field survived "$OUT/sockit.cpu.json") ecs=$(field survived "$OUT/enet.cpu
     row "forged: a real client still gets in" "$sr" "$er" "" "true" "$([ "$sr" = true ] && echo yes || echo no)"
     row "forged: slots taken by 64 forgeries" "$(cat "$OUT/sockit.slots")" \
         "$([ "$er" = true ] && echo '<64' || echo 64)" "" "0" "$(met "$(cat "$OUT/sockit.slots")" eq 0)"
-    r=$(ratio "$sc" "$ec"); row "CPU us per message, $CPU_BOTS bots at $CPU_TICK Hz" "$sc" "$ec" "$r" "<=0.5x" "$(met "$r" le 0.5)"
-    row "  bots surviving that run" "$scs/$CPU_BOTS" "$ecs/$CPU_BOTS" "" "" ""
+    r=$(ratio "$sc" "$ec")
+    row "CPU us per message, $CPU_BOTS bots, $CPU_TICK Hz" "$sc" "$ec" "$r" "<=0.5x" "$(met "$r" le 0.5)"
+    row "  (median of $CPU_RUNS; fewest bots surviving)" "$scs/$CPU_BOTS" "$ecs/$CPU_BOTS" "" "" ""
 } >"$OUT/table"
 cat "$OUT/table"
 

@@ -752,6 +752,8 @@ Test(game_door, sessions_need_their_token_and_silent_ones_expire)
     send_to(s, 11 * SEC, &stranger, &ka, &r);
     sockit_game_server_stats(s, &st);
     cr_expect_eq(st.unknown_source, 2, "a wrong token, a stranger with a right one");
+    cr_expect_eq(sockit_game_server_expire(s, 11 * SEC - 1), 0,
+                 "a clock read just before a's last packet is not 584 years of silence");
     cr_expect_eq(sockit_game_server_expire(s, 12 * SEC + 1), 1, "b was silent for 2 s");
     cr_expect_not_null(sockit_game_server_slot(s, 0));
     struct sockit_game_packet bye = { .type = SOCKIT_GAME_DISCONNECT, .token = ta };

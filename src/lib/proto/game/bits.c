@@ -18,6 +18,16 @@ void sockit_bitw_put(struct sockit_bitw *w, uint32_t value, unsigned nbits)
         w->overflow = true;
         return;
     }
+    if (nbits < 32)
+        value &= (1u << nbits) - 1;
+    if (nbits <= 8 - (w->bits & 7)) { /* the common case: it fits the byte begun */
+        unsigned room = 8 - (unsigned)(w->bits & 7);
+        if (room == 8)
+            w->p[w->bits >> 3] = 0;
+        w->p[w->bits >> 3] |= (uint8_t)(value << (room - nbits));
+        w->bits += nbits;
+        return;
+    }
     while (nbits) {
         unsigned room = 8 - (unsigned)(w->bits & 7), take = nbits < room ? nbits : room;
         uint32_t chunk = (value >> (nbits - take)) & ((1u << take) - 1);

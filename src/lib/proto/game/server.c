@@ -296,7 +296,8 @@ size_t sockit_game_server_expire(struct sockit_game_server *s, uint64_t now)
     uint64_t limit = (uint64_t)s->o.timeout_ms * 1000000ull;
 
     for (uint16_t i = 0; i < s->o.max_clients; i++)
-        if (s->slots[i].used && now - s->slots[i].last_recv_ns > limit) {
+        if (s->slots[i].used && now > s->slots[i].last_recv_ns &&
+            now - s->slots[i].last_recv_ns > limit) { /* (a clock read before the last packet) */
             tell(s, SOCKIT_GAME_TIMED_OUT, i, now - s->slots[i].last_recv_ns);
             free_slot(s, i, &s->st.timeouts);
             n++;

@@ -234,23 +234,26 @@ void sockit_game_world_view(const struct sockit_game_world *w, uint16_t id, uint
         max = SOCKIT_GAME_MAX_VIEW;
     /* Rings of cells outward until the MAX nearest so far are all nearer than anything
      * outside the rings can be (so the result is the whole world's MAX nearest). */
-    for (int r = 0; r < SOCKIT_GAME_GRID; r++) {
-        n += scan_ring(w, id, me, cx, cy, r, near + n);
+    bool selected = false; /* the MAX nearest of NEAR[0..n) are at its front */
+    for (int r = 0; r < SOCKIT_GAME_GRID && max > 0; r++) {
+        size_t found = scan_ring(w, id, me, cx, cy, r, near + n);
+        n += found;
+        selected = selected && !found;
         uint64_t limit = outside_d2(me, cx, cy, r);
         if (limit == UINT64_MAX)
             break;
-        if (n >= max && max > 0) {
+        if (n < max)
+            continue;
+        if (!selected)
             select_nearest(near, n, max);
-            uint64_t kth = 0;
-            for (size_t i = 0; i < max; i++)
-                kth = near[i].d2 > kth ? near[i].d2 : kth;
-            if (kth <= limit) /* kth is d2 + 1: strictly nearer than the limit */
-                break;
-        } else if (max == 0) {
+        selected = true;
+        uint64_t kth = 0;
+        for (size_t i = 0; i < max; i++)
+            kth = near[i].d2 > kth ? near[i].d2 : kth;
+        if (kth <= limit) /* kth is d2 + 1: strictly nearer than the limit */
             break;
-        }
     }
-    if (n > max)
+    if (n > max && !selected)
         select_nearest(near, n, max);
     out->tick = w->tick;
     out->n = (uint16_t)(n < max ? n : max);
