@@ -263,7 +263,8 @@ if [ "$RECORD" = 1 ]; then
 
 Commands (ports vary):
 \`\`\`
-$(sed 's/^bench: //' "$OUT/commands" | awk '!seen[$0]++')
+$(sed -E 's/^bench: //; s/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g; s/--port [0-9]+/--port PORT/g' \
+    "$OUT/commands" | awk '!seen[$0]++')
 \`\`\`
 EOT
 fi
