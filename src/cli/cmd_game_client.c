@@ -15,7 +15,6 @@
 #include "sockit/dgram.h"
 #include "sockit/game.h"
 #include "sockit/hist.h"
-#include "sockit/impair.h"
 
 static const char game_client_help[] =
     "Usage: sockit game-client udp://HOST:PORT [OPTIONS]\n"
@@ -108,7 +107,6 @@ static int parse_option(int c, void *ctx)
 {
     struct gc_config *cfg = ctx;
     unsigned long n;
-    uint64_t ns;
     int err = 0;
 
     switch (c) {
@@ -121,12 +119,7 @@ static int parse_option(int c, void *ctx)
             cfg->duration_s = (unsigned)n;
         return err;
     case OPT_VIEW: cfg->view = true; return 0;
-    case OPT_TIMEOUT:
-        if (sockit_impair_parse_time(optarg, &ns) < 0 || ns < 100000000ull || ns > 3600e9)
-            return cli_usage("game-client", "--timeout %s: a time with its unit, 100ms to 3600s",
-                             optarg);
-        cfg->timeout_ms = (uint32_t)(ns / 1000000);
-        return 0;
+    case OPT_TIMEOUT: return game_cli_timeout("game-client", optarg, &cfg->timeout_ms);
     case OPT_SEED:
         if (!(err = cli_number("game-client", "--seed", optarg, 1, ULONG_MAX, &n))) {
             cfg->seed = n;
@@ -420,9 +413,8 @@ static void stop(struct gc_run *run)
     sockit_loop_stop(run->loop);
 }
 
-static void on_stop(struct sockit_loop *loop, int fd, unsigned events, void *data)
+static void on_stop(void *data)
 {
-    (void)loop, (void)fd, (void)events;
     stop(data);
 }
 
@@ -537,12 +529,8 @@ static int play(struct gc_run *run)
 
     if ((rc = start_bots(run)) != 0)
         return rc;
-    if ((stop_fd = cli_stop_signals()) < 0 ||
-        (err = sockit_loop_watch(run->loop, stop_fd, SOCKIT_EV_READ, on_stop, run)) < 0) {
-        if (stop_fd >= 0)
-            close(stop_fd);
-        return cli_fail("signalfd", NULL, stop_fd < 0 ? stop_fd : err);
-    }
+    if ((stop_fd = game_cli_watch_stop(run->loop, on_stop, run)) < 0)
+        return CLI_FAIL;
     run->started = sockit_clock_ns();
     sockit_timer_init(&run->tick, on_tick, run);
     sockit_timer_init(&run->live, on_live, run);
@@ -560,8 +548,7 @@ static int play(struct gc_run *run)
     sockit_timer_stop(run->loop, &run->end);
     for (unsigned i = 0; i < cfg->bots; i++)
         sockit_dgram_close(run->bots[i].d); /* the DISCONNECTs leave now */
-    sockit_loop_unwatch(run->loop, stop_fd);
-    close(stop_fd);
+    game_cli_unwatch_stop(run->loop, stop_fd);
     summary(run);
     if (err < 0)
         return cli_fail("event loop", NULL, err);

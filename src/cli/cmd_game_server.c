@@ -18,7 +18,6 @@
 #include "sockit/dgram.h"
 #include "sockit/game.h"
 #include "sockit/hist.h"
-#include "sockit/impair.h"
 
 static const char game_server_help[] =
     "Usage: sockit game-server [--listen] udp://ADDR:PORT [OPTIONS]\n"
@@ -100,7 +99,6 @@ static int parse_option(int c, void *ctx)
 {
     struct gs_config *cfg = ctx;
     unsigned long n;
-    uint64_t ns;
     int err = 0;
 
     switch (c) {
@@ -121,12 +119,7 @@ static int parse_option(int c, void *ctx)
         if (!(err = cli_number("game-server", "--npcs", optarg, 0, SOCKIT_GAME_MAX_ENTITY, &n)))
             cfg->o.npcs = (uint16_t)n;
         return err;
-    case OPT_TIMEOUT:
-        if (sockit_impair_parse_time(optarg, &ns) < 0 || ns < 100000000ull || ns > 3600e9)
-            return cli_usage("game-server", "--timeout %s: a time with its unit, 100ms to 3600s",
-                             optarg);
-        cfg->o.timeout_ms = (uint32_t)(ns / 1000000);
-        return 0;
+    case OPT_TIMEOUT: return game_cli_timeout("game-server", optarg, &cfg->o.timeout_ms);
     case OPT_SEED:
         if (!(err = cli_number("game-server", "--seed", optarg, 0, ULONG_MAX, &n)))
             cfg->o.seed = n;
@@ -314,9 +307,8 @@ static void stop(struct gs_run *run)
     sockit_loop_stop(run->loop);
 }
 
-static void on_stop(struct sockit_loop *loop, int fd, unsigned events, void *data)
+static void on_stop(void *data)
 {
-    (void)loop, (void)fd, (void)events;
     stop(data);
 }
 
@@ -421,12 +413,8 @@ static int serve(struct gs_run *run)
         return cli_fail("start game server", NULL, err);
     if ((rc = open_socket(run, where, sizeof(where))) != 0)
         return rc;
-    if ((stop_fd = cli_stop_signals()) < 0 ||
-        (err = sockit_loop_watch(run->loop, stop_fd, SOCKIT_EV_READ, on_stop, run)) < 0) {
-        if (stop_fd >= 0)
-            close(stop_fd);
-        return cli_fail("signalfd", NULL, stop_fd < 0 ? stop_fd : err);
-    }
+    if ((stop_fd = game_cli_watch_stop(run->loop, on_stop, run)) < 0)
+        return CLI_FAIL;
     if (!cfg->quiet)
         fprintf(stderr,
                 "sockit game-server: %s (%s backend), %u ticks/s, %u slots, view %u, %u NPCs, "
@@ -448,8 +436,7 @@ static int serve(struct gs_run *run)
     stop(run);
     sockit_timer_stop(run->loop, &run->end);
     sockit_dgram_close(run->d); /* the DISCONNECTs leave now */
-    sockit_loop_unwatch(run->loop, stop_fd);
-    close(stop_fd);
+    game_cli_unwatch_stop(run->loop, stop_fd);
     summary(run, where);
     return err < 0 ? cli_fail("event loop", NULL, err) : CLI_OK;
 }

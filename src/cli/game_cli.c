@@ -1,8 +1,11 @@
 /* What sockit game-server and game-client share (game_cli.h). */
 #include <errno.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "game_cli.h"
+#include "sockit/impair.h"
 
 double game_cli_cpu_seconds(void)
 {
@@ -24,4 +27,48 @@ int game_cli_room_for_files(size_t need)
         return -EMFILE;
     rl.rlim_cur = need;
     return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
+}
+
+int game_cli_timeout(const char *cmd, const char *text, uint32_t *ms)
+{
+    uint64_t ns;
+
+    if (sockit_impair_parse_time(text, &ns) < 0 || ns < 100000000ull || ns > 3600000000000ull)
+        return cli_usage(cmd, "--timeout %s: a time with its unit, 100ms to 3600s", text);
+    *ms = (uint32_t)(ns / 1000000);
+    return 0;
+}
+
+struct stop_call {
+    void (*fn)(void *ud);
+    void *ud;
+};
+
+static void on_signal(struct sockit_loop *loop, int fd, unsigned events, void *data)
+{
+    struct stop_call *c = data;
+
+    (void)loop, (void)fd, (void)events;
+    c->fn(c->ud);
+}
+
+int game_cli_watch_stop(struct sockit_loop *loop, void (*fn)(void *ud), void *ud)
+{
+    static struct stop_call call; /* one command a process */
+    int fd = cli_stop_signals(), err;
+
+    call = (struct stop_call){ fn, ud };
+    if (fd < 0 || (err = sockit_loop_watch(loop, fd, SOCKIT_EV_READ, on_signal, &call)) < 0) {
+        if (fd >= 0)
+            close(fd);
+        cli_fail("signalfd", NULL, fd < 0 ? fd : err);
+        return -1;
+    }
+    return fd;
+}
+
+void game_cli_unwatch_stop(struct sockit_loop *loop, int fd)
+{
+    sockit_loop_unwatch(loop, fd);
+    close(fd);
 }

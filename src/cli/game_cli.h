@@ -17,6 +17,16 @@ double game_cli_cpu_seconds(void);
  * -EMFILE when even the hard limit is too low. */
 int game_cli_room_for_files(size_t need);
 
+/* --timeout TEXT for command CMD (a time with its unit, 100ms to 3600s) into *MS: 0, or
+ * CLI_USAGE with a message. */
+int game_cli_timeout(const char *cmd, const char *text, uint32_t *ms);
+
+/* Watch SIGINT and SIGTERM on LOOP: FN(UD) runs when one comes. Returns the signal fd, for
+ * game_cli_unwatch_stop after the loop; or -1 after printing why it could not. */
+struct sockit_loop;
+int game_cli_watch_stop(struct sockit_loop *loop, void (*fn)(void *ud), void *ud);
+void game_cli_unwatch_stop(struct sockit_loop *loop, int fd);
+
 int cmd_game_server(int argc, char **argv);
 int cmd_game_client(int argc, char **argv);
 

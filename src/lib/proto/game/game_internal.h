@@ -30,9 +30,9 @@ struct sockit_game_server {
     uint8_t secret[SOCKIT_GAME_SECRET_LEN];
     uint64_t rng;
     struct sockit_game_slot *slots;
-    struct game_client *clients;     /* parallel to SLOTS */
-    uint16_t *by_addr;   /* open addressing: slot index + 1 by client address; 0: free */
-    size_t by_addr_size; /* a power of two, at least twice max_clients */
+    struct game_client *clients; /* parallel to SLOTS */
+    uint16_t *by_addr;           /* open addressing: slot index + 1 by client address; 0: free */
+    size_t by_addr_size;         /* a power of two, at least twice max_clients */
     struct sockit_game_entity *pool; /* max_clients × GAME_SNAP_RING × view */
     struct sockit_game_world world;
     struct sockit_game_view cur, base; /* scratch of a tick */
