@@ -17,7 +17,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -pthread -MMD -MP
 LDFLAGS  += -pthread
-LDLIBS   += -luring -lpcap -lcrypto -lz -ljansson -lm
+LDLIBS   += -luring -lpcap -lcrypto -lz -ljansson -lhiredis -lm
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -51,7 +51,7 @@ pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
 # before the first compile, so that a missing one is named with its fix (make deps) rather
 # than met as a compiler error. The test check follows the library check.
 LIB_DEPS  := liburing:liburing-dev libpcap:libpcap-dev libcrypto:libssl-dev zlib:zlib1g-dev \
-             jansson:libjansson-dev
+             jansson:libjansson-dev hiredis:libhiredis-dev
 TEST_DEPS := criterion:libcriterion-dev
 
 # `make V=1` shows full commands.

@@ -20,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sockit/endpoint.h"
+#include "sockit/loop.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,10 +73,47 @@ struct sockit_chat_stats {
     uint64_t deliveries;   /* message frames queued to members */
     uint64_t refused;      /* messages refused: rate limit, size, malformed, before join */
     uint64_t dropped_slow; /* clients closed for not reading (1008) */
+    uint64_t relayed_out;  /* messages and notices published to other processes (Redis) */
+    uint64_t relayed_in;   /* ... received from them and delivered here */
+    uint64_t not_relayed;  /* messages said while the link was down: this process's only */
+    uint64_t redis_up;     /* 1 while the Redis link is up (0 without Redis) */
 };
 void sockit_chat_stats(const struct sockit_chat *chat, struct sockit_chat_stats *out);
 
-/* Free CHAT once its server is freed. NULL is a no-op. */
+/* ---- rooms shared through Redis ---------------------------------------------------------- */
+
+/* Where rooms are shared: a Redis server, by TCP or a unix socket, and its database. */
+struct sockit_chat_redis {
+    struct sockit_endpoint ep; /* tcp:// HOST and PORT, or a unix: path */
+    unsigned db;
+    const char *password; /* AUTH, or NULL; the caller's (e.g. from an environment variable) */
+};
+
+/* Parse redis://HOST[:PORT][/DB] (port 6379 by default; [v6] in brackets) or
+ * unix:/PATH[?db=DB] into *OUT (password NULL). Returns 0, or -EINVAL with *WHY. */
+int sockit_chat_redis_parse(const char *url, struct sockit_chat_redis *out, const char **why);
+
+/* Check R once, blocking for at most TIMEOUT_MS each step: connect, AUTH (when a password is
+ * set), SELECT, PING. Returns 0, or a negative code with what failed in WHY (CAP bytes), e.g.
+ * "Connection refused" or "WRONGPASS invalid username-password pair". */
+int sockit_chat_redis_check(const struct sockit_chat_redis *r, int timeout_ms, char *why,
+                            size_t cap);
+
+/* Share CHAT's rooms with every other chat process using R: from now on, on LOOP (the chat's
+ * one loop thread; call on it, e.g. from the server's on_listening with one thread), each room
+ * with members here is subscribed to, each message and join/leave notice is published once,
+ * and what other processes publish reaches this process's members once (its own messages are
+ * not echoed). A lost link is retried with back-off (100 ms to 5 s) and the rooms subscribed
+ * again; meanwhile the chat serves its own members, and a message said here is answered with
+ * the error "not-relayed". R is copied (the password too). Returns 0 or -ENOMEM. */
+int sockit_chat_redis_attach(struct sockit_chat *chat, struct sockit_loop *loop,
+                             const struct sockit_chat_redis *r);
+
+/* Close the Redis links (on the loop's thread, before the loop is freed: e.g. once
+ * sockit_server_run has returned, before sockit_server_free). No-op without them. */
+void sockit_chat_redis_detach(struct sockit_chat *chat);
+
+/* Free CHAT once its server is freed (and its Redis links detached). NULL is a no-op. */
 void sockit_chat_free(struct sockit_chat *chat);
 
 #ifdef __cplusplus

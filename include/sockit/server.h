@@ -120,6 +120,13 @@ struct sockit_server_handler {
     /* sockit_server_run: the sockets are open (sockit_server_info tells where), the serving
      * is about to start. Runs on the calling thread. May be NULL. */
     void (*on_listening)(struct sockit_server *srv, void *ud);
+    /* Each loop thread, on that thread: before its loop first runs (THREAD 0..threads-1), and
+     * after it has stopped (and drained), before the loop is freed: for what the caller keeps
+     * on a thread's loop besides clients (a connection to a database, a timer). May be NULL. */
+    void (*on_thread_start)(struct sockit_server *srv, unsigned thread, struct sockit_loop *loop,
+                            void *ud);
+    void (*on_thread_stop)(struct sockit_server *srv, unsigned thread, struct sockit_loop *loop,
+                           void *ud);
 };
 
 /* Create a server: check the options, create one loop per thread. Nothing is listening yet.

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,6 +41,14 @@ static const char chat_help[] =
     "                          http://localhost:8080; repeat for several); others get 403.\n"
     "                          Default: any origin\n"
     "      --max-clients N     connections at once (default 10000)\n"
+    "      --redis URL         share the rooms with every other sockit chat using this Redis\n"
+    "                          (redis://HOST[:PORT][/DB] or unix:/PATH[?db=N]): each\n"
+    "                          message is published once and reaches the members of every\n"
+    "                          node once. The password, if any, comes from the environment\n"
+    "                          variable SOCKIT_REDIS_PASSWORD, never the command line. Redis\n"
+    "                          unreachable at start: exit 1; lost later: this node serves\n"
+    "                          its members, reconnects with back-off, and a message said\n"
+    "                          meanwhile gets the error not-relayed\n"
     "  -B, --backend NAME      uring, epoll, poll or auto (default: the best the kernel allows)\n"
     "      --json              at exit, print the counts as one JSON object on stdout\n"
     "  -q, --quiet             no log, live line or summary on stderr\n"
@@ -65,6 +74,7 @@ enum {
     OPT_PING,
     OPT_ORIGIN,
     OPT_MAX_CLIENTS,
+    OPT_REDIS,
     OPT_JSON,
     OPT_TRACE,
 };
@@ -79,6 +89,7 @@ static const struct option chat_options[] = {
     { "idle-timeout", required_argument, NULL, 'i' },
     { "allow-origin", required_argument, NULL, OPT_ORIGIN },
     { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+    { "redis", required_argument, NULL, OPT_REDIS },
     { "backend", required_argument, NULL, 'B' },
     { "json", no_argument, NULL, OPT_JSON },
     { "quiet", no_argument, NULL, 'q' },
@@ -100,6 +111,8 @@ struct chat_config {
     bool stats_running;
     _Atomic bool stopping;
     bool json, quiet, tty; /* tty: stderr is a terminal (the live line) */
+    const char *redis_text;
+    struct sockit_chat_redis redis; /* when redis_text */
 };
 
 static int parse_option(int c, void *ctx)
@@ -145,6 +158,13 @@ static int parse_option(int c, void *ctx)
         if (!(err = cli_number("chat", "--max-clients", optarg, 1, 1000000, &n)))
             cfg->server.max_clients = n;
         return err;
+    case OPT_REDIS: {
+        const char *why;
+        cfg->redis_text = optarg;
+        if (sockit_chat_redis_parse(optarg, &cfg->redis, &why) < 0)
+            return cli_usage("chat", "--redis '%s': %s", optarg, why);
+        return 0;
+    }
     case 'B': return cli_backend("chat", optarg, &cfg->server.loop.backend);
     case OPT_JSON: cfg->json = true; return 0;
     case 'q': cfg->quiet = true; return 0;
@@ -223,6 +243,25 @@ static void on_listening(struct sockit_server *srv, void *ud)
         cfg->stats_running = pthread_create(&cfg->stats, NULL, stats_main, cfg) == 0;
 }
 
+/* The chat's one loop thread starts: its rooms go through Redis from now on. */
+static void on_thread_start(struct sockit_server *srv, unsigned thread, struct sockit_loop *loop,
+                            void *ud)
+{
+    struct sockit_chat *chat = sockit_chat_of(ud);
+    struct chat_config *cfg = sockit_chat_user_data(chat);
+
+    (void)srv, (void)thread;
+    if (cfg->redis_text && sockit_chat_redis_attach(chat, loop, &cfg->redis) < 0)
+        on_log("redis: out of memory: serving this node's members only", cfg);
+}
+
+static void on_thread_stop(struct sockit_server *srv, unsigned thread, struct sockit_loop *loop,
+                           void *ud)
+{
+    (void)srv, (void)thread, (void)loop;
+    sockit_chat_redis_detach(sockit_chat_of(ud));
+}
+
 static void summary(const struct chat_config *cfg, const struct sockit_chat *chat)
 {
     struct sockit_chat_stats st;
@@ -230,10 +269,12 @@ static void summary(const struct chat_config *cfg, const struct sockit_chat *cha
     sockit_chat_stats(chat, &st);
     if (cfg->json)
         printf("{\"joined\":%llu,\"messages\":%llu,\"deliveries\":%llu,\"refused\":%llu,"
-               "\"dropped_slow\":%llu}\n",
+               "\"dropped_slow\":%llu,\"relayed_out\":%llu,\"relayed_in\":%llu,"
+               "\"not_relayed\":%llu}\n",
                (unsigned long long)st.joined, (unsigned long long)st.messages,
                (unsigned long long)st.deliveries, (unsigned long long)st.refused,
-               (unsigned long long)st.dropped_slow);
+               (unsigned long long)st.dropped_slow, (unsigned long long)st.relayed_out,
+               (unsigned long long)st.relayed_in, (unsigned long long)st.not_relayed);
     if (!cfg->quiet)
         fprintf(stderr,
                 "sockit chat: stopped: %llu joined, %llu messages, %llu deliveries, %llu refused, "
@@ -253,6 +294,8 @@ static int serve(struct chat_config *cfg, struct sockit_chat *chat)
     int err;
 
     h.on_listening = on_listening;
+    h.on_thread_start = on_thread_start;
+    h.on_thread_stop = on_thread_stop;
     cfg->server.full_reply = sockit_ws_busy_reply; /* a client over --max-clients reads why */
     cfg->server.full_reply_len = strlen(sockit_ws_busy_reply);
     cfg->served = chat;
@@ -290,6 +333,14 @@ int cmd_chat(int argc, char **argv)
     cfg.chat.page_len = chat_page_len;
     cfg.chat.on_log = on_log;
     cfg.chat.ud = &cfg;
+    if (cfg.redis_text) { /* unreachable at start: one clear error, before serving anyone */
+        char why[256];
+        cfg.redis.password = getenv("SOCKIT_REDIS_PASSWORD");
+        if (sockit_chat_redis_check(&cfg.redis, 3000, why, sizeof(why)) < 0) {
+            fprintf(stderr, "sockit: connect %s: %s\n", cfg.redis_text, why);
+            return CLI_FAIL;
+        }
+    }
     if ((err = sockit_chat_new(&chat, &cfg.chat)) < 0)
         return cli_fail("start chat", NULL, err);
     rc = serve(&cfg, chat);

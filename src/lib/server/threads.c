@@ -136,7 +136,10 @@ static void drain(struct sockit__server_thread *t)
 static void *thread_main(void *arg)
 {
     struct sockit__server_thread *t = arg;
+    struct sockit_server *srv = t->srv;
 
+    if (srv->h.on_thread_start)
+        srv->h.on_thread_start(srv, t->index, t->loop, srv->ud);
     t->rc = sockit_loop_run(t->loop);
     bool drains = !t->rc && t->srv->o.drain_ms;
     if (drains) { /* first, so that the stop below passes this thread by */
@@ -147,6 +150,8 @@ static void *thread_main(void *arg)
     sockit__server_stop_all(t->srv); /* one thread stopping (or failing) stops them all */
     if (drains)
         drain(t);
+    if (srv->h.on_thread_stop)
+        srv->h.on_thread_stop(srv, t->index, t->loop, srv->ud);
     thread_close(t);
     return NULL;
 }

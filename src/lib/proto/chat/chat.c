@@ -119,6 +119,8 @@ static void notice(struct sockit_chat *chat, struct chat_member *m, const char *
     chat_json_u64(&j, wall_ms());
     chat_json_lit(&j, "}");
     broadcast(chat, m->room, &j);
+    if (!j.err)
+        chat_bus_publish(chat, m->room, 'n', j.p, j.len);
     chat_json_free(&j);
 }
 
@@ -244,8 +246,24 @@ static void say(struct sockit_chat *chat, struct chat_member *m, const struct ch
         atomic_fetch_add(&chat->messages, 1);
         broadcast(chat, m->room, &j);
         chat_room_remember(chat, m->room, j.p, j.len);
+        if (!chat_bus_publish(chat, m->room, 'm', j.p, j.len)) {
+            atomic_fetch_add(&chat->not_relayed, 1);
+            send_error(m, "not-relayed",
+                       "the link to the other chat servers is down: this message reached this "
+                       "server's members only");
+        }
     }
     chat_json_free(&j);
+}
+
+void chat_deliver_remote(struct sockit_chat *chat, struct chat_room *room, char kind,
+                         const char *json, size_t len)
+{
+    const struct chat_json j = { .p = (char *)json, .len = len };
+
+    broadcast(chat, room, &j);
+    if (kind == 'm')
+        chat_room_remember(chat, room, json, len);
 }
 
 /* ---- the WebSocket callbacks ------------------------------------------------------------------
@@ -398,7 +416,18 @@ void sockit_chat_stats(const struct sockit_chat *chat, struct sockit_chat_stats 
         .deliveries = atomic_load(&c->deliveries),
         .refused = atomic_load(&c->refused),
         .dropped_slow = atomic_load(&c->dropped_slow),
+        .relayed_out = atomic_load(&c->relayed_out),
+        .relayed_in = atomic_load(&c->relayed_in),
+        .not_relayed = atomic_load(&c->not_relayed),
+        .redis_up = atomic_load(&c->redis_up),
     };
+}
+
+void sockit_chat_redis_detach(struct sockit_chat *chat)
+{
+    chat_bus_free(chat->bus);
+    chat->bus = NULL;
+    atomic_store(&chat->redis_up, 0);
 }
 
 void sockit_chat_free(struct sockit_chat *chat)

@@ -41,12 +41,16 @@ struct chat_room {
     size_t head, count;
 };
 
+struct chat_bus;
+
 struct sockit_chat {
     struct sockit_chat_options o;
     struct sockit_ws_server *ws;
     struct chat_room *buckets[CHAT_BUCKETS];
     size_t nrooms;
+    struct chat_bus *bus; /* rooms shared through Redis (bus.c), or NULL */
     atomic_uint_fast64_t clients, rooms, joined, messages, deliveries, refused, dropped_slow;
+    atomic_uint_fast64_t relayed_out, relayed_in, not_relayed, redis_up;
 };
 
 /* ---- rooms (room.c) ---- */
@@ -61,12 +65,38 @@ void chat_room_remove(struct sockit_chat *chat, struct chat_member *m);
 /* Free ROOM (empty) and its history. */
 void chat_room_free(struct sockit_chat *chat, struct chat_room *room);
 
+/* The room named NAME if it exists, else NULL. */
+struct chat_room *chat_room_lookup(struct sockit_chat *chat, const char *name);
+
+/* Every room, for F(CHAT, ROOM, UD). */
+void chat_room_each(struct sockit_chat *chat,
+                    void (*f)(struct sockit_chat *chat, struct chat_room *room, void *ud),
+                    void *ud);
+
 /* The joined member of ROOM with NICK, or NULL. */
 struct chat_member *chat_room_find(const struct chat_room *room, const char *nick);
 
 /* Keep the JSON message object JSON (LEN bytes, copied) as the newest of ROOM's history. */
 void chat_room_remember(struct sockit_chat *chat, struct chat_room *room, const char *json,
                         size_t len);
+
+/* ---- what other processes said (chat.c), and saying it to them (bus.c) ---- */
+
+/* A message (KIND 'm': kept in the history) or a join/leave notice ('n') that another
+ * process published for ROOM: to every joined member here. */
+void chat_deliver_remote(struct sockit_chat *chat, struct chat_room *room, char kind,
+                         const char *json, size_t len);
+
+/* The room opened here (its first member) / closed (its last left): subscribe / unsubscribe. */
+void chat_bus_room_opened(struct sockit_chat *chat, struct chat_room *room);
+void chat_bus_room_closed(struct sockit_chat *chat, struct chat_room *room);
+
+/* Publish JSON (KIND as above) for ROOM to the other processes. True when it was handed to
+ * an up link (or there is no bus); false when the link is down. */
+bool chat_bus_publish(struct sockit_chat *chat, struct chat_room *room, char kind, const char *json,
+                      size_t len);
+
+void chat_bus_free(struct chat_bus *bus);
 
 /* ---- JSON (json.c) ---- */
 

@@ -23,11 +23,10 @@ static size_t history_cap(const struct sockit_chat *chat)
 struct chat_room *chat_room_get(struct sockit_chat *chat, const char *name)
 {
     size_t b = bucket_of(name);
+    struct chat_room *found = chat_room_lookup(chat, name);
 
-    for (struct chat_room *r = chat->buckets[b]; r; r = r->next) {
-        if (strcmp(r->name, name) == 0)
-            return r;
-    }
+    if (found)
+        return found;
     if (chat->nrooms >= CHAT_MAX_ROOMS)
         return NULL;
     struct chat_room *r = calloc(1, sizeof(*r));
@@ -49,13 +48,31 @@ struct chat_room *chat_room_get(struct sockit_chat *chat, const char *name)
     chat->buckets[b] = r;
     chat->nrooms++;
     atomic_store(&chat->rooms, chat->nrooms);
+    chat_bus_room_opened(chat, r);
     return r;
+}
+
+struct chat_room *chat_room_lookup(struct sockit_chat *chat, const char *name)
+{
+    for (struct chat_room *r = chat->buckets[bucket_of(name)]; r; r = r->next)
+        if (strcmp(r->name, name) == 0)
+            return r;
+    return NULL;
+}
+
+void chat_room_each(struct sockit_chat *chat,
+                    void (*f)(struct sockit_chat *chat, struct chat_room *room, void *ud), void *ud)
+{
+    for (size_t b = 0; b < CHAT_BUCKETS; b++)
+        for (struct chat_room *r = chat->buckets[b]; r; r = r->next)
+            f(chat, r, ud);
 }
 
 void chat_room_free(struct sockit_chat *chat, struct chat_room *room)
 {
     struct chat_room **p = &chat->buckets[bucket_of(room->name)];
 
+    chat_bus_room_closed(chat, room);
     while (*p != room)
         p = &(*p)->next;
     *p = room->next;
