@@ -110,6 +110,26 @@ Test(chat_redis, three_nodes_deliver_every_message_once_in_order)
     expect_nodes("fanout", "/three/rooms", bases);
 }
 
+Test(chat_redis, history_and_members_agree_across_nodes_and_a_killed_node_leaves_no_ghost)
+{
+    char a[64], b[64], bases[160];
+
+    start_redis(NULL);
+    struct proc *n1 = start_node(redis_url, a);
+    start_node(redis_url, b);
+    snprintf(bases, sizeof(bases), "%s %s", a, b);
+    expect_nodes("presence", "/hall", bases);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "tests/node/chat_nodes.js");
+    const char *hold[] = { "node", cmd, "hold", "/hall", a, NULL };
+    struct proc *holder = h_start_tracked("node hold", hold, "", 0, NULL);
+    cr_assert(wait_count(holder, false, "holding", 1, 10000), "%s", h_text_of(holder, false, NULL));
+    long long killed = h_now_ms();
+    h_stop(n1, SIGKILL, 2000);
+    expect_nodes("absent", "/hall", b);
+    cr_expect_lt(h_now_ms() - killed, 20000);
+}
+
 Test(chat_redis, a_node_serves_its_own_while_redis_is_down_and_resumes_after)
 {
     char a[64], b[64], bases[160];

@@ -5,6 +5,10 @@
 //            every message exactly once, each sender's in the order said, no echo doubled
 //   alone    (Redis down) a message said on node 1 reaches node 1's members and its sender
 //            hears "not-relayed"
+//   presence a newcomer on node 2 sees the members and the history of node 1 in its welcome,
+//            and a nickname held on node 1 is refused on node 2
+//   hold     a member "ghost" joins on node 1 and stays (until killed)
+//   absent   within 20 s, a newcomer on node 1 no longer sees "ghost" among the members
 'use strict';
 const WebSocket = require('ws');
 
@@ -93,9 +97,54 @@ async function alone() {
   [a, b].forEach((m) => m.ws.close());
 }
 
+async function presence() {
+  const p1 = new Member(bases[0], 'p1');
+  await join([p1]);
+  for (let k = 0; k < 3; k++) p1.send({ type: 'say', text: `history ${k}` });
+  await until(() => p1.messages().length === 3, 3000);
+  const p2 = new Member(bases[1], 'p2');
+  await join([p2]);
+  const w = p2.got.find((x) => x.type === 'welcome');
+  check(w && w.users.includes('p1') && w.users.includes('p2'), 'node 2 sees node 1\'s member', JSON.stringify(w && w.users));
+  const texts = w ? w.history.map((x) => x.text) : [];
+  check(JSON.stringify(texts) === JSON.stringify(['history 0', 'history 1', 'history 2']), 'node 2 gets node 1\'s history', JSON.stringify(texts));
+  const dup = new Member(bases[1], 'x');
+  await dup.open();
+  dup.send({ type: 'join', nick: 'p1' });
+  const refused = await until(() => dup.got.some((x) => x.type === 'error' && x.error === 'nick-taken'), 3000);
+  check(refused, 'a nickname held on node 1 is refused on node 2', JSON.stringify(dup.got));
+  [p1, p2, dup].forEach((m) => m.ws.close());
+}
+
+async function hold() {
+  const g = new Member(bases[0], 'ghost');
+  await join([g]);
+  console.log('holding');
+  await sleep(60000);
+}
+
+async function absent() {
+  const start = Date.now();
+  for (let i = 0; Date.now() - start < 20000; i++) {
+    const m = new Member(bases[0], `look${i}`);
+    await join([m]);
+    const w = m.got.find((x) => x.type === 'welcome');
+    m.ws.close();
+    if (w && !w.users.includes('ghost')) {
+      ok(`ghost gone from the members after ${((Date.now() - start) / 1000).toFixed(1)} s`);
+      return;
+    }
+    await sleep(500);
+  }
+  fail('ghost gone', 'still listed after 20 s');
+}
+
 (async () => {
   if (scenario === 'fanout') await fanout();
   else if (scenario === 'alone') await alone();
+  else if (scenario === 'presence') await presence();
+  else if (scenario === 'hold') await hold();
+  else if (scenario === 'absent') await absent();
   else fail('scenario', `unknown: ${scenario}`);
   console.log(failed ? `${failed} failed` : 'all ok');
   process.exit(failed ? 1 : 0);

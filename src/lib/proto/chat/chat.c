@@ -73,6 +73,7 @@ static void leave_dropped(struct sockit_chat *chat, struct chat_room *room)
         if (m->dropped && m->joined) {
             m->joined = false;
             notice(chat, m, "leave");
+            chat_bus_leave(chat, m);
         }
     }
 }
@@ -124,31 +125,47 @@ static void notice(struct sockit_chat *chat, struct chat_member *m, const char *
     chat_json_free(&j);
 }
 
-/* {"type":"welcome","room":R,"nick":N,"users":[...],"history":[...]} to a newcomer. */
-static void welcome(struct sockit_chat *chat, struct chat_member *m)
+/* {"type":"welcome","room":R,"nick":N,"users":[...],"history":[...]} to a newcomer: who is
+ * there and the last messages, from Redis when V has them, else from this process. */
+static void welcome(struct sockit_chat *chat, struct chat_member *m,
+                    const struct chat_remote_view *v)
 {
     struct chat_room *room = m->room;
     struct chat_json j = { 0 };
     size_t cap = chat->o.history ? chat->o.history : 50;
+    bool first = true;
 
     chat_json_lit(&j, "{\"type\":\"welcome\",\"room\":");
     chat_json_str(&j, room->name, strlen(room->name));
     chat_json_lit(&j, ",\"nick\":");
     chat_json_str(&j, m->nick, strlen(m->nick));
     chat_json_lit(&j, ",\"users\":[");
-    bool first = true;
-    for (size_t i = 0; i < room->n; i++) {
-        if (!room->members[i]->joined)
-            continue;
-        chat_json_lit(&j, first ? "" : ",");
-        chat_json_str(&j, room->members[i]->nick, strlen(room->members[i]->nick));
-        first = false;
+    if (v && v->have_users) {
+        for (size_t i = 0; i < v->nusers; i++, first = false) {
+            chat_json_lit(&j, first ? "" : ",");
+            chat_json_str(&j, v->users[i], strlen(v->users[i]));
+        }
+    } else {
+        for (size_t i = 0; i < room->n; i++) {
+            if (!room->members[i]->joined)
+                continue;
+            chat_json_lit(&j, first ? "" : ",");
+            chat_json_str(&j, room->members[i]->nick, strlen(room->members[i]->nick));
+            first = false;
+        }
     }
     chat_json_lit(&j, "],\"history\":[");
-    for (size_t k = 0; k < room->count; k++) {
-        size_t slot = (room->head + k) % cap;
-        chat_json_lit(&j, k ? "," : "");
-        chat_json_raw(&j, room->history[slot], room->history_len[slot]);
+    if (v && v->have_history) {
+        for (size_t k = 0; k < v->nhistory; k++) {
+            chat_json_lit(&j, k ? "," : "");
+            chat_json_raw(&j, v->history[k], v->history_len[k]);
+        }
+    } else {
+        for (size_t k = 0; k < room->count; k++) {
+            size_t slot = (room->head + k) % cap;
+            chat_json_lit(&j, k ? "," : "");
+            chat_json_raw(&j, room->history[slot], room->history_len[slot]);
+        }
     }
     chat_json_lit(&j, "]}");
     send_json(m, &j);
@@ -167,14 +184,28 @@ static void join(struct sockit_chat *chat, struct chat_member *m, const struct c
                    "a nickname is 1 to 32 bytes, no control characters, no space at either end");
         return;
     }
+    if (m->join_req)
+        return; /* a join already on its way */
     if (chat_room_find(m->room, msg->value)) {
         send_error(m, "nick-taken", "that nickname is taken in this room");
         return;
     }
     memcpy(m->nick, msg->value, msg->len + 1);
+    if (chat_bus_join(chat, m) < 0) /* no Redis: this process alone decides */
+        chat_join_done(chat, m, false, NULL);
+}
+
+void chat_join_done(struct sockit_chat *chat, struct chat_member *m, bool taken,
+                    const struct chat_remote_view *v)
+{
+    if (taken) {
+        m->nick[0] = '\0';
+        send_error(m, "nick-taken", "that nickname is taken in this room");
+        return;
+    }
     m->joined = true;
     atomic_fetch_add(&chat->joined, 1);
-    welcome(chat, m);
+    welcome(chat, m, v);
     notice(chat, m, "join");
     say_log(chat, "%s %s: joined", m->room->name, m->nick);
 }
@@ -330,9 +361,11 @@ static void on_close(struct sockit_ws *ws, int code, int err, void *cud)
     if (!m)
         return;
     struct sockit_chat *chat = m->chat;
+    chat_bus_cancel_join(m);
     if (m->joined) {
         m->joined = false; /* not a recipient of its own leave */
         notice(chat, m, "leave");
+        chat_bus_leave(chat, m);
     }
     if (m->nick[0])
         say_log(chat, "%s %s: left (%d%s%s)", m->room->name, m->nick, code, err ? ": " : "",

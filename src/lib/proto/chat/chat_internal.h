@@ -25,6 +25,7 @@ struct chat_member {
     size_t index; /* in room->members */
     bool joined;
     bool dropped; /* closed for not reading: gone from the room at once */
+    void *join_req; /* a join waiting for Redis (bus.c): the nickname is held meanwhile */
     char nick[SOCKIT_CHAT_NICK_MAX + 1];
     double tokens;        /* rate limit: messages it may send now */
     uint64_t refilled_ns; /* when tokens were last topped up */
@@ -73,7 +74,7 @@ void chat_room_each(struct sockit_chat *chat,
                     void (*f)(struct sockit_chat *chat, struct chat_room *room, void *ud),
                     void *ud);
 
-/* The joined member of ROOM with NICK, or NULL. */
+/* The member of ROOM with NICK, joined or joining, or NULL. */
 struct chat_member *chat_room_find(const struct chat_room *room, const char *nick);
 
 /* Keep the JSON message object JSON (LEN bytes, copied) as the newest of ROOM's history. */
@@ -91,7 +92,35 @@ void chat_deliver_remote(struct sockit_chat *chat, struct chat_room *room, char 
 void chat_bus_room_opened(struct sockit_chat *chat, struct chat_room *room);
 void chat_bus_room_closed(struct sockit_chat *chat, struct chat_room *room);
 
-/* Publish JSON (KIND as above) for ROOM to the other processes. True when it was handed to
+/* What Redis knows of a room for a newcomer: the members of every node, and the history.
+ * A field's HAVE false: Redis did not say (link down): use this process's own. */
+struct chat_remote_view {
+    bool have_users, have_history;
+    const char *const *users;
+    size_t nusers;
+    const char *const *history;
+    const size_t *history_len;
+    size_t nhistory;
+};
+
+/* Join M (its nickname set and free here) through Redis: is the nickname taken on another
+ * node; if not, M joins the room's presence and the room's members and history are read.
+ * Returns 0 when under way (chat_join_done follows, unless the member is gone first), or
+ * -ENOTCONN without an up link (join locally). */
+int chat_bus_join(struct sockit_chat *chat, struct chat_member *m);
+
+/* M is going away: forget its pending join (no chat_join_done for it). */
+void chat_bus_cancel_join(struct chat_member *m);
+
+/* M (joined) left: out of the room's presence. */
+void chat_bus_leave(struct sockit_chat *chat, struct chat_member *m);
+
+/* The end of chat_bus_join: TAKEN (by a member of another node), or V for the welcome. */
+void chat_join_done(struct sockit_chat *chat, struct chat_member *m, bool taken,
+                    const struct chat_remote_view *v);
+
+/* Publish JSON (KIND as above) for ROOM to the other processes (a message, also kept in the
+ * room's history in Redis). True when it was handed to
  * an up link (or there is no bus); false when the link is down. */
 bool chat_bus_publish(struct sockit_chat *chat, struct chat_room *room, char kind, const char *json,
                       size_t len);

@@ -120,7 +120,7 @@ struct chat_member *chat_room_find(const struct chat_room *room, const char *nic
 {
     for (size_t i = 0; i < room->n; i++) {
         struct chat_member *m = room->members[i];
-        if (m->joined && strcmp(m->nick, nick) == 0)
+        if ((m->joined || m->join_req) && strcmp(m->nick, nick) == 0)
             return m;
     }
     return NULL;
