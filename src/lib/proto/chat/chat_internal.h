@@ -24,7 +24,7 @@ struct chat_member {
     struct chat_room *room;
     size_t index; /* in room->members */
     bool joined;
-    bool dropped; /* closed for not reading: gone from the room at once */
+    bool dropped;   /* closed for not reading: gone from the room at once */
     void *join_req; /* a join waiting for Redis (bus.c): the nickname is held meanwhile */
     char nick[SOCKIT_CHAT_NICK_MAX + 1];
     double tokens;        /* rate limit: messages it may send now */
