@@ -12,7 +12,7 @@ help2man man-db
 libuv1-dev libwebsockets-dev libenet-dev iperf3 liburing-dev valgrind linux-perf
 wrk apache2-utils nginx-light h2o chromium
 libpcap-dev tshark tcpdump netsniff-ng nftables iputils-ping
-libssl-dev zlib1g-dev libjansson-dev libhiredis-dev redis-server nodejs
+libssl-dev zlib1g-dev libjansson-dev libhiredis-dev redis-server redis-tools nodejs
 "
 
 missing=""

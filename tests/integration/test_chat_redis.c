@@ -204,3 +204,26 @@ Test(chat_redis, redis_unreachable_at_start_is_one_clear_error)
         h_cleanup(&p);
     }
 }
+
+Test(chat_redis, a_foreign_publication_is_dropped_not_delivered)
+{
+    char a[64], cmd[512];
+
+    start_redis(NULL);
+    struct proc *n1 = start_node(redis_url, a);
+    const char *hold[] = { "node", "tests/node/chat_nodes.js", "hold", "/junk", a, NULL };
+    struct proc *holder = h_start_tracked("node hold", hold, "", 0, NULL);
+    cr_assert(wait_count(holder, false, "holding", 1, 10000), "%s", h_text_of(holder, false, NULL));
+    static const char *const junk[] = {
+        "not-a-node-id-xxm{\\\"type\\\":\\\"message\\\"}",
+        "0123456789abcdefm<script>alert(1)</script>",
+        "0123456789abcdefx{\\\"type\\\":\\\"message\\\"}",
+        "0123456789abcdefm{\\\"no\\\":\\\"type\\\"}",
+    };
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "redis-cli -p %d PUBLISH sockit:chat:/junk \"%s\" >/dev/null",
+                 redis_port, junk[i]);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+    }
+    cr_expect(wait_count(n1, true, "not ours, dropped", 4, 5000), "%s", h_text_of(n1, true, NULL));
+}

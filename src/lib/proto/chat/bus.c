@@ -13,6 +13,7 @@
  * list capped at the chat's history length. A join asks Redis first whether the nickname is
  * taken on another node. Without an up link the node decides alone, from what it holds. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,24 @@ static void say_log(struct sockit_chat *chat, const char *fmt, ...)
 
 /* ---- subscribing ------------------------------------------------------------------------- */
 
+/* Whether P (LEN bytes) is a publication of a node: 16 hex digits, 'm' or 'n', then one JSON
+ * object with a string "type", no longer than a message this chat could have sent. Redis is
+ * shared infrastructure: what reaches browsers from it is checked like what comes from them. */
+static bool relay_valid(const struct chat_bus *bus, const char *p, size_t len)
+{
+    size_t max_text = bus->chat->o.max_text ? bus->chat->o.max_text : 4096;
+
+    if (len > NODE_LEN + 1 + 6 * max_text + 512 || (p[NODE_LEN] != 'm' && p[NODE_LEN] != 'n'))
+        return false;
+    for (int i = 0; i < NODE_LEN; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    json_t *j = json_loadb(p + NODE_LEN + 1, len - NODE_LEN - 1, JSON_REJECT_DUPLICATES, NULL);
+    bool ok = json_is_object(j) && json_is_string(json_object_get(j, "type"));
+    json_decref(j);
+    return ok;
+}
+
 /* A publication (or a subscribe confirmation) on the subscriber link. */
 static void on_pubsub(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -77,16 +96,21 @@ static void on_pubsub(redisAsyncContext *ac, void *r, void *privdata)
         strcmp(reply->element[0]->str, "message") != 0)
         return;
     const redisReply *channel = reply->element[1], *payload = reply->element[2];
-    size_t plen = payload->len;
-    if (channel->len <= strlen(CHANNEL_PREFIX) || plen < NODE_LEN + 2 ||
+    if (channel->len <= strlen(CHANNEL_PREFIX) || payload->len < NODE_LEN + 2 ||
         memcmp(payload->str, bus->node, NODE_LEN) == 0) /* our own: no echo */
         return;
     struct chat_room *room = chat_room_lookup(bus->chat, channel->str + strlen(CHANNEL_PREFIX));
-    char kind = payload->str[NODE_LEN];
-    if (!room || (kind != 'm' && kind != 'n'))
+    if (!room)
         return;
+    if (!relay_valid(bus, payload->str, payload->len)) {
+        say_log(bus->chat, "redis: %s: a publication that is not ours, dropped (%zu bytes)",
+                room->name, payload->len);
+        return;
+    }
+    char kind = payload->str[NODE_LEN];
     atomic_fetch_add(&bus->chat->relayed_in, 1);
-    chat_deliver_remote(bus->chat, room, kind, payload->str + NODE_LEN + 1, plen - NODE_LEN - 1);
+    chat_deliver_remote(bus->chat, room, kind, payload->str + NODE_LEN + 1,
+                        payload->len - NODE_LEN - 1);
 }
 
 static void channel_of(const struct chat_room *room, char *buf, size_t cap)
