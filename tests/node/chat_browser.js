@@ -10,13 +10,7 @@ const { chromium } = require('playwright-core');
 
 const [sockit, port, shot] = process.argv.slice(2);
 const url = `http://127.0.0.1:${port}/lobby`;
-let failed = 0;
-const ok = (step) => console.log(`ok ${step}`);
-const fail = (step, why) => {
-  failed++;
-  console.log(`FAIL ${step}: ${why}`);
-};
-const check = (cond, step, why) => (cond ? ok(step) : fail(step, why));
+const { ok, fail, check, failures } = require('./steps');
 
 function startChat() {
   const p = spawn(sockit, ['chat', '-q', '-l', `tcp://127.0.0.1:${port}`], { stdio: 'ignore' });
@@ -88,5 +82,5 @@ main()
   .catch((e) => fail('browser', e.message))
   .finally(() => {
     clearTimeout(timer);
-    process.exit(failed ? 1 : 0);
+    process.exit(failures() ? 1 : 0);
   });

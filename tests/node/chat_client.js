@@ -10,14 +10,7 @@
 const WebSocket = require('ws');
 
 const [base, scenario] = process.argv.slice(2);
-let failed = 0;
-const ok = (step) => console.log(`ok ${step}`);
-const fail = (step, why) => {
-  failed++;
-  console.log(`FAIL ${step}: ${why}`);
-};
-const check = (cond, step, why) => (cond ? ok(step) : fail(step, why));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { ok, fail, check, sleep, failures, opened } = require('./steps');
 
 // A client that keeps every message it gets and can wait for one that matches.
 class Client {
@@ -34,10 +27,7 @@ class Client {
     this.ws.on('error', () => {});
   }
   open() {
-    return new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
+    return opened(this.ws);
   }
   send(obj) {
     this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
@@ -175,5 +165,5 @@ const run = { rooms, limits, slow }[scenario];
   .catch((e) => fail(scenario, e.message))
   .finally(() => {
     clearTimeout(timer);
-    process.exit(failed ? 1 : 0);
+    process.exit(failures() ? 1 : 0);
   });

@@ -14,14 +14,7 @@ const WebSocket = require('ws');
 
 const [scenario, room, ...bases] = process.argv.slice(2);
 const COUNT = 25;
-let failed = 0;
-const ok = (step) => console.log(`ok ${step}`);
-const fail = (step, why) => {
-  failed++;
-  console.log(`FAIL ${step}: ${why}`);
-};
-const check = (cond, step, why) => (cond ? ok(step) : fail(step, why));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { ok, fail, check, sleep, failures, opened } = require('./steps');
 
 class Member {
   constructor(base, nick) {
@@ -32,10 +25,7 @@ class Member {
     this.ws.on('error', () => {});
   }
   open() {
-    return new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
+    return opened(this.ws);
   }
   send(obj) {
     this.ws.send(JSON.stringify(obj));
@@ -146,8 +136,8 @@ async function absent() {
   else if (scenario === 'hold') await hold();
   else if (scenario === 'absent') await absent();
   else fail('scenario', `unknown: ${scenario}`);
-  console.log(failed ? `${failed} failed` : 'all ok');
-  process.exit(failed ? 1 : 0);
+  console.log(failures() ? `${failures()} failed` : 'all ok');
+  process.exit(failures() ? 1 : 0);
 })().catch((e) => {
   console.log(`FAIL exception: ${e.stack}`);
   process.exit(1);

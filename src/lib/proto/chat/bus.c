@@ -14,7 +14,6 @@
  * taken on another node. Without an up link the node decides alone, from what it holds. */
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,21 +47,6 @@ struct join_req {
     size_t nusers;
     bool have_users;
 };
-
-static void say_log(struct sockit_chat *chat, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void say_log(struct sockit_chat *chat, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-
-    if (!chat->o.on_log)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    chat->o.on_log(line, chat->o.ud);
-}
 
 /* ---- subscribing ------------------------------------------------------------------------- */
 
@@ -103,8 +87,8 @@ static void on_pubsub(redisAsyncContext *ac, void *r, void *privdata)
     if (!room)
         return;
     if (!relay_valid(bus, payload->str, payload->len)) {
-        say_log(bus->chat, "redis: %s: a publication that is not ours, dropped (%zu bytes)",
-                room->name, payload->len);
+        chat_log(bus->chat, "redis: %s: a publication that is not ours, dropped (%zu bytes)",
+                 room->name, payload->len);
         return;
     }
     char kind = payload->str[NODE_LEN];
@@ -398,9 +382,9 @@ static void on_up(struct redis_link *l, void *ud)
 
     if (l == &bus->sub) {
         chat_room_each(bus->chat, resubscribe, bus);
-        say_log(bus->chat, "redis: %s link up; %zu rooms subscribed", l->name, bus->chat->nrooms);
+        chat_log(bus->chat, "redis: %s link up; %zu rooms subscribed", l->name, bus->chat->nrooms);
     } else {
-        say_log(bus->chat, "redis: %s link up", l->name);
+        chat_log(bus->chat, "redis: %s link up", l->name);
     }
     both_up(bus);
 }
@@ -409,8 +393,8 @@ static void on_down(struct redis_link *l, const char *why, void *ud)
 {
     struct chat_bus *bus = ud;
 
-    say_log(bus->chat, "redis: %s link lost (%s): serving this node's members only, retrying",
-            l->name, why);
+    chat_log(bus->chat, "redis: %s link lost (%s): serving this node's members only, retrying",
+             l->name, why);
     both_up(bus);
 }
 

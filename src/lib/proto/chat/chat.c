@@ -18,9 +18,7 @@
 
 #define NS 1000000000ull
 
-static void say_log(struct sockit_chat *chat, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void say_log(struct sockit_chat *chat, const char *fmt, ...)
+void chat_log(struct sockit_chat *chat, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -97,8 +95,8 @@ static void broadcast(struct sockit_chat *chat, struct chat_room *room, const st
         } else if (rc == -ENOBUFS) {
             m->dropped = dropped = true;
             atomic_fetch_add(&chat->dropped_slow, 1);
-            say_log(chat, "%s %s: not reading, output queue full: closed (1008)", room->name,
-                    m->nick);
+            chat_log(chat, "%s %s: not reading, output queue full: closed (1008)", room->name,
+                     m->nick);
         }
     }
     sockit_shared_unref(frame);
@@ -207,7 +205,7 @@ void chat_join_done(struct sockit_chat *chat, struct chat_member *m, bool taken,
     atomic_fetch_add(&chat->joined, 1);
     welcome(chat, m, v);
     notice(chat, m, "join");
-    say_log(chat, "%s %s: joined", m->room->name, m->nick);
+    chat_log(chat, "%s %s: joined", m->room->name, m->nick);
 }
 
 /* Token bucket: RATE per second, a burst of twice that. */
@@ -368,8 +366,8 @@ static void on_close(struct sockit_ws *ws, int code, int err, void *cud)
         chat_bus_leave(chat, m);
     }
     if (m->nick[0])
-        say_log(chat, "%s %s: left (%d%s%s)", m->room->name, m->nick, code, err ? ": " : "",
-                err ? sockit_strerror(err) : "");
+        chat_log(chat, "%s %s: left (%d%s%s)", m->room->name, m->nick, code, err ? ": " : "",
+                 err ? sockit_strerror(err) : "");
     chat_room_remove(chat, m);
     atomic_fetch_sub(&chat->clients, 1);
     free(m);

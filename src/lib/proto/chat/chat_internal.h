@@ -54,6 +54,9 @@ struct sockit_chat {
     atomic_uint_fast64_t relayed_out, relayed_in, not_relayed, redis_up;
 };
 
+/* A line for the chat's log (its on_log option), printf-style; nothing without one. */
+void chat_log(struct sockit_chat *chat, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- rooms (room.c) ---- */
 
 /* The room named NAME, made if it does not exist yet. NULL: out of memory, or too many. */
