@@ -241,6 +241,7 @@ bench: deps all anchors
 	./bench/http.sh $(BENCH_ARGS)
 	./bench/capture.sh $(BENCH_ARGS)
 	./bench/chat.sh $(BENCH_ARGS)
+	./bench/chat.sh --redis $(BENCH_ARGS)
 	./bench/impair.sh $(BENCH_ARGS)
 	./bench/game.sh $(BENCH_ARGS)
 

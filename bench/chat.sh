@@ -27,6 +27,9 @@
 # Usage: bench/chat.sh [--quick] [--seconds N] [--runs N] [--clients "100 1000"]
 #                      [--servers "sockit sockit-epoll node lws"] [--fixed-rate D] [--idle M]
 #                      [--handshakes H] [--no-refine] [--no-record]
+#        bench/chat.sh --redis [--quick] [--runs N] [--seconds N] [--no-record]
+#                      (one room on one node, then over two sharing it through Redis:
+#                      bench/chat_redis.sh)
 set -eu
 
 SECONDS_PER_RUN=2
@@ -51,6 +54,7 @@ usage() {
         "[--no-refine] [--no-record]" >&2
     exit 2
 }
+[ "${1:-}" = --redis ] && shift && exec "$(dirname "$0")/chat_redis.sh" "$@" # rooms over nodes
 while [ $# -gt 0 ]; do
     case "$1" in
     --seconds | --runs | --clients | --servers | --fixed-rate | --idle | --handshakes)

@@ -42,7 +42,8 @@
 #define MAX_EVENTS 256
 
 static const char usage_text[] =
-    "usage: chat_load [OPTIONS] ws://HOST:PORT\n"
+    "usage: chat_load [OPTIONS] ws://HOST:PORT [ws://HOST:PORT...]\n"
+    "  (several servers sharing rooms, e.g. sockit chat --redis: clients spread round-robin)\n"
     "  -n, --clients N          clients in the room (default 100)\n"
     "  -k, --senders K          clients that send (default 10)\n"
     "  -r, --rate D             target deliveries/s (messages/s = D / N; default 50000)\n"
@@ -59,17 +60,24 @@ static const char usage_text[] =
     "      --room-size S        clients per room in --idle mode (default 100)\n"
     "      --hold SEC           in --idle mode, hold the clients this long after measuring\n"
     "  -c, --concurrency C      handshakes in flight at once (default 64)\n"
-    "      --server-pid PID     measure this server's CPU time and memory\n"
+    "      --server-pid PID     measure this server's CPU time and memory (repeat: one per\n"
+    "                           server; CPU is summed, and each server's listed)\n"
+    "      --redis-pid PID      measure this Redis' CPU time per message sent\n"
     "      --timeout SEC        longest wait for connects, joins and notices (default 60)\n";
 
 /* ---- options and state ------------------------------------------------------------------- */
 
+#define MAX_NODES 8 /* chat servers the clients are spread over */
+
 struct options {
-    struct sockaddr_in addr;
-    char host[64];
+    struct sockaddr_in addr[MAX_NODES];
+    char host[MAX_NODES][64];
+    unsigned nodes;
     unsigned clients, senders, size, concurrency, room_size, idle, patience;
     double rate, sweep, max_rate, warmup, duration, drain, backlog_pct, hold, timeout;
-    int server_pid;
+    int server_pid[MAX_NODES];
+    unsigned npids;
+    int redis_pid;
 };
 
 enum conn_state { C_CONNECTING, C_UPGRADING, C_JOINING, C_JOINED, C_CLOSED };
@@ -228,6 +236,20 @@ static uint64_t server_cpu_ns(int pid)
     return sum;
 }
 
+/* CPU of every server given (--server-pid), each into EACH (may be NULL); the sum. */
+static uint64_t servers_cpu_ns(const struct options *o, uint64_t *each)
+{
+    uint64_t sum = 0;
+
+    for (unsigned i = 0; i < o->npids; i++) {
+        uint64_t ns = server_cpu_ns(o->server_pid[i]);
+        if (each)
+            each[i] = ns;
+        sum += ns;
+    }
+    return sum;
+}
+
 /* VmRSS of PID in KiB, or 0. */
 static uint64_t server_rss_kib(int pid)
 {
@@ -343,7 +365,8 @@ static void conn_start(struct load *L, struct conn *c)
     if (c->fd < 0)
         die("socket: %s", strerror(errno));
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(c->fd, (struct sockaddr *)&L->o.addr, sizeof(L->o.addr)) < 0 &&
+    const struct sockaddr_in *to = &L->o.addr[c->idx % L->o.nodes]; /* spread round-robin */
+    if (connect(c->fd, (const struct sockaddr *)to, sizeof(*to)) < 0 &&
         errno != EINPROGRESS)
         die("connect: %s", strerror(errno));
     c->state = C_CONNECTING;
@@ -380,7 +403,7 @@ static void send_upgrade(struct load *L, struct conn *c)
                      "GET /%s%u HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     L->room_prefix, c->room, L->o.host, c->key);
+                     L->room_prefix, c->room, L->o.host[c->idx % L->o.nodes], c->key);
     c->out_len += (size_t)n;
     c->state = C_UPGRADING;
     flush(L, c);
@@ -637,16 +660,16 @@ static double handshakes_per_s(const struct load *L)
 
 static int run_idle(struct load *L)
 {
-    uint64_t rss0 = server_rss_kib(L->o.server_pid), cpu0 = server_cpu_ns(L->o.server_pid);
+    uint64_t rss0 = server_rss_kib(L->o.server_pid[0]), cpu0 = server_cpu_ns(L->o.server_pid[0]);
 
     set_up(L, L->o.idle, L->o.room_size);
     if (connect_all(L) < 0)
         return 1;
-    uint64_t cpu = server_cpu_ns(L->o.server_pid) - cpu0;
+    uint64_t cpu = server_cpu_ns(L->o.server_pid[0]) - cpu0;
     uint64_t settle = now_ns() + NS / 2; /* let the server finish with the notices */
     while (now_ns() < settle && !interrupted)
         pump(L, 50);
-    uint64_t rss1 = server_rss_kib(L->o.server_pid);
+    uint64_t rss1 = server_rss_kib(L->o.server_pid[0]);
     printf("{\"mode\":\"idle\",\"connections\":%u,\"room_size\":%u,\"handshakes_per_s\":%.0f,"
            "\"cpu_us_per_handshake\":%.2f,\"rss_before_kib\":%" PRIu64 ",\"rss_after_kib\":%" PRIu64
            ",\"bytes_per_conn\":%.0f,\"closed\":%u}\n",
@@ -675,6 +698,8 @@ static void send_due(struct load *L, uint64_t t0, double rate, uint64_t *sent)
 struct step {
     double rate; /* deliveries/s asked */
     uint64_t sent, expected, delivered, drain_ns, cpu_ns;
+    uint64_t cpu_each[MAX_NODES]; /* each server's share of cpu_ns */
+    uint64_t redis_cpu_ns, win_sent; /* --redis-pid's CPU over the window; messages sent then */
     double lag_pct;
 };
 
@@ -698,17 +723,23 @@ static void run_step(struct load *L, struct step *s)
     L->win_delivered = 0;
     L->win_start = t0 + (uint64_t)(L->o.warmup * NS);
     L->win_end = L->win_start + (uint64_t)(L->o.duration * NS);
-    uint64_t cpu0 = 0;
+    uint64_t cpu0 = 0, each0[MAX_NODES] = { 0 }, redis0 = 0, sent0 = 0;
     bool in_window = false;
     while (now_ns() < L->win_end && !interrupted) {
         if (!in_window && now_ns() >= L->win_start) {
             in_window = true;
-            cpu0 = server_cpu_ns(L->o.server_pid);
+            cpu0 = servers_cpu_ns(&L->o, each0);
+            redis0 = server_cpu_ns(L->o.redis_pid);
+            sent0 = L->total.sent;
         }
         send_due(L, t0, msg_rate, &sent);
         pump(L, 1);
     }
-    s->cpu_ns = server_cpu_ns(L->o.server_pid) - cpu0;
+    s->cpu_ns = servers_cpu_ns(&L->o, s->cpu_each) - cpu0;
+    for (unsigned i = 0; i < L->o.npids; i++)
+        s->cpu_each[i] -= each0[i];
+    s->redis_cpu_ns = server_cpu_ns(L->o.redis_pid) - redis0;
+    s->win_sent = L->total.sent - sent0;
     s->sent = L->total.sent - base_sent;
     s->expected = s->sent * L->joined;
     s->delivered = L->total.delivered - base_deliv;
@@ -729,7 +760,8 @@ static void print_step(const struct load *L, const struct step *s)
            "\"backlog\":%s,\"drain_ms\":%.1f,\"lost\":%" PRIu64 ",\"p50_us\":%.1f,"
            "\"p99_us\":%.1f,\"max_us\":%.1f,\"server_cpu_s\":%.3f,\"cpu_us_per_delivery\":%.3f,"
            "\"sent_total\":%" PRIu64 ",\"delivered_total\":%" PRIu64 ",\"notices\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"closed\":%u}\n",
+           ",\"errors\":%" PRIu64 ",\"closed\":%u,\"nodes\":%u,\"redis_cpu_s\":%.3f,"
+           "\"redis_us_per_message\":%.3f,\"server_cpu_s_each\":[",
            L->joined, L->o.senders, L->o.size, s->rate, handshakes_per_s(L), s->sent,
            (double)s->sent / (L->o.warmup + secs), s->delivered, (double)L->win_delivered / secs,
            s->lag_pct, s->lag_pct > L->o.backlog_pct ? "true" : "false", (double)s->drain_ns / 1e6,
@@ -737,7 +769,12 @@ static void print_step(const struct load *L, const struct step *s)
            (double)hist_quantile(&L->lat, 0.99) / 1e3, (double)L->lat.max / 1e3,
            (double)s->cpu_ns / NS,
            L->win_delivered ? (double)s->cpu_ns / 1e3 / (double)L->win_delivered : 0.0,
-           L->total.sent, L->total.delivered, L->total.notices, L->total.errors, L->closed);
+           L->total.sent, L->total.delivered, L->total.notices, L->total.errors, L->closed,
+           L->o.nodes, (double)s->redis_cpu_ns / NS,
+           s->win_sent ? (double)s->redis_cpu_ns / 1e3 / (double)s->win_sent : 0.0);
+    for (unsigned i = 0; i < L->o.npids; i++)
+        printf("%s%.3f", i ? "," : "", (double)s->cpu_each[i] / NS);
+    printf("]}\n");
     fflush(stdout);
 }
 
@@ -793,18 +830,19 @@ static double number(const char *name, const char *s, double lo, double hi)
 }
 
 /* ws://A.B.C.D:PORT (an IPv4 address; the path is chat_load's). */
-static void parse_url(struct options *o, const char *url)
+static void parse_url(struct options *o, const char *url, unsigned i)
 {
     unsigned port;
-    char tail;
+    char tail, *host = o->host[i];
+    struct sockaddr_in *a = &o->addr[i];
 
-    if (sscanf(url, "ws://%63[0-9.]:%u%c", o->host, &port, &tail) < 2 || port == 0 || port > 65535)
+    if (sscanf(url, "ws://%47[0-9.]:%u%c", host, &port, &tail) < 2 || port == 0 || port > 65535)
         die("'%s' is not ws://IPV4:PORT", url);
-    o->addr.sin_family = AF_INET;
-    o->addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1)
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
         die("'%s' is not ws://IPV4:PORT", url);
-    snprintf(o->host + strlen(o->host), sizeof(o->host) - strlen(o->host), ":%u", port);
+    snprintf(host + strlen(host), 64 - strlen(host), ":%u", port);
 }
 
 enum {
@@ -817,6 +855,7 @@ enum {
     O_ROOM,
     O_HOLD,
     O_PID,
+    O_REDIS_PID,
     O_TIMEOUT
 };
 
@@ -837,6 +876,7 @@ static const struct option long_options[] = {
     { "hold", required_argument, NULL, O_HOLD },
     { "concurrency", required_argument, NULL, 'c' },
     { "server-pid", required_argument, NULL, O_PID },
+    { "redis-pid", required_argument, NULL, O_REDIS_PID },
     { "timeout", required_argument, NULL, O_TIMEOUT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -860,7 +900,12 @@ static void parse_option(struct options *o, int c, const char *a)
     case O_ROOM: o->room_size = (unsigned)number("--room-size", a, 1, 1e6); break;
     case O_HOLD: o->hold = number("--hold", a, 0, 86400); break;
     case 'c': o->concurrency = (unsigned)number("--concurrency", a, 1, 1e6); break;
-    case O_PID: o->server_pid = (int)number("--server-pid", a, 1, 1e9); break;
+    case O_PID:
+        if (o->npids == MAX_NODES)
+            die("--server-pid: at most %s", "8");
+        o->server_pid[o->npids++] = (int)number("--server-pid", a, 1, 1e9);
+        break;
+    case O_REDIS_PID: o->redis_pid = (int)number("--redis-pid", a, 1, 1e9); break;
     case O_TIMEOUT: o->timeout = number("--timeout", a, 1, 3600); break;
     case 'h': fputs(usage_text, stdout); exit(0);
     default: fputs(usage_text, stderr); exit(2);
@@ -886,11 +931,12 @@ static void parse_args(struct options *o, int argc, char **argv)
                            .timeout = 60 };
     while ((c = getopt_long(argc, argv, "n:k:r:s:w:d:c:h", long_options, NULL)) != -1)
         parse_option(o, c, optarg);
-    if (optind != argc - 1) {
+    if (optind == argc || argc - optind > MAX_NODES) {
         fputs(usage_text, stderr);
         exit(2);
     }
-    parse_url(o, argv[optind]);
+    for (int i = optind; i < argc; i++)
+        parse_url(o, argv[i], o->nodes++);
     if (o->senders > o->clients)
         o->senders = o->clients;
 }
