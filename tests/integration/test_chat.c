@@ -99,7 +99,8 @@ Test(chat, sockit_ws_speaks_the_protocol)
     cr_assert_eq(h_stop(chat, SIGTERM, 5000), 0);
     cr_expect(strstr(h_text_of(chat, false, NULL),
                      "{\"joined\":1,\"messages\":1,\"deliveries\":2,\"refused\":0,"
-                     "\"dropped_slow\":0}") != NULL,
+                     "\"dropped_slow\":0,\"relayed_out\":0,\"relayed_in\":0,"
+                     "\"not_relayed\":0}") != NULL,
               "%s", h_text_of(chat, false, NULL));
 }
 
