@@ -366,8 +366,7 @@ static void conn_start(struct load *L, struct conn *c)
         die("socket: %s", strerror(errno));
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     const struct sockaddr_in *to = &L->o.addr[c->idx % L->o.nodes]; /* spread round-robin */
-    if (connect(c->fd, (const struct sockaddr *)to, sizeof(*to)) < 0 &&
-        errno != EINPROGRESS)
+    if (connect(c->fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS)
         die("connect: %s", strerror(errno));
     c->state = C_CONNECTING;
     c->pollout = true;
@@ -698,7 +697,7 @@ static void send_due(struct load *L, uint64_t t0, double rate, uint64_t *sent)
 struct step {
     double rate; /* deliveries/s asked */
     uint64_t sent, expected, delivered, drain_ns, cpu_ns;
-    uint64_t cpu_each[MAX_NODES]; /* each server's share of cpu_ns */
+    uint64_t cpu_each[MAX_NODES];    /* each server's share of cpu_ns */
     uint64_t redis_cpu_ns, win_sent; /* --redis-pid's CPU over the window; messages sent then */
     double lag_pct;
 };
