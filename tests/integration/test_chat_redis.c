@@ -227,3 +227,18 @@ Test(chat_redis, a_foreign_publication_is_dropped_not_delivered)
     }
     cr_expect(wait_count(n1, true, "not ours, dropped", 4, 5000), "%s", h_text_of(n1, true, NULL));
 }
+
+Test(chat_redis, junk_in_the_history_never_reaches_a_newcomer)
+{
+    char a[64], cmd[512];
+
+    start_redis(NULL);
+    snprintf(cmd, sizeof(cmd),
+             "redis-cli -p %d RPUSH sockit:chat:/h:history "
+             "'{\"type\":\"message\",\"nick\":\"x\",\"text\":\"old\",\"time\":1}' "
+             "'<b>junk</b>' '{\"no\":\"type\"}' '[1,2]' >/dev/null",
+             redis_port);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    start_node(redis_url, a);
+    expect_nodes("oldonly", "/h", a);
+}

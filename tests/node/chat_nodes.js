@@ -9,6 +9,7 @@
 //            and a nickname held on node 1 is refused on node 2
 //   hold     a member "ghost" joins on node 1 and stays (until killed)
 //   absent   within 20 s, a newcomer on node 1 no longer sees "ghost" among the members
+//   oldonly  a newcomer's history is exactly the one message "old" (junk in Redis is skipped)
 'use strict';
 const WebSocket = require('ws');
 
@@ -129,8 +130,18 @@ async function absent() {
   fail('ghost gone', 'still listed after 20 s');
 }
 
+async function oldonly() {
+  const m = new Member(bases[0], 'reader');
+  await join([m]);
+  const w = m.got.find((x) => x.type === 'welcome');
+  const texts = w ? w.history.map((x) => x.text) : null;
+  check(JSON.stringify(texts) === '["old"]', 'the history holds only what a chat wrote', JSON.stringify(texts));
+  m.ws.close();
+}
+
 (async () => {
   if (scenario === 'fanout') await fanout();
+  else if (scenario === 'oldonly') await oldonly();
   else if (scenario === 'alone') await alone();
   else if (scenario === 'presence') await presence();
   else if (scenario === 'hold') await hold();

@@ -50,6 +50,16 @@ struct join_req {
 
 /* ---- subscribing ------------------------------------------------------------------------- */
 
+/* Whether P (LEN bytes) is one JSON object with a string "type", as the chat writes them. */
+static bool typed_object(const char *p, size_t len)
+{
+    json_t *j = json_loadb(p, len, JSON_REJECT_DUPLICATES, NULL);
+    bool ok = json_is_object(j) && json_is_string(json_object_get(j, "type"));
+
+    json_decref(j);
+    return ok;
+}
+
 /* Whether P (LEN bytes) is a publication of a node: 16 hex digits, 'm' or 'n', then one JSON
  * object with a string "type", no longer than a message this chat could have sent. Redis is
  * shared infrastructure: what reaches browsers from it is checked like what comes from them. */
@@ -62,10 +72,7 @@ static bool relay_valid(const struct chat_bus *bus, const char *p, size_t len)
     for (int i = 0; i < NODE_LEN; i++)
         if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
             return false;
-    json_t *j = json_loadb(p + NODE_LEN + 1, len - NODE_LEN - 1, JSON_REJECT_DUPLICATES, NULL);
-    bool ok = json_is_object(j) && json_is_string(json_object_get(j, "type"));
-    json_decref(j);
-    return ok;
+    return typed_object(p + NODE_LEN + 1, len - NODE_LEN - 1);
 }
 
 /* A publication (or a subscribe confirmation) on the subscriber link. */
@@ -185,7 +192,8 @@ static void on_history(redisAsyncContext *ac, void *r, void *privdata)
     if (is_array(reply)) {
         v.have_history = true;
         for (size_t i = 0; i < reply->elements && v.nhistory < 1000; i++)
-            if (reply->element[i]->type == REDIS_REPLY_STRING) {
+            if (reply->element[i]->type == REDIS_REPLY_STRING && /* Redis is shared: checked */
+                typed_object(reply->element[i]->str, reply->element[i]->len)) {
                 hist[v.nhistory] = reply->element[i]->str;
                 hist_len[v.nhistory++] = reply->element[i]->len;
             }
