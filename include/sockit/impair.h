@@ -210,7 +210,7 @@ int sockit_impair_format(const struct sockit_impair_options *o, char *buf, size_
 int sockit_impair_command(struct sockit_impair_options opts[2], const char *line, char *reply,
                           size_t cap, unsigned *changed);
 
-/* One generator step: splitmix64 over *STATE. Shared with the tests, for their own seeds. */
+/* One generator step over *STATE: sockit_rand_next (sockit/rand.h), as the proxy draws. */
 uint64_t sockit_impair_rand(uint64_t *state);
 
 #ifdef __cplusplus

@@ -15,6 +15,7 @@
 #include "sockit/dgram.h"
 #include "sockit/game.h"
 #include "sockit/hist.h"
+#include "sockit/rand.h"
 
 static const char game_client_help[] =
     "Usage: sockit game-client udp://HOST:PORT [OPTIONS]\n"
@@ -170,11 +171,7 @@ static int parse_args(int argc, char **argv, struct gc_config *cfg)
 
 static uint32_t bot_rand(struct bot *b)
 {
-    uint64_t z = (b->rng += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return (uint32_t)((z ^ (z >> 31)) >> 32);
+    return (uint32_t)(sockit_rand_next(&b->rng) >> 32);
 }
 
 /* A bot wanders: a new direction now and then (about every 1.5 s at 30 ticks a second). */

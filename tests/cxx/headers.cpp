@@ -27,6 +27,7 @@
 #include "sockit/impair.h"
 #include "sockit/impair_proxy.h"
 #include "sockit/game.h"
+#include "sockit/rand.h"
 
 #include <cerrno>
 

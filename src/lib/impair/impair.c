@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sockit/impair.h"
+#include "sockit/rand.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -36,11 +37,7 @@ struct heap_item {
 
 uint64_t sockit_impair_rand(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return sockit_rand_next(state);
 }
 
 /* Uniform in [0, 1). */

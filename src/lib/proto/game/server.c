@@ -7,6 +7,7 @@
 
 #include "sockit/error.h"
 #include "sockit/game.h"
+#include "sockit/rand.h"
 
 #include "game_internal.h"
 
@@ -14,12 +15,9 @@
 
 static uint32_t next_token(struct sockit_game_server *s)
 {
-    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
+    uint32_t t = (uint32_t)sockit_rand_next(&s->rng);
 
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (uint32_t)z ? (uint32_t)z : 1;
+    return t ? t : 1; /* 0 is no session */
 }
 
 int sockit_game_server_new(struct sockit_game_server **out,

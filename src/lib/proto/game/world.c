@@ -6,17 +6,14 @@
 
 #include "sockit/error.h"
 #include "sockit/game.h"
+#include "sockit/rand.h"
 
 #define SPEED_DIV 8  /* a player's velocity: move (-127..127) / 8, in 1/16 units a tick */
 #define NPC_SPEED 24 /* an NPC's speed at most, 1/16 units a tick */
 
 static uint32_t next_rand(struct sockit_game_world *w)
 {
-    uint64_t z = (w->rng += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return (uint32_t)((z ^ (z >> 31)) >> 32);
+    return (uint32_t)(sockit_rand_next(&w->rng) >> 32);
 }
 
 #define CELL_SHIFT 12 /* a cell is 4096 1/16-units a side: 65536 / SOCKIT_GAME_GRID */
