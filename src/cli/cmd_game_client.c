@@ -410,8 +410,9 @@ static void stop(struct gc_run *run)
     sockit_loop_stop(run->loop);
 }
 
-static void on_stop(void *data)
+static void on_stop(struct sockit_loop *loop, int fd, unsigned events, void *data)
 {
+    (void)loop, (void)fd, (void)events;
     stop(data);
 }
 

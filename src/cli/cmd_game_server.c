@@ -263,7 +263,7 @@ static void clients_mean(const struct gs_run *run, double *rtt, double *loss)
     unsigned n = 0;
     const struct sockit_game_slot *slot;
 
-    for (uint16_t i = 0; i < 1000; i++)
+    for (uint16_t i = 0; i < run->cfg->o.max_clients; i++)
         if ((slot = sockit_game_server_slot(run->s, i))) {
             r += slot->window.rtt_ms;
             l += slot->window.loss;
@@ -307,8 +307,9 @@ static void stop(struct gs_run *run)
     sockit_loop_stop(run->loop);
 }
 
-static void on_stop(void *data)
+static void on_stop(struct sockit_loop *loop, int fd, unsigned events, void *data)
 {
+    (void)loop, (void)fd, (void)events;
     stop(data);
 }
 

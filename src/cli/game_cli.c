@@ -39,26 +39,11 @@ int game_cli_timeout(const char *cmd, const char *text, uint32_t *ms)
     return 0;
 }
 
-struct stop_call {
-    void (*fn)(void *ud);
-    void *ud;
-};
-
-static void on_signal(struct sockit_loop *loop, int fd, unsigned events, void *data)
+int game_cli_watch_stop(struct sockit_loop *loop, sockit_loop_fn *fn, void *ud)
 {
-    struct stop_call *c = data;
-
-    (void)loop, (void)fd, (void)events;
-    c->fn(c->ud);
-}
-
-int game_cli_watch_stop(struct sockit_loop *loop, void (*fn)(void *ud), void *ud)
-{
-    static struct stop_call call; /* one command a process */
     int fd = cli_stop_signals(), err;
 
-    call = (struct stop_call){ fn, ud };
-    if (fd < 0 || (err = sockit_loop_watch(loop, fd, SOCKIT_EV_READ, on_signal, &call)) < 0) {
+    if (fd < 0 || (err = sockit_loop_watch(loop, fd, SOCKIT_EV_READ, fn, ud)) < 0) {
         if (fd >= 0)
             close(fd);
         cli_fail("signalfd", NULL, fd < 0 ? fd : err);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sockit/loop.h"
+
 /* Datagrams and UDP payload bytes each way. */
 struct game_cli_io {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
@@ -21,10 +23,9 @@ int game_cli_room_for_files(size_t need);
  * CLI_USAGE with a message. */
 int game_cli_timeout(const char *cmd, const char *text, uint32_t *ms);
 
-/* Watch SIGINT and SIGTERM on LOOP: FN(UD) runs when one comes. Returns the signal fd, for
- * game_cli_unwatch_stop after the loop; or -1 after printing why it could not. */
-struct sockit_loop;
-int game_cli_watch_stop(struct sockit_loop *loop, void (*fn)(void *ud), void *ud);
+/* Watch SIGINT and SIGTERM on LOOP: FN (with UD) runs when one comes. Returns the signal fd,
+ * for game_cli_unwatch_stop after the loop; or -1 after printing why it could not. */
+int game_cli_watch_stop(struct sockit_loop *loop, sockit_loop_fn *fn, void *ud);
 void game_cli_unwatch_stop(struct sockit_loop *loop, int fd);
 
 int cmd_game_server(int argc, char **argv);
