@@ -61,37 +61,25 @@ trap cleanup EXIT INT TERM
 
 CHAT="--rate 100000 --max-queue 65536 --max-clients 100000 --quiet"
 
-# tcp_bound PORT: until something listens on tcp 127.0.0.1:PORT (5 s at most).
-tcp_bound() {
-    i=0
-    until in_use "$1" tcp; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || fail "nothing listens on tcp port $1: $(cat "$OUT/relays.err")"
-        sleep 0.05
-    done
-}
-
 # node [--redis URL]: a chat process pinned to SERVER_CPU; its pid in NODE_PID, port NODE_PORT.
 node() {
-    PORT=$((PORT + 1))
-    while in_use $PORT tcp; do PORT=$((PORT + 1)); done
+    free_port tcp
     # shellcheck disable=SC2086
     start taskset -c $SERVER_CPU "$SOCKIT" chat -l "tcp://127.0.0.1:$PORT" $CHAT "$@"
     NODE_PID=$!
     NODE_PORT=$PORT
-    tcp_bound $PORT
+    wait_bound $PORT tcp
 }
 
 # measure CASE N: one round of CASE with N clients; appends "cpu_us_per_delivery p50_us p99_us redis_us_per_msg
 # cpu_node1_s cpu_node2_s deliveries_per_s" to $OUT/CASE.runs.
 measure() {
-    PORT=$((PORT + 1))
-    while in_use $PORT tcp; do PORT=$((PORT + 1)); done
+    free_port tcp
     REDIS_PORT=$PORT
     start taskset -c $SERVER_CPU redis-server --port $REDIS_PORT --bind 127.0.0.1 --save '' \
         --appendonly no --logfile "$OUT/redis.log"
     REDIS_PID=$!
-    tcp_bound $REDIS_PORT
+    wait_bound $REDIS_PORT tcp
     url="redis://127.0.0.1:$REDIS_PORT"
     case "$1" in
     one) node; urls="ws://127.0.0.1:$NODE_PORT"; spids="--server-pid $NODE_PID" ;;

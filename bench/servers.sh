@@ -111,10 +111,10 @@ median() {
     echo
 }
 
-# free_port: the next port after PORT free for UDP, in PORT.
+# free_port [PROTO]: the next port after PORT free for PROTO (udp, the default, or tcp), in PORT.
 free_port() {
     PORT=$((PORT + 1))
-    while in_use $PORT udp; do PORT=$((PORT + 1)); done
+    while in_use $PORT "${1:-udp}"; do PORT=$((PORT + 1)); done
 }
 
 # start CMD...: a background process, remembered in $pids for the caller's cleanup, its
@@ -124,12 +124,13 @@ start() {
     pids="$pids $!"
 }
 
-# wait_bound PORT: until something is bound to udp 127.0.0.1:PORT (5 s at most).
+# wait_bound PORT [PROTO]: until something is bound to (udp, the default) or listens on (tcp)
+# 127.0.0.1:PORT (5 s at most).
 wait_bound() {
     i=0
-    while ! in_use "$1" udp; do
+    while ! in_use "$1" "${2:-udp}"; do
         i=$((i + 1))
-        [ $i -lt 100 ] || fail "nothing bound to udp port $1: $(cat "$OUT/relays.err")"
+        [ $i -lt 100 ] || fail "nothing bound to ${2:-udp} port $1: $(cat "$OUT/relays.err")"
         sleep 0.05
     done
 }
