@@ -54,14 +54,10 @@ static void queue_inputs(struct sockit_game_server *s, struct game_client *c,
     }
 }
 
-struct acked_ctx {
-    struct game_client *c;
-};
-
 /* Our snapshot SEQ was acknowledged: the newest such is the client's baseline. */
 static void snapshot_acked(uint16_t seq, void *ud)
 {
-    struct game_client *c = ((struct acked_ctx *)ud)->c;
+    struct game_client *c = ud;
     int k = seq % GAME_SNAP_RING;
 
     if (!c->sent[k].live || c->sent[k].seq != seq)
@@ -74,9 +70,8 @@ void game_client_packet(struct sockit_game_server *s, uint16_t i, uint64_t now,
                         const struct sockit_game_packet *in)
 {
     struct game_client *c = &s->clients[i];
-    struct acked_ctx ctx = { c };
 
-    if (!sockit_game_window_recv(&s->slots[i].window, now, &in->acks, snapshot_acked, &ctx))
+    if (!sockit_game_window_recv(&s->slots[i].window, now, &in->acks, snapshot_acked, c))
         return; /* a duplicate, or too old to matter */
     if (in->type == SOCKIT_GAME_INPUT) {
         s->st.inputs++;
